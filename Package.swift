@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// vcbridge: video-conference bridge and meeting scheduler.
+// No Swift package dependencies: Foundation, Dispatch and system C libraries only.
+import PackageDescription
+
+let package = Package(
+    name: "vcbridge",
+    products: [
+        .executable(name: "vcbridge", targets: ["vcbridge"]),
+    ],
+    targets: [
+        // System C libraries (Debian: libopus-dev, libsrtp2-dev, libnss3-dev).
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "CNSS", pkgConfig: "nss", providers: [.apt(["libnss3-dev"])]),
+        // What Swift cannot call directly: variadic Opus ctls, recvmmsg/sendmmsg, NSS HMAC.
+        .target(
+            name: "CVCBShims",
+            dependencies: ["COpus", "CNSS"],
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+
+        // Packet formats and RFC 3550 arithmetic: pure Swift, no Foundation.
+        .target(name: "RTP"),
+        // libsrtp2 session owner.
+        .target(name: "SRTP", dependencies: ["CSRTP"]),
+        // HMAC-SHA-256 (NSS), HKDF (RFC 5869), system CSPRNG.
+        .target(name: "KeyDerivation", dependencies: ["CVCBShims"]),
+        // libopus encoder/decoder owners.
+        .target(name: "OpusCodec", dependencies: ["COpus", "CVCBShims"]),
+
+        // Test and diagnostic signals (tones, Goertzel detection, levels).
+        .target(name: "AudioSignal"),
+
+        // Command line.
+        .target(name: "VCBridgeCLI", dependencies: ["RTP", "SRTP", "KeyDerivation", "OpusCodec", "AudioSignal"]),
+        .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
+
+        // Benchmarks (run by Scripts/, never by the test suite).
+        .executableTarget(name: "vcbridge-bench", dependencies: ["RTP", "SRTP"]),
+
+        .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
+        .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
+        .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
+        .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,50 @@
+// vcbridge C shims: the few things Swift cannot call directly.
+//  - Opus ctls are variadic: one named, type-checked wrapper per ctl we use.
+//  - recvmmsg/sendmmsg and struct mmsghdr need _GNU_SOURCE.
+//  - NSS HMAC-SHA-256 goes through PK11 contexts; one call here hides them.
+#ifndef VCB_SHIMS_H
+#define VCB_SHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+// ---- Opus ctls (return an OPUS_* status: 0 is OPUS_OK) ----
+struct OpusEncoder;
+struct OpusDecoder;
+int vcb_opus_encoder_set_bitrate(struct OpusEncoder *enc, int32_t bitsPerSecond);
+int vcb_opus_encoder_get_bitrate(struct OpusEncoder *enc, int32_t *bitsPerSecond);
+int vcb_opus_encoder_set_complexity(struct OpusEncoder *enc, int32_t complexity);
+int vcb_opus_encoder_set_inband_fec(struct OpusEncoder *enc, int32_t enabled);
+int vcb_opus_encoder_set_packet_loss_perc(struct OpusEncoder *enc, int32_t percent);
+int vcb_opus_encoder_set_dtx(struct OpusEncoder *enc, int32_t enabled);
+int vcb_opus_encoder_set_signal_voice(struct OpusEncoder *enc);
+int vcb_opus_encoder_get_in_dtx(struct OpusEncoder *enc, int32_t *inDTX);
+int vcb_opus_decoder_get_last_packet_duration(struct OpusDecoder *dec, int32_t *samples);
+
+// ---- Batched UDP I/O ----
+// Same layout as glibc's struct mmsghdr (checked with _Static_assert in the .c file).
+struct vcb_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+extern const int VCB_MSG_WAITFORONE;
+int vcb_recvmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags, struct timespec *timeout);
+int vcb_sendmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags);
+
+// ---- Kernel CSPRNG ----
+// getrandom(2); <sys/random.h> is not in Swift's Glibc module. Returns bytes written or -1 (errno set).
+long vcb_getrandom(void *buffer, size_t length);
+
+// ---- NSS ----
+// Initialises NSS without a database if nobody has yet (libsrtp2's NSS backend may have).
+// Returns 0 or the NSS/NSPR error code.
+int vcb_nss_init(void);
+// HMAC-SHA-256 of data under key into out (32 bytes). keyLength must be > 0.
+// Returns 0 or the NSS/NSPR error code.
+int vcb_hmac_sha256(const uint8_t *key, size_t keyLength,
+                    const uint8_t *data, size_t dataLength,
+                    uint8_t *out);
+
+#endif

@@ -1,0 +1,16 @@
+#include <stddef.h>
+#include <sys/socket.h>
+#include "vcb_shims.h"
+
+_Static_assert(sizeof(struct vcb_mmsghdr) == sizeof(struct mmsghdr), "vcb_mmsghdr size");
+_Static_assert(offsetof(struct vcb_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len), "vcb_mmsghdr layout");
+
+const int VCB_MSG_WAITFORONE = MSG_WAITFORONE;
+
+int vcb_recvmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags, struct timespec *timeout) {
+    return recvmmsg(fd, (struct mmsghdr *)msgs, count, flags, timeout);
+}
+
+int vcb_sendmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags) {
+    return sendmmsg(fd, (struct mmsghdr *)msgs, count, flags);
+}

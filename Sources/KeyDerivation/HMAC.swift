@@ -1,0 +1,36 @@
+internal import CVCBShims
+
+/// NSS is initialised once per process (without a certificate database).
+private let nssStatus: Int32 = vcb_nss_init()
+
+/// HMAC-SHA-256 (RFC 2104) computed by NSS.
+public enum HMACSHA256 {
+    public static let outputLength = 32
+
+    /// The 32-byte HMAC-SHA-256 of `data` under `key`.
+    /// - Throws: ``KeyDerivationError`` if NSS fails.
+    public static func authenticationCode(key: [UInt8], data: [UInt8]) throws(KeyDerivationError) -> [UInt8] {
+        guard nssStatus == 0 else { throw .nssInitialization(nssStatus) }
+        // HMAC pads the key with zeros to the block size, so an empty key is the same as a single
+        // zero byte; NSS refuses zero-length keys, so give it that equivalent.
+        let effectiveKey = key.isEmpty ? [0] : key
+        var out = [UInt8](repeating: 0, count: outputLength)
+        let status = effectiveKey.withUnsafeBufferPointer { k in
+            data.withUnsafeBufferPointer { d in
+                out.withUnsafeMutableBufferPointer { o in
+                    vcb_hmac_sha256(k.baseAddress, k.count, d.baseAddress, d.count, o.baseAddress)
+                }
+            }
+        }
+        guard status == 0 else { throw .nssOperation(status) }
+        return out
+    }
+
+    /// Compares two MACs in time independent of where they differ.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for i in a.indices { difference |= a[i] ^ b[i] }
+        return difference == 0
+    }
+}
