@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
-        .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI"]),
+        .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI", "vcbridge"]),
     ],
     swiftLanguageModes: [.v6]
 )

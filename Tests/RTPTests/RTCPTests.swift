@@ -1,0 +1,133 @@
+import Testing
+@testable import RTP
+
+@Suite("RTCP packets")
+struct RTCPTests {
+    static let block = ReportBlock(ssrc: 0x1111_2222, fractionLost: 85, cumulativeLost: -5,
+                                   extendedHighestSequence: 0x0001_0005, jitter: 37,
+                                   lastSenderReport: 0x5678_9ABC, delaySinceLastSenderReport: 0x0001_8000)
+    static let sr = RTCPPacket.senderReport(SenderReport(
+        ssrc: 0xAAAA_0001, ntpTimestamp: NTPTimestamp(seconds: 0xE000_0000, fraction: 0x8000_0000),
+        rtpTimestamp: 123_456, packetCount: 500, octetCount: 40_000, reports: [block, block]))
+    static let rr = RTCPPacket.receiverReport(ReceiverReport(ssrc: 0xAAAA_0002, reports: [block]))
+
+    static let compounds: [[RTCPPacket]] = [
+        [sr],
+        [rr],
+        [RTCPPacket.receiverReport(ReceiverReport(ssrc: 5))],
+        [sr, .sourceDescription(SourceDescription(ssrc: 0xAAAA_0001, cname: "08740.vinhphuc"))],
+        [rr, .sourceDescription(SourceDescription(chunks: [
+            .init(ssrc: 1, items: [.init(type: 1, value: Array("a".utf8)), .init(type: 2, value: Array("Xã Đạo Trù".utf8))]),
+            .init(ssrc: 2, items: [.init(type: 1, value: Array("abc".utf8))]),
+        ]))],
+        [rr, .goodbye(Goodbye(sources: [1, 2, 3], reason: "meeting ended"))],
+        [rr, .goodbye(Goodbye(sources: [9]))],
+        [rr, .application(ApplicationDefined(subtype: 3, ssrc: 4, name: "VCBR", data: [1, 2, 3, 4]))],
+        [rr, .nack(GenericNACK(senderSSRC: 1, mediaSSRC: 2, lost: [100, 101, 103, 116, 117, 200]))],
+        [rr, .pictureLossIndication(PictureLossIndication(senderSSRC: 1, mediaSSRC: 2))],
+        [rr, .fullIntraRequest(FullIntraRequest(senderSSRC: 1, entries: [.init(ssrc: 2, sequenceNumber: 7),
+                                                                         .init(ssrc: 3, sequenceNumber: 255)]))],
+        [sr, .other(packetType: 207, countOrFormat: 0, body: [0, 0, 0, 1, 4, 0, 0, 2, 0, 0, 0, 0])],
+    ]
+
+    @Test("serialize then parse returns the same packets", arguments: compounds)
+    func roundTrip(packets: [RTCPPacket]) throws {
+        let bytes = try RTCPCompound.serialize(packets)
+        #expect(bytes.count % 4 == 0)
+        #expect(try RTCPCompound.parse(bytes) == packets)
+    }
+
+    @Test func knownWireBytesOfAPLI() throws {
+        let bytes = try RTCPCompound.serialize([.pictureLossIndication(PictureLossIndication(senderSSRC: 1, mediaSSRC: 2))])
+        #expect(bytes == [0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2])
+    }
+
+    @Test func nackPacksSequenceNumbersIntoBitmasks() {
+        let nack = GenericNACK(senderSSRC: 1, mediaSSRC: 2, lost: [100, 101, 103, 116, 117, 65535, 0])
+        #expect(nack.entries == [.init(packetID: 100, lostBitmask: 0b1000_0000_0000_0000 | 0b101),
+                                 .init(packetID: 117, lostBitmask: 0),
+                                 .init(packetID: 65535, lostBitmask: 1)])
+        #expect(nack.lostSequenceNumbers == [100, 101, 103, 116, 117, 65535, 0])
+    }
+
+    @Test func cumulativeLossIs24BitSigned() throws {
+        var b = Self.block
+        for value: Int32 in [-0x80_0000, -1, 0, 0x7F_FFFF] {
+            b.cumulativeLost = value
+            let bytes = try RTCPCompound.serialize([.receiverReport(ReceiverReport(ssrc: 1, reports: [b]))])
+            guard case .receiverReport(let rr) = try RTCPCompound.parse(bytes)[0] else { Issue.record(); return }
+            #expect(rr.reports[0].cumulativeLost == value)
+        }
+        b.cumulativeLost = 0x80_0000
+        #expect(throws: PacketError.invalidField) {
+            try RTCPCompound.serialize([.receiverReport(ReceiverReport(ssrc: 1, reports: [b]))])
+        }
+    }
+
+    @Test func sdesCNameAndByeReasonAreReadable() throws {
+        let bytes = try RTCPCompound.serialize([Self.rr, .sourceDescription(SourceDescription(ssrc: 7, cname: "Phường Trưng Nhị")),
+                                                .goodbye(Goodbye(sources: [7], reason: "rời phòng"))])
+        let packets = try RTCPCompound.parse(bytes)
+        guard case .sourceDescription(let sdes) = packets[1], case .goodbye(let bye) = packets[2] else {
+            Issue.record("wrong packet types \(packets)")
+            return
+        }
+        #expect(sdes.chunks[0].cname == "Phường Trưng Nhị")
+        #expect(bye.reasonText == "rời phòng")
+    }
+
+    @Test func paddingOnTheLastPacketIsAccepted() throws {
+        var bytes = try RTCPCompound.serialize([Self.rr])
+        bytes[0] |= 0x20
+        bytes += [0, 0, 0, 4]
+        let words = UInt16((bytes.count / 4) - 1)
+        bytes[2] = UInt8(words >> 8); bytes[3] = UInt8(words & 0xFF)
+        #expect(try RTCPCompound.parse(bytes) == [Self.rr])
+    }
+
+    static let rrBytes = try! RTCPCompound.serialize([rr])
+    static let pliBytes = try! RTCPCompound.serialize([.pictureLossIndication(PictureLossIndication(senderSSRC: 1, mediaSSRC: 2))])
+
+    static var malformedCases: [([UInt8], PacketError)] {
+        var longer = rrBytes
+        longer[3] += 1  // length says one word more than there is
+        var shorter = rrBytes
+        shorter[3] -= 1  // length says one word less: the report block no longer fits
+        let stray = rrBytes + [0x80, 0]  // 2 stray bytes
+        var paddedFirst = rrBytes + pliBytes
+        paddedFirst[0] |= 0x20
+        var badVersion = rrBytes
+        badVersion[0] = (badVersion[0] & 0x3F) | 0x40
+        let srTooShort: [UInt8] = [0x80, 200, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+        var countPastEnd = try! RTCPCompound.serialize([.receiverReport(ReceiverReport(ssrc: 1))])
+        countPastEnd[0] |= 2  // claims 2 report blocks, has none
+        let sdesItemPastEnd = rrBytes + [0x81, 202, 0, 2, 0, 0, 0, 1, 1, 9, 0x61, 0x62]
+        let byeReasonPastEnd = rrBytes + [0x81, 203, 0, 2, 0, 0, 0, 1, 20, 0x61, 0x62, 0x63]
+        let nackEmpty = rrBytes + [0x81, 205, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2]
+        var paddingTooLong = rrBytes
+        paddingTooLong[0] |= 0x20
+        paddingTooLong[paddingTooLong.count - 1] = 200
+        return [
+            ([], .rtcpEmptyCompound),
+            ([0x80, 201], .rtcpLengthMismatch),
+            (longer, .rtcpLengthMismatch),
+            (shorter, .rtcpReportCountPastEnd),
+            (stray, .rtcpLengthMismatch),
+            (pliBytes, .rtcpCompoundMustStartWithReport),
+            (pliBytes + rrBytes, .rtcpCompoundMustStartWithReport),
+            (paddedFirst, .rtcpPaddingNotLast),
+            (badVersion, .unsupportedVersion),
+            (srTooShort, .rtcpTruncated),
+            (countPastEnd, .rtcpReportCountPastEnd),
+            (sdesItemPastEnd, .rtcpMalformedItem),
+            (byeReasonPastEnd, .rtcpMalformedItem),
+            (nackEmpty, .rtcpMalformedItem),
+            (paddingTooLong, .paddingExceedsPacket),
+        ]
+    }
+
+    @Test("malformed compounds give their named error", arguments: malformedCases)
+    func malformed(bytes: [UInt8], error: PacketError) {
+        #expect(throws: error) { try RTCPCompound.parse(bytes) }
+    }
+}
