@@ -29,6 +29,8 @@ let package = Package(
         // libopus encoder/decoder owners.
         .target(name: "OpusCodec", dependencies: ["COpus", "CVCBShims"]),
 
+        // UDP sockets with batched I/O (recvmmsg/sendmmsg).
+        .target(name: "Transport", dependencies: ["CVCBShims"]),
         // Test and diagnostic signals (tones, Goertzel detection, levels).
         .target(name: "AudioSignal"),
 
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI", "vcbridge"]),
     ],
     swiftLanguageModes: [.v6]

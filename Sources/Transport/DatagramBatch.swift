@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CVCBShims
+
+/// Preallocated storage for sending or receiving many datagrams in one system call
+/// (`recvmmsg`/`sendmmsg`): one buffer sliced into fixed-size slots, with an iovec, a socket
+/// address and a message header per slot. Nothing is allocated after `init`.
+///
+/// Not thread-safe: a batch belongs to the thread that uses it.
+public final class DatagramBatch {
+    public let capacity: Int
+    public let slotSize: Int
+    private let storage: UnsafeMutableRawBufferPointer
+    private let iovecs: UnsafeMutableBufferPointer<iovec>
+    private let addresses: UnsafeMutableBufferPointer<sockaddr_storage>
+    let headers: UnsafeMutableBufferPointer<vcb_mmsghdr>
+    /// Number of slots filled by the last receive, or to send.
+    public var count = 0
+
+    /// - Parameters:
+    ///   - capacity: datagrams per system call.
+    ///   - slotSize: bytes per datagram slot (a received datagram longer than this is truncated
+    ///     and reported as such by ``isTruncated(_:)``).
+    public init(capacity: Int, slotSize: Int) {
+        precondition(capacity > 0 && slotSize > 0, "a batch needs at least one slot of at least one byte")
+        self.capacity = capacity
+        self.slotSize = slotSize
+        storage = .allocate(byteCount: capacity * slotSize, alignment: 16)
+        storage.initializeMemory(as: UInt8.self, repeating: 0)
+        iovecs = .allocate(capacity: capacity)
+        addresses = .allocate(capacity: capacity)
+        addresses.initialize(repeating: sockaddr_storage())
+        headers = .allocate(capacity: capacity)
+        for i in 0..<capacity {
+            iovecs[i] = iovec(iov_base: storage.baseAddress! + i * slotSize, iov_len: slotSize)
+            var header = vcb_mmsghdr()
+            header.msg_hdr.msg_iov = iovecs.baseAddress! + i
+            header.msg_hdr.msg_iovlen = 1
+            header.msg_hdr.msg_name = UnsafeMutableRawPointer(addresses.baseAddress! + i)
+            header.msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            headers[i] = header
+        }
+    }
+
+    deinit {
+        storage.deallocate()
+        iovecs.deallocate()
+        addresses.deallocate()
+        headers.deallocate()
+    }
+
+    /// The whole slot `index`, to read a received datagram from or to write one to send.
+    public func slot(_ index: Int) -> UnsafeMutableRawBufferPointer {
+        precondition(index >= 0 && index < capacity, "slot index out of range")
+        return UnsafeMutableRawBufferPointer(rebasing: storage[(index * slotSize)..<((index + 1) * slotSize)])
+    }
+
+    /// The received datagram in slot `index`.
+    public func datagram(_ index: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(rebasing: slot(index)[0..<length(index)])
+    }
+
+    /// Bytes of the datagram in slot `index` (received, or set with ``prepare(_:length:to:)``).
+    public func length(_ index: Int) -> Int {
+        min(Int(headers[index].msg_len), slotSize)
+    }
+
+    /// Whether the datagram received in slot `index` was longer than the slot.
+    public func isTruncated(_ index: Int) -> Bool {
+        headers[index].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0
+    }
+
+    /// The peer of slot `index`: the sender of a received datagram.
+    public func address(_ index: Int) -> SocketAddress? {
+        SocketAddress(UnsafeRawPointer(addresses.baseAddress! + index))
+    }
+
+    /// Sets slot `index` to send `length` bytes (already written into ``slot(_:)``) to `address`.
+    public func prepare(_ index: Int, length: Int, to address: SocketAddress) {
+        precondition(length >= 0 && length <= slotSize, "datagram longer than its slot")
+        iovecs[index].iov_len = length
+        headers[index].msg_len = UInt32(length)
+        headers[index].msg_hdr.msg_namelen = address.write(to: addresses.baseAddress! + index)
+    }
+
+    /// Restores every slot for receiving (full slot length, room for any address).
+    func resetForReceive(_ slots: Int) {
+        for i in 0..<slots {
+            iovecs[i].iov_len = slotSize
+            headers[i].msg_len = 0
+            headers[i].msg_hdr.msg_flags = 0
+            headers[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CVCBShims
+
+/// A bound UDP socket with batched receive and send. Owns its file descriptor.
+public final class UDPSocket {
+    public let localAddress: SocketAddress
+    private var descriptor: Int32
+
+    /// Opens a UDP socket bound to `address` (port 0 picks a free port; see ``localAddress``).
+    public init(bindTo address: SocketAddress, receiveBufferBytes: Int? = nil) throws(SocketError) {
+        let fd = socket(address.addressFamily, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SocketError("socket") }
+        do throws(SocketError) {
+            if let bytes = receiveBufferBytes {
+                var value = Int32(clamping: bytes)
+                guard setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+                    throw SocketError("setsockopt(SO_RCVBUF)")
+                }
+            }
+            var storage = sockaddr_storage()
+            let length = withUnsafeMutableBytes(of: &storage) { address.write(to: $0.baseAddress!) }
+            let bound = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+            }
+            guard bound == 0 else { throw SocketError("bind") }
+            var local = sockaddr_storage()
+            var localLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let named = withUnsafeMutablePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &localLength) }
+            }
+            guard named == 0, let resolved = withUnsafeBytes(of: &local, { SocketAddress($0.baseAddress!) }) else {
+                throw SocketError("getsockname")
+            }
+            localAddress = resolved
+            descriptor = fd
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        if descriptor >= 0 { Glibc.close(descriptor) }
+    }
+
+    /// Closes the socket now (a blocked receive on another thread returns).
+    public func close() {
+        if descriptor >= 0 {
+            shutdown(descriptor, Int32(SHUT_RDWR))
+            Glibc.close(descriptor)
+            descriptor = -1
+        }
+    }
+
+    /// Waits until a datagram is readable or `timeoutMilliseconds` pass (-1: forever).
+    /// - Returns: whether the socket is readable.
+    public func waitReadable(timeoutMilliseconds: Int32) throws(SocketError) -> Bool {
+        var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        while true {
+            let n = poll(&fds, 1, timeoutMilliseconds)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SocketError("poll")
+            }
+            return n > 0
+        }
+    }
+
+    /// Receives up to `batch.capacity` datagrams that are already queued, without blocking.
+    /// - Returns: the number received (also in `batch.count`); 0 when none was waiting.
+    @discardableResult
+    public func receive(into batch: DatagramBatch) throws(SocketError) -> Int {
+        batch.resetForReceive(batch.capacity)
+        while true {
+            let n = vcb_recvmmsg(descriptor, batch.headers.baseAddress, UInt32(batch.capacity), Int32(MSG_DONTWAIT), nil)
+            if n >= 0 {
+                batch.count = Int(n)
+                return Int(n)
+            }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK:
+                batch.count = 0
+                return 0
+            default: throw SocketError("recvmmsg")
+            }
+        }
+    }
+
+    /// Sends the first `batch.count` prepared slots. Datagrams the kernel refuses for a reason that
+    /// concerns one destination only (an ICMP error reported for an earlier datagram) are skipped.
+    /// - Returns: the number sent.
+    @discardableResult
+    public func send(_ batch: DatagramBatch) throws(SocketError) -> Int {
+        var sent = 0
+        while sent < batch.count {
+            let n = vcb_sendmmsg(descriptor, batch.headers.baseAddress! + sent, UInt32(batch.count - sent), 0)
+            if n > 0 {
+                sent += Int(n)
+                continue
+            }
+            switch errno {
+            case EINTR: continue
+            case ECONNREFUSED, EHOSTUNREACH, ENETUNREACH: sent += 1  // that peer is gone; the rest still go
+            default: throw SocketError("sendmmsg")
+            }
+        }
+        return sent
+    }
+
+    /// Sends one datagram.
+    public func send(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress) throws(SocketError) {
+        var storage = sockaddr_storage()
+        let length = withUnsafeMutableBytes(of: &storage) { address.write(to: $0.baseAddress!) }
+        while true {
+            let n = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(descriptor, bytes.baseAddress, bytes.count, 0, $0, length)
+                }
+            }
+            if n >= 0 { return }
+            if errno == EINTR { continue }
+            throw SocketError("sendto")
+        }
+    }
+
+    /// Convenience for tests and tools: sends an array.
+    public func send(_ bytes: [UInt8], to address: SocketAddress) throws(SocketError) {
+        let result: Result<Void, SocketError> = bytes.withUnsafeBytes { raw in
+            do throws(SocketError) { try send(raw, to: address); return .success(()) } catch { return .failure(error) }
+        }
+        try result.get()
+    }
+}

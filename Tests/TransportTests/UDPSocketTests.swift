@@ -1,0 +1,73 @@
+import Testing
+@testable import Transport
+
+@Suite("UDP sockets with batched I/O")
+struct UDPSocketTests {
+    static let loopbacks = ["127.0.0.1", "::1"]
+
+    @Test("sendmmsg batch arrives whole and in order through recvmmsg", arguments: loopbacks)
+    func batchRoundTrip(host: String) throws {
+        let receiver = try UDPSocket(bindTo: SocketAddress(ip: host, port: 0))
+        let sender = try UDPSocket(bindTo: SocketAddress(ip: host, port: 0))
+        #expect(receiver.localAddress.port != 0)
+
+        let outgoing = DatagramBatch(capacity: 32, slotSize: 1500)
+        for i in 0..<32 {
+            let size = 20 + i * 37
+            let slot = outgoing.slot(i)
+            for j in 0..<size { slot[j] = UInt8(truncatingIfNeeded: i &* 31 &+ j) }
+            outgoing.prepare(i, length: size, to: receiver.localAddress)
+        }
+        outgoing.count = 32
+        #expect(try sender.send(outgoing) == 32)
+
+        let incoming = DatagramBatch(capacity: 16, slotSize: 1500)
+        var received: [[UInt8]] = []
+        while received.count < 32 {
+            #expect(try receiver.waitReadable(timeoutMilliseconds: 2000))
+            let n = try receiver.receive(into: incoming)
+            for i in 0..<n {
+                #expect(incoming.address(i) == sender.localAddress)
+                #expect(!incoming.isTruncated(i))
+                received.append(Array(incoming.datagram(i)))
+            }
+        }
+        for i in 0..<32 {
+            let size = 20 + i * 37
+            #expect(received[i] == (0..<size).map { UInt8(truncatingIfNeeded: i &* 31 &+ $0) })
+        }
+    }
+
+    @Test func receiveWithNothingQueuedReturnsZeroAndWaitTimesOut() throws {
+        let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let batch = DatagramBatch(capacity: 4, slotSize: 100)
+        #expect(try socket.receive(into: batch) == 0)
+        #expect(try !socket.waitReadable(timeoutMilliseconds: 20))
+    }
+
+    @Test func anOversizedDatagramIsMarkedTruncated() throws {
+        let receiver = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let sender = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        try sender.send([UInt8](repeating: 7, count: 300), to: receiver.localAddress)
+        let batch = DatagramBatch(capacity: 2, slotSize: 100)
+        #expect(try receiver.waitReadable(timeoutMilliseconds: 2000))
+        #expect(try receiver.receive(into: batch) == 1)
+        #expect(batch.isTruncated(0))
+        #expect(batch.length(0) == 100)
+    }
+
+    @Test func bindingAPortInUseIsANamedError() throws {
+        let first = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        #expect(throws: SocketError.addressInUse) { try UDPSocket(bindTo: first.localAddress) }
+    }
+
+    @Test func addressesParseAndPrint() throws {
+        #expect(try SocketAddress(parsing: "127.0.0.1:5004").description == "127.0.0.1:5004")
+        #expect(try SocketAddress(parsing: "[::1]:6000").description == "[::1]:6000")
+        #expect(try SocketAddress(ip: "10.1.2.3", port: 9).with(port: 10).description == "10.1.2.3:10")
+        #expect(throws: SocketError.invalidArgument) { try SocketAddress(parsing: "bridge.local:5004") }
+        #expect(throws: SocketError.invalidArgument) { try SocketAddress(parsing: "127.0.0.1") }
+        #expect(throws: SocketError.invalidArgument) { try SocketAddress(parsing: "127.0.0.1:70000") }
+        #expect(SocketError.addressInUse.description.contains("in use"))
+    }
+}
