@@ -34,6 +34,14 @@ let package = Package(
         // Test and diagnostic signals (tones, Goertzel detection, levels).
         .target(name: "AudioSignal"),
 
+        // The embedded default configuration: the files of Config/ compiled into the binary.
+        .target(
+            name: "EmbeddedConfig", path: "Config", exclude: ["README.md"],
+            resources: [.embedInCode("sites.tsv"), .embedInCode("vcbridge.json")]
+        ),
+        // The 147 sites of the network as a tree, with search.
+        .target(name: "SiteDirectory", dependencies: ["EmbeddedConfig"]),
+
         // Command line.
         .target(name: "VCBridgeCLI", dependencies: ["RTP", "SRTP", "KeyDerivation", "OpusCodec", "AudioSignal"]),
         .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
@@ -45,6 +53,7 @@ let package = Package(
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
+        .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI", "vcbridge"]),
     ],
