@@ -39,6 +39,10 @@ let package = Package(
             name: "EmbeddedConfig", path: "Config", exclude: ["README.md"],
             resources: [.embedInCode("sites.tsv"), .embedInCode("vcbridge.json")]
         ),
+        // Dates, times, zones and durations as secretariats type them (Vietnam is UTC+7).
+        .target(name: "CivilTime"),
+        // Settings: the embedded defaults with an override file on top.
+        .target(name: "Configuration", dependencies: ["EmbeddedConfig", "CivilTime"]),
         // The 147 sites of the network as a tree, with search.
         .target(name: "SiteDirectory", dependencies: ["EmbeddedConfig"]),
 
@@ -53,6 +57,8 @@ let package = Package(
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
+        .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
         .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI", "vcbridge"]),

@@ -1,0 +1,120 @@
+import CivilTime
+import EmbeddedConfig
+import Foundation
+
+/// A settings file that cannot be used: the message names the file, the key and the fault.
+public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The settings in force: the embedded Config/vcbridge.json, with an override file's keys on top.
+public struct Settings: Sendable, Equatable {
+    /// Sites connected at once across all meetings (a cascade link counts as one).
+    public var bridgeCapacity: Int
+    /// The setup window before each meeting in which technicians test the links, in seconds.
+    public var setupSeconds: Int64
+    /// Working hours for `meeting free`, minutes after midnight local time.
+    public var workingHours: ClosedRange<Int>
+    public var workingDays: Set<Weekday>
+    /// The most occurrences a recurring booking may have.
+    public var maxOccurrences: Int
+
+    /// The embedded defaults.
+    public static let defaults: Settings = {
+        do {
+            return try Settings(merging: [], origin: "embedded Config/vcbridge.json")
+        } catch {
+            fatalError("the embedded Config/vcbridge.json is invalid: \(error)")
+        }
+    }()
+
+    /// The defaults overlaid with the JSON file at `path` (nil: the defaults alone).
+    public static func load(overridePath path: String?) throws(SettingsError) -> Settings {
+        guard let path else { return defaults }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SettingsError("settings file \(path) cannot be read")
+        }
+        return try Settings(merging: [UInt8](data), origin: path)
+    }
+
+    private static let known: [String: Set<String>] = [
+        "bridge": ["capacity"],
+        "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
+    ]
+
+    init(merging override: [UInt8], origin: String) throws(SettingsError) {
+        var tree = try Self.parse(EmbeddedConfig.settingsJSON, origin: "embedded Config/vcbridge.json")
+        if !override.isEmpty {
+            let top = try Self.parse(override, origin: origin)
+            for (section, value) in top {
+                guard let keys = Self.known[section] else {
+                    throw SettingsError("\(origin): unknown section '\(section)' (known: \(Self.known.keys.sorted().joined(separator: ", ")))")
+                }
+                guard let entries = value as? [String: Any] else {
+                    throw SettingsError("\(origin): '\(section)' must be an object")
+                }
+                var merged = tree[section] as? [String: Any] ?? [:]
+                for (key, v) in entries {
+                    guard keys.contains(key) else {
+                        throw SettingsError("\(origin): unknown key '\(section).\(key)' (known: \(keys.sorted().joined(separator: ", ")))")
+                    }
+                    merged[key] = v
+                }
+                tree[section] = merged
+            }
+        }
+        func value<T>(_ section: String, _ key: String, as type: T.Type) throws(SettingsError) -> T {
+            guard let v = (tree[section] as? [String: Any])?[key] as? T else {
+                throw SettingsError("\(origin): '\(section).\(key)' is missing or of the wrong type")
+            }
+            return v
+        }
+        func integer(_ section: String, _ key: String, in range: ClosedRange<Int>) throws(SettingsError) -> Int {
+            let raw = try value(section, key, as: NSNumber.self)
+            guard raw.doubleValue.rounded() == raw.doubleValue,
+                  range.contains(raw.intValue)
+            else { throw SettingsError("\(origin): '\(section).\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)") }
+            return raw.intValue
+        }
+
+        bridgeCapacity = try integer("bridge", "capacity", in: 1...10_000)
+        setupSeconds = Int64(try integer("schedule", "setupMinutes", in: 0...240)) * 60
+        maxOccurrences = try integer("schedule", "maxOccurrences", in: 1...366)
+        let hours = try value("schedule", "workingHours", as: String.self)
+        let bounds = hours.split(separator: "-")
+        do {
+            guard bounds.count == 2 else { throw TimeParseError("") }
+            let start = try TimeFormat.parseClock(String(bounds[0])).minuteOfDay
+            let end = try TimeFormat.parseClock(String(bounds[1])).minuteOfDay
+            guard start < end else { throw TimeParseError("") }
+            workingHours = start...end
+        } catch {
+            throw SettingsError("\(origin): 'schedule.workingHours' must look like 07:30-17:00 (start before end)")
+        }
+        let days = try value("schedule", "workingDays", as: [String].self)
+        var set = Set<Weekday>()
+        for day in days {
+            guard let d = Weekday(name: day) else {
+                throw SettingsError("\(origin): 'schedule.workingDays' has '\(day)', not a day (mon ... sun)")
+            }
+            set.insert(d)
+        }
+        guard !set.isEmpty else { throw SettingsError("\(origin): 'schedule.workingDays' is empty") }
+        workingDays = set
+    }
+
+    private static func parse(_ bytes: [UInt8], origin: String) throws(SettingsError) -> [String: Any] {
+        do {
+            guard let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+                throw SettingsError("\(origin): the top level must be a JSON object")
+            }
+            return object
+        } catch let error as SettingsError {
+            throw error
+        } catch {
+            throw SettingsError("\(origin): not valid JSON (\(error.localizedDescription))")
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import CivilTime
+import Foundation
+import Testing
+@testable import Configuration
+
+@Suite("Settings")
+struct SettingsTests {
+    func file(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-settings-\(UUID().uuidString).json").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func embeddedDefaults() {
+        let s = Settings.defaults
+        #expect(s.bridgeCapacity == 160)
+        #expect(s.setupSeconds == 15 * 60)
+        #expect(s.workingHours == (7 * 60 + 30)...(17 * 60))
+        #expect(s.workingDays == [.monday, .tuesday, .wednesday, .thursday, .friday])
+        #expect(s.maxOccurrences == 366)
+    }
+
+    @Test func anOverrideReplacesOnlyItsKeys() throws {
+        let s = try Settings.load(overridePath: try file(#"{"schedule": {"setupMinutes": 30}}"#))
+        #expect(s.setupSeconds == 1800)
+        #expect(s.bridgeCapacity == 160)
+        #expect(try Settings.load(overridePath: nil) == Settings.defaults)
+    }
+
+    @Test("bad settings name the file, key and fault", arguments: [
+        (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity)"),
+        (#"{"media": {}}"#, "unknown section 'media' (known: bridge, schedule)"),
+        (#"{"bridge": {"capacity": 0}}"#, "'bridge.capacity' must be a whole number from 1 to 10000"),
+        (#"{"bridge": {"capacity": 2.5}}"#, "'bridge.capacity' must be a whole number from 1 to 10000"),
+        (#"{"bridge": {"capacity": "many"}}"#, "'bridge.capacity' is missing or of the wrong type"),
+        (#"{"schedule": {"workingHours": "17:00-07:00"}}"#, "'schedule.workingHours' must look like 07:30-17:00 (start before end)"),
+        (#"{"schedule": {"workingDays": ["mon", "caturday"]}}"#, "'schedule.workingDays' has 'caturday', not a day (mon ... sun)"),
+        (#"{"schedule": "#, "not valid JSON"),
+    ])
+    func badOverrides(json: String, message: String) throws {
+        let path = try file(json)
+        do {
+            _ = try Settings.load(overridePath: path)
+            Issue.record("accepted \(json)")
+        } catch {
+            #expect(error.description.hasPrefix(path + ": "))
+            #expect(error.description.contains(message))
+        }
+    }
+
+    @Test func aMissingFileIsNamed() {
+        #expect(throws: SettingsError.self) { try Settings.load(overridePath: "/nonexistent/vcbridge.json") }
+    }
+}
