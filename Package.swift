@@ -46,8 +46,15 @@ let package = Package(
         // The 147 sites of the network as a tree, with search.
         .target(name: "SiteDirectory", dependencies: ["EmbeddedConfig"]),
 
+        // Bookings: recurrence, conflicts, priority, the durable journal.
+        .target(name: "Scheduler", dependencies: ["SiteDirectory", "CivilTime"]),
+
         // Command line.
-        .target(name: "VCBridgeCLI", dependencies: ["RTP", "SRTP", "KeyDerivation", "OpusCodec", "AudioSignal"]),
+        .target(
+            name: "VCBridgeCLI",
+            dependencies: ["RTP", "SRTP", "KeyDerivation", "OpusCodec", "AudioSignal", "Configuration", "SiteDirectory",
+                           "Scheduler", "CivilTime"]
+        ),
         .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
 
         // Benchmarks (run by Scripts/, never by the test suite).
@@ -59,6 +66,7 @@ let package = Package(
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
         .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
         .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI", "vcbridge"]),

@@ -1,0 +1,257 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CivilTime
+import SiteDirectory
+
+/// The source of "now": injected so the scheduler is tested without sleeping.
+public protocol Clock: Sendable {
+    func now() -> Timestamp
+}
+
+public struct SystemClock: Clock {
+    public init() {}
+    public func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(ts.tv_sec)
+    }
+}
+
+public struct FixedClock: Clock {
+    public let instant: Timestamp
+    public init(_ instant: Timestamp) { self.instant = instant }
+    public func now() -> Timestamp { instant }
+}
+
+/// What a secretariat asks for.
+public struct BookingRequest: Sendable {
+    public var title: String
+    public var organiser: String
+    public var host: Site
+    /// The resolved scope (``Scope/resolve(_:host:in:)``), host included.
+    public var sites: [Site]
+    /// The selectors as entered, kept with the booking.
+    public var scopeText: String
+    public var start: Timestamp
+    public var end: Timestamp
+    public var recurrence: Recurrence?
+    public var preempt: Bool
+
+    public init(title: String, organiser: String, host: Site, sites: [Site], scopeText: String,
+                start: Timestamp, end: Timestamp, recurrence: Recurrence? = nil, preempt: Bool = false) {
+        self.title = title
+        self.organiser = organiser
+        self.host = host
+        self.sites = sites
+        self.scopeText = scopeText
+        self.start = start
+        self.end = end
+        self.recurrence = recurrence
+        self.preempt = preempt
+    }
+}
+
+/// Rules of the schedule that come from settings.
+public struct ScheduleRules: Sendable {
+    public var capacity: Int
+    public var setupSeconds: Int64
+    public var maxOccurrences: Int
+    /// The zone in which recurrence dates are laid out and messages written (Vietnam).
+    public var zone: ZoneOffset
+
+    public init(capacity: Int, setupSeconds: Int64, maxOccurrences: Int, zone: ZoneOffset = .vietnam) {
+        self.capacity = capacity
+        self.setupSeconds = setupSeconds
+        self.maxOccurrences = maxOccurrences
+        self.zone = zone
+    }
+}
+
+/// The durable schedule: the booking journal in a data directory and the schedule built from it.
+///
+/// Every change takes the journal's lock, first reads what other processes appended, checks the
+/// change against that, appends it and syncs it to disk before returning: a change that returns
+/// is on disk, and of two processes that want the same site exactly one succeeds.
+public final class ScheduleStore {
+    public static let journalName = "bookings.journal"
+
+    public let rules: ScheduleRules
+    public private(set) var schedule: Schedule
+    private let journal: BookingJournal
+    private let clock: any Clock
+    /// Where the records read so far end.
+    private var readEnd: Int = 0
+
+    /// Opens (creating if needed) the store in `dataDirectory` and loads it.
+    public init(dataDirectory: String, directory: SiteDirectory, rules: ScheduleRules, clock: any Clock = SystemClock()) throws(StoreError) {
+        if mkdir(dataDirectory, 0o750) != 0 && errno != EEXIST {
+            throw StoreError("cannot create the data directory \(dataDirectory): \(String(cString: strerror(errno)))")
+        }
+        journal = try BookingJournal(path: dataDirectory + "/" + Self.journalName)
+        schedule = Schedule(directory: directory)
+        self.rules = rules
+        self.clock = clock
+        _ = try refresh()
+    }
+
+    /// Reads what other processes appended since the last read.
+    /// - Returns: whether anything changed (the bridge polls this to follow the schedule live).
+    @discardableResult
+    public func refresh() throws(StoreError) -> Bool {
+        let size = try journal.size()
+        if size < readEnd {  // cut back (a torn tail repaired, or the file replaced): reload
+            schedule = Schedule(directory: schedule.directory)
+            readEnd = 0
+        }
+        guard size > readEnd || readEnd == 0 else { return false }
+        let bytes = try journal.read(from: readEnd)
+        let scan = try journal.scan(bytes, base: readEnd)
+        try schedule.apply(scan.records, source: journal.path)
+        readEnd = scan.end
+        return !scan.records.isEmpty
+    }
+
+    private func commit(_ record: JournalRecord) throws(StoreError) {
+        try journal.append([record], at: readEnd)
+        try schedule.apply([(readEnd, record)], source: journal.path)
+        readEnd = try journal.size()
+    }
+
+    /// Runs a check-and-append under the journal lock, after catching up with other writers.
+    private func locked<T>(_ body: () throws(SchedulingError) -> T) throws(SchedulingError) -> T {
+        let result: Result<T, SchedulingError>
+        do {
+            result = try journal.withExclusiveLock { () throws(StoreError) -> Result<T, SchedulingError> in
+                try refresh()
+                do throws(SchedulingError) { return .success(try body()) } catch { return .failure(error) }
+            }
+        } catch {
+            throw SchedulingError(.store, [error.message])
+        }
+        return try result.get()
+    }
+
+    // MARK: Changes
+
+    /// Books a meeting (every occurrence, for a recurring booking).
+    /// - Returns: the booked meetings.
+    /// - Throws: ``SchedulingError``; nothing is written then.
+    @discardableResult
+    public func book(_ request: BookingRequest) throws(SchedulingError) -> [Meeting] {
+        let title = request.title.trimmingCharacters()
+        guard !title.isEmpty else { throw .invalid("the title is empty") }
+        guard title.count <= 200 else { throw .invalid("the title has \(title.count) characters; at most 200") }
+        guard !title.contains(where: { $0.isNewline }) else { throw .invalid("the title must be one line") }
+        let organiser = request.organiser.trimmingCharacters()
+        guard !organiser.isEmpty, organiser.count <= 100 else { throw .invalid("the organiser must be 1 to 100 characters") }
+        let duration = request.end - request.start
+        guard duration > 0 else { throw .invalid("the end is not after the start") }
+        guard duration <= Schedule.maxDuration else {
+            throw .invalid("the meeting lasts \(TimeFormat.durationText(duration)); at most 24h")
+        }
+        guard request.sites.contains(where: { $0.index == request.host.index }) else {
+            throw .invalid("the scope must include the host")
+        }
+        let zone = rules.zone
+        var occurrences: [(start: Timestamp, end: Timestamp)] = [(request.start, request.end)]
+        if let rule = request.recurrence {
+            let first = LocalDateTime(request.start, in: zone)
+            let dates: [CivilDate]
+            do {
+                dates = try rule.dates(from: first.date, limit: rules.maxOccurrences)
+            } catch {
+                throw .invalid("recurrence: \(error.message)")
+            }
+            occurrences = dates.map { date in
+                let start = LocalDateTime(date: date, minuteOfDay: first.minuteOfDay, second: first.second).timestamp(in: zone)
+                return (start, start + duration)
+            }
+        }
+        let now = clock.now()
+        guard let last = occurrences.last, last.end > now else {
+            throw .invalid("the meeting would be over before now (\(LocalDateTime(now, in: zone)))")
+        }
+        let siteSet = SiteSet(request.sites.map(\.index))
+        let directory = schedule.directory
+
+        return try locked { () throws(SchedulingError) -> [Meeting] in
+            let displacements = try schedule.plan(
+                occurrences: occurrences, sites: siteSet, host: request.host.index, level: request.host.level,
+                setup: rules.setupSeconds, excluding: [], preempt: request.preempt, capacity: rules.capacity, zone: zone)
+            let firstID = schedule.nextID
+            let links = request.sites.map { site in
+                let upstream = site.index == request.host.index ? site : (directory.parent(of: site) ?? site)
+                return (site: site.numericCode, upstream: upstream.numericCode)
+            }
+            let record = JournalRecord.book(.init(
+                firstID: firstID, bookedAt: now, organiser: organiser, title: title, hostCode: request.host.numericCode,
+                setupSeconds: rules.setupSeconds, scope: request.scopeText, rule: request.recurrence?.rrule ?? "",
+                links: links, occurrences: occurrences, displacements: displacements))
+            try store(record)
+            return (0..<occurrences.count).map { schedule.meeting(firstID + MeetingID($0))! }
+        }
+    }
+
+    /// Moves one meeting (one occurrence of a series) to a new start, keeping its length.
+    @discardableResult
+    public func move(_ id: MeetingID, to start: Timestamp, by: String, preempt: Bool = false) throws(SchedulingError) -> Meeting {
+        try reschedule(id, by: by, preempt: preempt) { m in (start, start + (m.end - m.start)) }
+    }
+
+    /// Extends one meeting by `seconds`; refused if that would conflict with anything.
+    @discardableResult
+    public func extend(_ id: MeetingID, by seconds: Int64, organiser: String) throws(SchedulingError) -> Meeting {
+        guard seconds > 0 else { throw .invalid("an extension must be longer than zero") }
+        return try reschedule(id, by: organiser, preempt: false) { m in (m.start, m.end + seconds) }
+    }
+
+    private func reschedule(
+        _ id: MeetingID, by: String, preempt: Bool, _ times: (Meeting) -> (Timestamp, Timestamp)
+    ) throws(SchedulingError) -> Meeting {
+        try locked { () throws(SchedulingError) -> Meeting in
+            guard let m = schedule.meeting(id) else { throw SchedulingError(.notFound, ["no meeting #\(id)"]) }
+            guard m.status == .scheduled else { throw SchedulingError(.notFound, ["meeting #\(id) is \(m.status)"]) }
+            let (start, end) = times(m)
+            guard end - start <= Schedule.maxDuration else {
+                throw .invalid("meeting #\(id) would last \(TimeFormat.durationText(end - start)); at most 24h")
+            }
+            let now = clock.now()
+            guard m.end > now else { throw .invalid("meeting #\(id) is already over") }
+            guard end > now else { throw .invalid("meeting #\(id) would be over before now") }
+            let displacements = try schedule.plan(
+                occurrences: [(start, end)], sites: m.sites, host: m.host, level: m.level, setup: m.setupSeconds,
+                excluding: [id], preempt: preempt, capacity: rules.capacity, zone: rules.zone)
+            try store(.reschedule(.init(id: id, start: start, end: end, at: now, by: by, displacements: displacements)))
+            return schedule.meeting(id)!
+        }
+    }
+
+    /// Cancels meetings (one, or every remaining occurrence of a series).
+    @discardableResult
+    public func cancel(_ id: MeetingID, wholeSeries: Bool, by: String, reason: String = "") throws(SchedulingError) -> [Meeting] {
+        try locked { () throws(SchedulingError) -> [Meeting] in
+            guard let m = schedule.meeting(id) else { throw SchedulingError(.notFound, ["no meeting #\(id)"]) }
+            let now = clock.now()
+            let ids: [MeetingID]
+            if wholeSeries {
+                ids = (0..<m.occurrenceCount).map { m.seriesID + MeetingID($0) }
+                    .filter { schedule.meeting($0)!.status == .scheduled && schedule.meeting($0)!.end > now }
+                guard !ids.isEmpty else { throw SchedulingError(.notFound, ["series #\(m.seriesID) has no occurrence left to cancel"]) }
+            } else {
+                guard m.status == .scheduled else { throw SchedulingError(.notFound, ["meeting #\(id) is already \(m.status)"]) }
+                ids = [id]
+            }
+            try store(.cancel(.init(ids: ids, at: now, by: by, reason: reason)))
+            return ids.map { schedule.meeting($0)! }
+        }
+    }
+
+    private func store(_ record: JournalRecord) throws(SchedulingError) {
+        do {
+            try commit(record)
+        } catch {
+            throw SchedulingError(.store, [error.message])
+        }
+    }
+}
