@@ -62,10 +62,11 @@ struct DisplacementPlan {
 extension Schedule {
     /// Checks `occurrences` (each reserving `sites` from `start - setup` to `end`) against every
     /// other meeting and the bridge capacity, and plans what preemption would displace.
+    /// With `strict`, every other meeting counts as blocking (a free-slot search).
     /// - Throws: ``SchedulingError`` naming every conflict when the change cannot be made.
     func plan(
         occurrences: [(start: Timestamp, end: Timestamp)], sites: SiteSet, host: Int, level: SiteLevel,
-        setup: Int64, excluding: Set<MeetingID>, preempt: Bool, capacity: Int, zone: ZoneOffset
+        setup: Int64, excluding: Set<MeetingID>, preempt: Bool, capacity: Int, zone: ZoneOffset, strict: Bool = false
     ) throws(SchedulingError) -> [JournalRecord.Displacement] {
         guard sites.count <= capacity else {
             throw .invalid("the meeting needs \(sites.count) bridge ports but the bridge carries at most \(capacity)")
@@ -85,7 +86,7 @@ extension Schedule {
                 guard m.isActive, !excluding.contains(m.id) else { return }
                 let shared = m.sites.intersection(sites)
                 guard !shared.isEmpty else { return }
-                let lower = level.outranks(m.level)
+                let lower = !strict && level.outranks(m.level)
                 conflicts.append(Conflict(meeting: m.id, occurrenceStart: occurrence.start, reason: .sites(shared),
                                           canPreempt: lower))
                 if lower {
@@ -109,7 +110,7 @@ extension Schedule {
                 let peak = peakLoad(from: occurrence.start - setup, to: occurrence.end, excluding: excluding, plan: plan)
                 if peak.load + sites.count <= capacity { break }
                 let candidates = peak.meetings
-                    .filter { level.outranks($0.level) && !plan.whole.contains($0.id) }
+                    .filter { !strict && level.outranks($0.level) && !plan.whole.contains($0.id) }
                     .sorted { ($0.level.rawValue, $0.bookedAt, $0.id) > ($1.level.rawValue, $1.bookedAt, $1.id) }
                 if preempt, let victim = candidates.first {
                     plan.whole.insert(victim.id)

@@ -33,6 +33,21 @@ public enum Scope {
         return below.filter { chosen.contains($0.index) }
     }
 
+    /// The sites the selectors name anywhere in the network (no host: for `meeting free`).
+    public static func sites(_ selectors: [String], in directory: SiteDirectory) throws(SchedulingError) -> [Site] {
+        let top = directory.central
+        let below = directory.subtree(of: top)
+        var chosen = Set<Int>()
+        let tokens = selectors.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters() }.filter { !$0.isEmpty }
+        for token in tokens {
+            let exclude = token.hasPrefix("-")
+            let sites = try select(exclude ? String(token.dropFirst()) : token, host: top, below: below, in: directory)
+            if exclude { chosen.subtract(sites.map(\.index)) } else { chosen.formUnion(sites.map(\.index)) }
+        }
+        guard !chosen.isEmpty else { throw .invalid("no site selected") }
+        return below.filter { chosen.contains($0.index) }
+    }
+
     private static func select(_ selector: String, host: Site, below: [Site], in directory: SiteDirectory) throws(SchedulingError) -> [Site] {
         let lowered = selector.lowercased()
         func within(_ site: Site) throws(SchedulingError) -> Site {

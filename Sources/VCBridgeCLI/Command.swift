@@ -38,4 +38,5 @@ enum ExitCode {
     static let success: Int32 = 0
     static let failure: Int32 = 1
     static let usage: Int32 = 64
+    static let ioError: Int32 = 74
 }

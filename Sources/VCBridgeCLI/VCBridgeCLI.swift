@@ -1,9 +1,14 @@
+import Foundation
+
 /// The `vcbridge` command line: dispatches to subcommands and maps errors to exit codes.
 public enum VCBridgeCLI {
     public static let version = "0.1.0"
 
     static var commands: [any Command.Type] {
         [
+            SitesCommand.self,
+            MeetingCommand.self,
+            ConfigCommand.self,
             DoctorCommand.self,
         ]
     }
@@ -53,16 +58,26 @@ public enum VCBridgeCLI {
         }
         let rest = Array(arguments.dropFirst())
         if rest.contains("--help") || rest.contains("-h") {
-            Output.line("OVERVIEW: \(command.abstract)\n\nUSAGE: \(command.usage)")
+            let shown: any Command.Type = command == MeetingCommand.self
+                ? (MeetingCommand.subcommand(named: rest.first) ?? command) : command
+            Output.line("OVERVIEW: \(shown.abstract)\n\nUSAGE: \(shown.usage)")
             return ExitCode.success
         }
         do {
             try command.init(arguments: rest).run()
             return ExitCode.success
         } catch let error as ValidationError {
-            Output.error("error: \(error.message)")
-            Output.error("usage: \(command.usage)")
+            // One line: what is wrong, and where the usage is.
+            let sub = command == MeetingCommand.self ? MeetingCommand.subcommand(named: rest.first).map { " " + $0.name } ?? "" : ""
+            Output.error("error: \(error.message.replacingOccurrences(of: "\n", with: "; ")) "
+                + "(see 'vcbridge \(command.name)\(sub) --help')")
             return ExitCode.usage
+        } catch let error as Refusal {
+            Output.error(error.description)
+            return ExitCode.failure
+        } catch let error as StoreFailure {
+            Output.error("error: \(error.description)")
+            return ExitCode.ioError
         } catch {
             Output.error("error: \(error)")
             return ExitCode.failure

@@ -7,10 +7,13 @@ struct VCBridgeProcess {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vcbridge")
     }
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -51,7 +54,7 @@ struct CommandLineTests {
     @Test func extraArgumentIsAUsageErrorNamingIt() throws {
         let result = try VCBridgeProcess.run(["doctor", "--fast"])
         #expect(result.status == 64)
-        #expect(result.stderr.hasPrefix("error: unexpected argument '--fast'\n"))
+        #expect(result.stderr == "error: unexpected argument '--fast' (see 'vcbridge doctor --help')\n")
     }
 
     @Test func versionAndSubcommandHelp() throws {

@@ -1,0 +1,103 @@
+import CivilTime
+import SiteDirectory
+
+/// `vcbridge sites`: the site directory as a tree, one subtree, or a search.
+struct SitesCommand: Command {
+    static let name = "sites"
+    static let abstract = "Show the 147 sites as a tree, one district's subtree, or search them (with or without diacritics)."
+    static let usage = "vcbridge sites [SITE] [--search TEXT] [--json]"
+
+    let arguments: Arguments
+
+    init(arguments: [String]) throws {
+        self.arguments = try Arguments(arguments, options: ["--search"], flags: ["--json"], positionals: 1)
+        if self.arguments.positionals.first != nil, try self.arguments.value("--search") != nil {
+            throw ValidationError("give a SITE or --search, not both")
+        }
+    }
+
+    struct SiteJSON: Encodable {
+        let id, code, level, type, name: String
+        let parent: String?
+        let district: String?
+        let path: [String]
+    }
+
+    func run() throws {
+        let context = try Context(arguments)
+        let directory = context.directory
+        var sites: [Site]
+        let asTree: Bool
+        if let query = try arguments.value("--search") {
+            sites = directory.search(query)
+            guard !sites.isEmpty else { throw CommandFailure("no site matches '\(query)'") }
+            asTree = false
+        } else if let reference = arguments.positionals.first {
+            sites = directory.subtree(of: try context.site(reference, option: "SITE"))
+            asTree = true
+        } else {
+            sites = directory.sites
+            asTree = true
+        }
+
+        if arguments.flag("--json") {
+            try printJSON(sites.map { site in
+                SiteJSON(id: site.id, code: site.code, level: site.level.description, type: site.type, name: site.name,
+                         parent: directory.parent(of: site)?.id, district: directory.district(of: site)?.id,
+                         path: directory.ancestry(of: site).map(\.id))
+            })
+            return
+        }
+        var table = Table(asTree ? ["SITE", "CODE", "LEVEL", "NAME"] : ["SITE", "CODE", "LEVEL", "NAME", "DISTRICT"])
+        if asTree {
+            let root = sites[0]
+            func walk(_ site: Site, prefix: String, childPrefix: String) {
+                let units = directory.children(of: site).count
+                let name = site.level == .district ? "\(site.name) (\(units) units)" : site.name
+                table.add([prefix + site.id, site.code, site.level.description, name])
+                let children = directory.children(of: site)
+                for (i, child) in children.enumerated() {
+                    let last = i == children.count - 1
+                    walk(child, prefix: childPrefix + (last ? "└─ " : "├─ "), childPrefix: childPrefix + (last ? "   " : "│  "))
+                }
+            }
+            walk(root, prefix: "", childPrefix: "")
+        } else {
+            for site in sites {
+                table.add([site.id, site.code, site.level.description, site.name, directory.district(of: site)?.name ?? "-"])
+            }
+        }
+        Output.line(table.render())
+    }
+}
+
+/// `vcbridge config`: the settings in force.
+struct ConfigCommand: Command {
+    static let name = "config"
+    static let abstract = "Show the settings in force (embedded defaults, with --config FILE or $VCBRIDGE_CONFIG on top)."
+    static let usage = "vcbridge config [--config FILE] [--data-dir DIR]"
+
+    let arguments: Arguments
+
+    init(arguments: [String]) throws {
+        self.arguments = try Arguments(arguments, options: [])
+    }
+
+    func run() throws {
+        let context = try Context(arguments)
+        let s = context.settings
+        let hours = "\(pad2(s.workingHours.lowerBound / 60)):\(pad2(s.workingHours.lowerBound % 60))-"
+            + "\(pad2(s.workingHours.upperBound / 60)):\(pad2(s.workingHours.upperBound % 60))"
+        var table = Table(["SETTING", "VALUE"])
+        table.add(["data directory", context.dataDirectory])
+        table.add(["bridge.capacity", "\(s.bridgeCapacity) sites at once (a cascade link counts as one)"])
+        table.add(["schedule.setupMinutes", "\(s.setupSeconds / 60)"])
+        table.add(["schedule.workingHours", hours])
+        table.add(["schedule.workingDays", s.workingDays.sorted().map(\.description).joined(separator: ",")])
+        table.add(["schedule.maxOccurrences", "\(s.maxOccurrences)"])
+        table.add(["sites", "\(context.directory.count) in the directory"])
+        Output.line(table.render())
+    }
+}
+
+func pad2(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
