@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
 
         // Benchmarks (run by Scripts/, never by the test suite).
-        .executableTarget(name: "vcbridge-bench", dependencies: ["RTP", "SRTP"]),
+        .executableTarget(name: "vcbridge-bench", dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime"]),
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),

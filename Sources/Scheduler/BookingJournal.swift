@@ -59,41 +59,49 @@ final class BookingJournal {
     func read(from offset: Int) throws(StoreError) -> [UInt8] {
         let end = try size()
         guard end > offset else { return [] }
-        var buffer = [UInt8](repeating: 0, count: end - offset)
-        var done = 0
-        let failure: Int32? = buffer.withUnsafeMutableBytes { raw in
+        var failure: Int32? = nil
+        // Uninitialised capacity: the file is read straight in, without zeroing megabytes first.
+        let buffer = [UInt8](unsafeUninitializedCapacity: end - offset) { raw, initialized in
+            var done = 0
             while done < raw.count {
                 let n = pread(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
                 if n < 0 {
                     if errno == EINTR { continue }
-                    return errno
+                    failure = errno
+                    break
                 }
                 if n == 0 { break }  // the file shrank meanwhile
                 done += n
             }
-            return nil
+            initialized = done
         }
         if let failure { throw StoreError("cannot read \(path): \(String(cString: strerror(failure)))") }
-        return Array(buffer.prefix(done))
+        return buffer
     }
 
     struct Scan {
-        var records: [(offset: Int, record: JournalRecord)] = []
+        var records = 0
         /// Where the last complete record ends: the next record goes here.
         var end: Int
         /// Bytes after `end` that do not form a complete record (a write cut short).
         var tornBytes: Int
     }
 
-    /// Parses the records in `bytes`, which start at file offset `base` (0 includes the header).
-    func scan(_ bytes: [UInt8], base: Int) throws(StoreError) -> Scan {
+    /// Frames the records in `bytes`, which start at file offset `base` (0 includes the header),
+    /// checking each one's checksum and handing `body` its file offset, type and the body's range
+    /// within `bytes`.
+    func scan(
+        _ bytes: [UInt8], base: Int, _ body: (Int, UInt8, Range<Int>) throws(StoreError) -> Void
+    ) throws(StoreError) -> Scan {
         let result: Result<Scan, StoreError> = bytes.withUnsafeBytes { raw in
-            do throws(StoreError) { return .success(try scan(raw, base: base)) } catch { return .failure(error) }
+            do throws(StoreError) { return .success(try scan(raw, base: base, body)) } catch { return .failure(error) }
         }
         return try result.get()
     }
 
-    private func scan(_ raw: UnsafeRawBufferPointer, base: Int) throws(StoreError) -> Scan {
+    private func scan(
+        _ raw: UnsafeRawBufferPointer, base: Int, _ body: (Int, UInt8, Range<Int>) throws(StoreError) -> Void
+    ) throws(StoreError) -> Scan {
         var offset = 0
         if base == 0 {
             let h = Self.header
@@ -121,17 +129,8 @@ final class BookingJournal {
                 }
                 throw StoreError("\(path) is corrupted at byte \(base + offset): checksum mismatch")
             }
-            let type = typeAndBody[0]
-            let record: JournalRecord?
-            do {
-                record = try RecordReader.decode(type: type, body: UnsafeRawBufferPointer(rebasing: typeAndBody[1...]))
-            } catch {
-                throw StoreError("\(path) is corrupted at byte \(base + offset): a record's fields do not fit its length")
-            }
-            guard let record else {
-                throw StoreError("\(path) has a record of unknown type \(type) at byte \(base + offset) (written by a newer vcbridge?)")
-            }
-            scan.records.append((base + offset, record))
+            try body(base + offset, typeAndBody[0], (offset + 5)..<(offset + 5 + length))
+            scan.records += 1
             offset += total
             scan.end = base + offset
         }

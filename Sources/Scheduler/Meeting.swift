@@ -23,8 +23,17 @@ public struct Meeting: Sendable, Identifiable {
     /// How one site is reached: the site and the site its media cascades through
     /// (the host's upstream is the host itself).
     public struct Link: Hashable, Sendable {
-        public let site: Int
-        public let upstream: Int
+        private let siteIndex: UInt8
+        private let upstreamIndex: UInt8
+        /// Directory index of the site.
+        public var site: Int { Int(siteIndex) }
+        /// Directory index of the site its media comes through.
+        public var upstream: Int { Int(upstreamIndex) }
+
+        init(site: Int, upstream: Int) {
+            siteIndex = UInt8(site)
+            upstreamIndex = UInt8(upstream)
+        }
     }
 
     /// A higher-level meeting took some (or all) of this meeting's sites.

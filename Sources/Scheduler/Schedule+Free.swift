@@ -41,7 +41,7 @@ extension Schedule {
             // A slot can open at the window's start or when something ends (plus our setup window).
             var candidates: Set<Timestamp> = [window.start]
             var boundaries: Set<Timestamp> = [window.end]
-            forEachMeeting(reservedDuring: window.start - setup, window.end) { m in
+            forEachSlot(reservedDuring: window.start - setup, window.end) { m in
                 guard m.isActive else { return }
                 let opens = roundUp(m.end + setup, to: 300)
                 if opens > window.start && opens + duration <= window.end { candidates.insert(opens) }

@@ -53,7 +53,7 @@ struct DisplacementPlan {
     var taken: [MeetingID: SiteSet] = [:]
     var whole: Set<MeetingID> = []
 
-    func remaining(of m: Meeting) -> Int {
+    func remaining(of m: Schedule.Slot) -> Int {
         if whole.contains(m.id) { return 0 }
         return m.sites.subtracting(taken[m.id] ?? SiteSet()).count
     }
@@ -82,7 +82,7 @@ extension Schedule {
         var plan = DisplacementPlan()
         for occurrence in occurrences {
             let from = occurrence.start - setup
-            forEachMeeting(reservedDuring: from, occurrence.end) { m in
+            forEachSlot(reservedDuring: from, occurrence.end) { m in
                 guard m.isActive, !excluding.contains(m.id) else { return }
                 let shared = m.sites.intersection(sites)
                 guard !shared.isEmpty else { return }
@@ -90,7 +90,7 @@ extension Schedule {
                 conflicts.append(Conflict(meeting: m.id, occurrenceStart: occurrence.start, reason: .sites(shared),
                                           canPreempt: lower))
                 if lower {
-                    if shared.contains(m.host) {
+                    if shared.contains(Int(m.host)) {
                         plan.whole.insert(m.id)
                     } else {
                         plan.taken[m.id] = (plan.taken[m.id] ?? SiteSet()).union(shared)
@@ -111,7 +111,7 @@ extension Schedule {
                 if peak.load + sites.count <= capacity { break }
                 let candidates = peak.meetings
                     .filter { !strict && level.outranks($0.level) && !plan.whole.contains($0.id) }
-                    .sorted { ($0.level.rawValue, $0.bookedAt, $0.id) > ($1.level.rawValue, $1.bookedAt, $1.id) }
+                    .sorted { ($0.level.rawValue, bookedAt($0), $0.id) > ($1.level.rawValue, bookedAt($1), $1.id) }
                 if preempt, let victim = candidates.first {
                     plan.whole.insert(victim.id)
                     continue
@@ -137,10 +137,10 @@ extension Schedule {
     /// The most bridge ports in use at any instant of [from, to), and the meetings holding them then.
     private func peakLoad(
         from: Timestamp, to: Timestamp, excluding: Set<MeetingID>, plan: DisplacementPlan
-    ) -> (load: Int, instant: Timestamp, meetings: [Meeting]) {
+    ) -> (load: Int, instant: Timestamp, meetings: [Slot]) {
         var events: [(time: Timestamp, delta: Int)] = []
-        var involved: [Meeting] = []
-        forEachMeeting(reservedDuring: from, to) { m in
+        var involved: [Slot] = []
+        forEachSlot(reservedDuring: from, to) { m in
             guard m.isActive, !excluding.contains(m.id) else { return }
             let ports = plan.remaining(of: m)
             guard ports > 0 else { return }

@@ -106,16 +106,15 @@ public final class ScheduleStore {
         }
         guard size > readEnd || readEnd == 0 else { return false }
         let bytes = try journal.read(from: readEnd)
-        let scan = try journal.scan(bytes, base: readEnd)
-        try schedule.apply(scan.records, source: journal.path)
-        readEnd = scan.end
-        return !scan.records.isEmpty
-    }
-
-    private func commit(_ record: JournalRecord) throws(StoreError) {
-        try journal.append([record], at: readEnd)
-        try schedule.apply([(readEnd, record)], source: journal.path)
-        readEnd = try journal.size()
+        var end = readEnd
+        let records = try schedule.ingest(bytes, base: readEnd, source: journal.path) { (bytes, base, body) throws(StoreError) in
+            let scan = try journal.scan(bytes, base: base, body)
+            end = scan.end
+            return scan.records
+        }
+        schedule.sortIfNeeded()
+        readEnd = end
+        return records > 0
     }
 
     /// Runs a check-and-append under the journal lock, after catching up with other writers.
@@ -139,6 +138,60 @@ public final class ScheduleStore {
     /// - Throws: ``SchedulingError``; nothing is written then.
     @discardableResult
     public func book(_ request: BookingRequest) throws(SchedulingError) -> [Meeting] {
+        try bookAll([request])[0]
+    }
+
+    /// Books several meetings as one change: all of them, each checked against everything booked
+    /// before it (the batch included), or none. One disk sync for the whole batch.
+    @discardableResult
+    public func bookAll(_ requests: [BookingRequest]) throws(SchedulingError) -> [[Meeting]] {
+        let prepared = try requests.map { (r) throws(SchedulingError) in try prepare(r) }
+        return try locked { () throws(SchedulingError) -> [[Meeting]] in
+            let records = try plan(prepared)
+            try store(records)
+            return records.map { record in
+                guard case .book(let b) = record else { return [] }
+                return (0..<b.occurrences.count).map { schedule.meeting(b.firstID + MeetingID($0))! }
+            }
+        }
+    }
+
+    /// The records for a batch, each planned against the schedule plus the batch before it.
+    /// A trial copy of the schedule is made only for a batch of more than one booking, and it is
+    /// gone before the records are stored, so a single booking never copies the schedule.
+    private func plan(
+        _ prepared: [(BookingRequest, [(start: Timestamp, end: Timestamp)], String, String)]
+    ) throws(SchedulingError) -> [JournalRecord] {
+        var records: [JournalRecord] = []
+        var trial: Schedule? = nil
+        for (i, (request, occurrences, title, organiser)) in prepared.enumerated() {
+            let base = trial ?? schedule
+            let displacements = try base.plan(
+                occurrences: occurrences, sites: SiteSet(request.sites.map(\.index)), host: request.host.index,
+                level: request.host.level, setup: rules.setupSeconds, excluding: [], preempt: request.preempt,
+                capacity: rules.capacity, zone: rules.zone)
+            let record = JournalRecord.book(.init(
+                firstID: base.nextID, bookedAt: clock.now(), organiser: organiser, title: title,
+                hostCode: request.host.numericCode, setupSeconds: rules.setupSeconds, scope: request.scopeText,
+                rule: request.recurrence?.rrule ?? "", links: links(request), occurrences: occurrences,
+                displacements: displacements))
+            records.append(record)
+            if i < prepared.count - 1 {
+                if trial == nil { trial = schedule }
+                do throws(StoreError) {
+                    try trial!.apply(record)
+                } catch {
+                    throw SchedulingError(.store, [error.message])
+                }
+            }
+        }
+        return records
+    }
+
+    /// Validates a request and lays out its occurrences (no lock needed).
+    private func prepare(_ request: BookingRequest) throws(SchedulingError)
+        -> (BookingRequest, [(start: Timestamp, end: Timestamp)], String, String)
+    {
         let title = request.title.trimmingCharacters()
         guard !title.isEmpty else { throw .invalid("the title is empty") }
         guard title.count <= 200 else { throw .invalid("the title has \(title.count) characters; at most 200") }
@@ -172,24 +225,14 @@ public final class ScheduleStore {
         guard let last = occurrences.last, last.end > now else {
             throw .invalid("the meeting would be over before now (\(LocalDateTime(now, in: zone)))")
         }
-        let siteSet = SiteSet(request.sites.map(\.index))
-        let directory = schedule.directory
+        return (request, occurrences, title, organiser)
+    }
 
-        return try locked { () throws(SchedulingError) -> [Meeting] in
-            let displacements = try schedule.plan(
-                occurrences: occurrences, sites: siteSet, host: request.host.index, level: request.host.level,
-                setup: rules.setupSeconds, excluding: [], preempt: request.preempt, capacity: rules.capacity, zone: zone)
-            let firstID = schedule.nextID
-            let links = request.sites.map { site in
-                let upstream = site.index == request.host.index ? site : (directory.parent(of: site) ?? site)
-                return (site: site.numericCode, upstream: upstream.numericCode)
-            }
-            let record = JournalRecord.book(.init(
-                firstID: firstID, bookedAt: now, organiser: organiser, title: title, hostCode: request.host.numericCode,
-                setupSeconds: rules.setupSeconds, scope: request.scopeText, rule: request.recurrence?.rrule ?? "",
-                links: links, occurrences: occurrences, displacements: displacements))
-            try store(record)
-            return (0..<occurrences.count).map { schedule.meeting(firstID + MeetingID($0))! }
+    /// Every site with the site its media cascades through (the host's is itself).
+    private func links(_ request: BookingRequest) -> [(site: UInt32, upstream: UInt32)] {
+        request.sites.map { site in
+            let upstream = site.index == request.host.index ? site : (schedule.directory.parent(of: site) ?? site)
+            return (site: site.numericCode, upstream: upstream.numericCode)
         }
     }
 
@@ -222,7 +265,7 @@ public final class ScheduleStore {
             let displacements = try schedule.plan(
                 occurrences: [(start, end)], sites: m.sites, host: m.host, level: m.level, setup: m.setupSeconds,
                 excluding: [id], preempt: preempt, capacity: rules.capacity, zone: rules.zone)
-            try store(.reschedule(.init(id: id, start: start, end: end, at: now, by: by, displacements: displacements)))
+            try store([.reschedule(.init(id: id, start: start, end: end, at: now, by: by, displacements: displacements))])
             return schedule.meeting(id)!
         }
     }
@@ -242,14 +285,16 @@ public final class ScheduleStore {
                 guard m.status == .scheduled else { throw SchedulingError(.notFound, ["meeting #\(id) is already \(m.status)"]) }
                 ids = [id]
             }
-            try store(.cancel(.init(ids: ids, at: now, by: by, reason: reason)))
+            try store([.cancel(.init(ids: ids, at: now, by: by, reason: reason))])
             return ids.map { schedule.meeting($0)! }
         }
     }
 
-    private func store(_ record: JournalRecord) throws(SchedulingError) {
-        do {
-            try commit(record)
+    private func store(_ records: [JournalRecord]) throws(SchedulingError) {
+        do throws(StoreError) {
+            try journal.append(records, at: readEnd)
+            // Read back what was written: the same path every other process takes.
+            try refresh()
         } catch {
             throw SchedulingError(.store, [error.message])
         }

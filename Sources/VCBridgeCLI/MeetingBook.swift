@@ -82,12 +82,8 @@ struct MeetingBook: Command {
                 + "\(first.sites.count) sites")
         }
         // Tell the secretariat what the preemption displaced: its organisers see it in `meeting notices`.
-        var victims = Set<MeetingID>()
-        for m in schedule.meetings where m.notices.contains(where: { n in booked.contains { $0.id == n.by } }) {
-            victims.insert(m.id)
-        }
-        for id in victims.sorted() {
-            let m = schedule.meeting(id)!
+        let bookedIDs = Set(booked.map(\.id))
+        for m in schedule.displacedMeetings(from: context.now) where m.notices.contains(where: { bookedIDs.contains($0.by) }) {
             Output.line("  preempted #\(m.id) \"\(m.title)\" (\(m.level), organiser \(m.organiser)): "
                 + (m.status == .displaced ? "displaced whole" : "\(m.displaced.count) site(s) displaced"))
         }

@@ -180,9 +180,7 @@ struct MeetingNotices: Command {
         let organiser = try arguments.value("--organiser").map { TextFoldingKey($0) }
         let store = try context.openStore()
         let schedule = store.schedule
-        let affected = schedule.meetings(reservedDuring: from, Timestamp.max / 2).filter {
-            !$0.notices.isEmpty && (organiser == nil || organiser!.matches($0.organiser))
-        }
+        let affected = schedule.displacedMeetings(from: from).filter { organiser == nil || organiser!.matches($0.organiser) }
         if arguments.flag("--json") {
             try printJSON(affected.map {
                 NoticeJSON(meeting: MeetingJSON($0, schedule: schedule, context: context, withSites: false),

@@ -1,6 +1,7 @@
 // vcbridge-bench: micro-benchmarks driven by Scripts/bench-*.sh (never by the test suite).
 //
 //   vcbridge-bench srtp --profile cm|gcm --size BYTES --packets N
+//   vcbridge-bench schedule-fill|schedule-load|schedule-book ... (see ScheduleBench.swift)
 //
 // Per packet: set sequence number and timestamp, SRTP protect, SRTP unprotect, parse the RTP
 // header (the bridge's receive path plus its send path), all in one preallocated buffer.
@@ -102,5 +103,8 @@ func runSRTP(_ arguments: [String]) {
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "srtp": runSRTP(Array(arguments.dropFirst()))
-default: fail("usage: vcbridge-bench srtp --profile cm|gcm --size BYTES --packets N")
+case "schedule-fill": runScheduleFill(Array(arguments.dropFirst()))
+case "schedule-load": runScheduleLoad(Array(arguments.dropFirst()))
+case "schedule-book": runScheduleBook(Array(arguments.dropFirst()))
+default: fail("usage: vcbridge-bench srtp|schedule-fill|schedule-load|schedule-book ...")
 }

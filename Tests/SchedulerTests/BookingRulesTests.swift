@@ -64,7 +64,7 @@ struct BookingRulesTests {
         #expect(text.contains("hop-hoa"))
         #expect(text.contains("--preempt would displace them"))
         #expect(journalSize(path) == before)
-        #expect(store.schedule.meetings.count == 2)
+        #expect(store.schedule.count == 2)
     }
 
     @Test func capacityHoldsAtTheInstantThreeMeetingsOverlap() throws {
@@ -102,5 +102,30 @@ struct BookingRulesTests {
         let error = try #require(refusal { try store.book(request(title, host: "song-lo", scope: ["communes"], start, end)) })
         #expect(error.kind == .invalid)
         #expect(error.description == message)
+    }
+}
+
+@Suite("Batches")
+struct BatchTests {
+    @Test func aBatchBooksAllOrNothing() throws {
+        let path = temporaryDirectory()
+        let store = try makeStore(path)
+        let before = journalSize(path)
+        let clash = try #require(refusal {
+            try store.bookAll([
+                try request("A", host: "song-lo", scope: ["communes"], "2026-12-01 08:00", "2026-12-01 09:00"),
+                try request("B", host: "yen-lac", scope: ["communes"], "2026-12-01 08:00", "2026-12-01 09:00"),
+                try request("C", host: "song-lo", scope: ["lang-cong"], "2026-12-01 08:30", "2026-12-01 09:30"),
+            ])
+        })
+        #expect(clash.kind == .conflict)
+        #expect(journalSize(path) == before)
+        #expect(store.schedule.count == 0)
+        let booked = try store.bookAll([
+            try request("A", host: "song-lo", scope: ["communes"], "2026-12-01 08:00", "2026-12-01 09:00"),
+            try request("B", host: "yen-lac", scope: ["communes"], "2026-12-01 08:00", "2026-12-01 09:00"),
+        ])
+        #expect(booked.map { $0.map(\.id) } == [[1], [2]])
+        #expect(try makeStore(path).schedule.count == 2)
     }
 }

@@ -55,7 +55,7 @@ struct PreemptionTests {
                                    preempt: true))
         })
         #expect(lower.kind == .conflict)
-        #expect(store.schedule.meetings.count == 1)
+        #expect(store.schedule.count == 1)
     }
 
     @Test func capacityPreemptionDisplacesLowerMeetingsLatestBookedFirst() throws {
