@@ -26,7 +26,7 @@ struct MeetingFree: Command {
         guard duration > 0, duration <= Schedule.maxDuration else { throw ValidationError("--duration must be more than zero and at most 24h") }
         let within = try arguments.value("--within").map { try context.duration($0, option: "--within") } ?? 7 * 86400
         guard within > 0, within <= 366 * 86400 else { throw ValidationError("--within must be more than zero and at most 366d") }
-        let from = try arguments.value("--from").map { try context.moment($0, option: "--from") } ?? context.now
+        let from = roundUpTo5Minutes(try arguments.value("--from").map { try context.moment($0, option: "--from") } ?? context.now)
         let sites: [Site]
         do { sites = try Scope.sites(arguments.all("--sites"), in: context.directory) } catch { throw ValidationError("--sites: \(error)") }
         let anyTime = arguments.flag("--any-time")
@@ -34,7 +34,7 @@ struct MeetingFree: Command {
         let s = context.settings
         let slots = store.schedule.freeSlots(
             sites: SiteSet(sites.map(\.index)), duration: duration, setup: s.setupSeconds,
-            from: roundUpTo5Minutes(from), to: from + within, capacity: s.bridgeCapacity,
+            from: from, to: from + within, capacity: s.bridgeCapacity,
             workingHours: anyTime ? nil : s.workingHours, workingDays: anyTime ? nil : s.workingDays,
             zone: context.zone, limit: 5)
         if arguments.flag("--json") {

@@ -114,8 +114,8 @@ struct MeetingShow: Command {
 /// `vcbridge meeting agenda`.
 struct MeetingAgenda: Command {
     static let name = "agenda"
-    static let abstract = "What one site's room has this week (or in a range)."
-    static let usage = "vcbridge meeting agenda --site SITE [--from TIME] [--to TIME] [--json]\n  default range: this week, Monday to Sunday"
+    static let abstract = "What one site's room has in the coming week (or in a range)."
+    static let usage = "vcbridge meeting agenda --site SITE [--from TIME] [--to TIME] [--json]\n  default range: today and the 6 days after"
 
     let arguments: Arguments
 
@@ -128,9 +128,8 @@ struct MeetingAgenda: Command {
         let context = try Context(arguments)
         let site = try context.site(try arguments.required("--site"), option: "--site")
         let today = LocalDateTime(context.now, in: context.zone).date
-        let monday = today.adding(days: -today.weekday.rawValue)
         let from = try arguments.value("--from").map { try context.moment($0, option: "--from") }
-            ?? LocalDateTime(date: monday, minuteOfDay: 0).timestamp(in: context.zone)
+            ?? LocalDateTime(date: today, minuteOfDay: 0).timestamp(in: context.zone)
         let to = try arguments.value("--to").map { try context.moment($0, option: "--to") } ?? from + 7 * 86400
         guard to > from else { throw ValidationError("--to must be after --from") }
         let store = try context.openStore()
