@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
         .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
-        .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI", "vcbridge"]),
+        .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory"]),
     ],
     swiftLanguageModes: [.v6]
 )

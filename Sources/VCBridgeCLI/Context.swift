@@ -76,6 +76,16 @@ struct Context {
         }
     }
 
+    /// The moment given with `option`, if it was given.
+    func moment(_ arguments: Arguments, _ option: String) throws -> Timestamp? {
+        try arguments.value(option).map { try moment($0, option: option) }
+    }
+
+    /// Midnight at the start of today in the display zone.
+    var startOfToday: Timestamp {
+        LocalDateTime(date: LocalDateTime(now, in: zone).date, minuteOfDay: 0).timestamp(in: zone)
+    }
+
     func duration(_ text: String, option: String) throws -> Int64 {
         do {
             return try TimeFormat.parseDuration(text)

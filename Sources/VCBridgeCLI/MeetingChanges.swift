@@ -26,7 +26,7 @@ struct MeetingFree: Command {
         guard duration > 0, duration <= Schedule.maxDuration else { throw ValidationError("--duration must be more than zero and at most 24h") }
         let within = try arguments.value("--within").map { try context.duration($0, option: "--within") } ?? 7 * 86400
         guard within > 0, within <= 366 * 86400 else { throw ValidationError("--within must be more than zero and at most 366d") }
-        let from = roundUpTo5Minutes(try arguments.value("--from").map { try context.moment($0, option: "--from") } ?? context.now)
+        let from = roundUpTo5Minutes(try context.moment(arguments, "--from") ?? context.now)
         let sites: [Site]
         do { sites = try Scope.sites(arguments.all("--sites"), in: context.directory) } catch { throw ValidationError("--sites: \(error)") }
         let anyTime = arguments.flag("--any-time")
@@ -179,10 +179,8 @@ struct MeetingExport: Command {
             name = "vcbridge #\(id) \(m.title)"
         } else {
             let site = try context.site(try arguments.required("--site"), option: "--site")
-            let today = LocalDateTime(context.now, in: context.zone).date
-            let from = try arguments.value("--from").map { try context.moment($0, option: "--from") }
-                ?? LocalDateTime(date: today, minuteOfDay: 0).timestamp(in: context.zone)
-            let to = try arguments.value("--to").map { try context.moment($0, option: "--to") } ?? from + 90 * 86400
+            let from = try context.moment(arguments, "--from") ?? context.startOfToday
+            let to = try context.moment(arguments, "--to") ?? from + 90 * 86400
             guard to > from else { throw ValidationError("--to must be after --from") }
             meetings = schedule.agenda(site: site.index, from: from, to: to)
             name = "vcbridge \(site.name)"

@@ -18,10 +18,8 @@ struct MeetingList: Command {
 
     func run() throws {
         let context = try Context(arguments)
-        let today = LocalDateTime(context.now, in: context.zone).date
-        let from = try arguments.value("--from").map { try context.moment($0, option: "--from") }
-            ?? LocalDateTime(date: today, minuteOfDay: 0).timestamp(in: context.zone)
-        let to = try arguments.value("--to").map { try context.moment($0, option: "--to") } ?? from + 14 * 86400
+        let from = try context.moment(arguments, "--from") ?? context.startOfToday
+        let to = try context.moment(arguments, "--to") ?? from + 14 * 86400
         guard to > from else { throw ValidationError("--to must be after --from") }
         var level: SiteLevel? = nil
         if let name = try arguments.value("--level") {
@@ -127,10 +125,8 @@ struct MeetingAgenda: Command {
     func run() throws {
         let context = try Context(arguments)
         let site = try context.site(try arguments.required("--site"), option: "--site")
-        let today = LocalDateTime(context.now, in: context.zone).date
-        let from = try arguments.value("--from").map { try context.moment($0, option: "--from") }
-            ?? LocalDateTime(date: today, minuteOfDay: 0).timestamp(in: context.zone)
-        let to = try arguments.value("--to").map { try context.moment($0, option: "--to") } ?? from + 7 * 86400
+        let from = try context.moment(arguments, "--from") ?? context.startOfToday
+        let to = try context.moment(arguments, "--to") ?? from + 7 * 86400
         guard to > from else { throw ValidationError("--to must be after --from") }
         let store = try context.openStore()
         let schedule = store.schedule
@@ -173,9 +169,7 @@ struct MeetingNotices: Command {
 
     func run() throws {
         let context = try Context(arguments)
-        let today = LocalDateTime(context.now, in: context.zone).date
-        let from = try arguments.value("--from").map { try context.moment($0, option: "--from") }
-            ?? LocalDateTime(date: today, minuteOfDay: 0).timestamp(in: context.zone)
+        let from = try context.moment(arguments, "--from") ?? context.startOfToday
         let organiser = try arguments.value("--organiser").map { TextFoldingKey($0) }
         let store = try context.openStore()
         let schedule = store.schedule

@@ -1,4 +1,6 @@
 import Foundation
+import Scheduler
+import SiteDirectory
 import Testing
 
 /// A data directory of its own and a pinned clock (2026-11-30 07:00 Vietnam time, a Monday).
@@ -229,17 +231,46 @@ struct MeetingCLITests {
         }
     }
 
-    @Test func aRunningReaderSeesANewBookingWithinASecond() throws {
+    @Test func aRunningReaderSeesNewMovedAndCancelledBookingsWithinASecond() throws {
         let s = Secretariat()
         try s.book("Đầu tiên", host: "song-lo", scope: "communes", start: "2026-12-01 08:00")
-        // `meeting list` in a loop stands in for the bridge here; the bridge's own test follows it in-process.
-        let started = Date()
-        try s.book("Mới", host: "yen-lac", scope: "communes", start: "2026-12-01 08:00")
-        var seen = false
-        while Date().timeIntervalSince(started) < 1.0 {
-            if try s.run(["meeting", "list"]).stdout.contains("Mới") { seen = true; break }
+        // A long-running process (as the bridge will be) holding the store open and polling it.
+        let follower = try ScheduleStore(
+            dataDirectory: s.dataDirectory, directory: .embedded,
+            rules: ScheduleRules(capacity: 160, setupSeconds: 900, maxOccurrences: 366))
+        func seen(within seconds: Double, _ condition: () -> Bool) throws -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                try follower.refresh()
+                if condition() { return true }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            return false
         }
-        #expect(seen)
+        // Each change is made by another process, then must show within a second.
+        try s.book("Mới", host: "yen-lac", scope: "communes", start: "2026-12-01 08:00")
+        #expect(try seen(within: 1) { follower.schedule.meeting(2)?.title == "Mới" })
+        try s.run(["meeting", "move", "2", "--start", "2026-12-01 13:00"])
+        #expect(try seen(within: 1) { follower.schedule.meeting(2)?.start == follower.schedule.meeting(1)!.start + 5 * 3600 })
+        try s.run(["meeting", "cancel", "1"])
+        #expect(try seen(within: 1) { follower.schedule.meeting(1)?.status == .cancelled })
+    }
+
+    @Test func aCorruptedStoreIsNamedAndLeftAlone() throws {
+        let s = Secretariat()
+        try s.book("A", host: "song-lo", scope: "communes", start: "2026-12-01 08:00")
+        try s.book("B", host: "yen-lac", scope: "communes", start: "2026-12-01 08:00")
+        let path = s.dataDirectory + "/bookings.journal"
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[40] ^= 0x55  // inside the first record
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let result = try s.run(["meeting", "list"])
+        #expect(result.status == 74)
+        #expect(result.stderr.hasPrefix("error: \(path) is corrupted at byte "))
+        #expect(result.stderr.hasSuffix(": checksum mismatch\n"))
+        // Nothing is written over it.
+        #expect(try s.book("C", host: "tam-dao", scope: "communes", start: "2026-12-01 08:00").status == 74)
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == bytes)
     }
 
     @Test func iCalendarExportParsesBack() throws {
