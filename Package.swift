@@ -31,6 +31,8 @@ let package = Package(
 
         // UDP sockets with batched I/O (recvmmsg/sendmmsg).
         .target(name: "Transport", dependencies: ["CVCBShims"]),
+        // Adaptive jitter buffer for 20 ms audio frames.
+        .target(name: "JitterBuffer", dependencies: ["RTP"]),
         // Test and diagnostic signals (tones, Goertzel detection, levels).
         .target(name: "AudioSignal"),
 
@@ -68,6 +70,7 @@ let package = Package(
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
         .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
+        .testTarget(name: "JitterBufferTests", dependencies: ["JitterBuffer"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory"]),
     ],
