@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "Transport", dependencies: ["CVCBShims"]),
         // Adaptive jitter buffer for 20 ms audio frames.
         .target(name: "JitterBuffer", dependencies: ["RTP"]),
+        // Talker selection, mix-minus, limiter and shared encoding.
+        .target(name: "Mixer", dependencies: ["OpusCodec"]),
         // Test and diagnostic signals (tones, Goertzel detection, levels).
         .target(name: "AudioSignal"),
 
@@ -71,6 +73,7 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
         .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
         .testTarget(name: "JitterBufferTests", dependencies: ["JitterBuffer"]),
+        .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory"]),
     ],

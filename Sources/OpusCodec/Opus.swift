@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 internal import COpus
 internal import CVCBShims
 
@@ -67,6 +70,15 @@ public enum Opus {
             _ = try OpusError.check(vcb_opus_encoder_set_packet_loss_perc(handle, configuration.expectedPacketLossPercent))
             _ = try OpusError.check(vcb_opus_encoder_set_dtx(handle, configuration.dtx ? 1 : 0))
             self.configuration = configuration
+        }
+
+        /// Makes this encoder's state a copy of `other`'s, so that a receiver's decoder that was
+        /// following `other` can follow this one without a discontinuity. libopus keeps an
+        /// encoder in one position-independent block (`opus_encoder_get_size`), so a byte copy
+        /// is a faithful clone.
+        public func copyState(from other: Encoder) {
+            memcpy(UnsafeMutableRawPointer(handle), UnsafeRawPointer(other.handle), Int(opus_encoder_get_size(Int32(Opus.channels))))
+            configuration = other.configuration
         }
 
         /// The bitrate the encoder reports using.

@@ -1,0 +1,146 @@
+import OpusCodec
+
+/// Mixes the talkers' decoded audio and encodes what each participant hears.
+///
+/// Each talker hears the other talkers (its own mix, its own encoder); every other participant
+/// hears all talkers through one shared mix and one shared encode per tick, so a tick costs
+/// talkers + 1 encodes. A participant who becomes a talker gets a private encoder cloned from the
+/// shared one, so its receiver's decoder continues without a discontinuity. A limiter keeps each
+/// mix from clipping. Preallocated; no allocation per tick; one thread only.
+public final class AudioMixer {
+    public static let frameSamples = Opus.frameSamples
+
+    public let capacity: Int
+    public private(set) var selector: TalkerSelector
+    /// Opus encodes made by the last ``mix()``.
+    public private(set) var encodesLastTick = 0
+
+    private let shared: Opus.Encoder
+    private var sharedLimiter = Limiter()
+    private let sharedPayload: UnsafeMutableRawBufferPointer
+    private var sharedLength = 0
+
+    private let privateEncoders: [Opus.Encoder]
+    private var privateLimiters: [Limiter]
+    private let privatePayloads: [UnsafeMutableRawBufferPointer]
+    private var privateLengths: [Int]
+    /// Which participant holds each private encoder (-1: free).
+    private var privateOwner: [Int]
+    /// Private encoder of each participant (-1: hears the shared mix).
+    private var encoderOf: [Int]
+
+    private let inputs: UnsafeMutableBufferPointer<Int16>
+    private var hasInput: [Bool]
+    private let sum: UnsafeMutableBufferPointer<Int32>
+    private let scratch: UnsafeMutableBufferPointer<Int32>
+    private let pcm: UnsafeMutableBufferPointer<Int16>
+
+    public init(capacity: Int, talkers: TalkerSelector.Configuration = .init(),
+                encoder: Opus.EncoderConfiguration = .init(bitrate: 32_000, complexity: 5, inbandFEC: true,
+                                                          expectedPacketLossPercent: 5, dtx: false)) throws(OpusError) {
+        self.capacity = capacity
+        selector = TalkerSelector(capacity: capacity, configuration: talkers)
+        shared = try Opus.Encoder(configuration: encoder)
+        var encoders: [Opus.Encoder] = []
+        for _ in 0..<talkers.maximumTalkers { encoders.append(try Opus.Encoder(configuration: encoder)) }
+        privateEncoders = encoders
+        privateLimiters = [Limiter](repeating: Limiter(), count: talkers.maximumTalkers)
+        sharedPayload = .allocate(byteCount: Opus.maxPacketBytes, alignment: 16)
+        privatePayloads = (0..<talkers.maximumTalkers).map { _ in .allocate(byteCount: Opus.maxPacketBytes, alignment: 16) }
+        privateLengths = [Int](repeating: 0, count: talkers.maximumTalkers)
+        privateOwner = [Int](repeating: -1, count: talkers.maximumTalkers)
+        encoderOf = [Int](repeating: -1, count: capacity)
+        inputs = .allocate(capacity: capacity * Self.frameSamples)
+        inputs.initialize(repeating: 0)
+        hasInput = [Bool](repeating: false, count: capacity)
+        sum = .allocate(capacity: Self.frameSamples)
+        sum.initialize(repeating: 0)
+        scratch = .allocate(capacity: Self.frameSamples)
+        scratch.initialize(repeating: 0)
+        pcm = .allocate(capacity: Self.frameSamples)
+        pcm.initialize(repeating: 0)
+    }
+
+    deinit {
+        sharedPayload.deallocate()
+        for p in privatePayloads { p.deallocate() }
+        inputs.deallocate()
+        sum.deallocate()
+        scratch.deallocate()
+        pcm.deallocate()
+    }
+
+    public func setPresent(_ participant: Int, _ present: Bool) {
+        selector.setPresent(participant, present)
+        if !present { releaseEncoder(participant) }
+    }
+
+    public func isTalker(_ participant: Int) -> Bool { selector.isTalker[participant] }
+
+    /// Updates the talkers from this tick's levels (dBov, nil when nothing was heard).
+    public func selectTalkers(levels: (Int) -> Double?) {
+        selector.update(levels: levels)
+        for p in 0..<capacity {
+            let talker = selector.isTalker[p]
+            if talker && encoderOf[p] < 0 {
+                guard let free = privateOwner.firstIndex(of: -1) else { continue }
+                privateOwner[free] = p
+                encoderOf[p] = free
+                privateEncoders[free].copyState(from: shared)
+                privateLimiters[free] = sharedLimiter
+            } else if !talker && encoderOf[p] >= 0 {
+                releaseEncoder(p)
+            }
+        }
+    }
+
+    private func releaseEncoder(_ participant: Int) {
+        let e = encoderOf[participant]
+        guard e >= 0 else { return }
+        privateOwner[e] = -1
+        encoderOf[participant] = -1
+    }
+
+    /// Where the caller decodes a talker's frame for this tick (``frameSamples`` samples).
+    public func input(for participant: Int) -> UnsafeMutableBufferPointer<Int16> {
+        hasInput[participant] = true
+        return UnsafeMutableBufferPointer(rebasing: inputs[(participant * Self.frameSamples)..<((participant + 1) * Self.frameSamples)])
+    }
+
+    /// Mixes this tick's talker inputs and encodes the shared mix and each talker's own mix.
+    /// - Parameter sharedListeners: whether anyone hears the shared mix (skip its encode if not).
+    public func mix(sharedListeners: Bool = true) throws(OpusError) {
+        encodesLastTick = 0
+        for i in 0..<Self.frameSamples { sum[i] = 0 }
+        for p in 0..<capacity where hasInput[p] && selector.isTalker[p] {
+            let base = p * Self.frameSamples
+            for i in 0..<Self.frameSamples { sum[i] += Int32(inputs[base + i]) }
+        }
+        if sharedListeners {
+            sharedLimiter.process(UnsafeBufferPointer(sum), into: pcm)
+            sharedLength = try shared.encode(UnsafeBufferPointer(pcm), into: sharedPayload)
+            encodesLastTick += 1
+        }
+        for e in 0..<privateEncoders.count {
+            let p = privateOwner[e]
+            guard p >= 0 else { continue }
+            let base = p * Self.frameSamples
+            let own = hasInput[p]
+            for i in 0..<Self.frameSamples { scratch[i] = sum[i] - (own ? Int32(inputs[base + i]) : 0) }
+            privateLimiters[e].process(UnsafeBufferPointer(scratch), into: pcm)
+            privateLengths[e] = try privateEncoders[e].encode(UnsafeBufferPointer(pcm), into: privatePayloads[e])
+            encodesLastTick += 1
+        }
+        for p in 0..<capacity { hasInput[p] = false }
+    }
+
+    /// The encoded frame participant `p` hears this tick (valid until the next ``mix()``).
+    public func payload(for participant: Int) -> UnsafeRawBufferPointer {
+        let e = encoderOf[participant]
+        if e >= 0 { return UnsafeRawBufferPointer(rebasing: privatePayloads[e][0..<privateLengths[e]]) }
+        return UnsafeRawBufferPointer(rebasing: sharedPayload[0..<sharedLength])
+    }
+
+    /// Whether participant `p` hears the shared mix.
+    public func hearsSharedMix(_ participant: Int) -> Bool { encoderOf[participant] < 0 }
+}

@@ -1,0 +1,158 @@
+import AudioSignal
+import OpusCodec
+import Testing
+@testable import Mixer
+
+@Suite("Talker selection")
+struct TalkerSelectionTests {
+    @Test func onlyTheThreeLoudestOfSixTalk() {
+        var selector = TalkerSelector(capacity: 8)
+        for p in 0..<6 { selector.setPresent(p, true) }
+        let levels: [Double] = [35, 10, 30, 15, 25, 20]  // dBov: lower is louder
+        for _ in 0..<100 { selector.update { levels[$0] } }
+        #expect(selector.talkerCount == 3)
+        #expect((0..<6).filter { selector.isTalker[$0] } == [1, 3, 5])
+    }
+
+    @Test func equallyLoudSpeakersDoNotFlap() {
+        var selector = TalkerSelector(capacity: 4)
+        for p in 0..<4 { selector.setPresent(p, true) }
+        var state: UInt64 = 42
+        var switches = 0
+        var previous = selector.isTalker
+        for _ in 0..<3000 {
+            state = state &* 6364136223846793005 &+ 1
+            let wobble = Double(state >> 60) / 4  // 0 ... 3.75 dB
+            selector.update { p in [10, 12, 20 + wobble, 23.5 - wobble][p] }
+            if selector.isTalker != previous { switches += 1 }
+            previous = selector.isTalker
+        }
+        #expect(selector.talkerCount == 3)
+        #expect(switches <= 1, "the selection changed \(switches) times")
+    }
+
+    @Test func aClearlyLouderNewcomerReplacesTheWeakestAfterAWhile() {
+        var selector = TalkerSelector(capacity: 4)
+        for p in 0..<4 { selector.setPresent(p, true) }
+        for _ in 0..<50 { selector.update { p in [10, 12, 30, nil][p] } }
+        #expect(selector.isTalker == [true, true, true, false])
+        var ticks = 0
+        while !selector.isTalker[3] && ticks < 100 {
+            selector.update { p in [10, 12, 30, 5][p] }
+            ticks += 1
+        }
+        #expect(selector.isTalker == [true, true, false, true])
+        #expect(ticks >= 15 && ticks <= 20)
+    }
+
+    @Test func shortPausesKeepATalkerLongSilenceReleasesIt() {
+        var selector = TalkerSelector(capacity: 2)
+        selector.setPresent(0, true)
+        for _ in 0..<10 { selector.update { _ in 10 } }
+        #expect(selector.isTalker[0])
+        for _ in 0..<40 { selector.update { _ in nil } }
+        #expect(selector.isTalker[0])
+        for _ in 0..<20 { selector.update { _ in 127 } }
+        #expect(!selector.isTalker[0])
+    }
+}
+
+@Suite("Audio mixer")
+struct AudioMixerTests {
+    static let tones: [Double] = [440, 660, 880]
+
+    @Test func talkersHearTheOthersNonTalkersHearAllWithOneSharedEncode() throws {
+        let mixer = try AudioMixer(capacity: 6)
+        for p in 0..<5 { mixer.setPresent(p, true) }
+        var decoders = try (0..<5).map { _ in try Opus.Decoder() }
+        var heard = [[Int16]](repeating: [], count: 5)
+        for tick in 0..<60 {
+            mixer.selectTalkers { p in p < 3 ? 12 : 120 }
+            for p in 0..<3 where mixer.isTalker(p) {
+                let tone = Tone.samples(frequency: Self.tones[p], amplitude: 0.25, start: tick * 960, count: 960)
+                let input = mixer.input(for: p)
+                for i in 0..<960 { input[i] = tone[i] }
+            }
+            try mixer.mix()
+            if tick > 5 {
+                #expect(mixer.encodesLastTick == 4, "three talkers plus one shared encode")
+                // Every non-talker gets the very same bytes.
+                #expect(Array(mixer.payload(for: 3)) == Array(mixer.payload(for: 4)))
+                #expect(Array(mixer.payload(for: 0)) != Array(mixer.payload(for: 3)))
+            }
+            for p in 0..<5 {
+                var pcm = [Int16](repeating: 0, count: 960)
+                let n = try pcm.withUnsafeMutableBufferPointer { out in try decoders[p].decode(mixer.payload(for: p), into: out) }
+                heard[p] += pcm[0..<n]
+            }
+        }
+        decoders.removeAll()
+        let probes = Self.tones + [550, 1000]
+        for p in 0..<5 {
+            let tail = heard[p].suffix(20 * 960)
+            let power = probes.map { Tone.power(of: $0, in: tail) }
+            let loudest = power.max()!
+            for (i, f) in Self.tones.enumerated() {
+                if p == i {
+                    #expect(power[i] < loudest / 100, "participant \(p) hears itself at \(f) Hz")
+                } else {
+                    #expect(power[i] > loudest / 10, "participant \(p) does not hear \(f) Hz")
+                }
+            }
+        }
+    }
+
+    @Test func onlyTalkersReachTheMix() throws {
+        let mixer = try AudioMixer(capacity: 6)
+        for p in 0..<6 { mixer.setPresent(p, true) }
+        let decoder = try Opus.Decoder()
+        var heard: [Int16] = []
+        let frequencies: [Double] = [300, 500, 700, 1100, 1300, 1700]
+        let levels: [Double] = [20, 8, 25, 10, 30, 12]  // 500, 1100 and 1700 Hz are the loudest three
+        for tick in 0..<60 {
+            mixer.selectTalkers { levels[$0] }
+            // Everyone sends audio; the mixer takes only the talkers'.
+            for p in 0..<6 where mixer.isTalker(p) {
+                let tone = Tone.samples(frequency: frequencies[p], amplitude: 0.2, start: tick * 960, count: 960)
+                let input = mixer.input(for: p)
+                for i in 0..<960 { input[i] = tone[i] }
+            }
+            try mixer.mix()
+            #expect(mixer.encodesLastTick <= 4)
+            var pcm = [Int16](repeating: 0, count: 960)
+            let n = try pcm.withUnsafeMutableBufferPointer { try decoder.decode(mixer.payload(for: 0), into: $0) }
+            heard += pcm[0..<n]
+        }
+        let tail = heard.suffix(20 * 960)
+        let power = frequencies.map { Tone.power(of: $0, in: tail) }
+        let loudest = power.max()!
+        for i in [1, 3, 5] { #expect(power[i] > loudest / 10) }
+        for i in [0, 2, 4] { #expect(power[i] < loudest / 100) }
+    }
+
+    @Test func theLimiterKeepsALoudSumFromWrapping() {
+        var limiter = Limiter()
+        let tone = Tone.samples(frequency: 500, amplitude: 0.9, count: 960)
+        var sum = [Int32](repeating: 0, count: 960)
+        for i in 0..<960 { sum[i] = 4 * Int32(tone[i]) }  // four loud talkers: far past 16 bits
+        var out = [Int16](repeating: 0, count: 960)
+        for _ in 0..<10 {
+            sum.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { limiter.process(s, into: $0) } }
+            #expect(out.map { Int32($0).magnitude }.max()! <= UInt32(Limiter.ceiling))
+        }
+        // Still the same tone, not wrapped noise.
+        #expect(Tone.dominant(among: [250, 500, 1000, 1500], in: out)?.frequency == 500)
+        #expect(Tone.dominant(among: [250, 500, 1000, 1500], in: out)!.share > 0.95)
+    }
+
+    @Test func aClonedEncoderContinuesExactlyLikeTheOriginal() throws {
+        let a = try Opus.Encoder()
+        let b = try Opus.Encoder()
+        for i in 0..<20 { _ = try a.encode(Tone.samples(frequency: 600, start: i * 960, count: 960)) }
+        b.copyState(from: a)
+        for i in 20..<30 {
+            let frame = Tone.samples(frequency: 600, start: i * 960, count: 960)
+            #expect(try a.encode(frame) == b.encode(frame))
+        }
+    }
+}
