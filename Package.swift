@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "Transport", dependencies: ["CVCBShims"]),
         // Adaptive jitter buffer for 20 ms audio frames.
         .target(name: "JitterBuffer", dependencies: ["RTP"]),
+        // Site secrets and the join exchange (HKDF-derived SRTP keys, mutual HMAC proofs).
+        .target(name: "Admission", dependencies: ["KeyDerivation"]),
         // Talker selection, mix-minus, limiter and shared encoding.
         .target(name: "Mixer", dependencies: ["OpusCodec"]),
         // Test and diagnostic signals (tones, Goertzel detection, levels).
@@ -53,11 +55,24 @@ let package = Package(
         // Bookings: recurrence, conflicts, priority, the durable journal.
         .target(name: "Scheduler", dependencies: ["SiteDirectory", "CivilTime"]),
 
+        // The bridge: media thread (SRTP, jitter buffers, mixer), join listener, schedule follower, control socket.
+        .target(
+            name: "Bridge",
+            dependencies: ["Admission", "AudioSignal", "Configuration", "JitterBuffer", "Mixer", "OpusCodec", "RTP", "SRTP",
+                           "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation"]
+        ),
+
+        // The reference endpoint a technician uses to test a room's link.
+        .target(
+            name: "Endpoint",
+            dependencies: ["Admission", "AudioSignal", "JitterBuffer", "KeyDerivation", "OpusCodec", "RTP", "SRTP", "Transport"]
+        ),
+
         // Command line.
         .target(
             name: "VCBridgeCLI",
             dependencies: ["RTP", "SRTP", "KeyDerivation", "OpusCodec", "AudioSignal", "Configuration", "SiteDirectory",
-                           "Scheduler", "CivilTime"]
+                           "Scheduler", "CivilTime", "Admission", "Bridge", "Endpoint", "Transport"]
         ),
         .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
 

@@ -45,6 +45,17 @@ public enum Tone {
         return (candidates[best], powers[best] / total)
     }
 
+    /// The RFC 6464 audio level of a frame: its RMS level as attenuation below full scale in dB,
+    /// 0 (loudest) ... 127 (silence). Allocation-free.
+    public static func audioLevel(_ samples: UnsafeBufferPointer<Int16>) -> UInt8 {
+        guard !samples.isEmpty else { return 127 }
+        var sumSquares = 0.0
+        for s in samples { sumSquares += Double(s) * Double(s) }
+        let rms = (sumSquares / Double(samples.count)).squareRoot() / 32768
+        guard rms > 0 else { return 127 }
+        return UInt8(max(0, min(127, (-20 * log10(rms)).rounded())))
+    }
+
     /// Root-mean-square level in dBFS (-inf for silence).
     public static func levelDBFS<S: Collection>(_ samples: S) -> Double where S.Element == Int16 {
         guard !samples.isEmpty else { return -.infinity }

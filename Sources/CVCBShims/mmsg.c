@@ -1,4 +1,6 @@
 #include <stddef.h>
+#include <poll.h>
+#include <time.h>
 #include <sys/socket.h>
 #include "vcb_shims.h"
 
@@ -13,4 +15,11 @@ int vcb_recvmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags
 
 int vcb_sendmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags) {
     return sendmmsg(fd, (struct mmsghdr *)msgs, count, flags);
+}
+
+int vcb_wait_readable(int fd, long long timeout_ns) {
+    struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+    if (timeout_ns < 0) timeout_ns = 0;
+    struct timespec ts = { .tv_sec = timeout_ns / 1000000000LL, .tv_nsec = timeout_ns % 1000000000LL };
+    return ppoll(&p, 1, &ts, NULL);
 }

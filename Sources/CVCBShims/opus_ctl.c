@@ -16,3 +16,4 @@ int vcb_opus_encoder_get_in_dtx(OpusEncoder *enc, int32_t *v) { return opus_enco
 int vcb_opus_decoder_get_last_packet_duration(OpusDecoder *dec, int32_t *v) {
     return opus_decoder_ctl(dec, OPUS_GET_LAST_PACKET_DURATION(v));
 }
+int vcb_opus_decoder_reset(OpusDecoder *dec) { return opus_decoder_ctl(dec, OPUS_RESET_STATE); }

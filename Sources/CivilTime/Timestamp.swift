@@ -139,7 +139,7 @@ public enum TimeFormat {
         return (h * 60 + m, s)
     }
 
-    /// Parses a duration: "2h", "90m", "1h30m", "45min", "1.5h", "01:30".
+    /// Parses a duration: "2h", "90m", "1h30m", "45min", "1.5h", "30s", "01:30".
     public static func parseDuration(_ text: String) throws(TimeParseError) -> Int64 {
         let t = text.lowercased().filter { $0 != " " }
         if t.contains(":") {
@@ -169,7 +169,8 @@ public enum TimeFormat {
             case "h", "hr", "hrs", "hour", "hours": total += value * 3600
             case "m", "min", "mins", "minute", "minutes": total += value * 60
             case "d", "day", "days": total += value * 86400
-            default: throw TimeParseError("'\(unit)' in '\(text)' is not a unit (use h, m or d)")
+            case "s", "sec", "secs", "second", "seconds": total += value
+            default: throw TimeParseError("'\(unit)' in '\(text)' is not a unit (use d, h, m or s)")
             }
             number = ""
             sawUnit = true

@@ -20,6 +20,16 @@ public struct Settings: Sendable, Equatable {
     public var workingDays: Set<Weekday>
     /// The most occurrences a recurring booking may have.
     public var maxOccurrences: Int
+    /// Where the bridge listens (a numeric IPv4 or IPv6 address).
+    public var listenAddress: String
+    /// TCP port of the join/signalling listener.
+    public var signalingPort: Int
+    /// UDP port for all media.
+    public var mediaPort: Int
+    /// At most this many sites are mixed at once (the talkers).
+    public var talkers: Int
+    /// A site that sends nothing for this long is shown as lost and its session ends.
+    public var lostAfterSeconds: Int
 
     /// The embedded defaults.
     public static let defaults: Settings = {
@@ -40,7 +50,7 @@ public struct Settings: Sendable, Equatable {
     }
 
     private static let known: [String: Set<String>] = [
-        "bridge": ["capacity"],
+        "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
     ]
 
@@ -80,6 +90,11 @@ public struct Settings: Sendable, Equatable {
         }
 
         bridgeCapacity = try integer("bridge", "capacity", in: 1...10_000)
+        listenAddress = try value("bridge", "listenAddress", as: String.self)
+        signalingPort = try integer("bridge", "signalingPort", in: 0...65535)
+        mediaPort = try integer("bridge", "mediaPort", in: 0...65535)
+        talkers = try integer("bridge", "talkers", in: 1...8)
+        lostAfterSeconds = try integer("bridge", "lostAfterSeconds", in: 2...600)
         setupSeconds = Int64(try integer("schedule", "setupMinutes", in: 0...240)) * 60
         maxOccurrences = try integer("schedule", "maxOccurrences", in: 1...366)
         let hours = try value("schedule", "workingHours", as: String.self)

@@ -36,6 +36,8 @@ public struct JitterBufferStatistics: Sendable, Equatable {
     public var targetDelayMilliseconds: Int64 = 0
     /// Audio buffered ahead of playout now.
     public var currentDelayMilliseconds: Int64 = 0
+
+    public init() {}
 }
 
 public struct JitterBufferConfiguration: Sendable, Equatable {

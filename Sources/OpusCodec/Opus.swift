@@ -176,6 +176,11 @@ public enum Opus {
             try run(nil, pcm, frameSize: samples, fec: false)
         }
 
+        /// Forgets all decoding history (for a stream that resumes after the decoder skipped it).
+        public func reset() throws(OpusError) {
+            _ = try OpusError.check(vcb_opus_decoder_reset(handle))
+        }
+
         /// The duration in samples of the last packet decoded or concealed.
         public func lastPacketDuration() throws(OpusError) -> Int {
             var value: Int32 = 0

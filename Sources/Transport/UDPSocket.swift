@@ -68,6 +68,18 @@ public final class UDPSocket {
         }
     }
 
+    /// Waits until a datagram is readable or `nanoseconds` pass (precise: ppoll).
+    public func waitReadable(nanoseconds: Int64) throws(SocketError) -> Bool {
+        while true {
+            let n = vcb_wait_readable(descriptor, nanoseconds)
+            if n < 0 {
+                if errno == EINTR { return false }
+                throw SocketError("ppoll")
+            }
+            return n > 0
+        }
+    }
+
     /// Receives up to `batch.capacity` datagrams that are already queued, without blocking.
     /// - Returns: the number received (also in `batch.count`); 0 when none was waiting.
     @discardableResult

@@ -8,6 +8,9 @@ public enum VCBridgeCLI {
         [
             SitesCommand.self,
             MeetingCommand.self,
+            ServeCommand.self,
+            SiteCommand.self,
+            EndpointCommand.self,
             ConfigCommand.self,
             DoctorCommand.self,
         ]

@@ -70,14 +70,14 @@ struct CivilTimeTests {
     }
 
     @Test("durations", arguments: [("2h", 7200), ("90m", 5400), ("1h30m", 5400), ("45min", 2700),
-                                   ("1.5h", 5400), ("01:30", 5400), ("1d", 86400), ("2 h", 7200)] as [(String, Int64)])
+                                   ("1.5h", 5400), ("01:30", 5400), ("1d", 86400), ("2 h", 7200), ("30s", 30)] as [(String, Int64)])
     func durations(text: String, seconds: Int64) throws {
         #expect(try TimeFormat.parseDuration(text) == seconds)
     }
 
     @Test func badDurations() {
         #expect(throws: TimeParseError.self) { try TimeFormat.parseDuration("two hours") }
-        #expect(throws: TimeParseError("'w' in '2w' is not a unit (use h, m or d)")) { try TimeFormat.parseDuration("2w") }
+        #expect(throws: TimeParseError("'w' in '2w' is not a unit (use d, h, m or s)")) { try TimeFormat.parseDuration("2w") }
         #expect(throws: TimeParseError.self) { try TimeFormat.parseDuration("90") }
         #expect(TimeFormat.durationText(5400) == "1h30m")
         #expect(TimeFormat.durationText(7200) == "2h")

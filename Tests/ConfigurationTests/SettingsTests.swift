@@ -18,6 +18,8 @@ struct SettingsTests {
         #expect(s.workingHours == (7 * 60 + 30)...(17 * 60))
         #expect(s.workingDays == [.monday, .tuesday, .wednesday, .thursday, .friday])
         #expect(s.maxOccurrences == 366)
+        #expect(s.talkers == 3 && s.lostAfterSeconds == 10)
+        #expect(s.signalingPort == 7400 && s.mediaPort == 7402 && s.listenAddress == "0.0.0.0")
     }
 
     @Test func anOverrideReplacesOnlyItsKeys() throws {
@@ -28,7 +30,8 @@ struct SettingsTests {
     }
 
     @Test("bad settings name the file, key and fault", arguments: [
-        (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity)"),
+        (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity, listenAddress, lostAfterSeconds, mediaPort, signalingPort, talkers)"),
+        (#"{"bridge": {"talkers": 0}}"#, "'bridge.talkers' must be a whole number from 1 to 8"),
         (#"{"media": {}}"#, "unknown section 'media' (known: bridge, schedule)"),
         (#"{"bridge": {"capacity": 0}}"#, "'bridge.capacity' must be a whole number from 1 to 10000"),
         (#"{"bridge": {"capacity": 2.5}}"#, "'bridge.capacity' must be a whole number from 1 to 10000"),

@@ -33,6 +33,10 @@ extern const int VCB_MSG_WAITFORONE;
 int vcb_recvmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags, struct timespec *timeout);
 int vcb_sendmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags);
 
+// Waits until fd is readable or timeout_ns passes (ppoll). Returns >0 readable, 0 timeout, -1 error (errno).
+int vcb_wait_readable(int fd, long long timeout_ns);
+int vcb_opus_decoder_reset(struct OpusDecoder *dec);
+
 // ---- Kernel CSPRNG ----
 // getrandom(2); <sys/random.h> is not in Swift's Glibc module. Returns bytes written or -1 (errno set).
 long vcb_getrandom(void *buffer, size_t length);

@@ -1,0 +1,333 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Admission
+import CivilTime
+import Configuration
+import Foundation
+import KeyDerivation
+import SRTP
+import Scheduler
+import SiteDirectory
+import Synchronization
+import Transport
+
+/// Moves a value into another thread's closure when the receiving thread becomes its only user.
+struct Handoff<T>: @unchecked Sendable {
+    let value: T
+}
+
+/// A failure to start or run the bridge.
+public struct BridgeError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `vcbridge serve`: the bridge process.
+///
+/// Threads: the media thread (``MediaEngine``: all media and codec/SRTP state); the join listener,
+/// with one thread per signalling connection (the exchange, then notices to the site); the
+/// schedule follower (reads new bookings every 250 ms, warns, ends meetings, applies revocations);
+/// the control socket; and the main thread, which waits for SIGINT/SIGTERM.
+public final class BridgeServer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var dataDirectory: String
+        public var settings: Settings
+        public var listenAddress: String
+        public var signalingPort: Int
+        public var mediaPort: Int
+
+        public init(dataDirectory: String, settings: Settings) {
+            self.dataDirectory = dataDirectory
+            self.settings = settings
+            listenAddress = settings.listenAddress
+            signalingPort = settings.signalingPort
+            mediaPort = settings.mediaPort
+        }
+    }
+
+    /// A site admitted to a meeting, as the control threads track it.
+    final class Admitted: @unchecked Sendable {
+        let site: Site
+        let meeting: MeetingID
+        let generation: Int
+        let connection: TCPConnection
+        let sendLock = Mutex(())
+        var warnedAt: Set<Int> = []
+        var knownEnd: Timestamp
+
+        init(site: Site, meeting: MeetingID, generation: Int, connection: TCPConnection, end: Timestamp) {
+            self.site = site
+            self.meeting = meeting
+            self.generation = generation
+            self.connection = connection
+            knownEnd = end
+        }
+
+        func send(_ message: [String: Any]) {
+            let line = JoinProtocol.encode(message)
+            sendLock.withLock { _ in try? connection.send(line: line) }
+        }
+    }
+
+    let options: Options
+    let directory = SiteDirectory.embedded
+    let keys: SiteKeyStore
+    let mailbox = MediaMailbox()
+    let admitted = Mutex<[Int: Admitted]>([:])
+    let store: Mutex<ScheduleStore>
+    let listener: TCPListener
+    let mediaSocket: Handoff<UDPSocket>
+    public let signalingAddress: SocketAddress
+    public let mediaAddress: SocketAddress
+    let profile = SRTPProfile.aeadAES128GCM
+    let running = Mutex(true)
+    let controlPath: String
+
+    public init(options: Options) throws {
+        self.options = options
+        keys = SiteKeyStore(dataDirectory: options.dataDirectory)
+        let rules = ScheduleRules(capacity: options.settings.bridgeCapacity, setupSeconds: options.settings.setupSeconds,
+                                  maxOccurrences: options.settings.maxOccurrences)
+        store = Mutex(try ScheduleStore(dataDirectory: options.dataDirectory, directory: directory, rules: rules))
+        let host = try SocketAddress(ip: options.listenAddress, port: UInt16(options.signalingPort))
+        listener = try TCPListener(bindTo: host)
+        let media = try UDPSocket(bindTo: host.with(port: UInt16(options.mediaPort)), receiveBufferBytes: 4 << 20)
+        mediaSocket = Handoff(value: media)
+        signalingAddress = listener.localAddress
+        mediaAddress = media.localAddress
+        controlPath = options.dataDirectory + "/bridge.sock"
+    }
+
+    /// Runs until SIGINT or SIGTERM, then ends every session cleanly.
+    public func run() throws {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)  // every thread started below inherits the mask
+
+        let media = mediaSocket
+        let mailbox = self.mailbox
+        let talkers = options.settings.talkers
+        let lostAfter = options.settings.lostAfterSeconds
+        let mediaThread = Thread {
+            MediaEngine(socket: media.value, mailbox: mailbox, talkers: talkers, lostAfterSeconds: lostAfter).run()
+        }
+        mediaThread.name = "media"
+        mediaThread.stackSize = 8 << 20
+        mediaThread.start()
+        Thread { self.acceptLoop() }.start()
+        Thread { self.followSchedule() }.start()
+        let control = try ControlSocket(path: controlPath, server: self)
+        Thread { control.serve() }.start()
+
+        Log.info("listening", ["signaling": signalingAddress, "media": mediaAddress, "control": controlPath,
+                               "data": options.dataDirectory, "talkers": talkers])
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        Log.info("stopping", ["signal": received == SIGINT ? "SIGINT" : "SIGTERM"])
+        running.withLock { $0 = false }
+        mailbox.post(.stop)
+        for _ in 0..<100 where !mailbox.stopped.withLock({ $0 }) { usleep(10_000) }
+        for session in admitted.withLock({ Array($0.values) }) {
+            session.send(["type": "ended", "reason": "bridge-shutdown"])
+            session.connection.shutdownBoth()
+        }
+        listener.close()
+        control.close()
+        Log.info("stopped")
+    }
+
+    // MARK: Joins
+
+    private func acceptLoop() {
+        while running.withLock({ $0 }) {
+            guard let connection = try? listener.accept() else { return }
+            let handoff = Handoff(value: connection)
+            Thread { self.serve(handoff.value) }.start()
+        }
+    }
+
+    private func refuse(_ connection: TCPConnection, _ reason: JoinRefusal, site: String?, extra: [String: Any] = [:]) {
+        var message: [String: Any] = ["type": "refused", "reason": reason.rawValue]
+        message.merge(extra) { $1 }
+        try? connection.send(line: JoinProtocol.encode(message))
+        Log.warning("join-refused", ["site": site ?? "-", "reason": reason.rawValue, "peer": connection.peer.map { "\($0)" } ?? "-"])
+        connection.close()
+    }
+
+    /// One signalling connection: the join exchange, then the session's lifetime.
+    private func serve(_ connection: TCPConnection) {
+        guard let helloLine = try? connection.receiveLine(timeoutMilliseconds: 5000),
+              let hello = JoinProtocol.decode(helloLine), hello["type"] as? String == "hello",
+              hello["version"] as? Int == JoinProtocol.version,
+              let siteID = hello["site"] as? String,
+              let siteNonce = JoinProtocol.bytes(hex: hello["nonce"], length: JoinProtocol.nonceLength)
+        else { return refuse(connection, .malformed, site: nil) }
+        guard let site = directory.site(siteID) else { return refuse(connection, .unknownSite, site: siteID) }
+        // A site without a key (never provisioned, or revoked) cannot authenticate; it is told no more
+        // than a wrong key would be, but only after a full exchange, so the two cannot be told apart.
+        let key = try? keys.key(for: site.id)
+        let secret = key?.secret ?? ((try? SecureRandom.bytes(SiteKey.secretLength)) ?? [UInt8](repeating: 0, count: 32))
+        guard let bridgeNonce = try? SecureRandom.bytes(JoinProtocol.nonceLength),
+              let sessionKeys = try? JoinProtocol.deriveKeys(secret: secret, site: site.id, siteNonce: siteNonce,
+                                                             bridgeNonce: bridgeNonce,
+                                                             keyingMaterialLength: profile.keyingMaterialLength),
+              let bridgeProof = try? JoinProtocol.proof(.bridge, keys: sessionKeys, site: site.id, siteNonce: siteNonce,
+                                                        bridgeNonce: bridgeNonce)
+        else { return refuse(connection, .malformed, site: site.id) }
+        try? connection.send(line: JoinProtocol.encode([
+            "type": "challenge", "nonce": JoinProtocol.hex(bridgeNonce), "proof": JoinProtocol.hex(bridgeProof),
+        ]))
+        guard let proofLine = try? connection.receiveLine(timeoutMilliseconds: 5000),
+              let proofMessage = JoinProtocol.decode(proofLine), proofMessage["type"] as? String == "proof",
+              let proof = JoinProtocol.bytes(hex: proofMessage["proof"], length: 32),
+              let expected = try? JoinProtocol.proof(.site, keys: sessionKeys, site: site.id, siteNonce: siteNonce,
+                                                     bridgeNonce: bridgeNonce),
+              let key, HMACSHA256.constantTimeEqual(proof, expected)
+        else { return refuse(connection, .authenticationFailed, site: site.id) }
+
+        // Authenticated. Is the site booked now (setup window included)?
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let now = Timestamp(ts.tv_sec)
+        let (meeting, next) = store.withLock { store -> (Meeting?, Meeting?) in
+            try? store.refresh()
+            let current = store.schedule.active(at: now).first { $0.sites.contains(site.index) }
+            let upcoming = store.schedule.agenda(site: site.index, from: now, to: now + 366 * 86400)
+                .first { $0.isActive && $0.sites.contains(site.index) && $0.reservedFrom > now }
+            return (current, upcoming)
+        }
+        guard let meeting else {
+            var extra: [String: Any] = [:]
+            if let next {
+                extra["next"] = ["meeting": Int(next.id), "title": next.title, "start": iso(next.start),
+                                 "end": iso(next.end), "roomReadyFrom": iso(next.reservedFrom)]
+            }
+            return refuse(connection, .notBooked, site: site.id, extra: extra)
+        }
+        let endpointSSRC = UInt32.random(in: 1...UInt32.max)
+        let bridgeSSRC = UInt32.random(in: 1...UInt32.max)
+        let session = Admitted(site: site, meeting: meeting.id, generation: key.generation, connection: connection, end: meeting.end)
+        // The new session replaces an old one of the same site only now that it has authenticated.
+        let replaced = admitted.withLock { sessions -> Admitted? in
+            let old = sessions[site.index]
+            sessions[site.index] = session
+            return old
+        }
+        if let replaced {
+            replaced.send(["type": "ended", "reason": "replaced"])
+            replaced.connection.shutdownBoth()
+        }
+        mailbox.post(.add(SessionSetup(
+            site: site.index, siteID: site.id, meeting: meeting.id, endpointSSRC: endpointSSRC, bridgeSSRC: bridgeSSRC,
+            profile: profile, inboundKey: sessionKeys.siteToBridge, outboundKey: sessionKeys.bridgeToSite)))
+        session.send([
+            "type": "welcome", "meeting": Int(meeting.id), "title": meeting.title, "start": iso(meeting.start),
+            "end": iso(meeting.end), "mediaPort": Int(mediaAddress.port), "ssrc": Int(endpointSSRC),
+            "bridgeSSRC": Int(bridgeSSRC), "profile": "AEAD_AES_128_GCM", "payloadType": Int(MediaEngine.payloadType),
+            "audioLevelId": Int(MediaEngine.audioLevelID),
+        ])
+        Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": connection.peer.map { "\($0)" } ?? "-",
+                          "generation": key.generation])
+
+        // Until the site says bye or the connection drops.
+        while running.withLock({ $0 }) {
+            guard let line = try? connection.receiveLine(timeoutMilliseconds: 1000) else {
+                if connection.peerClosed { break } else { continue }  // closed, or just quiet
+            }
+            if JoinProtocol.decode(line)?["type"] as? String == "bye" { break }
+        }
+        end(site: site.index, session: session, reason: "left", notify: false)
+    }
+
+    /// Ends a site's session (if `session` is still its current one).
+    func end(site: Int, session: Admitted? = nil, reason: String, notify: Bool = true) {
+        let removed = admitted.withLock { sessions -> Admitted? in
+            guard let current = sessions[site], session == nil || current === session else { return nil }
+            sessions[site] = nil
+            return current
+        }
+        guard let removed else { return }
+        mailbox.post(.remove(site: site, reason: reason))
+        if notify { removed.send(["type": "ended", "reason": reason]) }
+        removed.connection.shutdownBoth()
+        Log.info("session-ended", ["site": removed.site.id, "meeting": removed.meeting, "reason": reason])
+    }
+
+    // MARK: Following the schedule
+
+    private func followSchedule() {
+        while running.withLock({ $0 }) {
+            usleep(250_000)
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            let now = Timestamp(ts.tv_sec)
+            for event in mailbox.events.withLock({ events -> [MediaEvent] in defer { events.removeAll() }; return events }) {
+                if case .lost(let site, _) = event { end(site: site, reason: "lost") }
+            }
+            let sessions = admitted.withLock { Array($0.values) }
+            let meetings = store.withLock { store -> [MeetingID: Meeting] in
+                try? store.refresh()
+                var found: [MeetingID: Meeting] = [:]
+                for s in sessions where found[s.meeting] == nil { found[s.meeting] = store.schedule.meeting(s.meeting) }
+                return found
+            }
+            for s in sessions {
+                guard let m = meetings[s.meeting], m.status == .scheduled, m.sites.contains(s.site.index) else {
+                    end(site: s.site.index, session: s, reason: "cancelled")
+                    continue
+                }
+                if now >= m.end {
+                    end(site: s.site.index, session: s, reason: "meeting-over")
+                    continue
+                }
+                if m.end != s.knownEnd {
+                    s.knownEnd = m.end
+                    s.warnedAt = s.warnedAt.filter { Int64($0) * 60 >= m.end - now }
+                    s.send(["type": "extended", "end": iso(m.end)])
+                }
+                for minutes in [5, 1] where m.end - now <= Int64(minutes) * 60 && !s.warnedAt.contains(minutes) {
+                    s.warnedAt.insert(minutes)
+                    s.send(["type": "warning", "minutesLeft": minutes, "end": iso(m.end)])
+                    Log.info("end-warning", ["site": s.site.id, "meeting": s.meeting, "minutes": minutes])
+                }
+                // A revoked or rotated key ends the session at once.
+                if (try? keys.key(for: s.site.id))??.generation != s.generation {
+                    end(site: s.site.index, session: s, reason: "revoked")
+                }
+            }
+        }
+    }
+
+    func iso(_ t: Timestamp) -> String {
+        let l = LocalDateTime(t, in: .vietnam)
+        return "\(l.date)T\(l.timeText):\(l.second < 10 ? "0" : "")\(l.second)+07:00"
+    }
+
+    // MARK: Status for the control socket
+
+    func status() -> [String: Any] {
+        let stats = mailbox.statistics.withLock { $0 }
+        let ticks = mailbox.ticks.withLock { $0 }
+        return [
+            "sites": stats.map { s -> [String: Any] in
+                [
+                    "site": s.siteID, "meeting": Int(s.meeting), "address": s.address, "talker": s.talker,
+                    "packetsReceived": s.packetsReceived, "packetsLost": Int(s.packetsLost), "packetsSent": s.packetsSent,
+                    "jitterMs": s.jitterMilliseconds, "late": s.late, "duplicates": s.duplicates, "reordered": s.reordered,
+                    "concealed": s.concealed, "recoveredByFEC": s.recoveredByFEC, "dtxFrames": s.dtxFrames,
+                    "jitterBufferTargetMs": Int(s.jitterBufferTargetMilliseconds),
+                    "jitterBufferDelayMs": Int(s.jitterBufferDelayMilliseconds), "level": s.level,
+                    "talkerSeconds": s.talkerSeconds, "authenticationFailures": s.authenticationFailures,
+                    "replays": s.replays, "relatches": s.relatches, "remoteFractionLost": s.remoteFractionLost,
+                    "remoteJitterMs": s.remoteJitterMilliseconds, "roundTripMs": s.roundTripMilliseconds ?? -1,
+                ]
+            },
+            "ticks": ticks.ticks, "tickLateP50Us": ticks.lateP50Microseconds, "tickLateP99Us": ticks.lateP99Microseconds,
+            "encodesLastTick": ticks.encodesLastTick, "unknownSSRCPackets": ticks.unknownSSRCPackets,
+            "malformedPackets": ticks.malformedPackets,
+        ]
+    }
+}

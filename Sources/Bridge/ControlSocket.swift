@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Admission
+import Foundation
+import Transport
+
+/// The bridge's local control socket: an owner-only Unix socket through which the CLI and
+/// technicians talk to the running bridge. One JSON request per line, one JSON answer per line.
+///   {"command":"status"}          per-site media figures and the mixer clock
+///   {"command":"end","site":ID}   end a site's session now (used by `vcbridge site revoke`)
+final class ControlSocket: @unchecked Sendable {
+    let path: String
+    private var descriptor: Int32
+    private unowned let server: BridgeServer
+
+    init(path: String, server: BridgeServer) throws {
+        self.path = path
+        self.server = server
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw BridgeError("cannot create the control socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            Glibc.close(fd)
+            throw BridgeError("the control socket path \(path) is too long")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let previousMask = umask(0o177)  // created owner-only
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        umask(previousMask)
+        guard bound == 0, listen(fd, 16) == 0 else {
+            let message = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw BridgeError("cannot listen on \(path): \(message)")
+        }
+        chmod(path, 0o600)
+        descriptor = fd
+    }
+
+    func close() {
+        if descriptor >= 0 {
+            shutdown(descriptor, Int32(SHUT_RDWR))
+            Glibc.close(descriptor)
+            descriptor = -1
+            unlink(path)
+        }
+    }
+
+    func serve() {
+        while true {
+            let fd = accept(descriptor, nil, nil)
+            if fd < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            let connection = TCPConnection(descriptor: fd, peer: nil)
+            guard let line = try? connection.receiveLine(timeoutMilliseconds: 2000),
+                  let request = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            else {
+                try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "expected one JSON request line"]))
+                continue
+            }
+            var answer: [String: Any]
+            switch request["command"] as? String {
+            case "status":
+                answer = server.status()
+                answer["type"] = "status"
+            case "end":
+                if let siteID = request["site"] as? String, let site = server.directory.site(siteID) {
+                    server.end(site: site.index, reason: request["reason"] as? String ?? "revoked")
+                    answer = ["type": "ok"]
+                } else {
+                    answer = ["type": "error", "error": "unknown site"]
+                }
+            default:
+                answer = ["type": "error", "error": "unknown command (status, end)"]
+            }
+            try? connection.send(line: JoinProtocol.encode(answer))
+        }
+    }
+}

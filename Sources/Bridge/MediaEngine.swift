@@ -1,0 +1,452 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AudioSignal
+import JitterBuffer
+import Mixer
+import OpusCodec
+import RTP
+import SRTP
+import Scheduler
+import Transport
+
+func monotonicNanoseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+func wallClockNTP() -> NTPTimestamp {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return NTPTimestamp(unixSeconds: Int64(ts.tv_sec), nanoseconds: UInt32(ts.tv_nsec))
+}
+
+/// One site's media state. Lives on the media thread only (libsrtp2 and libopus are not thread-safe).
+final class MediaSession {
+    let setup: SessionSetup
+    let inbound: SRTPSession
+    let outbound: SRTPSession
+    let jitter = JitterBuffer()
+    let decoder: Opus.Decoder
+    var address: SocketAddress?
+    var lastPacketAt: Int64
+    var outSequence: UInt16
+    var outTimestamp: UInt32
+    var packetsSent: UInt32 = 0
+    var octetsSent: UInt32 = 0
+    /// RFC 6464 level of the last packet (dBov) and when it came.
+    var level: UInt8 = 127
+    var levelAt: Int64 = 0
+    var sendsLevels = false
+    /// Whether the decoder has followed the stream (it is skipped while the site is not mixed).
+    var decoderCurrent = false
+    var reception: RTPSourceStatistics?
+    var lastSenderReport: (compact: UInt32, at: Int64)? = nil
+    var nextReportAt: Int64
+    var statistics: SiteMediaStatistics
+    var talkerTicks = 0
+    /// What the jitter buffer gave for this tick (its payload is valid until the next call).
+    var pendingDecision: PlayoutDecision = .waiting
+
+    /// Whether this tick carries sound from the site (a packet or a rebuilt frame).
+    var pendingDecisionIsAudio: Bool {
+        switch pendingDecision {
+        case .packet, .fec: true
+        case .conceal, .waiting: false
+        }
+    }
+
+    init(_ setup: SessionSetup, now: Int64, address: String) throws {
+        self.setup = setup
+        inbound = try SRTPSession(profile: setup.profile, direction: .inbound, keyingMaterial: setup.inboundKey)
+        outbound = try SRTPSession(profile: setup.profile, direction: .outbound, keyingMaterial: setup.outboundKey)
+        decoder = try Opus.Decoder()
+        lastPacketAt = now
+        outSequence = UInt16.random(in: 0...UInt16.max)
+        outTimestamp = UInt32.random(in: 0...UInt32.max)
+        nextReportAt = now + 1_000_000_000
+        statistics = SiteMediaStatistics(site: setup.site, siteID: setup.siteID, meeting: setup.meeting, address: address)
+    }
+}
+
+/// The media thread: one UDP socket for all media, a 20 ms mixer clock, every session's SRTP,
+/// jitter buffer and codec state. Nothing else touches this state.
+final class MediaEngine {
+    static let tickNanoseconds: Int64 = 20_000_000
+    static let payloadType: UInt8 = 111
+    static let audioLevelID: UInt8 = 1
+    static let maximumSites = 256
+
+    let socket: UDPSocket
+    let mailbox: MediaMailbox
+    let talkers: Int
+    let lostAfterNanoseconds: Int64
+    private var sessions = [MediaSession?](repeating: nil, count: maximumSites)
+    private var bySSRC: [UInt32: Int] = [:]
+    private var mixers: [MeetingID: AudioMixer] = [:]
+    private let receiveBatch = DatagramBatch(capacity: 64, slotSize: 1500)
+    private let sendBatch = DatagramBatch(capacity: maximumSites, slotSize: 1500)
+    private let scratch = UnsafeMutableBufferPointer<Int16>.allocate(capacity: 5760)
+    private var rtcpBuffer = [UInt8](repeating: 0, count: 1500)
+    private var lateness = [Int](repeating: 0, count: 512)
+    private var latenessCount = 0
+    private var tickCount = 0
+    private var unknownSSRC = 0
+    private var malformed = 0
+    private var nextPublish: Int64 = 0
+
+    init(socket: UDPSocket, mailbox: MediaMailbox, talkers: Int, lostAfterSeconds: Int) {
+        self.socket = socket
+        self.mailbox = mailbox
+        self.talkers = talkers
+        lostAfterNanoseconds = Int64(lostAfterSeconds) * 1_000_000_000
+        scratch.initialize(repeating: 0)
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// Runs until a `.stop` command; then says goodbye (RTCP BYE) to every site.
+    func run() {
+        var nextTick = monotonicNanoseconds() + Self.tickNanoseconds
+        nextPublish = nextTick + 1_000_000_000
+        while true {
+            let now = monotonicNanoseconds()
+            if now >= nextTick {
+                lateness[latenessCount % lateness.count] = Int((now - nextTick) / 1000)
+                latenessCount += 1
+                if !applyCommands(now: now) { break }
+                tick(now: now)
+                nextTick += Self.tickNanoseconds
+                if now - nextTick > 10 * Self.tickNanoseconds { nextTick = now + Self.tickNanoseconds }  // fell far behind
+                continue
+            }
+            do {
+                if try socket.waitReadable(nanoseconds: nextTick - now) {
+                    let count = try socket.receive(into: receiveBatch)
+                    let arrival = monotonicNanoseconds()
+                    for i in 0..<count { handle(i, arrival: arrival) }
+                }
+            } catch {
+                Log.error("media-socket", ["error": error])
+            }
+        }
+        for session in sessions.compactMap({ $0 }) { sendGoodbye(session, reason: "bridge shutting down") }
+        mailbox.stopped.withLock { $0 = true }
+    }
+
+    // MARK: Commands
+
+    /// - Returns: false when told to stop.
+    private func applyCommands(now: Int64) -> Bool {
+        let commands = mailbox.commands.withLock { queue -> [MediaCommand] in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        for command in commands {
+            switch command {
+            case .add(let setup):
+                if let old = sessions[setup.site] { remove(old, reason: "replaced by a new join") }
+                do {
+                    let session = try MediaSession(setup, now: now, address: "-")
+                    sessions[setup.site] = session
+                    bySSRC[setup.endpointSSRC] = setup.site
+                    if mixers[setup.meeting] == nil {
+                        var selection = TalkerSelector.Configuration()
+                        selection.maximumTalkers = talkers
+                        mixers[setup.meeting] = try AudioMixer(capacity: Self.maximumSites, talkers: selection)
+                    }
+                    mixers[setup.meeting]!.setPresent(setup.site, true)
+                } catch {
+                    Log.error("media-session", ["site": setup.siteID, "error": error])
+                }
+            case .remove(let site, let reason):
+                if let session = sessions[site] { remove(session, reason: reason) }
+            case .stop:
+                return false
+            }
+        }
+        return true
+    }
+
+    private func remove(_ session: MediaSession, reason: String) {
+        sendGoodbye(session, reason: reason)
+        let setup = session.setup
+        sessions[setup.site] = nil
+        bySSRC[setup.endpointSSRC] = nil
+        if let mixer = mixers[setup.meeting] {
+            mixer.setPresent(setup.site, false)
+            if !sessions.contains(where: { $0?.setup.meeting == setup.meeting }) { mixers[setup.meeting] = nil }
+        }
+    }
+
+    // MARK: Receiving
+
+    private func handle(_ index: Int, arrival: Int64) {
+        let datagram = receiveBatch.datagram(index)
+        guard datagram.count >= 12, !receiveBatch.isTruncated(index), datagram[0] >> 6 == 2 else {
+            malformed += 1
+            return
+        }
+        let packetType = datagram[1]
+        if packetType >= 200 && packetType <= 206 {
+            handleRTCP(index, arrival: arrival)
+            return
+        }
+        let ssrc = UInt32(datagram[8]) << 24 | UInt32(datagram[9]) << 16 | UInt32(datagram[10]) << 8 | UInt32(datagram[11])
+        guard let site = bySSRC[ssrc], let session = sessions[site] else {
+            unknownSSRC += 1
+            return
+        }
+        let length: Int
+        do {
+            length = try session.inbound.unprotectRTP(datagram, length: datagram.count)
+        } catch {
+            if error == .replay || error == .replayTooOld { session.statistics.replays += 1 } else { session.statistics.authenticationFailures += 1 }
+            return
+        }
+        // Only a packet that passed SRTP authentication may move the site's address.
+        if let from = receiveBatch.address(index), from != session.address {
+            if session.address != nil { session.statistics.relatches += 1 }
+            session.address = from
+            session.statistics.address = from.description
+        }
+        session.lastPacketAt = arrival
+        let plain = UnsafeRawBufferPointer(rebasing: datagram[0..<length])
+        guard let header = try? RTPHeader(parsing: plain) else {
+            malformed += 1
+            return
+        }
+        session.statistics.packetsReceived += 1
+        session.statistics.bytesReceived += length
+        if session.reception == nil { session.reception = RTPSourceStatistics(firstSequence: header.sequenceNumber) }
+        _ = session.reception!.update(sequence: header.sequenceNumber)
+        session.reception!.updateJitter(arrival: UInt32(truncatingIfNeeded: arrival / 20_833), rtpTimestamp: header.timestamp)
+        var voice: Bool? = nil
+        if let level = header.audioLevel(id: Self.audioLevelID, in: plain) {
+            session.sendsLevels = true
+            session.level = level.level
+            session.levelAt = arrival
+            voice = level.voiceActivity
+        }
+        session.jitter.insert(sequence: header.sequenceNumber, timestamp: header.timestamp, ssrc: header.ssrc,
+                              payload: UnsafeRawBufferPointer(rebasing: plain[header.payloadRange]),
+                              voiceActivity: voice, arrival: arrival)
+    }
+
+    private func handleRTCP(_ index: Int, arrival: Int64) {
+        let datagram = receiveBatch.datagram(index)
+        let ssrc = UInt32(datagram[4]) << 24 | UInt32(datagram[5]) << 16 | UInt32(datagram[6]) << 8 | UInt32(datagram[7])
+        guard let site = bySSRC[ssrc], let session = sessions[site] else {
+            unknownSSRC += 1
+            return
+        }
+        guard let length = try? session.inbound.unprotectRTCP(datagram, length: datagram.count) else {
+            session.statistics.authenticationFailures += 1
+            return
+        }
+        guard let packets = try? RTCPCompound.parse(UnsafeRawBufferPointer(rebasing: datagram[0..<length])) else {
+            malformed += 1
+            return
+        }
+        session.lastPacketAt = arrival
+        let arrivalNTP = wallClockNTP().compact
+        for packet in packets {
+            var blocks: [ReportBlock] = []
+            switch packet {
+            case .senderReport(let sr):
+                session.lastSenderReport = (sr.ntpTimestamp.compact, arrival)
+                blocks = sr.reports
+            case .receiverReport(let rr):
+                blocks = rr.reports
+            default:
+                break
+            }
+            for block in blocks where block.ssrc == session.setup.bridgeSSRC {
+                session.statistics.remoteFractionLost = Double(block.fractionLost) / 256
+                session.statistics.remoteJitterMilliseconds = Double(block.jitter) / 48
+                if let rtt = CompactNTP.roundTrip(arrival: arrivalNTP, lastSenderReport: block.lastSenderReport,
+                                                  delaySinceLastSenderReport: block.delaySinceLastSenderReport) {
+                    session.statistics.roundTripMilliseconds = CompactNTP.seconds(rtt) * 1000
+                }
+            }
+        }
+    }
+
+    // MARK: The 20 ms tick
+
+    private func tick(now: Int64) {
+        tickCount += 1
+        var sent = 0
+        var encodes = 0
+        for (meeting, mixer) in mixers {
+            // 1. What each site plays this tick, and who talks.
+            for case let session? in sessions where session.setup.meeting == meeting {
+                session.pendingDecision = session.jitter.nextFrame(now: now)
+            }
+            mixer.selectTalkers { site in
+                guard let session = self.sessions[site], session.setup.meeting == meeting,
+                      now - session.levelAt < 100_000_000, session.pendingDecisionIsAudio
+                else { return nil }
+                return Double(session.level)
+            }
+            // 2. Decode only what can reach the mix (talkers), and sites whose level must be measured.
+            var sharedListeners = false
+            for case let session? in sessions where session.setup.meeting == meeting {
+                let site = session.setup.site
+                let talker = mixer.isTalker(site)
+                if talker { session.talkerTicks += 1 } else { sharedListeners = true }
+                guard talker || !session.sendsLevels else {
+                    session.decoderCurrent = false
+                    continue
+                }
+                if !session.decoderCurrent {
+                    try? session.decoder.reset()
+                    session.decoderCurrent = true
+                }
+                let output = talker ? mixer.input(for: site) : scratch
+                decode(session, into: output)
+                if !session.sendsLevels {
+                    session.level = Tone.audioLevel(UnsafeBufferPointer(rebasing: output[0..<960]))
+                    session.levelAt = now
+                }
+            }
+            do {
+                try mixer.mix(sharedListeners: sharedListeners)
+            } catch {
+                Log.error("mix", ["meeting": meeting, "error": error])
+                continue
+            }
+            encodes += mixer.encodesLastTick
+            // 3. Each site's own RTP stream, protected with its own keys.
+            for case let session? in sessions where session.setup.meeting == meeting {
+                guard let address = session.address, sent < sendBatch.capacity else { continue }
+                if prepare(session, payload: mixer.payload(for: session.setup.site), slot: sent, to: address) { sent += 1 }
+            }
+        }
+        if sent > 0 {
+            sendBatch.count = sent
+            do { _ = try socket.send(sendBatch) } catch { Log.error("media-send", ["error": error]) }
+        }
+        housekeeping(now: now, encodes: encodes)
+    }
+
+    private func decode(_ session: MediaSession, into output: UnsafeMutableBufferPointer<Int16>) {
+        let frame = UnsafeMutableBufferPointer(rebasing: output[0..<960])
+        var produced = 0
+        switch session.pendingDecision {
+        case .packet(let payload):
+            produced = (try? session.decoder.decode(payload, into: frame)) ?? 0
+        case .fec(let payload):
+            produced = (try? session.decoder.decodeFEC(from: payload, into: frame)) ?? 0
+        case .conceal:
+            produced = (try? session.decoder.conceal(into: frame)) ?? 0
+        case .waiting:
+            produced = 0
+        }
+        for i in produced..<960 { frame[i] = 0 }
+    }
+
+    private func prepare(_ session: MediaSession, payload: UnsafeRawBufferPointer, slot: Int, to address: SocketAddress) -> Bool {
+        let buffer = sendBatch.slot(slot)
+        guard let headerLength = try? RTPHeader.write(
+            into: buffer, payloadType: Self.payloadType, sequenceNumber: session.outSequence,
+            timestamp: session.outTimestamp, ssrc: session.setup.bridgeSSRC),
+            headerLength + payload.count + SRTPSession.maxTrailerLength <= buffer.count
+        else { return false }
+        session.outSequence &+= 1
+        session.outTimestamp &+= 960
+        if let base = payload.baseAddress, !payload.isEmpty {
+            (buffer.baseAddress! + headerLength).copyMemory(from: base, byteCount: payload.count)
+        }
+        guard let length = try? session.outbound.protectRTP(buffer, length: headerLength + payload.count) else { return false }
+        sendBatch.prepare(slot, length: length, to: address)
+        session.packetsSent &+= 1
+        session.octetsSent &+= UInt32(payload.count)
+        session.statistics.packetsSent += 1
+        return true
+    }
+
+    // MARK: RTCP, timeouts, statistics
+
+    private func housekeeping(now: Int64, encodes: Int) {
+        for case let session? in sessions {
+            if now - session.lastPacketAt > lostAfterNanoseconds {
+                let setup = session.setup
+                Log.warning("site-lost", ["site": setup.siteID, "meeting": setup.meeting,
+                                          "silentSeconds": (now - session.lastPacketAt) / 1_000_000_000])
+                remove(session, reason: "no media received")
+                mailbox.events.withLock { $0.append(.lost(site: setup.site, meeting: setup.meeting)) }
+                continue
+            }
+            if now >= session.nextReportAt, session.address != nil {
+                sendReport(session, now: now, goodbye: nil)
+                session.nextReportAt = now + 5_000_000_000
+            }
+        }
+        guard now >= nextPublish else { return }
+        nextPublish = now + 1_000_000_000
+        var published: [SiteMediaStatistics] = []
+        for case let session? in sessions {
+            var s = session.statistics
+            let j = session.jitter.statistics
+            s.late = j.packetsLate
+            s.duplicates = j.packetsDuplicated
+            s.reordered = j.packetsReordered
+            s.concealed = j.framesConcealed
+            s.recoveredByFEC = j.framesRecoveredByFEC
+            s.dtxFrames = j.framesDTX
+            s.jitterBufferTargetMilliseconds = j.targetDelayMilliseconds
+            s.jitterBufferDelayMilliseconds = j.currentDelayMilliseconds
+            s.packetsLost = session.reception?.cumulativeLost ?? 0
+            s.jitterMilliseconds = (session.reception?.jitter ?? 0) / 48
+            s.talker = mixers[session.setup.meeting]?.isTalker(session.setup.site) ?? false
+            s.talkerSeconds = Double(session.talkerTicks) / 50
+            s.level = Int(session.level)
+            s.secondsSinceLastPacket = Double(now - session.lastPacketAt) / 1e9
+            published.append(s)
+        }
+        mailbox.statistics.withLock { $0 = published }
+        let count = min(latenessCount, lateness.count)
+        let sorted = lateness[0..<count].sorted()
+        let ticks = TickStatistics(
+            ticks: tickCount, lateP50Microseconds: count > 0 ? sorted[count / 2] : 0,
+            lateP99Microseconds: count > 0 ? sorted[min(count - 1, count * 99 / 100)] : 0, encodesLastTick: encodes,
+            unknownSSRCPackets: unknownSSRC, malformedPackets: malformed)
+        mailbox.ticks.withLock { $0 = ticks }
+    }
+
+    /// Sends an SR (the bridge's stream) with an RR block (the site's stream), SDES, and BYE if leaving.
+    private func sendReport(_ session: MediaSession, now: Int64, goodbye: String?) {
+        guard let address = session.address else { return }
+        var blocks: [ReportBlock] = []
+        if var reception = session.reception {
+            var lsr: UInt32 = 0
+            var dlsr: UInt32 = 0
+            if let last = session.lastSenderReport {
+                lsr = last.compact
+                dlsr = CompactNTP.units(nanoseconds: UInt64(max(0, now - last.at)))
+            }
+            blocks.append(reception.makeReportBlock(ssrc: session.setup.endpointSSRC, lastSenderReport: lsr,
+                                                    delaySinceLastSenderReport: dlsr))
+            session.reception = reception
+        }
+        var packets: [RTCPPacket] = [
+            .senderReport(SenderReport(ssrc: session.setup.bridgeSSRC, ntpTimestamp: wallClockNTP(),
+                                       rtpTimestamp: session.outTimestamp, packetCount: session.packetsSent,
+                                       octetCount: session.octetsSent, reports: blocks)),
+            .sourceDescription(SourceDescription(ssrc: session.setup.bridgeSSRC, cname: "vcbridge")),
+        ]
+        if let goodbye { packets.append(.goodbye(Goodbye(sources: [session.setup.bridgeSSRC], reason: goodbye))) }
+        guard let bytes = try? RTCPCompound.serialize(packets), bytes.count + SRTPSession.maxTrailerLength <= rtcpBuffer.count else { return }
+        rtcpBuffer.withUnsafeMutableBytes { raw in
+            raw.copyBytes(from: bytes)
+            guard let length = try? session.outbound.protectRTCP(raw, length: bytes.count) else { return }
+            try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<length]), to: address)
+        }
+    }
+
+    private func sendGoodbye(_ session: MediaSession, reason: String) {
+        sendReport(session, now: monotonicNanoseconds(), goodbye: reason)
+    }
+}

@@ -1,0 +1,83 @@
+import Scheduler
+import SRTP
+import Synchronization
+
+/// A site's media session as the control side sets it up after a successful join.
+struct SessionSetup: Sendable {
+    let site: Int
+    let siteID: String
+    let meeting: MeetingID
+    /// SSRC the site sends with (assigned by the bridge in the welcome).
+    let endpointSSRC: UInt32
+    /// SSRC of the bridge's stream to the site.
+    let bridgeSSRC: UInt32
+    let profile: SRTPProfile
+    let inboundKey: [UInt8]
+    let outboundKey: [UInt8]
+}
+
+enum MediaCommand: Sendable {
+    case add(SessionSetup)
+    case remove(site: Int, reason: String)
+    case stop
+}
+
+enum MediaEvent: Sendable {
+    /// Nothing came from the site for the configured time.
+    case lost(site: Int, meeting: MeetingID)
+}
+
+/// Per-site figures the media thread publishes once a second.
+public struct SiteMediaStatistics: Sendable, Equatable {
+    public var site: Int
+    public var siteID: String
+    public var meeting: MeetingID
+    public var address: String
+    public var packetsReceived = 0
+    public var bytesReceived = 0
+    public var packetsLost: Int32 = 0
+    public var jitterMilliseconds = 0.0
+    public var authenticationFailures = 0
+    public var replays = 0
+    public var relatches = 0
+    public var packetsSent = 0
+    public var talker = false
+    public var talkerSeconds = 0.0
+    /// Last RFC 6464 level heard (dBov; 127 silence).
+    public var level = 127
+    public var late = 0
+    public var duplicates = 0
+    public var reordered = 0
+    public var concealed = 0
+    public var recoveredByFEC = 0
+    public var dtxFrames = 0
+    public var jitterBufferTargetMilliseconds: Int64 = 0
+    public var jitterBufferDelayMilliseconds: Int64 = 0
+    /// What the site's own receiver reports say about the bridge's stream to it.
+    public var remoteFractionLost = 0.0
+    public var remoteJitterMilliseconds = 0.0
+    public var roundTripMilliseconds: Double? = nil
+    public var secondsSinceLastPacket = 0.0
+}
+
+/// Mixer clock figures.
+public struct TickStatistics: Sendable, Equatable {
+    public var ticks = 0
+    public var lateP50Microseconds = 0
+    public var lateP99Microseconds = 0
+    public var encodesLastTick = 0
+    public var unknownSSRCPackets = 0
+    public var malformedPackets = 0
+}
+
+/// How the control threads and the media thread talk: small queues behind mutexes, taken once
+/// per tick by the media thread.
+final class MediaMailbox: Sendable {
+    let commands = Mutex<[MediaCommand]>([])
+    let events = Mutex<[MediaEvent]>([])
+    let statistics = Mutex<[SiteMediaStatistics]>([])
+    let ticks = Mutex(TickStatistics())
+    let stopped = Mutex(false)
+
+    func post(_ command: MediaCommand) { commands.withLock { $0.append(command) } }
+}

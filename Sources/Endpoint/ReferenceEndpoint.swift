@@ -1,0 +1,343 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Admission
+import AudioSignal
+import Foundation
+import JitterBuffer
+import KeyDerivation
+import OpusCodec
+import RTP
+import SRTP
+import Synchronization
+import Transport
+
+/// A join or media failure at the endpoint, in words a technician can act on.
+public struct EndpointError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public let refusal: String?
+    init(_ description: String, refusal: String? = nil) {
+        self.description = description
+        self.refusal = refusal
+    }
+}
+
+/// The reference endpoint: joins as one site, sends a tone or a WAV file (Opus with in-band FEC,
+/// DTX and the RFC 6464 audio level), records what it hears, and reports its reception.
+public final class ReferenceEndpoint: @unchecked Sendable {
+    public enum Source: Sendable {
+        case tone(frequency: Double, amplitude: Double)
+        case samples([Int16])
+        case silence
+    }
+
+    public struct Options: Sendable {
+        public var key: SiteKey
+        public var bridge: SocketAddress
+        public var source: Source
+        /// Stop after this long (nil: until the bridge ends the session or SIGINT).
+        public var duration: Double?
+        public init(key: SiteKey, bridge: SocketAddress, source: Source, duration: Double?) {
+            self.key = key
+            self.bridge = bridge
+            self.source = source
+            self.duration = duration
+        }
+    }
+
+    public struct Report: Sendable {
+        public var meeting: Int
+        public var title: String
+        public var endedBy: String
+        public var seconds: Double
+        public var packetsSent = 0
+        public var packetsReceived = 0
+        public var packetsLost: Int32 = 0
+        public var jitterMilliseconds = 0.0
+        public var authenticationFailures = 0
+        public var jitterBuffer = JitterBufferStatistics()
+        public var notices: [String] = []
+        /// What was heard, 48 kHz mono.
+        public var recording: [Int16] = []
+    }
+
+    let options: Options
+    /// Set from outside (a signal handler's thread) to stop early.
+    public let stopRequested = Shared(false)
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// Joins, runs the media until the end, leaves. Blocks.
+    public func run() throws -> Report {
+        let key = options.key
+        let connection = try TCPConnection(connectingTo: options.bridge)
+        let siteNonce = try SecureRandom.bytes(JoinProtocol.nonceLength)
+        try connection.send(line: JoinProtocol.encode([
+            "type": "hello", "version": JoinProtocol.version, "site": key.site, "nonce": JoinProtocol.hex(siteNonce),
+        ]))
+        guard let challengeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
+              let challenge = JoinProtocol.decode(challengeLine)
+        else { throw EndpointError("the bridge did not answer the join") }
+        if challenge["type"] as? String == "refused" { throw refusal(challenge) }
+        guard challenge["type"] as? String == "challenge",
+              let bridgeNonce = JoinProtocol.bytes(hex: challenge["nonce"], length: JoinProtocol.nonceLength),
+              let bridgeProof = JoinProtocol.bytes(hex: challenge["proof"], length: 32)
+        else { throw EndpointError("the bridge sent a malformed challenge") }
+        let profile = SRTPProfile.aeadAES128GCM
+        let keys = try JoinProtocol.deriveKeys(secret: key.secret, site: key.site, siteNonce: siteNonce,
+                                               bridgeNonce: bridgeNonce, keyingMaterialLength: profile.keyingMaterialLength)
+        guard HMACSHA256.constantTimeEqual(
+            bridgeProof, try JoinProtocol.proof(.bridge, keys: keys, site: key.site, siteNonce: siteNonce, bridgeNonce: bridgeNonce))
+        else { throw EndpointError("the bridge could not prove it holds this site's key: wrong bridge or wrong key file") }
+        try connection.send(line: JoinProtocol.encode([
+            "type": "proof",
+            "proof": JoinProtocol.hex(try JoinProtocol.proof(.site, keys: keys, site: key.site, siteNonce: siteNonce, bridgeNonce: bridgeNonce)),
+        ]))
+        guard let welcomeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
+              let welcome = JoinProtocol.decode(welcomeLine)
+        else { throw EndpointError("the bridge did not answer the proof") }
+        if welcome["type"] as? String == "refused" { throw refusal(welcome) }
+        guard welcome["type"] as? String == "welcome", let mediaPort = welcome["mediaPort"] as? Int,
+              let ssrcValue = welcome["ssrc"] as? Int, let meeting = welcome["meeting"] as? Int
+        else { throw EndpointError("the bridge sent a malformed welcome") }
+
+        var report = Report(meeting: meeting, title: welcome["title"] as? String ?? "", endedBy: "duration", seconds: 0)
+        let ended = Shared<String?>(nil)
+        let notices = Shared<[String]>([])
+        let reader = Handoff(value: connection)
+        Thread {
+            while true {
+                guard let line = try? reader.value.receiveLine(timeoutMilliseconds: 500) else {
+                    if reader.value.peerClosed {
+                        ended.withLock { if $0 == nil { $0 = "connection-closed" } }
+                        return
+                    }
+                    if ended.withLock({ $0 }) != nil { return }
+                    continue
+                }
+                guard let message = JoinProtocol.decode(line), let type = message["type"] as? String else { continue }
+                switch type {
+                case "ended":
+                    ended.withLock { $0 = message["reason"] as? String ?? "ended" }
+                    return
+                case "warning", "extended":
+                    notices.withLock { $0.append(line) }
+                default:
+                    continue
+                }
+            }
+        }.start()
+
+        try media(to: options.bridge.with(port: UInt16(mediaPort)), ssrc: UInt32(truncatingIfNeeded: ssrcValue),
+                  profile: profile, keys: keys, ended: ended, report: &report)
+        report.endedBy = ended.withLock { $0 } ?? (stopRequested.withLock { $0 } ? "stopped" : "duration")
+        report.notices = notices.withLock { $0 }
+        try? connection.send(line: JoinProtocol.encode(["type": "bye"]))
+        ended.withLock { if $0 == nil { $0 = "left" } }
+        connection.shutdownBoth()
+        return report
+    }
+
+    private func refusal(_ message: [String: Any]) -> EndpointError {
+        let reason = message["reason"] as? String ?? "refused"
+        var text: String
+        switch reason {
+        case JoinRefusal.unknownSite.rawValue: text = "refused: the bridge does not know this site"
+        case JoinRefusal.authenticationFailed.rawValue: text = "refused: authentication failed"
+        case JoinRefusal.notBooked.rawValue:
+            text = "refused: this site is not booked now"
+            if let next = message["next"] as? [String: Any] {
+                text += "; next booking #\(next["meeting"] ?? "?") \"\(next["title"] ?? "")\" from \(next["start"] ?? "?")"
+                    + " (room ready from \(next["roomReadyFrom"] ?? "?"))"
+            } else {
+                text += "; no upcoming booking"
+            }
+        default: text = "refused: \(reason)"
+        }
+        return EndpointError(text, refusal: reason)
+    }
+
+    private func media(
+        to bridge: SocketAddress, ssrc: UInt32, profile: SRTPProfile, keys: JoinProtocol.SessionKeys,
+        ended: Shared<String?>, report: inout Report
+    ) throws {
+        let socket = try UDPSocket(bindTo: try SocketAddress(ip: bridge.description.hasPrefix("[") ? "::" : "0.0.0.0", port: 0))
+        let outbound = try SRTPSession(profile: profile, direction: .outbound, keyingMaterial: keys.siteToBridge)
+        let inbound = try SRTPSession(profile: profile, direction: .inbound, keyingMaterial: keys.bridgeToSite)
+        // DTX suits speech; a steady test tone looks like background noise to Opus's voice
+        // detector and would be cut, so tones are sent without it.
+        var isTone = false
+        if case .tone = options.source { isTone = true }
+        let encoder = try Opus.Encoder(configuration: .init(bitrate: 32_000, complexity: 5, inbandFEC: true,
+                                                            expectedPacketLossPercent: 10, dtx: !isTone))
+        let decoder = try Opus.Decoder()
+        let jitter = JitterBuffer()
+        var reception: RTPSourceStatistics? = nil
+        let batch = DatagramBatch(capacity: 32, slotSize: 1500)
+        var packet = [UInt8](repeating: 0, count: 1500)
+        var pcm = [Int16](repeating: 0, count: 960)
+        var heard = [Int16](repeating: 0, count: 960)
+        var sequence = UInt16.random(in: 0...UInt16.max)
+        var timestamp = UInt32.random(in: 0...UInt32.max)
+        var packetsSent: UInt32 = 0, octetsSent: UInt32 = 0
+        var lastSR: (compact: UInt32, at: Int64)? = nil
+        var frameIndex = 0
+        let start = monotonic()
+        var nextTick = start
+        var nextReport = start + 1_000_000_000
+        let tick: Int64 = 20_000_000
+
+        func sendRTCP(goodbye: Bool) {
+            var blocks: [ReportBlock] = []
+            if var r = reception {
+                let lsr = lastSR?.compact ?? 0
+                let dlsr = lastSR.map { CompactNTP.units(nanoseconds: UInt64(max(0, monotonic() - $0.at))) } ?? 0
+                blocks.append(r.makeReportBlock(ssrc: 0, lastSenderReport: lsr, delaySinceLastSenderReport: dlsr))
+                reception = r
+            }
+            // The report block names the bridge's stream by the SSRC it arrives with.
+            if let bridgeSSRC = lastBridgeSSRC, !blocks.isEmpty {
+                let b = blocks[0]
+                blocks[0] = ReportBlock(ssrc: bridgeSSRC, fractionLost: b.fractionLost, cumulativeLost: b.cumulativeLost,
+                                        extendedHighestSequence: b.extendedHighestSequence, jitter: b.jitter,
+                                        lastSenderReport: b.lastSenderReport, delaySinceLastSenderReport: b.delaySinceLastSenderReport)
+            }
+            var packets: [RTCPPacket] = [
+                .senderReport(SenderReport(ssrc: ssrc, ntpTimestamp: wallClock(), rtpTimestamp: timestamp,
+                                           packetCount: packetsSent, octetCount: octetsSent, reports: blocks)),
+                .sourceDescription(SourceDescription(ssrc: ssrc, cname: options.key.site)),
+            ]
+            if goodbye { packets.append(.goodbye(Goodbye(sources: [ssrc], reason: "leaving"))) }
+            guard let bytes = try? RTCPCompound.serialize(packets) else { return }
+            var buffer = bytes + [UInt8](repeating: 0, count: SRTPSession.maxTrailerLength)
+            buffer.withUnsafeMutableBytes { raw in
+                if let n = try? outbound.protectRTCP(raw, length: bytes.count) {
+                    try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<n]), to: bridge)
+                }
+            }
+        }
+
+        while true {
+            let now = monotonic()
+            if ended.withLock({ $0 }) != nil || stopRequested.withLock({ $0 }) { break }
+            if let duration = options.duration, Double(now - start) / 1e9 >= duration { break }
+            if now < nextTick {
+                if try socket.waitReadable(nanoseconds: nextTick - now) {
+                    let count = try socket.receive(into: batch)
+                    let arrival = monotonic()
+                    for i in 0..<count {
+                        let datagram = batch.datagram(i)
+                        guard datagram.count >= 12 else { continue }
+                        if datagram[1] >= 200 && datagram[1] <= 206 {
+                            guard let n = try? inbound.unprotectRTCP(datagram, length: datagram.count),
+                                  let parsed = try? RTCPCompound.parse(UnsafeRawBufferPointer(rebasing: datagram[0..<n]))
+                            else { report.authenticationFailures += 1; continue }
+                            for p in parsed { if case .senderReport(let sr) = p { lastSR = (sr.ntpTimestamp.compact, arrival) } }
+                            continue
+                        }
+                        guard let n = try? inbound.unprotectRTP(datagram, length: datagram.count) else {
+                            report.authenticationFailures += 1
+                            continue
+                        }
+                        let plain = UnsafeRawBufferPointer(rebasing: datagram[0..<n])
+                        guard let header = try? RTPHeader(parsing: plain) else { continue }
+                        lastBridgeSSRC = header.ssrc
+                        report.packetsReceived += 1
+                        if reception == nil { reception = RTPSourceStatistics(firstSequence: header.sequenceNumber) }
+                        _ = reception!.update(sequence: header.sequenceNumber)
+                        reception!.updateJitter(arrival: UInt32(truncatingIfNeeded: arrival / 20_833), rtpTimestamp: header.timestamp)
+                        jitter.insert(sequence: header.sequenceNumber, timestamp: header.timestamp, ssrc: header.ssrc,
+                                      payload: UnsafeRawBufferPointer(rebasing: plain[header.payloadRange]), arrival: arrival)
+                    }
+                }
+                continue
+            }
+            nextTick += tick
+
+            // Send one 20 ms frame.
+            nextFrame(frameIndex, into: &pcm)
+            frameIndex += 1
+            let level = pcm.withUnsafeBufferPointer { Tone.audioLevel($0) }
+            let sent = try packet.withUnsafeMutableBytes { raw -> Bool in
+                let headerLength = try RTPHeader.write(
+                    into: raw, payloadType: 111, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc,
+                    audioLevel: (id: 1, level: AudioLevel(level: level, voiceActivity: level < 50)))
+                let payloadLength = try pcm.withUnsafeBufferPointer { try encoder.encode($0, into: UnsafeMutableRawBufferPointer(rebasing: raw[headerLength...])) }
+                timestamp &+= 960
+                // DTX: a frame of 2 bytes or less is silence; it is not sent and takes no sequence number.
+                guard !Opus.isDTX(payloadLength: payloadLength) else { return false }
+                let length = try outbound.protectRTP(raw, length: headerLength + payloadLength)
+                try socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<length]), to: bridge)
+                sequence &+= 1
+                packetsSent &+= 1
+                octetsSent &+= UInt32(payloadLength)
+                return true
+            }
+            if sent { report.packetsSent += 1 }
+
+            // Play one 20 ms frame of what the bridge sends.
+            let decision = jitter.nextFrame(now: monotonic())
+            let produced: Int
+            switch decision {
+            case .waiting: produced = 0
+            case .packet(let payload): produced = (try? heard.withUnsafeMutableBufferPointer { try decoder.decode(payload, into: $0) }) ?? 0
+            case .fec(let payload): produced = (try? heard.withUnsafeMutableBufferPointer { try decoder.decodeFEC(from: payload, into: $0) }) ?? 0
+            case .conceal: produced = (try? heard.withUnsafeMutableBufferPointer { try decoder.conceal(into: $0) }) ?? 0
+            }
+            for i in produced..<960 { heard[i] = 0 }
+            if case .waiting = decision {} else { report.recording += heard }
+
+            if now >= nextReport {
+                sendRTCP(goodbye: false)
+                nextReport = now + 5_000_000_000
+            }
+        }
+        sendRTCP(goodbye: true)
+        report.seconds = Double(monotonic() - start) / 1e9
+        report.packetsLost = reception?.cumulativeLost ?? 0
+        report.jitterMilliseconds = (reception?.jitter ?? 0) / 48
+        report.jitterBuffer = jitter.statistics
+    }
+
+    private var lastBridgeSSRC: UInt32?
+
+    private func nextFrame(_ index: Int, into pcm: inout [Int16]) {
+        switch options.source {
+        case .tone(let frequency, let amplitude):
+            let step = 2 * Double.pi * frequency / 48_000
+            for i in 0..<960 { pcm[i] = Int16((sin(step * Double(index * 960 + i)) * amplitude * 32767).rounded()) }
+        case .samples(let samples):
+            for i in 0..<960 {
+                let j = index * 960 + i
+                pcm[i] = j < samples.count ? samples[j] : 0
+            }
+        case .silence:
+            for i in 0..<960 { pcm[i] = 0 }
+        }
+    }
+}
+
+/// A value shared between the media loop and the signalling reader thread.
+public final class Shared<T: Sendable>: Sendable {
+    private let mutex: Mutex<T>
+    init(_ value: T) { mutex = Mutex(value) }
+    public func withLock<R>(_ body: (inout T) -> R) -> R { mutex.withLock { body(&$0) } }
+}
+
+struct Handoff<T>: @unchecked Sendable {
+    let value: T
+}
+
+func monotonic() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+func wallClock() -> NTPTimestamp {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return NTPTimestamp(unixSeconds: Int64(ts.tv_sec), nanoseconds: UInt32(ts.tv_nsec))
+}

@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A listening TCP socket (the bridge's signalling port).
+public final class TCPListener {
+    public let localAddress: SocketAddress
+    private var descriptor: Int32
+
+    public init(bindTo address: SocketAddress) throws(SocketError) {
+        let fd = socket(address.addressFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SocketError("socket") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var storage = sockaddr_storage()
+        let length = withUnsafeMutableBytes(of: &storage) { address.write(to: $0.baseAddress!) }
+        let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0, listen(fd, 64) == 0 else {
+            let error = SocketError("bind/listen")
+            Glibc.close(fd)
+            throw error
+        }
+        var local = sockaddr_storage()
+        var localLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &localLength) } }
+        guard let resolved = withUnsafeBytes(of: &local, { SocketAddress($0.baseAddress!) }) else {
+            Glibc.close(fd)
+            throw SocketError("getsockname", code: EINVAL)
+        }
+        localAddress = resolved
+        descriptor = fd
+    }
+
+    deinit { close() }
+
+    /// Stops accepting (a blocked `accept` returns with an error).
+    public func close() {
+        if descriptor >= 0 {
+            shutdown(descriptor, Int32(SHUT_RDWR))
+            Glibc.close(descriptor)
+            descriptor = -1
+        }
+    }
+
+    /// Waits for the next connection.
+    public func accept() throws(SocketError) -> TCPConnection {
+        while true {
+            var peer = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(descriptor, $0, &length) }
+            }
+            if fd >= 0 {
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                let address = withUnsafeBytes(of: &peer) { SocketAddress($0.baseAddress!) }
+                return TCPConnection(descriptor: fd, peer: address)
+            }
+            if errno == EINTR || errno == ECONNABORTED { continue }
+            throw SocketError("accept")
+        }
+    }
+}
+
+/// A connected TCP stream carrying newline-terminated messages.
+public final class TCPConnection: @unchecked Sendable {
+    public let peer: SocketAddress?
+    private var descriptor: Int32
+    private var buffer: [UInt8] = []
+    /// Set once the peer has closed its side (a read returned end of stream).
+    public private(set) var peerClosed = false
+    /// Longest line accepted; a longer one is a protocol error.
+    public static let maximumLine = 16 * 1024
+
+    /// Wraps a connected stream socket (TCP or Unix).
+    public init(descriptor: Int32, peer: SocketAddress?) {
+        self.descriptor = descriptor
+        self.peer = peer
+        var one: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Connects to `address`.
+    public convenience init(connectingTo address: SocketAddress, timeoutMilliseconds: Int32 = 5000) throws(SocketError) {
+        let fd = socket(address.addressFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SocketError("socket") }
+        var storage = sockaddr_storage()
+        let length = withUnsafeMutableBytes(of: &storage) { address.write(to: $0.baseAddress!) }
+        let connected = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+        }
+        guard connected == 0 else {
+            let error = SocketError("connect")
+            Glibc.close(fd)
+            throw error
+        }
+        self.init(descriptor: fd, peer: address)
+    }
+
+    deinit { close() }
+
+    public func close() {
+        if descriptor >= 0 {
+            Glibc.close(descriptor)
+            descriptor = -1
+        }
+    }
+
+    /// Ends the stream so that a blocked reader on the other side (or here) wakes up.
+    public func shutdownBoth() {
+        if descriptor >= 0 { shutdown(descriptor, Int32(SHUT_RDWR)) }
+    }
+
+    /// Sends one line (a newline is added).
+    public func send(line: String) throws(SocketError) {
+        let bytes = Array((line + "\n").utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SocketError("send")
+            }
+            sent += n
+        }
+    }
+
+    /// Receives one line, waiting at most `timeoutMilliseconds` (-1: forever).
+    /// - Returns: the line without its newline, or nil when the peer closed the stream or the wait ran out.
+    /// - Throws: ``SocketError`` for a failed read or a line longer than ``maximumLine``.
+    public func receiveLine(timeoutMilliseconds: Int32) throws(SocketError) -> String? {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            guard buffer.count <= Self.maximumLine else { throw SocketError("receive", code: EMSGSIZE) }
+            var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&fds, 1, timeoutMilliseconds)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw SocketError("poll")
+            }
+            if ready == 0 { return nil }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SocketError("recv")
+            }
+            if n == 0 {
+                peerClosed = true
+                return nil
+            }
+            buffer += chunk[0..<n]
+        }
+    }
+}

@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Admission
+import AudioSignal
+import Bridge
+import Endpoint
+import Foundation
+import Transport
+
+/// `vcbridge serve`.
+struct ServeCommand: Command {
+    static let name = "serve"
+    static let abstract = "Run the bridge: joins, audio mixing for every meeting in progress, following the schedule live."
+    static let usage = "vcbridge serve [--data-dir DIR] [--config FILE] [--listen ADDRESS] [--signal-port N] [--media-port N]\n  ends cleanly on SIGINT or SIGTERM"
+
+    let arguments: Arguments
+
+    init(arguments: [String]) throws {
+        self.arguments = try Arguments(arguments, options: ["--listen", "--signal-port", "--media-port"])
+    }
+
+    func run() throws {
+        let context = try Context(arguments)
+        var options = BridgeServer.Options(dataDirectory: context.dataDirectory, settings: context.settings)
+        if let listen = try arguments.value("--listen") { options.listenAddress = listen }
+        if let port = try arguments.integer("--signal-port", in: 0...65535) { options.signalingPort = port }
+        if let port = try arguments.integer("--media-port", in: 0...65535) { options.mediaPort = port }
+        if mkdir(context.dataDirectory, 0o750) != 0 && errno != EEXIST {
+            throw StoreFailure("cannot create the data directory \(context.dataDirectory): \(String(cString: strerror(errno)))")
+        }
+        let server: BridgeServer
+        do {
+            server = try BridgeServer(options: options)
+        } catch {
+            throw CommandFailure("cannot start the bridge: \(error)")
+        }
+        try server.run()
+    }
+}
+
+/// `vcbridge site key|revoke`.
+struct SiteCommand: Command {
+    static let name = "site"
+    static let abstract = "Create or rotate a site's secret (writing the key file for its technician), or revoke it."
+    static let usage = "vcbridge site key SITE [--out FILE]\n       vcbridge site revoke SITE"
+
+    let action: String
+    let arguments: Arguments
+
+    init(arguments: [String]) throws {
+        guard let action = arguments.first, ["key", "revoke"].contains(action) else {
+            throw ValidationError("expected 'key' or 'revoke'")
+        }
+        self.action = action
+        self.arguments = try Arguments(Array(arguments.dropFirst()), options: action == "key" ? ["--out"] : [], positionals: 1)
+        guard self.arguments.positionals.count == 1 else { throw ValidationError("missing SITE") }
+    }
+
+    func run() throws {
+        let context = try Context(arguments)
+        let site = try context.site(arguments.positionals[0], option: "SITE")
+        if mkdir(context.dataDirectory, 0o750) != 0 && errno != EEXIST {
+            throw StoreFailure("cannot create the data directory \(context.dataDirectory): \(String(cString: strerror(errno)))")
+        }
+        let store = SiteKeyStore(dataDirectory: context.dataDirectory)
+        do {
+            switch action {
+            case "key":
+                let key = try store.rotate(site: site.id, siteName: site.name)
+                let out = try arguments.value("--out") ?? "\(site.id).key"
+                try store.writeOwnerOnly(key.fileText(siteName: site.name), to: out)
+                Output.line("\(key.generation == 1 ? "created" : "rotated") the key of \(site.name) (\(site.id)), generation \(key.generation); key file for its technician: \(out) (owner-only)")
+                if key.generation > 1 { _ = endRunningSession(context, site: site.id, reason: "key-rotated") }
+            default:
+                guard try store.revoke(site: site.id) else { throw CommandFailure("\(site.id) has no key to revoke") }
+                let ended = endRunningSession(context, site: site.id, reason: "revoked")
+                Output.line("revoked the key of \(site.name) (\(site.id)); it is refused until a new key is made"
+                    + (ended ? "; its session on the running bridge was ended" : ""))
+            }
+        } catch let error as KeyStoreError {
+            throw StoreFailure(error.description)
+        }
+    }
+
+    /// Asks a running bridge (through its control socket) to end the site's session now.
+    private func endRunningSession(_ context: Context, site: String, reason: String) -> Bool {
+        guard let answer = try? controlRequest(context.dataDirectory, ["command": "end", "site": site, "reason": reason]) else {
+            return false
+        }
+        return answer["type"] as? String == "ok"
+    }
+}
+
+/// One request to the running bridge's control socket.
+func controlRequest(_ dataDirectory: String, _ request: [String: Any]) throws -> [String: Any] {
+    let path = dataDirectory + "/bridge.sock"
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw CommandFailure("cannot create a socket") }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { close(fd); throw CommandFailure("path too long") }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        raw.copyBytes(from: bytes)
+        raw[bytes.count] = 0
+    }
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard connected == 0 else {
+        close(fd)
+        throw CommandFailure("no bridge is running with data directory \(dataDirectory) (\(path))")
+    }
+    let connection = TCPConnection(descriptor: fd, peer: nil)
+    try connection.send(line: JoinProtocol.encode(request))
+    guard let line = try connection.receiveLine(timeoutMilliseconds: 5000),
+          let answer = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    else { throw CommandFailure("the bridge did not answer") }
+    return answer
+}
+
+/// `vcbridge endpoint`.
+struct EndpointCommand: Command {
+    static let name = "endpoint"
+    static let abstract = "Join as a site with its key file: send a tone or a WAV file, record what is heard, report reception."
+    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ | --wav FILE | --silent] [--record FILE] [--duration D] [--json]"
+
+    let arguments: Arguments
+
+    init(arguments: [String]) throws {
+        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--tone", "--wav", "--record", "--duration"],
+                                       flags: ["--silent", "--json"])
+        _ = try self.arguments.required("--key-file")
+        _ = try self.arguments.required("--bridge")
+        let sources = [try self.arguments.value("--tone"), try self.arguments.value("--wav")].compactMap { $0 }.count
+            + (self.arguments.flag("--silent") ? 1 : 0)
+        guard sources <= 1 else { throw ValidationError("give one of --tone, --wav, --silent") }
+    }
+
+    func run() throws {
+        let keyPath = try arguments.required("--key-file")
+        guard let data = FileManager.default.contents(atPath: keyPath) else { throw ValidationError("--key-file: cannot read \(keyPath)") }
+        let key: SiteKey
+        do { key = try SiteKey(fileText: String(decoding: data, as: UTF8.self), origin: keyPath) } catch {
+            throw ValidationError("--key-file: \(error)")
+        }
+        if let site = try arguments.value("--site"), site != key.site {
+            throw ValidationError("--site \(site) does not match the key file, which is for \(key.site)")
+        }
+        let bridge: SocketAddress
+        do { bridge = try SocketAddress(parsing: try arguments.required("--bridge")) } catch {
+            throw ValidationError("--bridge must be a numeric HOST:PORT, like 127.0.0.1:7400")
+        }
+        let source: ReferenceEndpoint.Source
+        if let tone = try arguments.value("--tone") {
+            guard let hz = Double(tone), hz > 20, hz < 20_000 else { throw ValidationError("--tone must be a frequency in Hz (20-20000)") }
+            source = .tone(frequency: hz, amplitude: 0.25)
+        } else if let wav = try arguments.value("--wav") {
+            do { source = .samples(try WAVFile.read(wav)) } catch { throw ValidationError("--wav: \(error)") }
+        } else if arguments.flag("--silent") {
+            source = .silence
+        } else {
+            source = .tone(frequency: 440, amplitude: 0.25)
+        }
+        var duration: Double? = nil
+        if let text = try arguments.value("--duration") {
+            let context = try Context(arguments)
+            duration = Double(try context.duration(text, option: "--duration"))
+        }
+        let endpoint = ReferenceEndpoint(options: .init(key: key, bridge: bridge, source: source, duration: duration))
+        // SIGINT stops the endpoint cleanly (it says goodbye and writes its recording).
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        let blocked = signals
+        let stopper = Thread {
+            var received: Int32 = 0
+            var set = blocked
+            sigwait(&set, &received)
+            endpoint.stopRequested.withLock { $0 = true }
+        }
+        stopper.start()
+        let report: ReferenceEndpoint.Report
+        do {
+            report = try endpoint.run()
+        } catch let error as EndpointError {
+            throw CommandFailure(error.description)
+        }
+        if let path = try arguments.value("--record") {
+            try WAVFile.write(report.recording, to: path)
+        }
+        let j = report.jitterBuffer
+        if arguments.flag("--json") {
+            try printJSON([
+                "site": key.site, "meeting": "\(report.meeting)", "endedBy": report.endedBy,
+                "seconds": String(format: "%.1f", report.seconds), "packetsSent": "\(report.packetsSent)",
+                "packetsReceived": "\(report.packetsReceived)", "packetsLost": "\(report.packetsLost)",
+                "jitterMs": String(format: "%.1f", report.jitterMilliseconds), "late": "\(j.packetsLate)",
+                "concealed": "\(j.framesConcealed)", "recoveredByFEC": "\(j.framesRecoveredByFEC)",
+                "jitterBufferTargetMs": "\(j.targetDelayMilliseconds)",
+            ])
+            return
+        }
+        Output.line("""
+            \(key.site): meeting #\(report.meeting) "\(report.title)", \(String(format: "%.1f", report.seconds)) s, ended by \(report.endedBy)
+              sent      \(report.packetsSent) packets
+              received  \(report.packetsReceived) packets, \(report.packetsLost) lost, jitter \(String(format: "%.1f", report.jitterMilliseconds)) ms, \(report.authenticationFailures) failed authentication
+              playout   \(j.framesPlayed) frames played, \(j.framesRecoveredByFEC) rebuilt by FEC, \(j.framesConcealed) concealed, \(j.packetsLate) late, \(j.framesDTX) DTX; buffer target \(j.targetDelayMilliseconds) ms
+            """)
+        for notice in report.notices { Output.line("  notice    \(notice)") }
+    }
+}
