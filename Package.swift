@@ -90,7 +90,11 @@ let package = Package(
         .testTarget(name: "JitterBufferTests", dependencies: ["JitterBuffer"]),
         .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
-        .testTarget(name: "VCBridgeCLITests", dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory"]),
+        .testTarget(
+            name: "VCBridgeCLITests",
+            dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory", "Admission", "SRTP", "RTP", "Transport",
+                           "KeyDerivation", "AudioSignal"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

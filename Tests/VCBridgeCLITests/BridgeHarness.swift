@@ -1,0 +1,170 @@
+import Admission
+import AudioSignal
+import Foundation
+import KeyDerivation
+import RTP
+import SRTP
+import Synchronization
+import Testing
+import Transport
+@testable import VCBridgeCLI
+
+/// A real `vcbridge serve` process on loopback with its own data directory, a meeting booked from
+/// now (host song-lo with lang-cong and tam-son), and keys for those sites.
+final class RunningBridge: @unchecked Sendable {
+    let dataDirectory: String
+    let process = Process()
+    private let log = LogBuffer()
+    private(set) var signaling: SocketAddress!
+    private(set) var media: SocketAddress!
+
+    var environment: [String: String] { ["VCBRIDGE_DATA_DIR": dataDirectory, "VCBRIDGE_ORGANISER": "kiểm thử"] }
+
+    init(sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10) throws {
+        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-bridge-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let config = dataDirectory + "/config.json"
+        try #"{"bridge": {"lostAfterSeconds": \#(lostAfterSeconds)}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let booked = try cli(["meeting", "book", "--title", "Kiểm thử cầu nối", "--host", "song-lo", "--scope", sites.joined(separator: ","),
+                              "--start", "now", "--duration", "1h"])
+        #expect(booked.status == 0, "\(booked.stderr)")
+        for site in ["song-lo"] + sites { try provision(site) }
+        process.executableURL = VCBridgeProcess.executable
+        process.arguments = ["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0", "--config", config]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        let log = self.log
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            log.append(String(decoding: handle.availableData, as: UTF8.self))
+        }
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let text = log.text
+            if let line = text.split(separator: "\n").first(where: { $0.contains("event=listening") }) {
+                let fields = Dictionary(uniqueKeysWithValues: line.split(separator: " ").compactMap { f -> (String, String)? in
+                    let kv = f.split(separator: "=", maxSplits: 1)
+                    return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+                })
+                signaling = try SocketAddress(parsing: fields["signaling"]!)
+                media = try SocketAddress(parsing: fields["media"]!)
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        process.terminate()
+        throw CommandFailure("the bridge did not start: \(log.text)")
+    }
+
+    var logText: String { log.text }
+
+    func keyPath(_ site: String) -> String { dataDirectory + "/\(site).key" }
+
+    @discardableResult
+    func provision(_ site: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        try cli(["site", "key", site, "--out", keyPath(site)])
+    }
+
+    func cli(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try VCBridgeProcess.run(arguments, environment: environment)
+    }
+
+    func key(_ site: String) throws -> SiteKey {
+        try SiteKey(fileText: try String(contentsOfFile: keyPath(site), encoding: .utf8), origin: keyPath(site))
+    }
+
+    /// Starts a reference endpoint process.
+    func endpoint(_ site: String, _ extra: [String], keyFile: String? = nil) throws -> (Process, Pipe) {
+        let p = Process()
+        p.executableURL = VCBridgeProcess.executable
+        p.arguments = ["endpoint", "--key-file", keyFile ?? keyPath(site), "--bridge", signaling.description] + extra
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        return (p, pipe)
+    }
+
+    func finish(_ endpoint: (Process, Pipe)) -> (status: Int32, output: String) {
+        let output = String(decoding: endpoint.1.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        endpoint.0.waitUntilExit()
+        return (endpoint.0.terminationStatus, output)
+    }
+
+    func status() throws -> [String: Any] { try controlRequest(dataDirectory, ["command": "status"]) }
+
+    func siteStatus(_ site: String) throws -> [String: Any]? {
+        (try status()["sites"] as? [[String: Any]])?.first { $0["site"] as? String == site }
+    }
+
+    /// SIGINT, then the exit status.
+    func stop() -> Int32 {
+        process.interrupt()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+final class LogBuffer: Sendable {
+    private let mutex = Mutex("")
+    func append(_ text: String) { mutex.withLock { $0 += text } }
+    var text: String { mutex.withLock { $0 } }
+}
+
+/// A site spoken for by the test itself: the join exchange through the library, then raw SRTP.
+final class RawSite {
+    let key: SiteKey
+    let connection: TCPConnection
+    let ssrc: UInt32
+    let outbound: SRTPSession
+    let inbound: SRTPSession
+    let mediaAddress: SocketAddress
+    var sequence: UInt16 = 1000
+    var timestamp: UInt32 = 96_000
+
+    init(_ key: SiteKey, bridge: RunningBridge) throws {
+        self.key = key
+        connection = try TCPConnection(connectingTo: bridge.signaling)
+        let ns = try SecureRandom.bytes(32)
+        try connection.send(line: JoinProtocol.encode(["type": "hello", "version": 1, "site": key.site, "nonce": JoinProtocol.hex(ns)]))
+        guard let challengeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
+              let challenge = JoinProtocol.decode(challengeLine),
+              let nb = JoinProtocol.bytes(hex: challenge["nonce"], length: 32)
+        else { throw CommandFailure("no challenge") }
+        let keys = try JoinProtocol.deriveKeys(secret: key.secret, site: key.site, siteNonce: ns, bridgeNonce: nb, keyingMaterialLength: 28)
+        try connection.send(line: JoinProtocol.encode([
+            "type": "proof", "proof": JoinProtocol.hex(try JoinProtocol.proof(.site, keys: keys, site: key.site, siteNonce: ns, bridgeNonce: nb)),
+        ]))
+        guard let welcomeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
+              let welcome = JoinProtocol.decode(welcomeLine), welcome["type"] as? String == "welcome"
+        else { throw CommandFailure("not welcomed") }
+        ssrc = UInt32(welcome["ssrc"] as! Int)
+        mediaAddress = bridge.media.with(port: UInt16(welcome["mediaPort"] as! Int))
+        outbound = try SRTPSession(profile: .aeadAES128GCM, direction: .outbound, keyingMaterial: keys.siteToBridge)
+        inbound = try SRTPSession(profile: .aeadAES128GCM, direction: .inbound, keyingMaterial: keys.bridgeToSite)
+    }
+
+    /// A protected RTP packet with a 20-byte payload (not real Opus: the bridge does not decode non-talkers).
+    func nextPacket() throws -> [UInt8] {
+        let plain = try RTPPacket(payloadType: 111, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc,
+                                  headerExtension: .oneByte([(1, [AudioLevel(level: 120, voiceActivity: false).byte])]),
+                                  payload: [UInt8](repeating: 0xF8, count: 20)).serialized()
+        sequence &+= 1
+        timestamp &+= 960
+        var buffer = plain + [UInt8](repeating: 0, count: SRTPSession.maxTrailerLength)
+        let length = try buffer.withUnsafeMutableBytes { try outbound.protectRTP($0, length: plain.count) }
+        return Array(buffer[0..<length])
+    }
+}
+
+func waitFor(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
+    return false
+}
