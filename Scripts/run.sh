@@ -31,3 +31,39 @@ step meeting list
 step meeting notices
 step meeting agenda --site tt-yen-lac
 step meeting free --sites lang-cong,tt-yen-lac --duration 2h --within 3d
+
+echo; echo "== A live meeting: the bridge, six sites joining with their keys, for about 30 seconds =="
+export VCBRIDGE_ORGANISER="VP UBND tỉnh"
+signal=${VCBRIDGE_DEMO_SIGNAL_PORT:-27400}
+media=${VCBRIDGE_DEMO_MEDIA_PORT:-27402}
+"$bin" meeting book --title "Giao ban trực tuyến (trình diễn)" --host vinh-phuc \
+    --scope song-lo,lang-cong,tam-son,quang-yen,bach-luu --start now --duration 1h
+for site in vinh-phuc song-lo lang-cong tam-son quang-yen bach-luu; do
+    "$bin" site key "$site" --out "$demo/$site.key" > /dev/null
+done
+"$bin" serve --listen 127.0.0.1 --signal-port "$signal" --media-port "$media" 2> "$demo/bridge.log" &
+bridge=$!
+trap 'kill -INT $bridge 2>/dev/null || true; rm -rf "$demo"' EXIT
+sleep 1
+head -1 "$demo/bridge.log"
+# Distinct tones taking turns: the province chairs, the district and two communes answer.
+run_site() { "$bin" endpoint --key-file "$demo/$1.key" --bridge "127.0.0.1:$signal" --tone "$2" --talk "$3" --duration 30s \
+    > "$demo/$1.out" 2>&1 & }
+run_site vinh-phuc 440 8s/4s
+run_site song-lo 550 4s/8s+4s
+run_site lang-cong 660 3s/9s+10s
+run_site tam-son 770 3s/9s+7s
+run_site quang-yen 880 1s/29s
+run_site bach-luu 990 1s/29s
+for i in $(seq 1 9); do
+    sleep 3
+    echo; echo "--- $((i * 3)) s: vcbridge status"
+    "$bin" status || true
+done
+wait $(jobs -p | grep -v "^$bridge$") 2>/dev/null || true
+sleep 1
+echo; echo "--- what each site's endpoint reported"
+cat "$demo"/*.out
+kill -INT "$bridge"; wait "$bridge" || true
+echo; echo "--- the bridge's log"
+cat "$demo/bridge.log"

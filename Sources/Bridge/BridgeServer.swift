@@ -325,6 +325,7 @@ public final class BridgeServer: @unchecked Sendable {
                     "remoteJitterMs": s.remoteJitterMilliseconds, "roundTripMs": s.roundTripMilliseconds ?? -1,
                 ]
             },
+            "pid": Int(getpid()),
             "ticks": ticks.ticks, "tickLateP50Us": ticks.lateP50Microseconds, "tickLateP99Us": ticks.lateP99Microseconds,
             "encodesLastTick": ticks.encodesLastTick, "unknownSSRCPackets": ticks.unknownSSRCPackets,
             "malformedPackets": ticks.malformedPackets,

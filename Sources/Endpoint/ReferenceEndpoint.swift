@@ -27,6 +27,8 @@ public struct EndpointError: Error, CustomStringConvertible, Sendable {
 public final class ReferenceEndpoint: @unchecked Sendable {
     public enum Source: Sendable {
         case tone(frequency: Double, amplitude: Double)
+        /// A tone that talks for `on` seconds then is silent for `off`, starting `offset` seconds into the cycle.
+        case talkingTone(frequency: Double, amplitude: Double, on: Double, off: Double, offset: Double)
         case samples([Int16])
         case silence
     }
@@ -169,7 +171,10 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         // DTX suits speech; a steady test tone looks like background noise to Opus's voice
         // detector and would be cut, so tones are sent without it.
         var isTone = false
-        if case .tone = options.source { isTone = true }
+        switch options.source {
+        case .tone, .talkingTone: isTone = true
+        default: break
+        }
         let encoder = try Opus.Encoder(configuration: .init(bitrate: 32_000, complexity: 5, inbandFEC: true,
                                                             expectedPacketLossPercent: 10, dtx: !isTone))
         let decoder = try Opus.Decoder()
@@ -308,6 +313,12 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         case .tone(let frequency, let amplitude):
             let step = 2 * Double.pi * frequency / 48_000
             for i in 0..<960 { pcm[i] = Int16((sin(step * Double(index * 960 + i)) * amplitude * 32767).rounded()) }
+        case .talkingTone(let frequency, let amplitude, let on, let off, let offset):
+            let cycle = on + off
+            let t = (Double(index) * 0.02 + offset).truncatingRemainder(dividingBy: cycle)
+            let gain = t < on ? amplitude : 0
+            let step = 2 * Double.pi * frequency / 48_000
+            for i in 0..<960 { pcm[i] = Int16((sin(step * Double(index * 960 + i)) * gain * 32767).rounded()) }
         case .samples(let samples):
             for i in 0..<960 {
                 let j = index * 960 + i

@@ -124,12 +124,12 @@ func controlRequest(_ dataDirectory: String, _ request: [String: Any]) throws ->
 struct EndpointCommand: Command {
     static let name = "endpoint"
     static let abstract = "Join as a site with its key file: send a tone or a WAV file, record what is heard, report reception."
-    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ | --wav FILE | --silent] [--record FILE] [--duration D] [--json]"
+    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ [--talk ON/OFF[+OFFSET]] | --wav FILE | --silent] [--record FILE] [--duration D] [--json]\n  --talk 4s/6s+2s: the tone talks 4 s, is silent 6 s, starting 2 s into that cycle"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
-        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--tone", "--wav", "--record", "--duration"],
+        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--tone", "--talk", "--wav", "--record", "--duration"],
                                        flags: ["--silent", "--json"])
         _ = try self.arguments.required("--key-file")
         _ = try self.arguments.required("--bridge")
@@ -155,7 +155,19 @@ struct EndpointCommand: Command {
         let source: ReferenceEndpoint.Source
         if let tone = try arguments.value("--tone") {
             guard let hz = Double(tone), hz > 20, hz < 20_000 else { throw ValidationError("--tone must be a frequency in Hz (20-20000)") }
-            source = .tone(frequency: hz, amplitude: 0.25)
+            if let talk = try arguments.value("--talk") {
+                let context = try Context(arguments)
+                let parts = talk.split(separator: "+")
+                let onOff = parts[0].split(separator: "/")
+                guard onOff.count == 2, parts.count <= 2 else { throw ValidationError("--talk must look like 4s/6s or 4s/6s+2s") }
+                let on = Double(try context.duration(String(onOff[0]), option: "--talk"))
+                let off = Double(try context.duration(String(onOff[1]), option: "--talk"))
+                let offset = parts.count == 2 ? Double(try context.duration(String(parts[1]), option: "--talk")) : 0
+                guard on > 0, off >= 0 else { throw ValidationError("--talk needs a talking time above zero") }
+                source = .talkingTone(frequency: hz, amplitude: 0.25, on: on, off: off, offset: offset)
+            } else {
+                source = .tone(frequency: hz, amplitude: 0.25)
+            }
         } else if let wav = try arguments.value("--wav") {
             do { source = .samples(try WAVFile.read(wav)) } catch { throw ValidationError("--wav: \(error)") }
         } else if arguments.flag("--silent") {
@@ -211,5 +223,46 @@ struct EndpointCommand: Command {
               playout   \(j.framesPlayed) frames played, \(j.framesRecoveredByFEC) rebuilt by FEC, \(j.framesConcealed) concealed, \(j.packetsLate) late, \(j.framesDTX) DTX; buffer target \(j.targetDelayMilliseconds) ms
             """)
         for notice in report.notices { Output.line("  notice    \(notice)") }
+    }
+}
+
+/// `vcbridge status`: the running bridge's sites, as technicians watch them.
+struct StatusCommand: Command {
+    static let name = "status"
+    static let abstract = "Show the running bridge's sites: state, talkers, loss, jitter, buffer delay, concealment, round trip."
+    static let usage = "vcbridge status [--data-dir DIR] [--json]"
+
+    let arguments: Arguments
+
+    init(arguments: [String]) throws {
+        self.arguments = try Arguments(arguments, options: [], flags: ["--json"])
+    }
+
+    func run() throws {
+        let context = try Context(arguments)
+        let status = try controlRequest(context.dataDirectory, ["command": "status"])
+        if arguments.flag("--json") {
+            let data = try JSONSerialization.data(withJSONObject: status, options: [.prettyPrinted, .sortedKeys])
+            Output.line(String(decoding: data, as: UTF8.self))
+            return
+        }
+        let sites = (status["sites"] as? [[String: Any]] ?? []).sorted { ($0["site"] as? String ?? "") < ($1["site"] as? String ?? "") }
+        Output.line("bridge pid \(status["pid"] ?? "?"): \(sites.count) site(s) connected; mixer tick late p50 \(status["tickLateP50Us"] ?? 0) µs, "
+            + "p99 \(status["tickLateP99Us"] ?? 0) µs; \(status["encodesLastTick"] ?? 0) encode(s) last tick")
+        guard !sites.isEmpty else { return }
+        var table = Table(["SITE", "NAME", "MEETING", "TALKING", "LEVEL", "RECV", "LOST", "JITTER", "BUFFER", "CONCEALED", "FEC", "RTT", "AUTH FAIL"])
+        func number(_ key: String, _ s: [String: Any]) -> Double { (s[key] as? Double) ?? Double(s[key] as? Int ?? 0) }
+        for s in sites {
+            let id = s["site"] as? String ?? "?"
+            let rtt = number("roundTripMs", s)
+            table.add([
+                id, context.directory.site(id)?.name ?? "?", "#\(s["meeting"] ?? "?")", (s["talker"] as? Bool ?? false) ? "yes" : "",
+                "-\(s["level"] ?? 127) dBov", "\(s["packetsReceived"] ?? 0)", "\(s["packetsLost"] ?? 0)",
+                String(format: "%.1f ms", number("jitterMs", s)),
+                "\(s["jitterBufferDelayMs"] ?? 0)/\(s["jitterBufferTargetMs"] ?? 0) ms", "\(s["concealed"] ?? 0)",
+                "\(s["recoveredByFEC"] ?? 0)", rtt < 0 ? "-" : String(format: "%.1f ms", rtt), "\(s["authenticationFailures"] ?? 0)",
+            ])
+        }
+        Output.line(table.render())
     }
 }

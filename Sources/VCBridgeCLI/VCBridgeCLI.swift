@@ -9,6 +9,7 @@ public enum VCBridgeCLI {
             SitesCommand.self,
             MeetingCommand.self,
             ServeCommand.self,
+            StatusCommand.self,
             SiteCommand.self,
             EndpointCommand.self,
             ConfigCommand.self,
