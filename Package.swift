@@ -62,6 +62,8 @@ let package = Package(
                            "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation"]
         ),
 
+        // Seeded loss / delay / jitter / duplication, and the UDP relay that applies them.
+        .target(name: "Impairment", dependencies: ["Transport"]),
         // The reference endpoint a technician uses to test a room's link.
         .target(
             name: "Endpoint",
@@ -72,7 +74,7 @@ let package = Package(
         .target(
             name: "VCBridgeCLI",
             dependencies: ["RTP", "SRTP", "KeyDerivation", "OpusCodec", "AudioSignal", "Configuration", "SiteDirectory",
-                           "Scheduler", "CivilTime", "Admission", "Bridge", "Endpoint", "Transport"]
+                           "Scheduler", "CivilTime", "Admission", "Bridge", "Endpoint", "Transport", "Impairment"]
         ),
         .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
 
@@ -89,6 +91,7 @@ let package = Package(
         .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
         .testTarget(name: "JitterBufferTests", dependencies: ["JitterBuffer"]),
         .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal"]),
+        .testTarget(name: "ImpairmentTests", dependencies: ["Impairment"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(
             name: "VCBridgeCLITests",

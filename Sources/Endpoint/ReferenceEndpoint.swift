@@ -39,6 +39,8 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         public var source: Source
         /// Stop after this long (nil: until the bridge ends the session or SIGINT).
         public var duration: Double?
+        /// Send media here (an impairment relay) instead of to the bridge's media port.
+        public var mediaVia: SocketAddress?
         public init(key: SiteKey, bridge: SocketAddress, source: Source, duration: Double?) {
             self.key = key
             self.bridge = bridge
@@ -132,7 +134,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             }
         }.start()
 
-        try media(to: options.bridge.with(port: UInt16(mediaPort)), ssrc: UInt32(truncatingIfNeeded: ssrcValue),
+        try media(to: options.mediaVia ?? options.bridge.with(port: UInt16(mediaPort)), ssrc: UInt32(truncatingIfNeeded: ssrcValue),
                   profile: profile, keys: keys, ended: ended, report: &report)
         report.endedBy = ended.withLock { $0 } ?? (stopRequested.withLock { $0 } ? "stopped" : "duration")
         report.notices = notices.withLock { $0 }

@@ -45,6 +45,9 @@ public final class UDPSocket {
         if descriptor >= 0 { Glibc.close(descriptor) }
     }
 
+    /// The file descriptor, for a caller that polls many sockets at once.
+    public var descriptorForPolling: Int32 { descriptor }
+
     /// Closes the socket now (a blocked receive on another thread returns).
     public func close() {
         if descriptor >= 0 {

@@ -6,6 +6,7 @@ import AudioSignal
 import Bridge
 import Endpoint
 import Foundation
+import Impairment
 import Transport
 
 /// `vcbridge serve`.
@@ -124,12 +125,12 @@ func controlRequest(_ dataDirectory: String, _ request: [String: Any]) throws ->
 struct EndpointCommand: Command {
     static let name = "endpoint"
     static let abstract = "Join as a site with its key file: send a tone or a WAV file, record what is heard, report reception."
-    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ [--talk ON/OFF[+OFFSET]] | --wav FILE | --silent] [--record FILE] [--duration D] [--json]\n  --talk 4s/6s+2s: the tone talks 4 s, is silent 6 s, starting 2 s into that cycle"
+    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ [--talk ON/OFF[+OFFSET]] | --wav FILE | --silent] [--record FILE] [--duration D] [--media-via HOST:PORT] [--json]\n  --media-via: send media through an impairment relay (vcbridge relay) instead of straight to the bridge\n  --talk 4s/6s+2s: the tone talks 4 s, is silent 6 s, starting 2 s into that cycle"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
-        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--tone", "--talk", "--wav", "--record", "--duration"],
+        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--media-via", "--tone", "--talk", "--wav", "--record", "--duration"],
                                        flags: ["--silent", "--json"])
         _ = try self.arguments.required("--key-file")
         _ = try self.arguments.required("--bridge")
@@ -180,7 +181,11 @@ struct EndpointCommand: Command {
             let context = try Context(arguments)
             duration = Double(try context.duration(text, option: "--duration"))
         }
-        let endpoint = ReferenceEndpoint(options: .init(key: key, bridge: bridge, source: source, duration: duration))
+        var options = ReferenceEndpoint.Options(key: key, bridge: bridge, source: source, duration: duration)
+        if let via = try arguments.value("--media-via") {
+            do { options.mediaVia = try SocketAddress(parsing: via) } catch { throw ValidationError("--media-via must be a numeric HOST:PORT") }
+        }
+        let endpoint = ReferenceEndpoint(options: options)
         // SIGINT stops the endpoint cleanly (it says goodbye and writes its recording).
         var signals = sigset_t()
         sigemptyset(&signals)
@@ -264,5 +269,69 @@ struct StatusCommand: Command {
             ])
         }
         Output.line(table.render())
+    }
+}
+
+/// `vcbridge relay`: the seeded impairment relay.
+struct RelayCommand: Command {
+    static let name = "relay"
+    static let abstract = "Relay UDP media between endpoints and the bridge with seeded loss, bursts, delay, jitter and duplication."
+    static let usage = """
+        vcbridge relay --listen HOST:PORT --to HOST:PORT [--seed N] [--loss PERCENT] [--burst PACKETS] [--delay MS] [--jitter MS]
+                       [--duplicate PERCENT] [--uplink-only] [--duration D]
+          endpoints send media to --listen (vcbridge endpoint --media-via HOST:PORT); --to is the bridge's media port.
+          --jitter is the standard deviation of a normal delay around --delay (packets overtake each other);
+          --burst > 1 makes losses come in Gilbert-Elliott bursts of that mean length.
+        """
+
+    let arguments: Arguments
+
+    init(arguments: [String]) throws {
+        self.arguments = try Arguments(arguments, options: ["--listen", "--to", "--seed", "--loss", "--burst", "--delay", "--jitter",
+                                                             "--duplicate", "--duration"], flags: ["--uplink-only"])
+        _ = try self.arguments.required("--listen")
+        _ = try self.arguments.required("--to")
+    }
+
+    private func number(_ name: String, in range: ClosedRange<Double>) throws -> Double {
+        guard let text = try arguments.value(name) else { return 0 }
+        guard let v = Double(text), range.contains(v) else {
+            throw ValidationError("\(name) must be a number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return v
+    }
+
+    func run() throws {
+        let listen: SocketAddress, to: SocketAddress
+        do {
+            listen = try SocketAddress(parsing: try arguments.required("--listen"))
+            to = try SocketAddress(parsing: try arguments.required("--to"))
+        } catch {
+            throw ValidationError("--listen and --to must be numeric HOST:PORT")
+        }
+        let profile = ImpairmentProfile(
+            loss: try number("--loss", in: 0...100) / 100, meanBurst: max(1, try number("--burst", in: 0...100)),
+            delayMilliseconds: try number("--delay", in: 0...5000), jitterMilliseconds: try number("--jitter", in: 0...2000),
+            duplicate: try number("--duplicate", in: 0...100) / 100)
+        let seed = UInt64(try arguments.integer("--seed", in: 0...Int.max) ?? 1)
+        var duration: Double? = nil
+        if let text = try arguments.value("--duration") {
+            duration = Double(try Context(arguments).duration(text, option: "--duration"))
+        }
+        let relay = try ImpairmentRelay(listen: listen, target: to, upstream: profile,
+                                        downstream: arguments.flag("--uplink-only") ? ImpairmentProfile() : profile, seed: seed)
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        Output.error("relay: listening on \(relay.listenAddress), forwarding to \(to); loss \(profile.loss * 100) % (bursts of \(profile.meanBurst)), delay \(profile.delayMilliseconds) ms ± \(profile.jitterMilliseconds) ms, duplicate \(profile.duplicate * 100) %, seed \(seed)")
+        var pending = sigset_t()
+        try relay.run(seconds: duration) {
+            sigpending(&pending)
+            return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1
+        }
+        Output.line("relay: up \(relay.up.forwarded) packets (\(relay.up.dropped) dropped, \(relay.up.duplicated) duplicated); "
+            + "down \(relay.down.forwarded) (\(relay.down.dropped) dropped, \(relay.down.duplicated) duplicated)")
     }
 }

@@ -12,6 +12,7 @@ public enum VCBridgeCLI {
             StatusCommand.self,
             SiteCommand.self,
             EndpointCommand.self,
+            RelayCommand.self,
             ConfigCommand.self,
             DoctorCommand.self,
         ]

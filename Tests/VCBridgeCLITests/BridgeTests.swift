@@ -39,6 +39,53 @@ struct BridgeTests {
         #expect(bridge.logText.contains("event=stopped"))
     }
 
+    @Test func threeSitesStillHearEachOtherThroughLossAndJitter() throws {
+        let bridge = try RunningBridge()
+        // 5 % loss and 40 ms of jitter (normal delay, mean 40 ms, sd 40 ms: many packets overtake others), both ways.
+        let relay = Process()
+        relay.executableURL = VCBridgeProcess.executable
+        relay.arguments = ["relay", "--listen", "127.0.0.1:0", "--to", bridge.media.description, "--seed", "42",
+                           "--loss", "5", "--delay", "40", "--jitter", "40", "--duration", "12s"]
+        let relayOut = Pipe()
+        let relayErr = Pipe()
+        relay.standardOutput = relayOut
+        relay.standardError = relayErr
+        try relay.run()
+        let banner = String(decoding: relayErr.fileHandleForReading.availableData, as: UTF8.self)
+        let listen = try #require(banner.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") }).trimmingCharacters(in: .punctuationCharacters.subtracting(.init(charactersIn: ":.")))
+        let tones: [(String, Double)] = [("song-lo", 440), ("lang-cong", 660), ("tam-son", 880)]
+        let runs = try tones.map { site, hz in
+            try bridge.endpoint(site, ["--tone", "\(Int(hz))", "--duration", "8s", "--media-via", String(listen),
+                                       "--record", bridge.dataDirectory + "/\(site).wav", "--json"])
+        }
+        var reports: [[String: String]] = []
+        for run in runs {
+            let result = bridge.finish(run)
+            #expect(result.status == 0, "\(result.output)")
+            reports.append(try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: String]))
+        }
+        relay.interrupt()
+        relay.waitUntilExit()
+        for (i, (site, own)) in tones.enumerated() {
+            let heard = try WAVFile.read(bridge.dataDirectory + "/\(site).wav")
+            let tail = heard.suffix(48_000 * 3)
+            let power = tones.map { Tone.power(of: $0.1, in: tail) }
+            let strongest = power.max()!
+            for (j, (_, hz)) in tones.enumerated() {
+                if hz == own {
+                    #expect(power[j] < strongest / 300, "\(site) hears itself")
+                } else {
+                    #expect(power[j] > strongest / 10, "\(site) does not hear \(Int(hz)) Hz")
+                }
+            }
+            // The impairment really happened, and the jitter buffer dealt with it.
+            let report = reports[i]
+            #expect(Int(report["packetsLost"]!)! > 0 || Int(report["recoveredByFEC"]!)! > 0 || Int(report["concealed"]!)! > 0, "\(report)")
+            #expect(Int(report["jitterBufferTargetMs"]!)! >= 60, "\(report)")
+        }
+        #expect(bridge.stop() == 0)
+    }
+
     @Test func aWrongKeyIsRefusedAndTheSiteKeepsItsSession() throws {
         let bridge = try RunningBridge()
         let genuine = try bridge.endpoint("lang-cong", ["--tone", "660", "--duration", "4s"])
