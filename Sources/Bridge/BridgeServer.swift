@@ -309,6 +309,7 @@ public final class BridgeServer: @unchecked Sendable {
     // MARK: Status for the control socket
 
     func status() -> [String: Any] {
+        func finite(_ v: Double) -> Double { v.isFinite ? v : -1 }
         let stats = mailbox.statistics.withLock { $0 }
         let ticks = mailbox.ticks.withLock { $0 }
         return [
@@ -316,13 +317,13 @@ public final class BridgeServer: @unchecked Sendable {
                 [
                     "site": s.siteID, "meeting": Int(s.meeting), "address": s.address, "talker": s.talker,
                     "packetsReceived": s.packetsReceived, "packetsLost": Int(s.packetsLost), "packetsSent": s.packetsSent,
-                    "jitterMs": s.jitterMilliseconds, "late": s.late, "duplicates": s.duplicates, "reordered": s.reordered,
+                    "jitterMs": finite(s.jitterMilliseconds), "late": s.late, "duplicates": s.duplicates, "reordered": s.reordered,
                     "concealed": s.concealed, "recoveredByFEC": s.recoveredByFEC, "dtxFrames": s.dtxFrames,
                     "jitterBufferTargetMs": Int(s.jitterBufferTargetMilliseconds),
                     "jitterBufferDelayMs": Int(s.jitterBufferDelayMilliseconds), "level": s.level,
-                    "talkerSeconds": s.talkerSeconds, "authenticationFailures": s.authenticationFailures,
-                    "replays": s.replays, "relatches": s.relatches, "remoteFractionLost": s.remoteFractionLost,
-                    "remoteJitterMs": s.remoteJitterMilliseconds, "roundTripMs": s.roundTripMilliseconds ?? -1,
+                    "talkerSeconds": finite(s.talkerSeconds), "authenticationFailures": s.authenticationFailures,
+                    "replays": s.replays, "relatches": s.relatches, "remoteFractionLost": finite(s.remoteFractionLost),
+                    "remoteJitterMs": finite(s.remoteJitterMilliseconds), "roundTripMs": finite(s.roundTripMilliseconds ?? -1),
                 ]
             },
             "pid": Int(getpid()),

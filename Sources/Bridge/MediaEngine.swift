@@ -77,6 +77,7 @@ final class MediaEngine {
     static let payloadType: UInt8 = 111
     static let audioLevelID: UInt8 = 1
     static let maximumSites = 256
+    static let coalesceNanoseconds: Int64 = 1_000_000
 
     let socket: UDPSocket
     let mailbox: MediaMailbox
@@ -123,9 +124,19 @@ final class MediaEngine {
             }
             do {
                 if try socket.waitReadable(nanoseconds: nextTick - now) {
-                    let count = try socket.receive(into: receiveBatch)
-                    let arrival = monotonicNanoseconds()
-                    for i in 0..<count { handle(i, arrival: arrival) }
+                    var count = 0
+                    repeat {
+                        count = try socket.receive(into: receiveBatch)
+                        let arrival = monotonicNanoseconds()
+                        for i in 0..<count { handle(i, arrival: arrival) }
+                    } while count == receiveBatch.capacity
+                    // Let packets gather for a moment rather than waking for each one (147 sites send
+                    // 7,350 packets a second): arrival times stay within the coalescing interval.
+                    let left = nextTick - monotonicNanoseconds()
+                    if left > Self.coalesceNanoseconds {
+                        var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.coalesceNanoseconds))
+                        nanosleep(&pause, nil)
+                    }
                 }
             } catch {
                 Log.error("media-socket", ["error": error])

@@ -75,37 +75,14 @@ public final class ReferenceEndpoint: @unchecked Sendable {
 
     /// Joins, runs the media until the end, leaves. Blocks.
     public func run() throws -> Report {
-        let key = options.key
-        let connection = try TCPConnection(connectingTo: options.bridge)
-        let siteNonce = try SecureRandom.bytes(JoinProtocol.nonceLength)
-        try connection.send(line: JoinProtocol.encode([
-            "type": "hello", "version": JoinProtocol.version, "site": key.site, "nonce": JoinProtocol.hex(siteNonce),
-        ]))
-        guard let challengeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
-              let challenge = JoinProtocol.decode(challengeLine)
-        else { throw EndpointError("the bridge did not answer the join") }
-        if challenge["type"] as? String == "refused" { throw refusal(challenge) }
-        guard challenge["type"] as? String == "challenge",
-              let bridgeNonce = JoinProtocol.bytes(hex: challenge["nonce"], length: JoinProtocol.nonceLength),
-              let bridgeProof = JoinProtocol.bytes(hex: challenge["proof"], length: 32)
-        else { throw EndpointError("the bridge sent a malformed challenge") }
-        let profile = SRTPProfile.aeadAES128GCM
-        let keys = try JoinProtocol.deriveKeys(secret: key.secret, site: key.site, siteNonce: siteNonce,
-                                               bridgeNonce: bridgeNonce, keyingMaterialLength: profile.keyingMaterialLength)
-        guard HMACSHA256.constantTimeEqual(
-            bridgeProof, try JoinProtocol.proof(.bridge, keys: keys, site: key.site, siteNonce: siteNonce, bridgeNonce: bridgeNonce))
-        else { throw EndpointError("the bridge could not prove it holds this site's key: wrong bridge or wrong key file") }
-        try connection.send(line: JoinProtocol.encode([
-            "type": "proof",
-            "proof": JoinProtocol.hex(try JoinProtocol.proof(.site, keys: keys, site: key.site, siteNonce: siteNonce, bridgeNonce: bridgeNonce)),
-        ]))
-        guard let welcomeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
-              let welcome = JoinProtocol.decode(welcomeLine)
-        else { throw EndpointError("the bridge did not answer the proof") }
-        if welcome["type"] as? String == "refused" { throw refusal(welcome) }
-        guard welcome["type"] as? String == "welcome", let mediaPort = welcome["mediaPort"] as? Int,
-              let ssrcValue = welcome["ssrc"] as? Int, let meeting = welcome["meeting"] as? Int
-        else { throw EndpointError("the bridge sent a malformed welcome") }
+        let joined = try JoinClient.join(key: options.key, bridge: options.bridge)
+        let connection = joined.connection
+        let keys = joined.keys
+        let profile = joined.profile
+        let mediaPort = joined.mediaPort
+        let ssrcValue = Int(joined.ssrc)
+        let meeting = joined.meeting
+        let welcome = joined.welcome
 
         var report = Report(meeting: meeting, title: welcome["title"] as? String ?? "", endedBy: "duration", seconds: 0)
         let ended = Shared<String?>(nil)
@@ -142,25 +119,6 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         ended.withLock { if $0 == nil { $0 = "left" } }
         connection.shutdownBoth()
         return report
-    }
-
-    private func refusal(_ message: [String: Any]) -> EndpointError {
-        let reason = message["reason"] as? String ?? "refused"
-        var text: String
-        switch reason {
-        case JoinRefusal.unknownSite.rawValue: text = "refused: the bridge does not know this site"
-        case JoinRefusal.authenticationFailed.rawValue: text = "refused: authentication failed"
-        case JoinRefusal.notBooked.rawValue:
-            text = "refused: this site is not booked now"
-            if let next = message["next"] as? [String: Any] {
-                text += "; next booking #\(next["meeting"] ?? "?") \"\(next["title"] ?? "")\" from \(next["start"] ?? "?")"
-                    + " (room ready from \(next["roomReadyFrom"] ?? "?"))"
-            } else {
-                text += "; no upcoming booking"
-            }
-        default: text = "refused: \(reason)"
-        }
-        return EndpointError(text, refusal: reason)
     }
 
     private func media(
@@ -335,8 +293,77 @@ public final class ReferenceEndpoint: @unchecked Sendable {
 /// A value shared between the media loop and the signalling reader thread.
 public final class Shared<T: Sendable>: Sendable {
     private let mutex: Mutex<T>
-    init(_ value: T) { mutex = Mutex(value) }
+    public init(_ value: T) { mutex = Mutex(value) }
     public func withLock<R>(_ body: (inout T) -> R) -> R { mutex.withLock { body(&$0) } }
+}
+
+/// The join exchange from the site's side (docs/PROTOCOL.md).
+public enum JoinClient {
+    public struct Joined {
+        public let connection: TCPConnection
+        public let keys: JoinProtocol.SessionKeys
+        public let profile: SRTPProfile
+        public let meeting: Int
+        public let mediaPort: Int
+        /// The SSRC this site must send with.
+        public let ssrc: UInt32
+        public let welcome: [String: Any]
+    }
+
+    public static func join(key: SiteKey, bridge: SocketAddress) throws -> Joined {
+        let connection = try TCPConnection(connectingTo: bridge)
+        let siteNonce = try SecureRandom.bytes(JoinProtocol.nonceLength)
+        try connection.send(line: JoinProtocol.encode([
+            "type": "hello", "version": JoinProtocol.version, "site": key.site, "nonce": JoinProtocol.hex(siteNonce),
+        ]))
+        guard let challengeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
+              let challenge = JoinProtocol.decode(challengeLine)
+        else { throw EndpointError("the bridge did not answer the join") }
+        if challenge["type"] as? String == "refused" { throw refusal(challenge) }
+        guard challenge["type"] as? String == "challenge",
+              let bridgeNonce = JoinProtocol.bytes(hex: challenge["nonce"], length: JoinProtocol.nonceLength),
+              let bridgeProof = JoinProtocol.bytes(hex: challenge["proof"], length: 32)
+        else { throw EndpointError("the bridge sent a malformed challenge") }
+        let profile = SRTPProfile.aeadAES128GCM
+        let keys = try JoinProtocol.deriveKeys(secret: key.secret, site: key.site, siteNonce: siteNonce,
+                                               bridgeNonce: bridgeNonce, keyingMaterialLength: profile.keyingMaterialLength)
+        guard HMACSHA256.constantTimeEqual(
+            bridgeProof, try JoinProtocol.proof(.bridge, keys: keys, site: key.site, siteNonce: siteNonce, bridgeNonce: bridgeNonce))
+        else { throw EndpointError("the bridge could not prove it holds this site's key: wrong bridge or wrong key file") }
+        try connection.send(line: JoinProtocol.encode([
+            "type": "proof",
+            "proof": JoinProtocol.hex(try JoinProtocol.proof(.site, keys: keys, site: key.site, siteNonce: siteNonce, bridgeNonce: bridgeNonce)),
+        ]))
+        guard let welcomeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
+              let welcome = JoinProtocol.decode(welcomeLine)
+        else { throw EndpointError("the bridge did not answer the proof") }
+        if welcome["type"] as? String == "refused" { throw refusal(welcome) }
+        guard welcome["type"] as? String == "welcome", let mediaPort = welcome["mediaPort"] as? Int,
+              let ssrc = welcome["ssrc"] as? Int, let meeting = welcome["meeting"] as? Int
+        else { throw EndpointError("the bridge sent a malformed welcome") }
+        return Joined(connection: connection, keys: keys, profile: profile, meeting: meeting, mediaPort: mediaPort,
+                      ssrc: UInt32(truncatingIfNeeded: ssrc), welcome: welcome)
+    }
+
+    static func refusal(_ message: [String: Any]) -> EndpointError {
+        let reason = message["reason"] as? String ?? "refused"
+        var text: String
+        switch reason {
+        case JoinRefusal.unknownSite.rawValue: text = "refused: the bridge does not know this site"
+        case JoinRefusal.authenticationFailed.rawValue: text = "refused: authentication failed"
+        case JoinRefusal.notBooked.rawValue:
+            text = "refused: this site is not booked now"
+            if let next = message["next"] as? [String: Any] {
+                text += "; next booking #\(next["meeting"] ?? "?") \"\(next["title"] ?? "")\" from \(next["start"] ?? "?")"
+                    + " (room ready from \(next["roomReadyFrom"] ?? "?"))"
+            } else {
+                text += "; no upcoming booking"
+            }
+        default: text = "refused: \(reason)"
+        }
+        return EndpointError(text, refusal: reason)
+    }
+
 }
 
 struct Handoff<T>: @unchecked Sendable {

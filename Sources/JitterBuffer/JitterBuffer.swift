@@ -99,6 +99,8 @@ public final class JitterBuffer {
     private var gaveUpWaiting = false
     static let maximumExpansions = 3
     private var histogramTarget: Int64 = 0
+    /// Packets arrived since the target was last computed (it is computed once per frame).
+    private var targetStale = false
     private var lateFloorMilliseconds: Int64 = 0
     private var lateFloorSetAt: Int64 = 0
     static let lateFloorDecayPerSecond: Int64 = 10
@@ -212,7 +214,7 @@ public final class JitterBuffer {
             statistics.framesDTX += pendingConcealed
             pendingConcealed = 0
         }
-        updateTarget()
+        targetStale = true
     }
 
     /// A late packet raises the target at once to cover it; this floor then decays slowly.
@@ -249,6 +251,10 @@ public final class JitterBuffer {
             var oldest = newestTimestamp
             for i in 0..<Self.capacity where slotValid[i] { oldest = min(oldest, slotTimestamp[i]) }
             playTimestamp = oldest
+        }
+        if targetStale {
+            updateTarget()
+            targetStale = false
         }
         decayLateFloor(now: now)
         let level = bufferedMilliseconds

@@ -69,7 +69,7 @@ public final class TCPConnection: @unchecked Sendable {
     /// Set once the peer has closed its side (a read returned end of stream).
     public private(set) var peerClosed = false
     /// Longest line accepted; a longer one is a protocol error.
-    public static let maximumLine = 16 * 1024
+    public var maximumLine = 16 * 1024
 
     /// Wraps a connected stream socket (TCP or Unix).
     public init(descriptor: Int32, peer: SocketAddress?) {
@@ -134,7 +134,7 @@ public final class TCPConnection: @unchecked Sendable {
                 buffer.removeSubrange(...newline)
                 return line
             }
-            guard buffer.count <= Self.maximumLine else { throw SocketError("receive", code: EMSGSIZE) }
+            guard buffer.count <= maximumLine else { throw SocketError("receive", code: EMSGSIZE) }
             var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             let ready = poll(&fds, 1, timeoutMilliseconds)
             if ready < 0 {

@@ -114,6 +114,7 @@ func controlRequest(_ dataDirectory: String, _ request: [String: Any]) throws ->
         throw CommandFailure("no bridge is running with data directory \(dataDirectory) (\(path))")
     }
     let connection = TCPConnection(descriptor: fd, peer: nil)
+    connection.maximumLine = 16 << 20  // a status of every site is long
     try connection.send(line: JoinProtocol.encode(request))
     guard let line = try connection.receiveLine(timeoutMilliseconds: 5000),
           let answer = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
@@ -333,5 +334,106 @@ struct RelayCommand: Command {
         }
         Output.line("relay: up \(relay.up.forwarded) packets (\(relay.up.dropped) dropped, \(relay.up.duplicated) duplicated); "
             + "down \(relay.down.forwarded) (\(relay.down.dropped) dropped, \(relay.down.duplicated) duplicated)")
+    }
+}
+
+/// `vcbridge loadtest`.
+struct LoadTestCommand: Command {
+    static let name = "loadtest"
+    static let abstract = "Run N endpoints in one process against a running bridge and report delivery, CPU and memory."
+    static let usage = "vcbridge loadtest --sites N --talkers K --duration D --bridge HOST:PORT [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one; they must be booked now"
+
+    let arguments: Arguments
+
+    init(arguments: [String]) throws {
+        self.arguments = try Arguments(arguments, options: ["--sites", "--talkers", "--duration", "--bridge"], flags: ["--json"])
+        _ = try self.arguments.required("--bridge")
+    }
+
+    /// utime + stime of a process, in seconds, and its resident memory in MB.
+    static func usage(pid: Int) -> (cpu: Double, rssMB: Double)? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        var rss = 0.0
+        if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) {
+            rss = (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+        }
+        return ((utime + stime) / ticks, rss)
+    }
+
+    func run() throws {
+        let context = try Context(arguments)
+        let count = try arguments.integer("--sites", in: 1...256) ?? 147
+        let talkers = try arguments.integer("--talkers", in: 0...count) ?? 3
+        let duration = Double(try context.duration(try arguments.value("--duration") ?? "30s", option: "--duration"))
+        guard duration >= 5 else { throw ValidationError("--duration must be at least 5s") }
+        let bridge: SocketAddress
+        do { bridge = try SocketAddress(parsing: try arguments.required("--bridge")) } catch {
+            throw ValidationError("--bridge must be a numeric HOST:PORT")
+        }
+        let store = SiteKeyStore(dataDirectory: context.dataDirectory)
+        let keys = context.directory.sites.compactMap { try? store.key(for: $0.id) }.prefix(count)
+        guard keys.count == count else {
+            throw CommandFailure("only \(keys.count) sites have keys in \(store.directory); make them with 'vcbridge site key'")
+        }
+        let status = try? controlRequest(context.dataDirectory, ["command": "status"])
+        let pid = status?["pid"] as? Int
+        let before = pid.flatMap(Self.usage)
+        let started = Date()
+        let peak = Shared(before?.rssMB ?? 0)
+        // The mixer's figures while every site is connected (sampled until the last seconds of the run).
+        let running = Shared<[String: Int]>([:])
+        let dataDirectory = context.dataDirectory
+        let sampler = Thread {
+            while Date().timeIntervalSince(started) < duration + 2 {
+                if let pid, let u = Self.usage(pid: pid) { peak.withLock { $0 = max($0, u.rssMB) } }
+                if Date().timeIntervalSince(started) < duration - 1,
+                   let s = try? controlRequest(dataDirectory, ["command": "status"]), (s["sites"] as? [Any])?.count == count {
+                    running.withLock {
+                        $0 = ["tickLateP50Us": s["tickLateP50Us"] as? Int ?? -1, "tickLateP99Us": s["tickLateP99Us"] as? Int ?? -1,
+                              "encodesLastTick": s["encodesLastTick"] as? Int ?? -1]
+                    }
+                }
+                Thread.sleep(forTimeInterval: 2)
+            }
+        }
+        sampler.start()
+        let results: [LoadTest.SiteResult]
+        do {
+            results = try LoadTest(options: .init(bridge: bridge, keys: Array(keys), talkers: talkers, duration: duration)).run()
+        } catch let error as EndpointError {
+            throw CommandFailure(error.description)
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        let peakRSS = peak.withLock { $0 }
+        let after = pid.flatMap(Self.usage)
+        let final = running.withLock { $0 }
+        let cpu = (before != nil && after != nil) ? (after!.cpu - before!.cpu) / elapsed * 100 : -1
+        let rates = results.map(\.receivedPerSecond).sorted()
+        let starved = results.filter { $0.receivedPerSecond < 49 }
+        let summary: [String: Any] = [
+            "sites": results.count, "talkers": talkers, "seconds": duration,
+            "bridgeCPUPercent": cpu, "bridgeRSSMB": after?.rssMB ?? -1, "bridgePeakRSSMB": peakRSS,
+            "deliveryMinPerSecond": rates.first ?? 0, "deliveryMedianPerSecond": rates.isEmpty ? 0 : rates[rates.count / 2],
+            "deliveryMaxPerSecond": rates.last ?? 0, "sitesBelow49PerSecond": starved.map(\.site),
+            "authenticationFailures": results.map(\.authenticationFailures).reduce(0, +),
+            "tickLateP50Us": final["tickLateP50Us"] ?? -1, "tickLateP99Us": final["tickLateP99Us"] ?? -1,
+            "encodesLastTick": final["encodesLastTick"] ?? -1,
+        ]
+        if arguments.flag("--json") {
+            let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
+            Output.line(String(decoding: data, as: UTF8.self))
+            return
+        }
+        Output.line("""
+            loadtest: \(results.count) sites, \(talkers) talkers, \(Int(duration)) s
+              delivery per site   min \(String(format: "%.1f", rates.first ?? 0)), median \(String(format: "%.1f", rates.isEmpty ? 0 : rates[rates.count / 2])), max \(String(format: "%.1f", rates.last ?? 0)) packets/s\(starved.isEmpty ? "" : "; below 49/s: " + starved.map(\.site).joined(separator: ", "))
+              bridge              CPU \(String(format: "%.1f", cpu)) % of one core, RSS \(String(format: "%.1f", after?.rssMB ?? -1)) MB (peak \(String(format: "%.1f", peakRSS)) MB)
+              mixer clock         late p50 \(summary["tickLateP50Us"]!) µs, p99 \(summary["tickLateP99Us"]!) µs; \(summary["encodesLastTick"]!) encodes per tick
+            """)
     }
 }

@@ -13,6 +13,7 @@ public enum VCBridgeCLI {
             SiteCommand.self,
             EndpointCommand.self,
             RelayCommand.self,
+            LoadTestCommand.self,
             ConfigCommand.self,
             DoctorCommand.self,
         ]
