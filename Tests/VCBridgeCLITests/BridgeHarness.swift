@@ -20,13 +20,13 @@ final class RunningBridge: @unchecked Sendable {
 
     var environment: [String: String] { ["VCBRIDGE_DATA_DIR": dataDirectory, "VCBRIDGE_ORGANISER": "kiểm thử"] }
 
-    init(sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10) throws {
+    init(sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10, duration: String = "1h") throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-bridge-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let config = dataDirectory + "/config.json"
         try #"{"bridge": {"lostAfterSeconds": \#(lostAfterSeconds)}}"#.write(toFile: config, atomically: true, encoding: .utf8)
         let booked = try cli(["meeting", "book", "--title", "Kiểm thử cầu nối", "--host", "song-lo", "--scope", sites.joined(separator: ","),
-                              "--start", "now", "--duration", "1h"])
+                              "--start", "now", "--duration", duration])
         #expect(booked.status == 0, "\(booked.stderr)")
         for site in ["song-lo"] + sites { try provision(site) }
         process.executableURL = VCBridgeProcess.executable

@@ -220,6 +220,35 @@ struct BridgeTests {
         #expect(bridge.stop() == 0)
     }
 
+    @Test func theBridgeFollowsTheScheduleLiveWarningsExtensionAndCancellation() throws {
+        // A meeting that ends in 65 s: the 5-minute warning is due at once, the 1-minute one 5 s later.
+        let bridge = try RunningBridge(duration: "65s")
+        let site = try RawSite(try bridge.key("lang-cong"), bridge: bridge)
+        let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        var messages: [[String: Any]] = []
+        func next(_ seconds: Int32) throws -> [String: Any]? {
+            try socket.send(try site.nextPacket(), to: site.mediaAddress)  // keep the session alive
+            guard let line = try site.connection.receiveLine(timeoutMilliseconds: seconds * 1000) else { return nil }
+            let message = JoinProtocol.decode(line)
+            if let message { messages.append(message) }
+            return message
+        }
+        let five = try #require(try next(3))
+        #expect(five["type"] as? String == "warning" && five["minutesLeft"] as? Int == 5)
+        let one = try #require(try next(10))
+        #expect(one["type"] as? String == "warning" && one["minutesLeft"] as? Int == 1)
+        // An extension made by a secretariat reaches the site within a second or so.
+        #expect(try bridge.cli(["meeting", "extend", "1", "--by", "30m"]).status == 0)
+        let extended = try #require(try next(3))
+        #expect(extended["type"] as? String == "extended")
+        // A cancellation ends the session.
+        #expect(try bridge.cli(["meeting", "cancel", "1"]).status == 0)
+        let ended = try #require(try next(3))
+        #expect(ended["type"] as? String == "ended" && ended["reason"] as? String == "cancelled")
+        #expect(bridge.logText.contains("event=session-ended site=lang-cong meeting=1 reason=cancelled"))
+        #expect(bridge.stop() == 0)
+    }
+
     @Test func aSiteThatFallsSilentIsShownLostAndCanRejoin() throws {
         let bridge = try RunningBridge(lostAfterSeconds: 2)
         let site = try RawSite(try bridge.key("lang-cong"), bridge: bridge)
