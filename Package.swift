@@ -79,7 +79,9 @@ let package = Package(
         .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
 
         // Benchmarks (run by Scripts/, never by the test suite).
-        .executableTarget(name: "vcbridge-bench", dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime"]),
+        .executableTarget(
+            name: "vcbridge-bench", dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime", "OpusCodec", "AudioSignal"]
+        ),
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),

@@ -41,6 +41,8 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         public var duration: Double?
         /// Send media here (an impairment relay) instead of to the bridge's media port.
         public var mediaVia: SocketAddress?
+        /// Keep every sent packet's sequence number, timestamp and Opus payload (for quality benchmarks).
+        public var keepSentPackets = false
         public init(key: SiteKey, bridge: SocketAddress, source: Source, duration: Double?) {
             self.key = key
             self.bridge = bridge
@@ -61,6 +63,8 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         public var authenticationFailures = 0
         public var jitterBuffer = JitterBufferStatistics()
         public var notices: [String] = []
+        /// Sent packets (sequence, timestamp, payload), when ``Options/keepSentPackets`` is set.
+        public var sentPackets: [(sequence: UInt16, timestamp: UInt32, payload: [UInt8])] = []
         /// What was heard, 48 kHz mono.
         public var recording: [Int16] = []
     }
@@ -233,6 +237,9 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                 timestamp &+= 960
                 // DTX: a frame of 2 bytes or less is silence; it is not sent and takes no sequence number.
                 guard !Opus.isDTX(payloadLength: payloadLength) else { return false }
+                if options.keepSentPackets {
+                    report.sentPackets.append((sequence, timestamp &- 960, Array(raw[headerLength..<(headerLength + payloadLength)])))
+                }
                 let length = try outbound.protectRTP(raw, length: headerLength + payloadLength)
                 try socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<length]), to: bridge)
                 sequence &+= 1

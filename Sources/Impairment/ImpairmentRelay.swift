@@ -35,6 +35,9 @@ public final class ImpairmentRelay {
     private var downModels: [Int: ImpairmentModel] = [:]
     private var queue: [Pending] = []
     private var order = 0
+    /// Per client, the fate of each upstream packet in order: its delivery delays (empty: lost),
+    /// and whether it was RTCP.
+    public private(set) var upstreamFates: [SocketAddress: [(rtcp: Bool, delays: [Double])]] = [:]
     public private(set) var up = Counters()
     public private(set) var down = Counters()
 
@@ -54,7 +57,8 @@ public final class ImpairmentRelay {
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
-    private func schedule(_ bytes: [UInt8], model: inout ImpairmentModel, counters: inout Counters, socket: Int, to destination: SocketAddress, at time: Int64) {
+    @discardableResult
+    private func schedule(_ bytes: [UInt8], model: inout ImpairmentModel, counters: inout Counters, socket: Int, to destination: SocketAddress, at time: Int64) -> [Double] {
         let delays = model.fate()
         if delays.isEmpty { counters.dropped += 1 }
         if delays.count > 1 { counters.duplicated += 1 }
@@ -62,6 +66,7 @@ public final class ImpairmentRelay {
             queue.append(Pending(at: time + Int64(d * 1_000_000), order: order, bytes: bytes, socket: socket, destination: destination))
             order += 1
         }
+        return delays
     }
 
     /// Relays until `shouldStop` returns true (checked every 50 ms) or `seconds` pass.
@@ -105,7 +110,8 @@ public final class ImpairmentRelay {
                             upModels[index] = ImpairmentModel(profile: upstream, seed: seed &+ UInt64(index) &* 2)
                             downModels[index] = ImpairmentModel(profile: downstream, seed: seed &+ UInt64(index) &* 2 &+ 1)
                         }
-                        schedule(bytes, model: &upModels[index]!, counters: &up, socket: index, to: target, at: arrival)
+                        let delays = schedule(bytes, model: &upModels[index]!, counters: &up, socket: index, to: target, at: arrival)
+                        upstreamFates[from, default: []].append((bytes.count > 1 && bytes[1] >= 200 && bytes[1] <= 206, delays))
                         up.forwarded += 1
                     } else if let client = clientOf[i] {
                         schedule(bytes, model: &downModels[i]!, counters: &down, socket: 0, to: client, at: arrival)

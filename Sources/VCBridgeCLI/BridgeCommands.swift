@@ -126,12 +126,12 @@ func controlRequest(_ dataDirectory: String, _ request: [String: Any]) throws ->
 struct EndpointCommand: Command {
     static let name = "endpoint"
     static let abstract = "Join as a site with its key file: send a tone or a WAV file, record what is heard, report reception."
-    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ [--talk ON/OFF[+OFFSET]] | --wav FILE | --silent] [--record FILE] [--duration D] [--media-via HOST:PORT] [--json]\n  --media-via: send media through an impairment relay (vcbridge relay) instead of straight to the bridge\n  --talk 4s/6s+2s: the tone talks 4 s, is silent 6 s, starting 2 s into that cycle"
+    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ [--talk ON/OFF[+OFFSET]] | --wav FILE | --silent] [--record FILE] [--duration D] [--media-via HOST:PORT] [--dump-sent FILE] [--json]\n  --dump-sent: write every sent packet (sequence, timestamp, Opus payload in hex), for quality benchmarks\n  --media-via: send media through an impairment relay (vcbridge relay) instead of straight to the bridge\n  --talk 4s/6s+2s: the tone talks 4 s, is silent 6 s, starting 2 s into that cycle"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
-        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--media-via", "--tone", "--talk", "--wav", "--record", "--duration"],
+        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--media-via", "--tone", "--talk", "--wav", "--record", "--duration", "--dump-sent"],
                                        flags: ["--silent", "--json"])
         _ = try self.arguments.required("--key-file")
         _ = try self.arguments.required("--bridge")
@@ -186,6 +186,7 @@ struct EndpointCommand: Command {
         if let via = try arguments.value("--media-via") {
             do { options.mediaVia = try SocketAddress(parsing: via) } catch { throw ValidationError("--media-via must be a numeric HOST:PORT") }
         }
+        options.keepSentPackets = try arguments.value("--dump-sent") != nil
         let endpoint = ReferenceEndpoint(options: options)
         // SIGINT stops the endpoint cleanly (it says goodbye and writes its recording).
         var signals = sigset_t()
@@ -209,6 +210,10 @@ struct EndpointCommand: Command {
         }
         if let path = try arguments.value("--record") {
             try WAVFile.write(report.recording, to: path)
+        }
+        if let path = try arguments.value("--dump-sent") {
+            let lines = report.sentPackets.map { "\($0.sequence) \($0.timestamp) " + JoinProtocol.hex($0.payload) }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         }
         let j = report.jitterBuffer
         if arguments.flag("--json") {
@@ -279,7 +284,7 @@ struct RelayCommand: Command {
     static let abstract = "Relay UDP media between endpoints and the bridge with seeded loss, bursts, delay, jitter and duplication."
     static let usage = """
         vcbridge relay --listen HOST:PORT --to HOST:PORT [--seed N] [--loss PERCENT] [--burst PACKETS] [--delay MS] [--jitter MS]
-                       [--duplicate PERCENT] [--uplink-only] [--duration D]
+                       [--duplicate PERCENT] [--uplink-only] [--duration D] [--fate-log FILE]
           endpoints send media to --listen (vcbridge endpoint --media-via HOST:PORT); --to is the bridge's media port.
           --jitter is the standard deviation of a normal delay around --delay (packets overtake each other);
           --burst > 1 makes losses come in Gilbert-Elliott bursts of that mean length.
@@ -289,7 +294,7 @@ struct RelayCommand: Command {
 
     init(arguments: [String]) throws {
         self.arguments = try Arguments(arguments, options: ["--listen", "--to", "--seed", "--loss", "--burst", "--delay", "--jitter",
-                                                             "--duplicate", "--duration"], flags: ["--uplink-only"])
+                                                             "--duplicate", "--duration", "--fate-log"], flags: ["--uplink-only"])
         _ = try self.arguments.required("--listen")
         _ = try self.arguments.required("--to")
     }
@@ -331,6 +336,16 @@ struct RelayCommand: Command {
         try relay.run(seconds: duration) {
             sigpending(&pending)
             return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1
+        }
+        if let path = try arguments.value("--fate-log") {
+            // One line per upstream packet of each client, in order: client, rtp|rtcp, and delays in ms ('lost' if dropped).
+            var lines: [String] = []
+            for (client, fates) in relay.upstreamFates {
+                for fate in fates {
+                    lines.append("\(client) \(fate.rtcp ? "rtcp" : "rtp") " + (fate.delays.isEmpty ? "lost" : fate.delays.map { String(format: "%.1f", $0) }.joined(separator: ",")))
+                }
+            }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         }
         Output.line("relay: up \(relay.up.forwarded) packets (\(relay.up.dropped) dropped, \(relay.up.duplicated) duplicated); "
             + "down \(relay.down.forwarded) (\(relay.down.dropped) dropped, \(relay.down.duplicated) duplicated)")

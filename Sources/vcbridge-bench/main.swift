@@ -106,5 +106,6 @@ case "srtp": runSRTP(Array(arguments.dropFirst()))
 case "schedule-fill": runScheduleFill(Array(arguments.dropFirst()))
 case "schedule-load": runScheduleLoad(Array(arguments.dropFirst()))
 case "schedule-book": runScheduleBook(Array(arguments.dropFirst()))
-default: fail("usage: vcbridge-bench srtp|schedule-fill|schedule-load|schedule-book ...")
+case "opus-floor": runOpusFloor(Array(arguments.dropFirst()))
+default: fail("usage: vcbridge-bench srtp|schedule-fill|schedule-load|schedule-book|opus-floor ...")
 }
