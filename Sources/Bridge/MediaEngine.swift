@@ -397,6 +397,13 @@ final class MediaEngine {
         }
         guard now >= nextPublish else { return }
         nextPublish = now + 1_000_000_000
+        for (meeting, mixer) in mixers {
+            mixer.adaptToReportedLoss { site in
+                guard let s = self.sessions[site], s.setup.meeting == meeting, s.statistics.roundTripMilliseconds != nil
+                        || s.statistics.remoteFractionLost > 0 else { return nil }
+                return s.statistics.remoteFractionLost
+            }
+        }
         var published: [SiteMediaStatistics] = []
         for case let session? in sessions {
             var s = session.statistics

@@ -37,7 +37,7 @@ public final class AudioMixer {
 
     public init(capacity: Int, talkers: TalkerSelector.Configuration = .init(),
                 encoder: Opus.EncoderConfiguration = .init(bitrate: 32_000, complexity: 5, inbandFEC: true,
-                                                          expectedPacketLossPercent: 5, dtx: false)) throws(OpusError) {
+                                                          expectedPacketLossPercent: 0, dtx: false)) throws(OpusError) {
         self.capacity = capacity
         selector = TalkerSelector(capacity: capacity, configuration: talkers)
         shared = try Opus.Encoder(configuration: encoder)
@@ -139,6 +139,29 @@ public final class AudioMixer {
         let e = encoderOf[participant]
         if e >= 0 { return UnsafeRawBufferPointer(rebasing: privatePayloads[e][0..<privateLengths[e]]) }
         return UnsafeRawBufferPointer(rebasing: sharedPayload[0..<sharedLength])
+    }
+
+    /// Tunes the encoders' in-band FEC to the loss their listeners report (RTCP receiver reports):
+    /// the shared encoder to the worst of the participants who hear it, each private encoder to its
+    /// talker's. No loss reported means no FEC overhead, so the bits go to the audio itself.
+    /// - Parameter loss: the fraction (0...1) a participant reports losing, nil if not known.
+    public func adaptToReportedLoss(_ loss: (Int) -> Double?) {
+        func percent(_ fraction: Double) -> Int32 { Int32(min(25, (fraction * 100).rounded(.up))) }
+        var shared: Int32 = 0
+        for p in 0..<capacity where selector.isPresent(p) && encoderOf[p] < 0 {
+            if let l = loss(p) { shared = max(shared, percent(l)) }
+        }
+        retune(self.shared, to: shared)
+        for e in 0..<privateEncoders.count where privateOwner[e] >= 0 {
+            retune(privateEncoders[e], to: loss(privateOwner[e]).map(percent) ?? 0)
+        }
+    }
+
+    private func retune(_ encoder: Opus.Encoder, to percent: Int32) {
+        guard encoder.configuration.expectedPacketLossPercent != percent else { return }
+        var c = encoder.configuration
+        c.expectedPacketLossPercent = percent
+        try? encoder.apply(c)
     }
 
     /// Whether participant `p` hears the shared mix.

@@ -41,6 +41,8 @@ public struct TalkerSelector: Sendable {
 
     public var capacity: Int { present.count }
 
+    public func isPresent(_ participant: Int) -> Bool { present[participant] }
+
     public mutating func setPresent(_ participant: Int, _ isPresent: Bool) {
         present[participant] = isPresent
         if !isPresent {

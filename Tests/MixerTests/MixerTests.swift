@@ -156,3 +156,40 @@ struct AudioMixerTests {
         }
     }
 }
+
+@Suite("FEC follows reported loss")
+struct LossAdaptationTests {
+    /// The shared mix carries a 440 Hz talker for 25 frames, then 1000 Hz; frame 25 is lost on the
+    /// way to a listener. Only with in-band FEC can the listener rebuild it (as 1000 Hz) from frame 26.
+    func rebuiltFrequency(reportedLoss: Double) throws -> Double? {
+        let mixer = try AudioMixer(capacity: 3)
+        for p in 0..<3 { mixer.setPresent(p, true) }
+        var payloads: [[UInt8]] = []
+        for tick in 0..<27 {
+            mixer.selectTalkers { p in p == 0 ? 10 : 120 }
+            mixer.adaptToReportedLoss { p in p == 0 ? 0 : reportedLoss }
+            if mixer.isTalker(0) {
+                let tone = Tone.samples(frequency: tick < 25 ? 440 : 1000, amplitude: 0.3, start: tick * 960, count: 960)
+                let input = mixer.input(for: 0)
+                for i in 0..<960 { input[i] = tone[i] }
+            }
+            try mixer.mix()
+            payloads.append(Array(mixer.payload(for: 1)))
+        }
+        let decoder = try Opus.Decoder()
+        var pcm = [Int16](repeating: 0, count: 960)
+        for tick in 0..<25 {
+            _ = try payloads[tick].withUnsafeBytes { p in try pcm.withUnsafeMutableBufferPointer { try decoder.decode(p, into: $0) } }
+        }
+        _ = try payloads[26].withUnsafeBytes { p in try pcm.withUnsafeMutableBufferPointer { try decoder.decodeFEC(from: p, into: $0) } }
+        return Tone.dominant(among: [440, 1000], in: pcm)?.frequency
+    }
+
+    @Test func withReportedLossTheSharedMixCarriesFEC() throws {
+        #expect(try rebuiltFrequency(reportedLoss: 0.07) == 1000)
+    }
+
+    @Test func withoutReportedLossNoBitsGoToFEC() throws {
+        #expect(try rebuiltFrequency(reportedLoss: 0) != 1000)
+    }
+}
