@@ -147,10 +147,11 @@ final class RawSite {
         inbound = try SRTPSession(profile: .aeadAES128GCM, direction: .inbound, keyingMaterial: keys.bridgeToSite)
     }
 
-    /// A protected RTP packet with a 20-byte payload (not real Opus: the bridge does not decode non-talkers).
-    func nextPacket() throws -> [UInt8] {
+    /// A protected RTP packet with a 20-byte payload (not real Opus: the bridge does not decode non-talkers)
+    /// and the given RFC 6464 level.
+    func nextPacket(level: UInt8 = 120) throws -> [UInt8] {
         let plain = try RTPPacket(payloadType: 111, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc,
-                                  headerExtension: .oneByte([(1, [AudioLevel(level: 120, voiceActivity: false).byte])]),
+                                  headerExtension: .oneByte([(1, [AudioLevel(level: level, voiceActivity: level < 50).byte])]),
                                   payload: [UInt8](repeating: 0xF8, count: 20)).serialized()
         sequence &+= 1
         timestamp &+= 960

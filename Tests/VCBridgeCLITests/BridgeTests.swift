@@ -86,6 +86,43 @@ struct BridgeTests {
         #expect(bridge.stop() == 0)
     }
 
+    @Test func aSitesStreamStaysContinuousAsItMovesBetweenTheSharedAndItsOwnMix() throws {
+        let bridge = try RunningBridge()
+        let chair = try bridge.endpoint("song-lo", ["--tone", "440", "--duration", "9s"])
+        let site = try RawSite(try bridge.key("lang-cong"), bridge: bridge)
+        let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let batch = DatagramBatch(capacity: 32, slotSize: 1500)
+        var received: [(sequence: UInt16, timestamp: UInt32, ssrc: UInt32)] = []
+        var talkerStates = Set<Bool>()
+        let start = Date()
+        var tick = 0
+        while Date().timeIntervalSince(start) < 8 {
+            // Talk for 2 s, then fall silent for 2 s: the site becomes a talker and stops being one.
+            let talking = (tick / 100) % 2 == 0
+            try socket.send(try site.nextPacket(level: talking ? 10 : 127), to: site.mediaAddress)
+            tick += 1
+            if tick % 25 == 0, let talker = try bridge.siteStatus("lang-cong")?["talker"] as? Bool { talkerStates.insert(talker) }
+            if try socket.waitReadable(timeoutMilliseconds: 20) {
+                let n = try socket.receive(into: batch)
+                for i in 0..<n {
+                    let datagram = batch.datagram(i)
+                    guard datagram.count > 12, datagram[1] < 200 || datagram[1] > 206 else { continue }
+                    let length = try site.inbound.unprotectRTP(datagram, length: datagram.count)
+                    let header = try RTPHeader(parsing: UnsafeRawBufferPointer(rebasing: datagram[0..<length]))
+                    received.append((header.sequenceNumber, header.timestamp, header.ssrc))
+                }
+            }
+        }
+        _ = bridge.finish(chair)
+        #expect(talkerStates == [true, false], "the site should have been a talker and a listener")
+        #expect(received.count > 300)
+        #expect(Set(received.map(\.ssrc)).count == 1)
+        for (a, b) in zip(received, received.dropFirst()) {
+            #expect(b.sequence == a.sequence &+ 1 && b.timestamp == a.timestamp &+ 960, "jump from \(a) to \(b)")
+        }
+        #expect(bridge.stop() == 0)
+    }
+
     @Test func aWrongKeyIsRefusedAndTheSiteKeepsItsSession() throws {
         let bridge = try RunningBridge()
         let genuine = try bridge.endpoint("lang-cong", ["--tone", "660", "--duration", "4s"])
