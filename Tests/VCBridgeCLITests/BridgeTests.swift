@@ -36,7 +36,7 @@ struct BridgeTests {
             }
         }
         #expect(bridge.stop() == 0)
-        #expect(bridge.logText.contains("event=stopped"))
+        #expect(waitFor(2) { bridge.logText.contains("event=stopped") })
     }
 
     @Test func threeSitesStillHearEachOtherThroughLossAndJitter() throws {
@@ -137,7 +137,7 @@ struct BridgeTests {
         #expect(impostor.output == "error: the bridge could not prove it holds this site's key: wrong bridge or wrong key file\n")
         let result = bridge.finish(genuine)
         #expect(result.output.contains("ended by duration"), "\(result.output)")
-        #expect(bridge.logText.contains("event=join-refused site=lang-cong reason=authentication-failed"))
+        #expect(waitFor(2) { bridge.logText.contains("event=join-refused site=lang-cong reason=authentication-failed") })
         #expect(bridge.stop() == 0)
     }
 
@@ -249,7 +249,7 @@ struct BridgeTests {
         let again = bridge.finish(try bridge.endpoint("tam-son", ["--duration", "1s"]))
         #expect(again.status == 1)
         #expect(again.output.contains("could not prove it holds this site's key"))
-        #expect(bridge.logText.contains("event=join-refused site=tam-son reason=authentication-failed"))
+        #expect(waitFor(2) { bridge.logText.contains("event=join-refused site=tam-son reason=authentication-failed") })
         // A new key lets it back in.
         try bridge.provision("tam-son")
         let back = bridge.finish(try bridge.endpoint("tam-son", ["--tone", "880", "--duration", "1s"]))
@@ -282,7 +282,7 @@ struct BridgeTests {
         #expect(try bridge.cli(["meeting", "cancel", "1"]).status == 0)
         let ended = try #require(try next(3))
         #expect(ended["type"] as? String == "ended" && ended["reason"] as? String == "cancelled")
-        #expect(bridge.logText.contains("event=session-ended site=lang-cong meeting=1 reason=cancelled"))
+        #expect(waitFor(2) { bridge.logText.contains("event=session-ended site=lang-cong meeting=1 reason=cancelled") })
         #expect(bridge.stop() == 0)
     }
 
@@ -294,7 +294,7 @@ struct BridgeTests {
         // Then nothing: after 2 s the bridge ends the session and says so on the signalling channel.
         let line = try site.connection.receiveLine(timeoutMilliseconds: 6000)
         #expect(line.flatMap(JoinProtocol.decode)?["reason"] as? String == "lost")
-        #expect(bridge.logText.contains("event=site-lost site=lang-cong"))
+        #expect(waitFor(2) { bridge.logText.contains("event=site-lost site=lang-cong") })
         _ = try RawSite(try bridge.key("lang-cong"), bridge: bridge)  // rejoins
         #expect(bridge.stop() == 0)
     }
