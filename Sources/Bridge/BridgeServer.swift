@@ -293,12 +293,26 @@ public final class BridgeServer: @unchecked Sendable {
                     s.send(["type": "warning", "minutesLeft": minutes, "end": iso(m.end)])
                     Log.info("end-warning", ["site": s.site.id, "meeting": s.meeting, "minutes": minutes])
                 }
-                // A revoked or rotated key ends the session at once.
-                if (try? keys.key(for: s.site.id))??.generation != s.generation {
+            }
+            // A revoked or rotated key ends the session. Keys change only by replacing or removing
+            // files, which changes the directory: read them again only then.
+            let stamp = keysDirectoryStamp()
+            if stamp != lastKeysStamp {
+                lastKeysStamp = stamp
+                for s in sessions where (try? keys.key(for: s.site.id))??.generation != s.generation {
                     end(site: s.site.index, session: s, reason: "revoked")
                 }
             }
         }
+    }
+
+    private var lastKeysStamp: Int64 = -1
+
+    /// The keys directory's modification time in nanoseconds (0 if it is missing).
+    private func keysDirectoryStamp() -> Int64 {
+        var st = stat()
+        guard stat(keys.directory, &st) == 0 else { return 0 }
+        return Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
     }
 
     func iso(_ t: Timestamp) -> String {

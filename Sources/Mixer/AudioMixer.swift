@@ -21,6 +21,7 @@ public final class AudioMixer {
     private var sharedLength = 0
 
     private let privateEncoders: [Opus.Encoder]
+    private let privateComplexity: Int32
     private var privateLimiters: [Limiter]
     private let privatePayloads: [UnsafeMutableRawBufferPointer]
     private var privateLengths: [Int]
@@ -40,9 +41,16 @@ public final class AudioMixer {
                                                           expectedPacketLossPercent: 0, dtx: false)) throws(OpusError) {
         self.capacity = capacity
         selector = TalkerSelector(capacity: capacity, configuration: talkers)
-        shared = try Opus.Encoder(configuration: encoder)
+        // Everyone but the talkers hears the shared encode, once per tick: it gets the best quality.
+        var sharedConfiguration = encoder
+        sharedConfiguration.complexity = 9
+        shared = try Opus.Encoder(configuration: sharedConfiguration)
+        // Each talker's own mix reaches one site; it is encoded more cheaply.
+        var privateConfiguration = encoder
+        privateConfiguration.complexity = min(encoder.complexity, 3)
+        privateComplexity = privateConfiguration.complexity
         var encoders: [Opus.Encoder] = []
-        for _ in 0..<talkers.maximumTalkers { encoders.append(try Opus.Encoder(configuration: encoder)) }
+        for _ in 0..<talkers.maximumTalkers { encoders.append(try Opus.Encoder(configuration: privateConfiguration)) }
         privateEncoders = encoders
         privateLimiters = [Limiter](repeating: Limiter(), count: talkers.maximumTalkers)
         sharedPayload = .allocate(byteCount: Opus.maxPacketBytes, alignment: 16)
@@ -87,6 +95,10 @@ public final class AudioMixer {
                 privateOwner[free] = p
                 encoderOf[p] = free
                 privateEncoders[free].copyState(from: shared)
+                // The clone carries the shared encoder's settings; a private mix is encoded more cheaply.
+                var cheaper = privateEncoders[free].configuration
+                cheaper.complexity = privateComplexity
+                try? privateEncoders[free].apply(cheaper)
                 privateLimiters[free] = sharedLimiter
             } else if !talker && encoderOf[p] >= 0 {
                 releaseEncoder(p)
