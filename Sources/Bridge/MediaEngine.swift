@@ -90,7 +90,8 @@ final class MediaEngine {
     private let sendBatch = DatagramBatch(capacity: maximumSites, slotSize: 1500)
     private let scratch = UnsafeMutableBufferPointer<Int16>.allocate(capacity: 5760)
     private var rtcpBuffer = [UInt8](repeating: 0, count: 1500)
-    private var lateness = [Int](repeating: 0, count: 512)
+    /// Tick lateness since start, in 50 µs buckets (the last bucket holds everything from 50 ms).
+    private var lateness = [Int](repeating: 0, count: 1000)
     private var latenessCount = 0
     private var tickCount = 0
     private var unknownSSRC = 0
@@ -109,12 +110,17 @@ final class MediaEngine {
 
     /// Runs until a `.stop` command; then says goodbye (RTCP BYE) to every site.
     func run() {
+        // A media clock should not wait behind ordinary processes: ask for real-time scheduling
+        // (allowed for root or with CAP_SYS_NICE); without it the bridge still runs, at normal priority.
+        var parameters = sched_param(sched_priority: 10)
+        let realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0
+        Log.info("media-thread", ["scheduling": realtime ? "SCHED_FIFO 10" : "normal (no permission for real-time)"])
         var nextTick = monotonicNanoseconds() + Self.tickNanoseconds
         nextPublish = nextTick + 1_000_000_000
         while true {
             let now = monotonicNanoseconds()
             if now >= nextTick {
-                lateness[latenessCount % lateness.count] = Int((now - nextTick) / 1000)
+                lateness[min(lateness.count - 1, Int((now - nextTick) / 50_000))] += 1
                 latenessCount += 1
                 if !applyCommands(now: now) { break }
                 tick(now: now)
@@ -425,11 +431,18 @@ final class MediaEngine {
             published.append(s)
         }
         mailbox.statistics.withLock { $0 = published }
-        let count = min(latenessCount, lateness.count)
-        let sorted = lateness[0..<count].sorted()
+        func percentile(_ q: Double) -> Int {
+            let wanted = Int((Double(latenessCount) * q).rounded(.up))
+            var sum = 0
+            for (i, n) in lateness.enumerated() {
+                sum += n
+                if sum >= wanted { return (i + 1) * 50 }
+            }
+            return lateness.count * 50
+        }
         let ticks = TickStatistics(
-            ticks: tickCount, lateP50Microseconds: count > 0 ? sorted[count / 2] : 0,
-            lateP99Microseconds: count > 0 ? sorted[min(count - 1, count * 99 / 100)] : 0, encodesLastTick: encodes,
+            ticks: tickCount, lateP50Microseconds: latenessCount > 0 ? percentile(0.5) : 0,
+            lateP99Microseconds: latenessCount > 0 ? percentile(0.99) : 0, encodesLastTick: encodes,
             unknownSSRCPackets: unknownSSRC, malformedPackets: malformed)
         mailbox.ticks.withLock { $0 = ticks }
     }
