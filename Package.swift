@@ -80,7 +80,8 @@ let package = Package(
 
         // Benchmarks (run by Scripts/, never by the test suite).
         .executableTarget(
-            name: "vcbridge-bench", dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime", "OpusCodec", "AudioSignal"]
+            name: "vcbridge-bench",
+            dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime", "OpusCodec", "AudioSignal", "Transport"]
         ),
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),

@@ -12,11 +12,6 @@ import SiteDirectory
 import Synchronization
 import Transport
 
-/// Moves a value into another thread's closure when the receiving thread becomes its only user.
-struct Handoff<T>: @unchecked Sendable {
-    let value: T
-}
-
 /// A failure to start or run the bridge.
 public struct BridgeError: Error, CustomStringConvertible, Sendable {
     public let description: String

@@ -10,16 +10,9 @@ import SRTP
 import Scheduler
 import Transport
 
-func monotonicNanoseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
-
 func wallClockNTP() -> NTPTimestamp {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return NTPTimestamp(unixSeconds: Int64(ts.tv_sec), nanoseconds: UInt32(ts.tv_nsec))
+    let now = wallClock()
+    return NTPTimestamp(unixSeconds: now.seconds, nanoseconds: now.nanoseconds)
 }
 
 /// One site's media state. Lives on the media thread only (libsrtp2 and libopus are not thread-safe).

@@ -79,12 +79,12 @@ public final class LoadTest {
         var packet = [UInt8](repeating: 0, count: 1500)
         let batch = DatagramBatch(capacity: 16, slotSize: 1500)
         var fds = participants.map { pollfd(fd: $0.socket.descriptorForPolling, events: Int16(POLLIN), revents: 0) }
-        let start = monotonic()
+        let start = monotonicNanoseconds()
         var nextTick = start
         var frame = 0
         var measuredFrom: Int64 = 0
         while true {
-            let now = monotonic()
+            let now = monotonicNanoseconds()
             if Double(now - start) / 1e9 >= options.duration { break }
             if now < nextTick {
                 let wait = Int32(max(0, (nextTick - now) / 1_000_000))
@@ -136,7 +136,7 @@ public final class LoadTest {
             }
             frame += 1
         }
-        let measured = Double(monotonic() - measuredFrom) / 1e9
+        let measured = Double(monotonicNanoseconds() - measuredFrom) / 1e9
         for p in participants {
             p.result.receivedPerSecond = measured > 0 ? Double(p.result.received - p.receivedAtStart) / measured : 0
             try? p.joined.connection.send(line: JoinProtocol.encode(["type": "bye"]))

@@ -153,7 +153,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         var packetsSent: UInt32 = 0, octetsSent: UInt32 = 0
         var lastSR: (compact: UInt32, at: Int64)? = nil
         var frameIndex = 0
-        let start = monotonic()
+        let start = monotonicNanoseconds()
         var nextTick = start
         var nextReport = start + 1_000_000_000
         let tick: Int64 = 20_000_000
@@ -162,7 +162,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             var blocks: [ReportBlock] = []
             if var r = reception {
                 let lsr = lastSR?.compact ?? 0
-                let dlsr = lastSR.map { CompactNTP.units(nanoseconds: UInt64(max(0, monotonic() - $0.at))) } ?? 0
+                let dlsr = lastSR.map { CompactNTP.units(nanoseconds: UInt64(max(0, monotonicNanoseconds() - $0.at))) } ?? 0
                 blocks.append(r.makeReportBlock(ssrc: 0, lastSenderReport: lsr, delaySinceLastSenderReport: dlsr))
                 reception = r
             }
@@ -174,7 +174,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                                         lastSenderReport: b.lastSenderReport, delaySinceLastSenderReport: b.delaySinceLastSenderReport)
             }
             var packets: [RTCPPacket] = [
-                .senderReport(SenderReport(ssrc: ssrc, ntpTimestamp: wallClock(), rtpTimestamp: timestamp,
+                .senderReport(SenderReport(ssrc: ssrc, ntpTimestamp: ntpNow(), rtpTimestamp: timestamp,
                                            packetCount: packetsSent, octetCount: octetsSent, reports: blocks)),
                 .sourceDescription(SourceDescription(ssrc: ssrc, cname: options.key.site)),
             ]
@@ -189,13 +189,13 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         }
 
         while true {
-            let now = monotonic()
+            let now = monotonicNanoseconds()
             if ended.withLock({ $0 }) != nil || stopRequested.withLock({ $0 }) { break }
             if let duration = options.duration, Double(now - start) / 1e9 >= duration { break }
             if now < nextTick {
                 if try socket.waitReadable(nanoseconds: nextTick - now) {
                     let count = try socket.receive(into: batch)
-                    let arrival = monotonic()
+                    let arrival = monotonicNanoseconds()
                     for i in 0..<count {
                         let datagram = batch.datagram(i)
                         guard datagram.count >= 12 else { continue }
@@ -250,7 +250,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             if sent { report.packetsSent += 1 }
 
             // Play one 20 ms frame of what the bridge sends.
-            let decision = jitter.nextFrame(now: monotonic())
+            let decision = jitter.nextFrame(now: monotonicNanoseconds())
             let produced: Int
             switch decision {
             case .waiting: produced = 0
@@ -267,7 +267,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             }
         }
         sendRTCP(goodbye: true)
-        report.seconds = Double(monotonic() - start) / 1e9
+        report.seconds = Double(monotonicNanoseconds() - start) / 1e9
         report.packetsLost = reception?.cumulativeLost ?? 0
         report.jitterMilliseconds = (reception?.jitter ?? 0) / 48
         report.jitterBuffer = jitter.statistics
@@ -373,18 +373,7 @@ public enum JoinClient {
 
 }
 
-struct Handoff<T>: @unchecked Sendable {
-    let value: T
-}
-
-func monotonic() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
-
-func wallClock() -> NTPTimestamp {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return NTPTimestamp(unixSeconds: Int64(ts.tv_sec), nanoseconds: UInt32(ts.tv_nsec))
+func ntpNow() -> NTPTimestamp {
+    let now = wallClock()
+    return NTPTimestamp(unixSeconds: now.seconds, nanoseconds: now.nanoseconds)
 }

@@ -51,12 +51,6 @@ public final class ImpairmentRelay {
         sockets = [listening]
     }
 
-    private func now() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
-
     @discardableResult
     private func schedule(_ bytes: [UInt8], model: inout ImpairmentModel, counters: inout Counters, socket: Int, to destination: SocketAddress, at time: Int64) -> [Double] {
         let delays = model.fate()
@@ -71,11 +65,11 @@ public final class ImpairmentRelay {
 
     /// Relays until `shouldStop` returns true (checked every 50 ms) or `seconds` pass.
     public func run(seconds: Double?, shouldStop: () -> Bool = { false }) throws {
-        let start = now()
+        let start = monotonicNanoseconds()
         let batch = DatagramBatch(capacity: 32, slotSize: 2048)
         var fds: [pollfd] = []
         while true {
-            let t = now()
+            let t = monotonicNanoseconds()
             if let seconds, Double(t - start) / 1e9 >= seconds { break }
             if shouldStop() { break }
             // Deliver what is due, in due order.
@@ -90,7 +84,7 @@ public final class ImpairmentRelay {
             fds = sockets.map { pollfd(fd: $0.descriptorForPolling, events: Int16(POLLIN), revents: 0) }
             let ready = poll(&fds, nfds_t(fds.count), min(wait, 50))
             guard ready > 0 else { continue }
-            let arrival = now()
+            let arrival = monotonicNanoseconds()
             for i in 0..<fds.count where fds[i].revents & Int16(POLLIN) != 0 {
                 let count = try sockets[i].receive(into: batch)
                 for j in 0..<count {

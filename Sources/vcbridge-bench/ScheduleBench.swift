@@ -4,6 +4,7 @@ import Glibc
 import CivilTime
 import Scheduler
 import SiteDirectory
+import Transport
 
 // vcbridge-bench schedule-fill --data-dir D --bookings N
 //   Fills a store with N bookings of years of realistic traffic: every day each district holds four

@@ -12,12 +12,8 @@ import Glibc
 #endif
 import RTP
 import SRTP
+import Transport
 
-func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
 
 /// The preloaded allocation counter, if any.
 let allocationCount: (@convention(c) () -> UInt)? = {
