@@ -255,30 +255,20 @@ final class MediaEngine {
             session.statistics.authenticationFailures += 1
             return
         }
-        guard let packets = try? RTCPCompound.parse(UnsafeRawBufferPointer(rebasing: datagram[0..<length])) else {
+        guard let reading = try? RTCPFastPath.read(UnsafeRawBufferPointer(rebasing: datagram[0..<length]),
+                                                   blockAbout: session.setup.bridgeSSRC)
+        else {
             malformed += 1
             return
         }
         session.lastPacketAt = arrival
-        let arrivalNTP = wallClockNTP().compact
-        for packet in packets {
-            var blocks: [ReportBlock] = []
-            switch packet {
-            case .senderReport(let sr):
-                session.lastSenderReport = (sr.ntpTimestamp.compact, arrival)
-                blocks = sr.reports
-            case .receiverReport(let rr):
-                blocks = rr.reports
-            default:
-                break
-            }
-            for block in blocks where block.ssrc == session.setup.bridgeSSRC {
-                session.statistics.remoteFractionLost = Double(block.fractionLost) / 256
-                session.statistics.remoteJitterMilliseconds = Double(block.jitter) / 48
-                if let rtt = CompactNTP.roundTrip(arrival: arrivalNTP, lastSenderReport: block.lastSenderReport,
-                                                  delaySinceLastSenderReport: block.delaySinceLastSenderReport) {
-                    session.statistics.roundTripMilliseconds = CompactNTP.seconds(rtt) * 1000
-                }
+        if let ntp = reading.senderReportNTP { session.lastSenderReport = (ntp, arrival) }
+        if let block = reading.block {
+            session.statistics.remoteFractionLost = Double(block.fractionLost) / 256
+            session.statistics.remoteJitterMilliseconds = Double(block.jitter) / 48
+            if let rtt = CompactNTP.roundTrip(arrival: wallClockNTP().compact, lastSenderReport: block.lastSenderReport,
+                                              delaySinceLastSenderReport: block.delaySinceLastSenderReport) {
+                session.statistics.roundTripMilliseconds = CompactNTP.seconds(rtt) * 1000
             }
         }
     }
@@ -390,7 +380,7 @@ final class MediaEngine {
                 continue
             }
             if now >= session.nextReportAt, session.address != nil {
-                sendReport(session, now: now, goodbye: nil)
+                sendReport(session, now: now, goodbye: false)
                 session.nextReportAt = now + 5_000_000_000
             }
         }
@@ -441,9 +431,10 @@ final class MediaEngine {
     }
 
     /// Sends an SR (the bridge's stream) with an RR block (the site's stream), SDES, and BYE if leaving.
-    private func sendReport(_ session: MediaSession, now: Int64, goodbye: String?) {
+    /// Written straight into a preallocated buffer: no allocation on the media thread.
+    private func sendReport(_ session: MediaSession, now: Int64, goodbye: Bool) {
         guard let address = session.address else { return }
-        var blocks: [ReportBlock] = []
+        var block: ReportBlock? = nil
         if var reception = session.reception {
             var lsr: UInt32 = 0
             var dlsr: UInt32 = 0
@@ -451,26 +442,23 @@ final class MediaEngine {
                 lsr = last.compact
                 dlsr = CompactNTP.units(nanoseconds: UInt64(max(0, now - last.at)))
             }
-            blocks.append(reception.makeReportBlock(ssrc: session.setup.endpointSSRC, lastSenderReport: lsr,
-                                                    delaySinceLastSenderReport: dlsr))
+            block = reception.makeReportBlock(ssrc: session.setup.endpointSSRC, lastSenderReport: lsr,
+                                              delaySinceLastSenderReport: dlsr)
             session.reception = reception
         }
-        var packets: [RTCPPacket] = [
-            .senderReport(SenderReport(ssrc: session.setup.bridgeSSRC, ntpTimestamp: wallClockNTP(),
-                                       rtpTimestamp: session.outTimestamp, packetCount: session.packetsSent,
-                                       octetCount: session.octetsSent, reports: blocks)),
-            .sourceDescription(SourceDescription(ssrc: session.setup.bridgeSSRC, cname: "vcbridge")),
-        ]
-        if let goodbye { packets.append(.goodbye(Goodbye(sources: [session.setup.bridgeSSRC], reason: goodbye))) }
-        guard let bytes = try? RTCPCompound.serialize(packets), bytes.count + SRTPSession.maxTrailerLength <= rtcpBuffer.count else { return }
         rtcpBuffer.withUnsafeMutableBytes { raw in
-            raw.copyBytes(from: bytes)
-            guard let length = try? session.outbound.protectRTCP(raw, length: bytes.count) else { return }
-            try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<length]), to: address)
+            guard let length = try? RTCPFastPath.writeReport(
+                into: raw, ssrc: session.setup.bridgeSSRC, ntp: wallClockNTP(), rtpTimestamp: session.outTimestamp,
+                packetCount: session.packetsSent, octetCount: session.octetsSent, block: block, cname: "vcbridge",
+                goodbye: goodbye),
+                length + SRTPSession.maxTrailerLength <= raw.count,
+                let protected = try? session.outbound.protectRTCP(raw, length: length)
+            else { return }
+            try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: address)
         }
     }
 
     private func sendGoodbye(_ session: MediaSession, reason: String) {
-        sendReport(session, now: monotonicNanoseconds(), goodbye: reason)
+        sendReport(session, now: monotonicNanoseconds(), goodbye: true)
     }
 }

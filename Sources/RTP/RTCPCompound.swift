@@ -277,3 +277,122 @@ public enum RTCPCompound {
         w.set16(UInt16(words), at: start + 2)
     }
 }
+
+/// Allocation-free RTCP for the media thread: writes the bridge's usual compound (SR with at most
+/// one report block, SDES CNAME, optional BYE) straight into a buffer, and reads the parts of a
+/// received compound the bridge uses (a sender report's NTP time, report blocks) without building
+/// values. ``RTCPCompound`` stays the general, allocating parser and serializer.
+public enum RTCPFastPath {
+    /// Writes SR (+ one report block if given) + SDES CNAME (+ BYE) into `buffer`.
+    /// - Returns: the compound's length.
+    public static func writeReport(
+        into buffer: UnsafeMutableRawBufferPointer, ssrc: UInt32, ntp: NTPTimestamp, rtpTimestamp: UInt32,
+        packetCount: UInt32, octetCount: UInt32, block: ReportBlock?, cname: StaticString, goodbye: Bool
+    ) throws(PacketError) -> Int {
+        let cnameLength = cname.utf8CodeUnitCount
+        guard cnameLength <= 255 else { throw .invalidField }
+        let srLength = 28 + (block == nil ? 0 : 24)
+        let sdesLength = (4 + 4 + 2 + cnameLength + 1 + 3) & ~3
+        let byeLength = goodbye ? 8 : 0
+        guard buffer.count >= srLength + sdesLength + byeLength else { throw .bufferTooSmall }
+        var o = 0
+        buffer.put(UInt8(0x80 | (block == nil ? 0 : 1)), at: 0)
+        buffer.put(RTCPPacketType.senderReport, at: 1)
+        buffer.put(UInt16(srLength / 4 - 1), at: 2)
+        buffer.put(ssrc, at: 4)
+        buffer.put(ntp.seconds, at: 8)
+        buffer.put(ntp.fraction, at: 12)
+        buffer.put(rtpTimestamp, at: 16)
+        buffer.put(packetCount, at: 20)
+        buffer.put(octetCount, at: 24)
+        if let b = block {
+            guard b.cumulativeLost >= -0x80_0000 && b.cumulativeLost <= 0x7F_FFFF else { throw .invalidField }
+            buffer.put(b.ssrc, at: 28)
+            buffer.put(UInt32(b.fractionLost) << 24 | (UInt32(bitPattern: b.cumulativeLost) & 0x00FF_FFFF), at: 32)
+            buffer.put(b.extendedHighestSequence, at: 36)
+            buffer.put(b.jitter, at: 40)
+            buffer.put(b.lastSenderReport, at: 44)
+            buffer.put(b.delaySinceLastSenderReport, at: 48)
+        }
+        o = srLength
+        buffer.put(UInt8(0x81), at: o)
+        buffer.put(RTCPPacketType.sourceDescription, at: o + 1)
+        buffer.put(UInt16(sdesLength / 4 - 1), at: o + 2)
+        buffer.put(ssrc, at: o + 4)
+        buffer.put(SourceDescription.Item.cname, at: o + 8)
+        buffer.put(UInt8(cnameLength), at: o + 9)
+        cname.withUTF8Buffer { text in
+            for i in 0..<cnameLength { buffer[o + 10 + i] = text[i] }
+        }
+        for i in (o + 10 + cnameLength)..<(o + sdesLength) { buffer[i] = 0 }
+        o += sdesLength
+        if goodbye {
+            buffer.put(UInt8(0x81), at: o)
+            buffer.put(RTCPPacketType.goodbye, at: o + 1)
+            buffer.put(UInt16(1), at: o + 2)
+            buffer.put(ssrc, at: o + 4)
+            o += 8
+        }
+        return o
+    }
+
+    /// What the bridge reads from a received compound.
+    public struct Reading {
+        /// The middle 32 bits of a sender report's NTP time, if the compound has an SR.
+        public var senderReportNTP: UInt32?
+        /// The report block about `ssrc`, if any.
+        public var block: ReportBlock?
+    }
+
+    /// Validates a compound (as ``RTCPCompound/parse(_:)`` does) and picks out the SR time and the
+    /// report block about `ssrc`, without allocating.
+    public static func read(_ bytes: UnsafeRawBufferPointer, blockAbout ssrc: UInt32) throws(PacketError) -> Reading {
+        guard !bytes.isEmpty else { throw .rtcpEmptyCompound }
+        var reading = Reading()
+        var offset = 0
+        var first = true
+        while offset < bytes.count {
+            guard bytes.count - offset >= 4 else { throw .rtcpLengthMismatch }
+            let b0 = bytes.u8(offset)
+            guard b0 >> 6 == 2 else { throw .unsupportedVersion }
+            let count = Int(b0 & 0x1F)
+            let type = bytes.u8(offset + 1)
+            let length = (Int(bytes.u16(offset + 2)) + 1) * 4
+            guard length <= bytes.count - offset else { throw .rtcpLengthMismatch }
+            if b0 & 0x20 != 0 {
+                guard offset + length == bytes.count else { throw .rtcpPaddingNotLast }
+                let padding = Int(bytes.u8(offset + length - 1))
+                guard padding > 0 else { throw .zeroPaddingLength }
+                guard padding <= length - 4 else { throw .paddingExceedsPacket }
+            }
+            if first && type != RTCPPacketType.senderReport && type != RTCPPacketType.receiverReport {
+                throw .rtcpCompoundMustStartWithReport
+            }
+            first = false
+            var blocksAt = -1
+            if type == RTCPPacketType.senderReport {
+                guard length >= 28 else { throw .rtcpTruncated }
+                reading.senderReportNTP = (bytes.u32(offset + 8) << 16) | (bytes.u32(offset + 12) >> 16)
+                blocksAt = offset + 28
+            } else if type == RTCPPacketType.receiverReport {
+                guard length >= 8 else { throw .rtcpTruncated }
+                blocksAt = offset + 8
+            }
+            if blocksAt >= 0 {
+                guard blocksAt + 24 * count <= offset + length else { throw .rtcpReportCountPastEnd }
+                for i in 0..<count {
+                    let o = blocksAt + 24 * i
+                    guard bytes.u32(o) == ssrc else { continue }
+                    let lostWord = bytes.u32(o + 4)
+                    reading.block = ReportBlock(
+                        ssrc: ssrc, fractionLost: UInt8(lostWord >> 24),
+                        cumulativeLost: Int32(bitPattern: (lostWord & 0x00FF_FFFF) << 8) >> 8,
+                        extendedHighestSequence: bytes.u32(o + 8), jitter: bytes.u32(o + 12),
+                        lastSenderReport: bytes.u32(o + 16), delaySinceLastSenderReport: bytes.u32(o + 20))
+                }
+            }
+            offset += length
+        }
+        return reading
+    }
+}

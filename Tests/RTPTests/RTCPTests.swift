@@ -131,3 +131,46 @@ struct RTCPTests {
         #expect(throws: error) { try RTCPCompound.parse(bytes) }
     }
 }
+
+@Suite("Allocation-free RTCP")
+struct RTCPFastPathTests {
+    static let block = ReportBlock(ssrc: 0xBEEF, fractionLost: 12, cumulativeLost: -3, extendedHighestSequence: 70_000,
+                                   jitter: 99, lastSenderReport: 0x1234_5678, delaySinceLastSenderReport: 0x0001_0000)
+
+    @Test("written compounds parse back with the general parser", arguments: [true, false])
+    func writeThenParse(goodbye: Bool) throws {
+        var buffer = [UInt8](repeating: 0xEE, count: 200)
+        let ntp = NTPTimestamp(seconds: 0xE000_0001, fraction: 0x4000_0000)
+        let length = try buffer.withUnsafeMutableBytes { raw in
+            try RTCPFastPath.writeReport(into: raw, ssrc: 42, ntp: ntp, rtpTimestamp: 960, packetCount: 5, octetCount: 500,
+                                         block: Self.block, cname: "vcbridge", goodbye: goodbye)
+        }
+        let packets = try RTCPCompound.parse(Array(buffer[0..<length]))
+        var expected: [RTCPPacket] = [
+            .senderReport(SenderReport(ssrc: 42, ntpTimestamp: ntp, rtpTimestamp: 960, packetCount: 5, octetCount: 500,
+                                       reports: [Self.block])),
+            .sourceDescription(SourceDescription(ssrc: 42, cname: "vcbridge")),
+        ]
+        if goodbye { expected.append(.goodbye(Goodbye(sources: [42]))) }
+        #expect(packets == expected)
+        // And the fast reader finds the SR time and the block.
+        let reading = try buffer.withUnsafeBytes { try RTCPFastPath.read(UnsafeRawBufferPointer(rebasing: $0[0..<length]), blockAbout: 0xBEEF) }
+        #expect(reading.senderReportNTP == ntp.compact)
+        #expect(reading.block == Self.block)
+    }
+
+    @Test func theFastReaderRejectsWhatTheParserRejects() {
+        for (bytes, error) in RTCPTests.malformedCases where error != .rtcpMalformedItem {
+            #expect(throws: PacketError.self) {
+                try bytes.withUnsafeBytes { try RTCPFastPath.read($0, blockAbout: 1) }
+            }
+        }
+        #expect(throws: PacketError.bufferTooSmall) {
+            var small = [UInt8](repeating: 0, count: 20)
+            _ = try small.withUnsafeMutableBytes {
+                try RTCPFastPath.writeReport(into: $0, ssrc: 1, ntp: .init(seconds: 0, fraction: 0), rtpTimestamp: 0,
+                                             packetCount: 0, octetCount: 0, block: nil, cname: "x", goodbye: false)
+            }
+        }
+    }
+}
