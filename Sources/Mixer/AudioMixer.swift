@@ -5,8 +5,10 @@ import OpusCodec
 /// Each talker hears the other talkers (its own mix, its own encoder); every other participant
 /// hears all talkers through one shared mix and one shared encode per tick, so a tick costs
 /// talkers + 1 encodes. A participant who becomes a talker gets a private encoder cloned from the
-/// shared one, so its receiver's decoder continues without a discontinuity. A limiter keeps each
-/// mix from clipping. Preallocated; no allocation per tick; one thread only.
+/// shared one, so its receiver's decoder continues without a discontinuity. One who stops being a
+/// talker keeps its encoder, now fed the shared mix, until the mix falls quiet (at most 3 s), and
+/// only then hears the shared encode: the switch happens in silence, where it cannot click. A
+/// limiter keeps each mix from clipping. Preallocated; no allocation per tick; one thread only.
 public final class AudioMixer {
     public static let frameSamples = Opus.frameSamples
 
@@ -35,6 +37,11 @@ public final class AudioMixer {
     private let sum: UnsafeMutableBufferPointer<Int32>
     private let scratch: UnsafeMutableBufferPointer<Int32>
     private let pcm: UnsafeMutableBufferPointer<Int16>
+    /// This tick's shared mix, kept for encoders of former talkers that are handing over.
+    private let sharedPCM: UnsafeMutableBufferPointer<Int16>
+    /// For each private encoder: 0 when it serves a talker, else ticks since its talker stopped.
+    private var drainTicks: [Int]
+    static let maximumDrainTicks = 150
 
     public init(capacity: Int, talkers: TalkerSelector.Configuration = .init(),
                 encoder: Opus.EncoderConfiguration = .init(bitrate: 32_000, complexity: 5, inbandFEC: true,
@@ -49,14 +56,17 @@ public final class AudioMixer {
         var privateConfiguration = encoder
         privateConfiguration.complexity = min(encoder.complexity, 3)
         privateComplexity = privateConfiguration.complexity
+        // Room for the talkers and as many former talkers handing over to the shared mix.
+        let pool = 2 * talkers.maximumTalkers
         var encoders: [Opus.Encoder] = []
-        for _ in 0..<talkers.maximumTalkers { encoders.append(try Opus.Encoder(configuration: privateConfiguration)) }
+        for _ in 0..<pool { encoders.append(try Opus.Encoder(configuration: privateConfiguration)) }
         privateEncoders = encoders
-        privateLimiters = [Limiter](repeating: Limiter(), count: talkers.maximumTalkers)
+        privateLimiters = [Limiter](repeating: Limiter(), count: pool)
         sharedPayload = .allocate(byteCount: Opus.maxPacketBytes, alignment: 16)
-        privatePayloads = (0..<talkers.maximumTalkers).map { _ in .allocate(byteCount: Opus.maxPacketBytes, alignment: 16) }
-        privateLengths = [Int](repeating: 0, count: talkers.maximumTalkers)
-        privateOwner = [Int](repeating: -1, count: talkers.maximumTalkers)
+        privatePayloads = (0..<pool).map { _ in .allocate(byteCount: Opus.maxPacketBytes, alignment: 16) }
+        privateLengths = [Int](repeating: 0, count: pool)
+        privateOwner = [Int](repeating: -1, count: pool)
+        drainTicks = [Int](repeating: 0, count: pool)
         encoderOf = [Int](repeating: -1, count: capacity)
         inputs = .allocate(capacity: capacity * Self.frameSamples)
         inputs.initialize(repeating: 0)
@@ -67,6 +77,8 @@ public final class AudioMixer {
         scratch.initialize(repeating: 0)
         pcm = .allocate(capacity: Self.frameSamples)
         pcm.initialize(repeating: 0)
+        sharedPCM = .allocate(capacity: Self.frameSamples)
+        sharedPCM.initialize(repeating: 0)
     }
 
     deinit {
@@ -76,6 +88,7 @@ public final class AudioMixer {
         sum.deallocate()
         scratch.deallocate()
         pcm.deallocate()
+        sharedPCM.deallocate()
     }
 
     public func setPresent(_ participant: Int, _ present: Bool) {
@@ -90,7 +103,9 @@ public final class AudioMixer {
         selector.update(levels: levels)
         for p in 0..<capacity {
             let talker = selector.isTalker[p]
-            if talker && encoderOf[p] < 0 {
+            if talker && encoderOf[p] >= 0 {
+                drainTicks[encoderOf[p]] = 0  // back before the hand-over finished: keep its encoder
+            } else if talker {
                 guard let free = privateOwner.firstIndex(of: -1) else { continue }
                 privateOwner[free] = p
                 encoderOf[p] = free
@@ -100,8 +115,8 @@ public final class AudioMixer {
                 cheaper.complexity = privateComplexity
                 try? privateEncoders[free].apply(cheaper)
                 privateLimiters[free] = sharedLimiter
-            } else if !talker && encoderOf[p] >= 0 {
-                releaseEncoder(p)
+            } else if !talker && encoderOf[p] >= 0 && drainTicks[encoderOf[p]] == 0 {
+                drainTicks[encoderOf[p]] = 1  // start handing over to the shared mix
             }
         }
     }
@@ -110,7 +125,13 @@ public final class AudioMixer {
         let e = encoderOf[participant]
         guard e >= 0 else { return }
         privateOwner[e] = -1
+        drainTicks[e] = 0
         encoderOf[participant] = -1
+    }
+
+    /// Whether a former talker is still on its own encoder, handing over to the shared mix.
+    public func isHandingOver(_ participant: Int) -> Bool {
+        encoderOf[participant] >= 0 && drainTicks[encoderOf[participant]] != 0
     }
 
     /// Where the caller decodes a talker's frame for this tick (``frameSamples`` samples).
@@ -123,19 +144,38 @@ public final class AudioMixer {
     /// - Parameter sharedListeners: whether anyone hears the shared mix (skip its encode if not).
     public func mix(sharedListeners: Bool = true) throws(OpusError) {
         encodesLastTick = 0
+        for e in 0..<drainTicks.count where drainTicks[e] < 0 { releaseEncoder(privateOwner[e]) }
         for i in 0..<Self.frameSamples { sum[i] = 0 }
         for p in 0..<capacity where hasInput[p] && selector.isTalker[p] {
             let base = p * Self.frameSamples
             for i in 0..<Self.frameSamples { sum[i] += Int32(inputs[base + i]) }
         }
+        let handingOver = drainTicks.contains { $0 > 0 }  // (released ones were freed above)
+        if sharedListeners || handingOver {
+            sharedLimiter.process(UnsafeBufferPointer(sum), into: sharedPCM)
+        }
         if sharedListeners {
-            sharedLimiter.process(UnsafeBufferPointer(sum), into: pcm)
-            sharedLength = try shared.encode(UnsafeBufferPointer(pcm), into: sharedPayload)
+            sharedLength = try shared.encode(UnsafeBufferPointer(sharedPCM), into: sharedPayload)
             encodesLastTick += 1
+        }
+        var sharedQuiet = true
+        if handingOver {
+            var energy = 0.0
+            for i in 0..<Self.frameSamples { energy += Double(sharedPCM[i]) * Double(sharedPCM[i]) }
+            sharedQuiet = energy / Double(Self.frameSamples) < 100 * 100  // below about -50 dBFS
         }
         for e in 0..<privateEncoders.count {
             let p = privateOwner[e]
             guard p >= 0 else { continue }
+            if drainTicks[e] > 0 {
+                // A former talker: its encoder now carries the shared mix until the hand-over.
+                privateLengths[e] = try privateEncoders[e].encode(UnsafeBufferPointer(sharedPCM), into: privatePayloads[e])
+                encodesLastTick += 1
+                drainTicks[e] += 1
+                // Hand over in silence (or after 3 s at most); this tick's payload is still this encoder's.
+                if sharedQuiet || drainTicks[e] > Self.maximumDrainTicks { drainTicks[e] = -1 }
+                continue
+            }
             let base = p * Self.frameSamples
             let own = hasInput[p]
             for i in 0..<Self.frameSamples { scratch[i] = sum[i] - (own ? Int32(inputs[base + i]) : 0) }

@@ -193,3 +193,31 @@ struct LossAdaptationTests {
         #expect(try rebuiltFrequency(reportedLoss: 0) != 1000)
     }
 }
+
+@Suite("Leaving the talkers")
+struct HandOverTests {
+    @Test func aFormerTalkerKeepsItsEncoderUntilTheMixFallsQuiet() throws {
+        let mixer = try AudioMixer(capacity: 3)
+        for p in 0..<3 { mixer.setPresent(p, true) }
+        var states: [Int: (handingOver: Bool, hearsShared: Bool, sameAsListener: Bool)] = [:]
+        for tick in 0..<160 {
+            let talking0 = tick < 50
+            let talking1 = tick < 120
+            mixer.selectTalkers { p in p == 0 ? (talking0 ? 10 : 127) : p == 1 ? (talking1 ? 10 : 127) : 127 }
+            for (p, on, hz) in [(0, talking0, 440.0), (1, talking1, 660.0)] where mixer.isTalker(p) || mixer.isHandingOver(p) {
+                let input = mixer.input(for: p)
+                let tone = Tone.samples(frequency: hz, amplitude: on ? 0.2 : 0, start: tick * 960, count: 960)
+                for i in 0..<960 { input[i] = tone[i] }
+            }
+            try mixer.mix()
+            states[tick] = (mixer.isHandingOver(0), mixer.hearsSharedMix(0),
+                            Array(mixer.payload(for: 0)) == Array(mixer.payload(for: 2)))
+        }
+        // Talker 0 falls silent at tick 50 and, after the hangover, stops being a talker (about tick 101)
+        // while talker 1 still speaks: it keeps its own encoder, fed the shared mix.
+        #expect(states[110]!.handingOver && !states[110]!.hearsShared && !states[110]!.sameAsListener)
+        // Talker 1 stops at 120: the mix goes quiet and participant 0 moves to the shared encode.
+        #expect(!states[150]!.handingOver && states[150]!.hearsShared && states[150]!.sameAsListener)
+        #expect(!mixer.isTalker(0))
+    }
+}
