@@ -160,18 +160,12 @@ public final class ReferenceEndpoint: @unchecked Sendable {
 
         func sendRTCP(goodbye: Bool) {
             var blocks: [ReportBlock] = []
-            if var r = reception {
+            // The report block names the bridge's stream by the SSRC it arrives with.
+            if var r = reception, let bridgeSSRC = lastBridgeSSRC {
                 let lsr = lastSR?.compact ?? 0
                 let dlsr = lastSR.map { CompactNTP.units(nanoseconds: UInt64(max(0, monotonicNanoseconds() - $0.at))) } ?? 0
-                blocks.append(r.makeReportBlock(ssrc: 0, lastSenderReport: lsr, delaySinceLastSenderReport: dlsr))
+                blocks.append(r.makeReportBlock(ssrc: bridgeSSRC, lastSenderReport: lsr, delaySinceLastSenderReport: dlsr))
                 reception = r
-            }
-            // The report block names the bridge's stream by the SSRC it arrives with.
-            if let bridgeSSRC = lastBridgeSSRC, !blocks.isEmpty {
-                let b = blocks[0]
-                blocks[0] = ReportBlock(ssrc: bridgeSSRC, fractionLost: b.fractionLost, cumulativeLost: b.cumulativeLost,
-                                        extendedHighestSequence: b.extendedHighestSequence, jitter: b.jitter,
-                                        lastSenderReport: b.lastSenderReport, delaySinceLastSenderReport: b.delaySinceLastSenderReport)
             }
             var packets: [RTCPPacket] = [
                 .senderReport(SenderReport(ssrc: ssrc, ntpTimestamp: ntpNow(), rtpTimestamp: timestamp,
