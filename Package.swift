@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "Admission", dependencies: ["KeyDerivation"]),
         // Talker selection, mix-minus, limiter and shared encoding.
         .target(name: "Mixer", dependencies: ["OpusCodec"]),
+        // The E-model MOS estimate and quality grades (for technicians' views).
+        .target(name: "QualityModel"),
         // Test and diagnostic signals (tones, Goertzel detection, levels).
         .target(name: "AudioSignal"),
 
@@ -74,7 +76,8 @@ let package = Package(
         .target(
             name: "VCBridgeCLI",
             dependencies: ["RTP", "SRTP", "KeyDerivation", "OpusCodec", "AudioSignal", "Configuration", "SiteDirectory",
-                           "Scheduler", "CivilTime", "Admission", "Bridge", "Endpoint", "Transport", "Impairment"]
+                           "Scheduler", "CivilTime", "Admission", "Bridge", "Endpoint", "Transport", "Impairment",
+                           "QualityModel"]
         ),
         .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
 
@@ -95,6 +98,7 @@ let package = Package(
         .testTarget(name: "JitterBufferTests", dependencies: ["JitterBuffer"]),
         .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal"]),
         .testTarget(name: "ImpairmentTests", dependencies: ["Impairment"]),
+        .testTarget(name: "QualityModelTests", dependencies: ["QualityModel"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(
             name: "VCBridgeCLITests",

@@ -7,6 +7,7 @@ import Bridge
 import Endpoint
 import Foundation
 import Impairment
+import QualityModel
 import Transport
 
 /// `vcbridge serve`.
@@ -237,6 +238,18 @@ struct EndpointCommand: Command {
     }
 }
 
+/// The E-model estimate for what the bridge receives from a site: loss that concealment had to
+/// cover, and one-way delay of half the round trip plus the bridge's jitter buffer.
+private func mosText(_ s: [String: Any], model: EModel) -> String {
+    func number(_ key: String) -> Double { (s[key] as? Double) ?? Double(s[key] as? Int ?? 0) }
+    let played = number("packetsReceived") + number("concealed")
+    guard played > 0 else { return "-" }
+    let lossPercent = 100 * number("concealed") / played
+    let delay = max(0, number("roundTripMs")) / 2 + number("jitterBufferDelayMs")
+    let mos = model.mos(lossPercent: lossPercent, oneWayDelayMilliseconds: delay)
+    return String(format: "%.2f %@", mos, QualityGrade.of(mos: mos).rawValue)
+}
+
 /// `vcbridge status`: the running bridge's sites, as technicians watch them.
 struct StatusCommand: Command {
     static let name = "status"
@@ -261,7 +274,9 @@ struct StatusCommand: Command {
         Output.line("bridge pid \(status["pid"] ?? "?"): \(sites.count) site(s) connected; mixer tick late p50 \(status["tickLateP50Us"] ?? 0) µs, "
             + "p99 \(status["tickLateP99Us"] ?? 0) µs; \(status["encodesLastTick"] ?? 0) encode(s) last tick")
         guard !sites.isEmpty else { return }
-        var table = Table(["SITE", "NAME", "MEETING", "TALKING", "LEVEL", "RECV", "LOST", "JITTER", "BUFFER", "CONCEALED", "FEC", "RTT", "AUTH FAIL"])
+        var table = Table(["SITE", "NAME", "MEETING", "TALKING", "LEVEL", "RECV", "LOST", "JITTER", "BUFFER", "CONCEALED", "FEC", "RTT",
+                           "AUTH FAIL", "MOS (EST.)"])
+        let model = EModel()
         func number(_ key: String, _ s: [String: Any]) -> Double { (s[key] as? Double) ?? Double(s[key] as? Int ?? 0) }
         for s in sites {
             let id = s["site"] as? String ?? "?"
@@ -272,6 +287,7 @@ struct StatusCommand: Command {
                 String(format: "%.1f ms", number("jitterMs", s)),
                 "\(s["jitterBufferDelayMs"] ?? 0)/\(s["jitterBufferTargetMs"] ?? 0) ms", "\(s["concealed"] ?? 0)",
                 "\(s["recoveredByFEC"] ?? 0)", rtt < 0 ? "-" : String(format: "%.1f ms", rtt), "\(s["authenticationFailures"] ?? 0)",
+                mosText(s, model: model),
             ])
         }
         Output.line(table.render())
