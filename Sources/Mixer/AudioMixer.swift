@@ -44,7 +44,7 @@ public final class AudioMixer {
     static let maximumDrainTicks = 150
 
     public init(capacity: Int, talkers: TalkerSelector.Configuration = .init(),
-                encoder: Opus.EncoderConfiguration = .init(bitrate: 32_000, complexity: 5, inbandFEC: true,
+                encoder: Opus.EncoderConfiguration = .init(bitrate: 48_000, complexity: 5, inbandFEC: true,
                                                           expectedPacketLossPercent: 0, dtx: false)) throws(OpusError) {
         self.capacity = capacity
         selector = TalkerSelector(capacity: capacity, configuration: talkers)
