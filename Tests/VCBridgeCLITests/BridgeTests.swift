@@ -286,6 +286,26 @@ struct BridgeTests {
         #expect(bridge.stop() == 0)
     }
 
+    @Test func aSecondGenuineJoinReplacesTheFirstAndTheMeetingsEndClosesSessions() throws {
+        let bridge = try RunningBridge(duration: "4s")
+        let first = try RawSite(try bridge.key("lang-cong"), bridge: bridge)
+        let second = try RawSite(try bridge.key("lang-cong"), bridge: bridge)
+        let replaced = try first.connection.receiveLine(timeoutMilliseconds: 3000).flatMap(JoinProtocol.decode)
+        #expect(replaced?["type"] as? String == "ended" && replaced?["reason"] as? String == "replaced")
+        // The meeting ends 4 s after it was booked: the remaining session is closed.
+        let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        var ended: [String: Any]? = nil
+        for _ in 0..<100 where ended == nil {
+            try socket.send(try second.nextPacket(), to: second.mediaAddress)
+            if let line = try second.connection.receiveLine(timeoutMilliseconds: 100), let m = JoinProtocol.decode(line),
+               m["type"] as? String == "ended" {
+                ended = m
+            }
+        }
+        #expect(ended?["reason"] as? String == "meeting-over")
+        #expect(bridge.stop() == 0)
+    }
+
     @Test func aSiteThatFallsSilentIsShownLostAndCanRejoin() throws {
         let bridge = try RunningBridge(lostAfterSeconds: 2)
         let site = try RawSite(try bridge.key("lang-cong"), bridge: bridge)
