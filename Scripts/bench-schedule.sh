@@ -19,8 +19,7 @@ bin="$(swift build -c release --show-bin-path)"
 data=$(mktemp -d /tmp/vcb-bench-schedule.XXXXXX)
 trap 'rm -rf "$data"' EXIT
 
-field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source Scripts/bench/common.sh
 
 echo "filling a store with $bookings bookings..."
 fill=$("$bin/vcbridge-bench" schedule-fill --data-dir "$data" --bookings "$bookings")

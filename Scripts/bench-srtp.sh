@@ -16,8 +16,7 @@ mkdir -p "$out"
 cc -O2 -o "$out/srtp_floor" Scripts/bench/srtp_floor.c $(pkg-config --cflags --libs libsrtp2) -ldl
 cc -O2 -shared -fPIC -o "$out/malloc_count.so" Scripts/bench/malloc_count.c
 
-field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source Scripts/bench/common.sh
 
 echo "SRTP + RTP parse per packet: $rounds alternating rounds of $packets packets each, medians"
 printf "%-8s %6s %14s %14s %8s %14s %14s %12s\n" profile bytes "swift ns/pkt" "C ns/pkt" ratio \

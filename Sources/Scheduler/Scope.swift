@@ -14,7 +14,7 @@ public enum Scope {
         let below = directory.subtree(of: host)
         var chosen = Set<Int>()
         var excluded = Set<Int>()
-        let tokens = selectors.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters() }.filter { !$0.isEmpty }
+        let tokens = Self.tokens(selectors)
         guard !tokens.isEmpty else { throw .invalid("the scope is empty: give selectors such as province, districts, communes, district:song-lo or site ids") }
         for token in tokens {
             let exclude = token.hasPrefix("-")
@@ -38,7 +38,7 @@ public enum Scope {
         let top = directory.central
         let below = directory.subtree(of: top)
         var chosen = Set<Int>()
-        let tokens = selectors.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters() }.filter { !$0.isEmpty }
+        let tokens = Self.tokens(selectors)
         for token in tokens {
             let exclude = token.hasPrefix("-")
             let sites = try select(exclude ? String(token.dropFirst()) : token, host: top, below: below, in: directory)
@@ -46,6 +46,11 @@ public enum Scope {
         }
         guard !chosen.isEmpty else { throw .invalid("no site selected") }
         return below.filter { chosen.contains($0.index) }
+    }
+
+    /// The selectors, split at commas, trimmed, empty ones dropped.
+    private static func tokens(_ selectors: [String]) -> [String] {
+        selectors.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters() }.filter { !$0.isEmpty }
     }
 
     private static func select(_ selector: String, host: Site, below: [Site], in directory: SiteDirectory) throws(SchedulingError) -> [Site] {
