@@ -29,6 +29,9 @@ let package = Package(
         // libopus encoder/decoder owners.
         .target(name: "OpusCodec", dependencies: ["COpus", "CVCBShims"]),
 
+        // Video RTP payload formats (VP8, H.264): frames and keyframes; IVF and Annex B files.
+        .target(name: "VideoFormats"),
+
         // UDP sockets with batched I/O (recvmmsg/sendmmsg).
         .target(name: "Transport", dependencies: ["CVCBShims"]),
         // Adaptive jitter buffer for 20 ms audio frames.
@@ -88,6 +91,7 @@ let package = Package(
         ),
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "VideoFormatsTests", dependencies: ["VideoFormats"]),
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
