@@ -336,6 +336,32 @@ public enum RTCPFastPath {
         return o
     }
 
+    /// Writes an empty receiver report followed by a keyframe request about `mediaSSRC`: a PLI
+    /// (RFC 4585 §6.3.1), or a FIR (RFC 5104 §4.3.1) when `firSequence` is given.
+    /// - Returns: the compound's length (20 bytes with a PLI, 28 with a FIR).
+    public static func writeKeyframeRequest(
+        into buffer: UnsafeMutableRawBufferPointer, senderSSRC: UInt32, mediaSSRC: UInt32, firSequence: UInt8? = nil
+    ) throws(PacketError) -> Int {
+        let length = firSequence == nil ? 20 : 28
+        guard buffer.count >= length else { throw .bufferTooSmall }
+        buffer.put(UInt8(0x80), at: 0)
+        buffer.put(RTCPPacketType.receiverReport, at: 1)
+        buffer.put(UInt16(1), at: 2)
+        buffer.put(senderSSRC, at: 4)
+        buffer.put(UInt8(0x80 | (firSequence == nil ? 1 : 4)), at: 8)
+        buffer.put(RTCPPacketType.payloadFeedback, at: 9)
+        buffer.put(UInt16(length / 4 - 3), at: 10)
+        buffer.put(senderSSRC, at: 12)
+        if let firSequence {
+            buffer.put(UInt32(0), at: 16)
+            buffer.put(mediaSSRC, at: 20)
+            buffer.put(UInt32(firSequence) << 24, at: 24)
+        } else {
+            buffer.put(mediaSSRC, at: 16)
+        }
+        return length
+    }
+
     /// What the bridge reads from a received compound.
     public struct Reading {
         /// The middle 32 bits of a sender report's NTP time, if the compound has an SR.
@@ -346,7 +372,31 @@ public enum RTCPFastPath {
 
     /// Validates a compound (as ``RTCPCompound/parse(_:)`` does) and picks out the SR time and the
     /// report block about `ssrc`, without allocating.
-    public static func read(_ bytes: UnsafeRawBufferPointer, blockAbout ssrc: UInt32) throws(PacketError) -> Reading {
+    ///
+    /// Feedback messages (RFC 4585 generic NACK and PLI, RFC 5104 FIR) are handed to `feedback` one
+    /// request at a time; a compound may then start with feedback (reduced-size RTCP, RFC 5506).
+    /// The whole compound is validated before `feedback` sees any of it.
+    public static func read(
+        _ bytes: UnsafeRawBufferPointer, blockAbout ssrc: UInt32, feedback: (Feedback) -> Void = { _ in }
+    ) throws(PacketError) -> Reading {
+        let reading = try scan(bytes, blockAbout: ssrc, deliver: false, feedback: feedback)
+        _ = try scan(bytes, blockAbout: ssrc, deliver: true, feedback: feedback)
+        return reading
+    }
+
+    /// One request carried by a feedback message.
+    public enum Feedback: Equatable, Sendable {
+        /// Picture loss indication about `mediaSSRC`.
+        case pictureLoss(senderSSRC: UInt32, mediaSSRC: UInt32)
+        /// Full intra request for `mediaSSRC` with the requester's command sequence number.
+        case fullIntraRequest(senderSSRC: UInt32, mediaSSRC: UInt32, sequenceNumber: UInt8)
+        /// Generic NACK entry: `packetID` and each following packet whose bit is set are lost.
+        case nack(senderSSRC: UInt32, mediaSSRC: UInt32, packetID: UInt16, lostBitmask: UInt16)
+    }
+
+    private static func scan(
+        _ bytes: UnsafeRawBufferPointer, blockAbout ssrc: UInt32, deliver: Bool, feedback: (Feedback) -> Void
+    ) throws(PacketError) -> Reading {
         guard !bytes.isEmpty else { throw .rtcpEmptyCompound }
         var reading = Reading()
         var offset = 0
@@ -365,10 +415,40 @@ public enum RTCPFastPath {
                 guard padding > 0 else { throw .zeroPaddingLength }
                 guard padding <= length - 4 else { throw .paddingExceedsPacket }
             }
-            if first && type != RTCPPacketType.senderReport && type != RTCPPacketType.receiverReport {
+            if first && type != RTCPPacketType.senderReport && type != RTCPPacketType.receiverReport
+                && type != RTCPPacketType.transportFeedback && type != RTCPPacketType.payloadFeedback {
                 throw .rtcpCompoundMustStartWithReport
             }
             first = false
+            if type == RTCPPacketType.transportFeedback || type == RTCPPacketType.payloadFeedback {
+                guard length >= 12 else { throw .rtcpTruncated }
+                let sender = bytes.u32(offset + 4)
+                let media = bytes.u32(offset + 8)
+                let fci = offset + 12
+                let fciLength = length - 12 - (b0 & 0x20 != 0 ? Int(bytes.u8(offset + length - 1)) : 0)
+                switch (type, count) {
+                case (RTCPPacketType.transportFeedback, 1):
+                    guard fciLength >= 4 && fciLength % 4 == 0 else { throw .rtcpMalformedItem }
+                    if deliver {
+                        for o in stride(from: fci, to: fci + fciLength, by: 4) {
+                            feedback(.nack(senderSSRC: sender, mediaSSRC: media, packetID: bytes.u16(o), lostBitmask: bytes.u16(o + 2)))
+                        }
+                    }
+                case (RTCPPacketType.payloadFeedback, 1):
+                    if deliver { feedback(.pictureLoss(senderSSRC: sender, mediaSSRC: media)) }
+                case (RTCPPacketType.payloadFeedback, 4):
+                    guard fciLength >= 8 && fciLength % 8 == 0 else { throw .rtcpMalformedItem }
+                    if deliver {
+                        for o in stride(from: fci, to: fci + fciLength, by: 8) {
+                            feedback(.fullIntraRequest(senderSSRC: sender, mediaSSRC: bytes.u32(o), sequenceNumber: bytes.u8(o + 4)))
+                        }
+                    }
+                default:
+                    break  // other feedback (REMB, TWCC, ...) is not used by the bridge
+                }
+                offset += length
+                continue
+            }
             var blocksAt = -1
             if type == RTCPPacketType.senderReport {
                 guard length >= 28 else { throw .rtcpTruncated }

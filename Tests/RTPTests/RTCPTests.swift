@@ -160,7 +160,8 @@ struct RTCPFastPathTests {
     }
 
     @Test func theFastReaderRejectsWhatTheParserRejects() {
-        for (bytes, error) in RTCPTests.malformedCases where error != .rtcpMalformedItem {
+        // The fast reader also takes reduced-size feedback (RFC 5506), which may come first.
+        for (bytes, error) in RTCPTests.malformedCases where error != .rtcpMalformedItem && error != .rtcpCompoundMustStartWithReport {
             #expect(throws: PacketError.self) {
                 try bytes.withUnsafeBytes { try RTCPFastPath.read($0, blockAbout: 1) }
             }
@@ -171,6 +172,51 @@ struct RTCPFastPathTests {
                 try RTCPFastPath.writeReport(into: $0, ssrc: 1, ntp: .init(seconds: 0, fraction: 0), rtpTimestamp: 0,
                                              packetCount: 0, octetCount: 0, block: nil, cname: "x", goodbye: false)
             }
+        }
+    }
+
+    @Test func feedbackIsDeliveredRequestByRequest() throws {
+        let compound = try RTCPCompound.serialize([
+            .receiverReport(ReceiverReport(ssrc: 9)),
+            .nack(GenericNACK(senderSSRC: 9, mediaSSRC: 77, lost: [100, 101, 105, 300])),
+            .pictureLossIndication(PictureLossIndication(senderSSRC: 9, mediaSSRC: 78)),
+            .fullIntraRequest(FullIntraRequest(senderSSRC: 9, entries: [.init(ssrc: 79, sequenceNumber: 4)])),
+        ])
+        var seen: [RTCPFastPath.Feedback] = []
+        _ = try compound.withUnsafeBytes { try RTCPFastPath.read($0, blockAbout: 1) { seen.append($0) } }
+        #expect(seen == [
+            .nack(senderSSRC: 9, mediaSSRC: 77, packetID: 100, lostBitmask: 0b1_0001),
+            .nack(senderSSRC: 9, mediaSSRC: 77, packetID: 300, lostBitmask: 0),
+            .pictureLoss(senderSSRC: 9, mediaSSRC: 78),
+            .fullIntraRequest(senderSSRC: 9, mediaSSRC: 79, sequenceNumber: 4),
+        ])
+    }
+
+    @Test func aMalformedCompoundDeliversNoFeedback() throws {
+        var compound = try RTCPCompound.serialize([
+            .receiverReport(ReceiverReport(ssrc: 9)),
+            .pictureLossIndication(PictureLossIndication(senderSSRC: 9, mediaSSRC: 78)),
+        ])
+        compound += [0x80, 200, 0, 9]  // an SR claiming 40 bytes after the PLI
+        var seen = 0
+        #expect(throws: PacketError.rtcpLengthMismatch) {
+            try compound.withUnsafeBytes { try RTCPFastPath.read($0, blockAbout: 1) { _ in seen += 1 } }
+        }
+        #expect(seen == 0)
+    }
+
+    @Test("keyframe requests parse with the general parser", arguments: [nil, UInt8(7)])
+    func keyframeRequests(fir: UInt8?) throws {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let length = try buffer.withUnsafeMutableBytes {
+            try RTCPFastPath.writeKeyframeRequest(into: $0, senderSSRC: 5, mediaSSRC: 6, firSequence: fir)
+        }
+        let packets = try RTCPCompound.parse(Array(buffer[0..<length]))
+        #expect(packets.first == .receiverReport(ReceiverReport(ssrc: 5)))
+        if let fir {
+            #expect(packets.last == .fullIntraRequest(FullIntraRequest(senderSSRC: 5, entries: [.init(ssrc: 6, sequenceNumber: fir)])))
+        } else {
+            #expect(packets.last == .pictureLossIndication(PictureLossIndication(senderSSRC: 5, mediaSSRC: 6)))
         }
     }
 }
