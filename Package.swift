@@ -31,6 +31,8 @@ let package = Package(
 
         // Video RTP payload formats (VP8, H.264): frames and keyframes; IVF and Annex B files.
         .target(name: "VideoFormats"),
+        // Video forwarding: presenter and speaker streams, keyframe switching, request throttling, NACK cache, limits.
+        .target(name: "VideoRouter", dependencies: ["RTP", "VideoFormats"]),
 
         // UDP sockets with batched I/O (recvmmsg/sendmmsg).
         .target(name: "Transport", dependencies: ["CVCBShims"]),
@@ -92,6 +94,7 @@ let package = Package(
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "VideoFormatsTests", dependencies: ["VideoFormats"]),
+        .testTarget(name: "VideoRouterTests", dependencies: ["VideoRouter", "VideoFormats", "RTP"]),
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
