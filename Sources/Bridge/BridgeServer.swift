@@ -11,6 +11,7 @@ import Scheduler
 import SiteDirectory
 import Synchronization
 import Transport
+import VideoRouter
 
 /// A failure to start or run the bridge.
 public struct BridgeError: Error, CustomStringConvertible, Sendable {
@@ -78,6 +79,8 @@ public final class BridgeServer: @unchecked Sendable {
     let profile = SRTPProfile.aeadAES128GCM
     let running = Mutex(true)
     let controlPath: String
+    /// Sites given the floor, per meeting (absent: the host presents).
+    let floors = Mutex<[MeetingID: Int]>([:])
 
     public init(options: Options) throws {
         self.options = options
@@ -106,8 +109,9 @@ public final class BridgeServer: @unchecked Sendable {
         let mailbox = self.mailbox
         let talkers = options.settings.talkers
         let lostAfter = options.settings.lostAfterSeconds
+        let video = Self.videoPolicy(options.settings.video)
         let mediaThread = Thread {
-            MediaEngine(socket: media.value, mailbox: mailbox, talkers: talkers, lostAfterSeconds: lostAfter).run()
+            MediaEngine(socket: media.value, mailbox: mailbox, talkers: talkers, lostAfterSeconds: lostAfter, video: video).run()
         }
         mediaThread.name = "media"
         mediaThread.stackSize = 8 << 20
@@ -188,7 +192,7 @@ public final class BridgeServer: @unchecked Sendable {
         clock_gettime(CLOCK_REALTIME, &ts)
         let now = Timestamp(ts.tv_sec)
         let (meeting, next) = store.withLock { store -> (Meeting?, Meeting?) in
-            try? store.refresh()
+            _ = try? store.refresh()
             let current = store.schedule.active(at: now).first { $0.sites.contains(site.index) }
             let upcoming = store.schedule.agenda(site: site.index, from: now, to: now + 366 * 86400)
                 .first { $0.isActive && $0.sites.contains(site.index) && $0.reservedFrom > now }
@@ -204,6 +208,9 @@ public final class BridgeServer: @unchecked Sendable {
         }
         let endpointSSRC = UInt32.random(in: 1...UInt32.max)
         let bridgeSSRC = UInt32.random(in: 1...UInt32.max)
+        let videoSSRC = UInt32.random(in: 1...UInt32.max)
+        let presenterSSRC = UInt32.random(in: 1...UInt32.max)
+        let speakerSSRC = UInt32.random(in: 1...UInt32.max)
         let session = Admitted(site: site, meeting: meeting.id, generation: key.generation, connection: connection, end: meeting.end)
         // The new session replaces an old one of the same site only now that it has authenticated.
         let replaced = admitted.withLock { sessions -> Admitted? in
@@ -217,12 +224,21 @@ public final class BridgeServer: @unchecked Sendable {
         }
         mailbox.post(.add(SessionSetup(
             site: site.index, siteID: site.id, meeting: meeting.id, endpointSSRC: endpointSSRC, bridgeSSRC: bridgeSSRC,
+            videoSSRC: videoSSRC, presenterSSRC: presenterSSRC, speakerSSRC: speakerSSRC, host: meeting.host,
+            floor: floors.withLock { $0[meeting.id] },
             profile: profile, inboundKey: sessionKeys.siteToBridge, outboundKey: sessionKeys.bridgeToSite)))
+        let video = options.settings.video
         session.send([
             "type": "welcome", "meeting": Int(meeting.id), "title": meeting.title, "start": iso(meeting.start),
             "end": iso(meeting.end), "mediaPort": Int(mediaAddress.port), "ssrc": Int(endpointSSRC),
             "bridgeSSRC": Int(bridgeSSRC), "profile": "AEAD_AES_128_GCM", "payloadType": Int(MediaEngine.payloadType),
             "audioLevelId": Int(MediaEngine.audioLevelID),
+            "video": [
+                "ssrc": Int(videoSSRC), "presenterSSRC": Int(presenterSSRC), "speakerSSRC": Int(speakerSSRC),
+                "payloadTypes": ["VP8": 96, "H264": 97], "maxPacketBytes": video.maxPacketBytes,
+                "maxKilobitsPerSecond": video.maxKilobitsPerSecond,
+                "maySend": video.senders == .all || site.index == meeting.host,
+            ] as [String: Any],
         ])
         Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": connection.peer.map { "\($0)" } ?? "-",
                           "generation": key.generation])
@@ -264,7 +280,7 @@ public final class BridgeServer: @unchecked Sendable {
             }
             let sessions = admitted.withLock { Array($0.values) }
             let meetings = store.withLock { store -> [MeetingID: Meeting] in
-                try? store.refresh()
+                _ = try? store.refresh()
                 var found: [MeetingID: Meeting] = [:]
                 for s in sessions where found[s.meeting] == nil { found[s.meeting] = store.schedule.meeting(s.meeting) }
                 return found
@@ -315,6 +331,54 @@ public final class BridgeServer: @unchecked Sendable {
         return "\(l.date)T\(l.timeText):\(l.second < 10 ? "0" : "")\(l.second)+07:00"
     }
 
+    /// Gives a meeting's floor to a site (nil: back to the host). The site must be one of the meeting's.
+    func giveFloor(meeting: MeetingID, site: Int?) {
+        floors.withLock { $0[meeting] = site }
+        mailbox.post(.floor(meeting: meeting, site: site))
+        Log.info("floor", ["meeting": meeting, "site": site.map { directory.sites[$0].id } ?? "host"])
+    }
+
+    /// The control socket's `floor` command: by site (give it the floor of its current meeting) or by
+    /// meeting (give the floor back to the host).
+    func floorCommand(site siteID: String?, meeting meetingNumber: Int?) -> [String: Any] {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let now = Timestamp(ts.tv_sec)
+        let active = store.withLock { store -> [Meeting] in
+            _ = try? store.refresh()
+            return store.schedule.active(at: now)
+        }
+        if let siteID {
+            guard let site = directory.site(siteID) else { return ["type": "error", "error": "unknown site '\(siteID)'"] }
+            guard let meeting = active.first(where: { $0.sites.contains(site.index) }) else {
+                return ["type": "error", "error": "site \(site.id) is in no meeting now"]
+            }
+            giveFloor(meeting: meeting.id, site: site.index == meeting.host ? nil : site.index)
+            return ["type": "ok", "meeting": Int(meeting.id), "presenter": site.id]
+        }
+        if let meetingNumber {
+            guard let meeting = active.first(where: { Int($0.id) == meetingNumber }) else {
+                return ["type": "error", "error": "meeting \(meetingNumber) is not in progress"]
+            }
+            giveFloor(meeting: meeting.id, site: nil)
+            return ["type": "ok", "meeting": Int(meeting.id), "presenter": directory.sites[meeting.host].id]
+        }
+        return ["type": "error", "error": "floor needs a site or a meeting"]
+    }
+
+    static func videoPolicy(_ settings: VideoSettings) -> VideoPolicy {
+        var policy = VideoPolicy()
+        policy.senders = settings.senders == .all ? .all : .presenters
+        policy.maximumBitsPerSecond = settings.maxKilobitsPerSecond * 1000
+        policy.maximumPacketsPerSecond = settings.maxPacketsPerSecond
+        policy.maximumPacketBytes = settings.maxPacketBytes
+        policy.keyframeRequestIntervalNanoseconds = Int64(settings.keyframeRequestIntervalMilliseconds) * 1_000_000
+        policy.switchTimeoutNanoseconds = Int64(settings.switchTimeoutMilliseconds) * 1_000_000
+        policy.repairWindowNanoseconds = Int64(settings.repairWindowMilliseconds) * 1_000_000
+        policy.speakerHoldNanoseconds = Int64(settings.speakerHoldMilliseconds) * 1_000_000
+        return policy
+    }
+
     // MARK: Status for the control socket
 
     func status() -> [String: Any] {
@@ -333,6 +397,20 @@ public final class BridgeServer: @unchecked Sendable {
                     "talkerSeconds": finite(s.talkerSeconds), "authenticationFailures": s.authenticationFailures,
                     "replays": s.replays, "relatches": s.relatches, "remoteFractionLost": finite(s.remoteFractionLost),
                     "remoteJitterMs": finite(s.remoteJitterMilliseconds), "roundTripMs": finite(s.roundTripMilliseconds ?? -1),
+                    "video": [
+                        "inKbps": s.videoInKilobitsPerSecond, "outKbps": s.videoOutKilobitsPerSecond,
+                        "framesPerSecond": s.videoFramesPerSecond, "keyframesPerSecond": s.videoKeyframesPerSecond,
+                        "packetsIn": s.video.packetsIn, "packetsOut": s.video.packetsOut,
+                        "framesIn": s.video.framesIn, "keyframesIn": s.video.keyframesIn,
+                        "keyframeRequestsSent": s.video.keyframeRequestsSent,
+                        "keyframeRequestsReceived": s.video.keyframeRequestsReceived,
+                        "nacksReceived": s.video.nacksReceived, "nacksAnswered": s.video.nacksAnswered,
+                        "droppedOverRate": s.video.droppedOverRate, "droppedOversize": s.video.droppedOversize,
+                        "droppedPayloadType": s.video.droppedPayloadType, "droppedNotAllowed": s.video.droppedNotAllowed,
+                        "droppedMalformed": s.video.droppedMalformed, "switches": s.video.switches,
+                        "switchTimeouts": s.video.switchTimeouts,
+                        "presenter": s.presenterShown ?? "", "speaker": s.speakerShown ?? "",
+                    ] as [String: Any],
                 ]
             },
             "pid": Int(getpid()),

@@ -9,6 +9,8 @@ import Transport
 /// technicians talk to the running bridge. One JSON request per line, one JSON answer per line.
 ///   {"command":"status"}          per-site media figures and the mixer clock
 ///   {"command":"end","site":ID}   end a site's session now (used by `vcbridge site revoke`)
+///   {"command":"floor","site":ID} give the floor (presenter video) of the site's meeting to it
+///   {"command":"floor","meeting":N} give meeting N's floor back to its host
 final class ControlSocket: @unchecked Sendable {
     let path: String
     private var descriptor: Int32
@@ -80,8 +82,10 @@ final class ControlSocket: @unchecked Sendable {
                 } else {
                     answer = ["type": "error", "error": "unknown site"]
                 }
+            case "floor":
+                answer = server.floorCommand(site: request["site"] as? String, meeting: request["meeting"] as? Int)
             default:
-                answer = ["type": "error", "error": "unknown command (status, end)"]
+                answer = ["type": "error", "error": "unknown command (status, end, floor)"]
             }
             // Unsorted keys: sorting a status of every site costs more than building it.
             let reply = (try? JSONSerialization.data(withJSONObject: answer)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"

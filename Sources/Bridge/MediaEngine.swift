@@ -9,6 +9,7 @@ import RTP
 import SRTP
 import Scheduler
 import Transport
+import VideoRouter
 
 func wallClockNTP() -> NTPTimestamp {
     let now = wallClock()
@@ -39,6 +40,9 @@ final class MediaSession {
     var nextReportAt: Int64
     var statistics: SiteMediaStatistics
     var talkerTicks = 0
+    /// Video counters at the last statistics snapshot (for rates), and the FIR command number.
+    var videoAtLastSnapshot = VideoSiteStatistics()
+    var firSequence: UInt8 = 0
     /// What the jitter buffer gave for this tick (its payload is valid until the next call).
     var pendingDecision: PlayoutDecision = .waiting
 
@@ -53,7 +57,9 @@ final class MediaSession {
     init(_ setup: SessionSetup, now: Int64, address: String) throws {
         self.setup = setup
         inbound = try SRTPSession(profile: setup.profile, direction: .inbound, keyingMaterial: setup.inboundKey)
-        outbound = try SRTPSession(profile: setup.profile, direction: .outbound, keyingMaterial: setup.outboundKey)
+        // Repeat transmission: a NACK is answered with the identical packet, protected again.
+        outbound = try SRTPSession(profile: setup.profile, direction: .outbound, keyingMaterial: setup.outboundKey,
+                                   allowRepeatTransmission: true)
         decoder = try Opus.Decoder()
         lastPacketAt = now
         outSequence = UInt16.random(in: 0...UInt16.max)
@@ -64,8 +70,8 @@ final class MediaSession {
 }
 
 /// The media thread: one UDP socket for all media, a 20 ms mixer clock, every session's SRTP,
-/// jitter buffer and codec state. Nothing else touches this state.
-final class MediaEngine {
+/// jitter buffer and codec state, and the meetings' video routers. Nothing else touches this state.
+final class MediaEngine: VideoSink {
     static let tickNanoseconds: Int64 = 20_000_000
     static let payloadType: UInt8 = 111
     static let audioLevelID: UInt8 = 1
@@ -79,6 +85,10 @@ final class MediaEngine {
     private var sessions = [MediaSession?](repeating: nil, count: maximumSites)
     private var bySSRC: [UInt32: Int] = [:]
     private var mixers: [MeetingID: AudioMixer] = [:]
+    private var routers: [MeetingID: VideoRouter] = [:]
+    private let videoPolicy: VideoPolicy
+    /// Video is forwarded as it arrives (not on the tick), batched per received batch.
+    private let videoBatch = DatagramBatch(capacity: 512, slotSize: 1500)
     private let receiveBatch = DatagramBatch(capacity: 64, slotSize: 1500)
     private let sendBatch = DatagramBatch(capacity: maximumSites, slotSize: 1500)
     private let scratch = UnsafeMutableBufferPointer<Int16>.allocate(capacity: 5760)
@@ -91,8 +101,9 @@ final class MediaEngine {
     private var malformed = 0
     private var nextPublish: Int64 = 0
 
-    init(socket: UDPSocket, mailbox: MediaMailbox, talkers: Int, lostAfterSeconds: Int) {
+    init(socket: UDPSocket, mailbox: MediaMailbox, talkers: Int, lostAfterSeconds: Int, video: VideoPolicy) {
         self.socket = socket
+        videoPolicy = video
         self.mailbox = mailbox
         self.talkers = talkers
         lostAfterNanoseconds = Int64(lostAfterSeconds) * 1_000_000_000
@@ -128,6 +139,7 @@ final class MediaEngine {
                         count = try socket.receive(into: receiveBatch)
                         let arrival = monotonicNanoseconds()
                         for i in 0..<count { handle(i, arrival: arrival) }
+                        flushVideo()
                     } while count == receiveBatch.capacity
                     // Let packets gather for a moment rather than waking for each one (147 sites send
                     // 7,350 packets a second): arrival times stay within the coalescing interval.
@@ -161,6 +173,13 @@ final class MediaEngine {
                     let session = try MediaSession(setup, now: now, address: "-")
                     sessions[setup.site] = session
                     bySSRC[setup.endpointSSRC] = setup.site
+                    bySSRC[setup.videoSSRC] = setup.site
+                    if routers[setup.meeting] == nil {
+                        let router = VideoRouter(capacity: Self.maximumSites, host: setup.host, policy: videoPolicy)
+                        if let floor = setup.floor { router.giveFloor(to: floor, now: now, sink: self) }
+                        routers[setup.meeting] = router
+                    }
+                    routers[setup.meeting]!.add(site: setup.site, presenterSSRC: setup.presenterSSRC, speakerSSRC: setup.speakerSSRC)
                     if mixers[setup.meeting] == nil {
                         var selection = TalkerSelector.Configuration()
                         selection.maximumTalkers = talkers
@@ -172,6 +191,8 @@ final class MediaEngine {
                 }
             case .remove(let site, let reason):
                 if let session = sessions[site] { remove(session, reason: reason) }
+            case .floor(let meeting, let site):
+                routers[meeting]?.giveFloor(to: site, now: now, sink: self)
             case .stop:
                 return false
             }
@@ -184,9 +205,14 @@ final class MediaEngine {
         let setup = session.setup
         sessions[setup.site] = nil
         bySSRC[setup.endpointSSRC] = nil
+        bySSRC[setup.videoSSRC] = nil
+        routers[setup.meeting]?.remove(site: setup.site)
         if let mixer = mixers[setup.meeting] {
             mixer.setPresent(setup.site, false)
-            if !sessions.contains(where: { $0?.setup.meeting == setup.meeting }) { mixers[setup.meeting] = nil }
+        }
+        if !sessions.contains(where: { $0?.setup.meeting == setup.meeting }) {
+            mixers[setup.meeting] = nil
+            routers[setup.meeting] = nil
         }
     }
 
@@ -227,6 +253,11 @@ final class MediaEngine {
             malformed += 1
             return
         }
+        guard header.payloadType == Self.payloadType else {
+            // Anything but the audio payload type is video (the router drops unknown types and counts them).
+            routers[session.setup.meeting]?.receive(plain, header: header, from: site, now: arrival, sink: self)
+            return
+        }
         session.statistics.packetsReceived += 1
         session.statistics.bytesReceived += length
         if session.reception == nil { session.reception = RTPSourceStatistics(firstSequence: header.sequenceNumber) }
@@ -255,8 +286,10 @@ final class MediaEngine {
             session.statistics.authenticationFailures += 1
             return
         }
+        let router = routers[session.setup.meeting]
         guard let reading = try? RTCPFastPath.read(UnsafeRawBufferPointer(rebasing: datagram[0..<length]),
-                                                   blockAbout: session.setup.bridgeSSRC)
+                                                   blockAbout: session.setup.bridgeSSRC,
+                                                   feedback: { router?.feedback($0, from: site, now: arrival, sink: self) })
         else {
             malformed += 1
             return
@@ -289,6 +322,13 @@ final class MediaEngine {
                       now - session.levelAt < 100_000_000, session.pendingDecisionIsAudio
                 else { return nil }
                 return Double(session.level)
+            }
+            if let router = routers[meeting] {
+                var loudest: MediaSession? = nil
+                for case let session? in sessions where session.setup.meeting == meeting && mixer.isTalker(session.setup.site) {
+                    if loudest == nil || session.level < loudest!.level { loudest = session }
+                }
+                router.tick(loudestTalker: loudest?.setup.site, now: now, sink: self)
             }
             // 2. Decode only what can reach the mix (talkers), and sites whose level must be measured.
             var sharedListeners = false
@@ -328,7 +368,46 @@ final class MediaEngine {
             sendBatch.count = sent
             do { _ = try socket.send(sendBatch) } catch { Log.error("media-send", ["error": error]) }
         }
+        flushVideo()
         housekeeping(now: now, encodes: encodes)
+    }
+
+    // MARK: Video (VideoSink)
+
+    /// Queues a copy of a source's packet for a receiver, with that receiver's SSRC, sequence number
+    /// and timestamp, protected with its key. Sent by ``flushVideo()`` (or when the batch is full).
+    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16, timestamp: UInt32) {
+        guard let session = sessions[receiver], let address = session.address, let source = packet.baseAddress else { return }
+        if videoBatch.count == videoBatch.capacity { flushVideo() }
+        let slot = videoBatch.slot(videoBatch.count)
+        guard packet.count >= 12, packet.count + SRTPSession.maxTrailerLength <= slot.count else { return }
+        slot.baseAddress!.copyMemory(from: source, byteCount: packet.count)
+        slot.storeBytes(of: sequenceNumber.bigEndian, toByteOffset: 2, as: UInt16.self)
+        slot.storeBytes(of: timestamp.bigEndian, toByteOffset: 4, as: UInt32.self)
+        slot.storeBytes(of: ssrc.bigEndian, toByteOffset: 8, as: UInt32.self)
+        guard let length = try? session.outbound.protectRTP(slot, length: packet.count) else { return }
+        videoBatch.prepare(videoBatch.count, length: length, to: address)
+        videoBatch.count += 1
+    }
+
+    /// Sends the site an RTCP keyframe request (PLI, or FIR) about its video.
+    func requestKeyframe(from source: Int, fir: Bool) {
+        guard let session = sessions[source], let address = session.address else { return }
+        if fir { session.firSequence &+= 1 }
+        rtcpBuffer.withUnsafeMutableBytes { raw in
+            guard let length = try? RTCPFastPath.writeKeyframeRequest(
+                into: raw, senderSSRC: session.setup.bridgeSSRC, mediaSSRC: session.setup.videoSSRC,
+                firSequence: fir ? session.firSequence : nil),
+                let protected = try? session.outbound.protectRTCP(raw, length: length)
+            else { return }
+            try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: address)
+        }
+    }
+
+    private func flushVideo() {
+        guard videoBatch.count > 0 else { return }
+        do { _ = try socket.send(videoBatch) } catch { Log.error("video-send", ["error": error]) }
+        videoBatch.count = 0
     }
 
     private func decode(_ session: MediaSession, into output: UnsafeMutableBufferPointer<Int16>) {
@@ -411,6 +490,17 @@ final class MediaEngine {
             s.talkerSeconds = Double(session.talkerTicks) / 50
             s.level = Int(session.level)
             s.secondsSinceLastPacket = Double(now - session.lastPacketAt) / 1e9
+            if let router = routers[session.setup.meeting], let video = router.statistics(of: session.setup.site) {
+                let before = session.videoAtLastSnapshot
+                s.video = video
+                s.videoInKilobitsPerSecond = Double(video.bytesIn - before.bytesIn) * 8 / 1000
+                s.videoOutKilobitsPerSecond = Double(video.bytesOut - before.bytesOut) * 8 / 1000
+                s.videoFramesPerSecond = Double(video.framesIn - before.framesIn)
+                s.videoKeyframesPerSecond = Double(video.keyframesIn - before.keyframesIn)
+                s.presenterShown = video.presenterSource.flatMap { sessions[$0]?.setup.siteID }
+                s.speakerShown = video.speakerSource.flatMap { sessions[$0]?.setup.siteID }
+                session.videoAtLastSnapshot = video
+            }
             published.append(s)
         }
         mailbox.statistics.withLock { $0 = published }

@@ -1,6 +1,7 @@
 import Scheduler
 import SRTP
 import Synchronization
+import VideoRouter
 
 /// A site's media session as the control side sets it up after a successful join.
 struct SessionSetup: Sendable {
@@ -11,6 +12,14 @@ struct SessionSetup: Sendable {
     let endpointSSRC: UInt32
     /// SSRC of the bridge's stream to the site.
     let bridgeSSRC: UInt32
+    /// SSRC the site sends its video with.
+    let videoSSRC: UInt32
+    /// SSRCs of the presenter and speaker video streams the bridge sends the site.
+    let presenterSSRC: UInt32
+    let speakerSSRC: UInt32
+    /// The meeting's host site, and the site given the floor if any (the presenter).
+    let host: Int
+    let floor: Int?
     let profile: SRTPProfile
     let inboundKey: [UInt8]
     let outboundKey: [UInt8]
@@ -19,6 +28,8 @@ struct SessionSetup: Sendable {
 enum MediaCommand: Sendable {
     case add(SessionSetup)
     case remove(site: Int, reason: String)
+    /// Gives a meeting's floor (the presenter video) to a site; nil gives it back to the host.
+    case floor(meeting: MeetingID, site: Int?)
     case stop
 }
 
@@ -58,6 +69,15 @@ public struct SiteMediaStatistics: Sendable, Equatable {
     public var remoteJitterMilliseconds = 0.0
     public var roundTripMilliseconds: Double? = nil
     public var secondsSinceLastPacket = 0.0
+    /// Video counters since the site joined, and rates over the last second.
+    public var video = VideoSiteStatistics()
+    public var videoInKilobitsPerSecond = 0.0
+    public var videoOutKilobitsPerSecond = 0.0
+    public var videoFramesPerSecond = 0.0
+    public var videoKeyframesPerSecond = 0.0
+    /// Ids of the sites its presenter and speaker streams show.
+    public var presenterShown: String? = nil
+    public var speakerShown: String? = nil
 }
 
 /// Mixer clock figures.

@@ -30,6 +30,8 @@ public struct Settings: Sendable, Equatable {
     public var talkers: Int
     /// A site that sends nothing for this long is shown as lost and its session ends.
     public var lostAfterSeconds: Int
+    /// Video forwarding limits and timings.
+    public var video: VideoSettings
 
     /// The embedded defaults.
     public static let defaults: Settings = {
@@ -52,6 +54,8 @@ public struct Settings: Sendable, Equatable {
     private static let known: [String: Set<String>] = [
         "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
+        "video": ["senders", "maxKilobitsPerSecond", "maxPacketsPerSecond", "maxPacketBytes", "keyframeRequestIntervalMs",
+                  "switchTimeoutMs", "repairWindowMs", "speakerHoldMs"],
     ]
 
     init(merging override: [UInt8], origin: String) throws(SettingsError) {
@@ -95,6 +99,19 @@ public struct Settings: Sendable, Equatable {
         mediaPort = try integer("bridge", "mediaPort", in: 0...65535)
         talkers = try integer("bridge", "talkers", in: 1...8)
         lostAfterSeconds = try integer("bridge", "lostAfterSeconds", in: 2...600)
+        let senders = try value("video", "senders", as: String.self)
+        guard let sendersValue = VideoSettings.Senders(rawValue: senders) else {
+            throw SettingsError("\(origin): 'video.senders' is '\(senders)'; it must be \"all\" or \"presenters\"")
+        }
+        video = VideoSettings(
+            senders: sendersValue,
+            maxKilobitsPerSecond: try integer("video", "maxKilobitsPerSecond", in: 64...50_000),
+            maxPacketsPerSecond: try integer("video", "maxPacketsPerSecond", in: 10...10_000),
+            maxPacketBytes: try integer("video", "maxPacketBytes", in: 200...1472),
+            keyframeRequestIntervalMilliseconds: try integer("video", "keyframeRequestIntervalMs", in: 100...60_000),
+            switchTimeoutMilliseconds: try integer("video", "switchTimeoutMs", in: 100...60_000),
+            repairWindowMilliseconds: try integer("video", "repairWindowMs", in: 0...5_000),
+            speakerHoldMilliseconds: try integer("video", "speakerHoldMs", in: 0...30_000))
         setupSeconds = Int64(try integer("schedule", "setupMinutes", in: 0...240)) * 60
         maxOccurrences = try integer("schedule", "maxOccurrences", in: 1...366)
         let hours = try value("schedule", "workingHours", as: String.self)
@@ -132,4 +149,28 @@ public struct Settings: Sendable, Equatable {
             throw SettingsError("\(origin): not valid JSON (\(error.localizedDescription))")
         }
     }
+}
+
+/// The `video` section: what a site may send and how the bridge forwards it.
+public struct VideoSettings: Sendable, Equatable {
+    public enum Senders: String, Sendable {
+        /// Every site (speaker video needs it).
+        case all
+        /// Only the host and the site given the floor.
+        case presenters
+    }
+    public var senders: Senders
+    /// Per site, with one second of burst allowance.
+    public var maxKilobitsPerSecond: Int
+    public var maxPacketsPerSecond: Int
+    /// Largest video RTP packet accepted (SRTP removed).
+    public var maxPacketBytes: Int
+    /// At most one keyframe request forwarded to a source per interval.
+    public var keyframeRequestIntervalMilliseconds: Int
+    /// How long a stream switch waits for the new source's keyframe before asking again.
+    public var switchTimeoutMilliseconds: Int
+    /// How much of each source's video is kept to answer NACKs.
+    public var repairWindowMilliseconds: Int
+    /// How long a new loudest talker must stay loudest before the speaker video follows.
+    public var speakerHoldMilliseconds: Int
 }

@@ -275,7 +275,7 @@ struct StatusCommand: Command {
             + "p99 \(status["tickLateP99Us"] ?? 0) µs; \(status["encodesLastTick"] ?? 0) encode(s) last tick")
         guard !sites.isEmpty else { return }
         var table = Table(["SITE", "NAME", "MEETING", "TALKING", "LEVEL", "RECV", "LOST", "JITTER", "BUFFER", "CONCEALED", "FEC", "RTT",
-                           "AUTH FAIL", "MOS (EST.)"])
+                           "AUTH FAIL", "MOS (EST.)", "VIDEO IN", "VIDEO OUT", "SHOWS"])
         let model = EModel()
         func number(_ key: String, _ s: [String: Any]) -> Double { (s[key] as? Double) ?? Double(s[key] as? Int ?? 0) }
         for s in sites {
@@ -287,11 +287,31 @@ struct StatusCommand: Command {
                 String(format: "%.1f ms", number("jitterMs", s)),
                 "\(s["jitterBufferDelayMs"] ?? 0)/\(s["jitterBufferTargetMs"] ?? 0) ms", "\(s["concealed"] ?? 0)",
                 "\(s["recoveredByFEC"] ?? 0)", rtt < 0 ? "-" : String(format: "%.1f ms", rtt), "\(s["authenticationFailures"] ?? 0)",
-                mosText(s, model: model),
+                mosText(s, model: model), videoIn(s["video"] as? [String: Any] ?? [:]),
+                String(format: "%.0f kb/s", number("outKbps", s["video"] as? [String: Any] ?? [:])),
+                videoShown(s["video"] as? [String: Any] ?? [:]),
             ])
         }
         Output.line(table.render())
     }
+}
+
+/// "1480 kb/s 25 fps" (and dropped packets if any) for a site's video in, or "-" when it sends none.
+private func videoIn(_ v: [String: Any]) -> String {
+    func number(_ key: String) -> Double { (v[key] as? Double) ?? Double(v[key] as? Int ?? 0) }
+    guard number("packetsIn") > 0 else { return "-" }
+    let dropped = ["droppedOverRate", "droppedOversize", "droppedPayloadType", "droppedNotAllowed", "droppedMalformed"]
+        .reduce(0) { $0 + number($1) }
+    return String(format: "%.0f kb/s %.0f fps", number("inKbps"), number("framesPerSecond"))
+        + (dropped > 0 ? String(format: ", %.0f dropped", dropped) : "")
+}
+
+/// Which sites a receiver's presenter and speaker streams show.
+private func videoShown(_ v: [String: Any]) -> String {
+    let presenter = v["presenter"] as? String ?? ""
+    let speaker = v["speaker"] as? String ?? ""
+    if presenter.isEmpty && speaker.isEmpty { return "-" }
+    return "\(presenter.isEmpty ? "-" : presenter) / \(speaker.isEmpty ? "-" : speaker)"
 }
 
 /// `vcbridge relay`: the seeded impairment relay.

@@ -198,3 +198,37 @@ struct MeetingExport: Command {
         }
     }
 }
+
+/// `vcbridge meeting floor`: who presents (whose camera every site sees) in a meeting in progress.
+struct MeetingFloor: Command {
+    static let name = "floor"
+    static let abstract = "Give the floor (the presenter video) to a site of a meeting in progress, or back to its host."
+    static let usage = "vcbridge meeting floor SITE\n       vcbridge meeting floor --host MEETING\n  talks to the running bridge"
+
+    let arguments: Arguments
+
+    init(arguments: [String]) throws {
+        self.arguments = try Arguments(arguments, options: ["--host"], positionals: 1)
+        let hasHost = try self.arguments.value("--host") != nil
+        guard hasHost != (self.arguments.positionals.count == 1) else {
+            throw ValidationError("give a SITE, or --host MEETING to give the floor back to the host")
+        }
+    }
+
+    func run() throws {
+        let context = try Context(arguments)
+        var request: [String: Any] = ["command": "floor"]
+        if let site = arguments.positionals.first {
+            request["site"] = try context.site(site, option: "SITE").id
+        } else {
+            request["meeting"] = Int(try meetingID(try arguments.value("--host")))
+        }
+        let answer = try controlRequest(context.dataDirectory, request)
+        guard answer["type"] as? String == "ok", let presenter = answer["presenter"] as? String else {
+            throw CommandFailure(answer["error"] as? String ?? "the bridge refused")
+        }
+        let name = context.directory.site(presenter)?.name ?? presenter
+        Output.line("meeting #\(answer["meeting"] ?? "?"): \(name) (\(presenter)) now presents; every site's presenter video "
+            + "switches to it on its next keyframe")
+    }
+}

@@ -16,7 +16,7 @@ struct MeetingCommand: Command {
     static var subcommands: [any Command.Type] {
         [
             MeetingBook.self, MeetingList.self, MeetingShow.self, MeetingAgenda.self, MeetingFree.self,
-            MeetingMove.self, MeetingExtend.self, MeetingCancel.self, MeetingNotices.self, MeetingExport.self,
+            MeetingMove.self, MeetingExtend.self, MeetingCancel.self, MeetingNotices.self, MeetingExport.self, MeetingFloor.self,
         ]
     }
 

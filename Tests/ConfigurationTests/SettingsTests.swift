@@ -20,6 +20,9 @@ struct SettingsTests {
         #expect(s.maxOccurrences == 366)
         #expect(s.talkers == 3 && s.lostAfterSeconds == 10)
         #expect(s.signalingPort == 7400 && s.mediaPort == 7402 && s.listenAddress == "0.0.0.0")
+        #expect(s.video == VideoSettings(senders: .all, maxKilobitsPerSecond: 2500, maxPacketsPerSecond: 400, maxPacketBytes: 1300,
+                                         keyframeRequestIntervalMilliseconds: 1000, switchTimeoutMilliseconds: 2000,
+                                         repairWindowMilliseconds: 500, speakerHoldMilliseconds: 1000))
     }
 
     @Test func anOverrideReplacesOnlyItsKeys() throws {
@@ -32,7 +35,9 @@ struct SettingsTests {
     @Test("bad settings name the file, key and fault", arguments: [
         (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity, listenAddress, lostAfterSeconds, mediaPort, signalingPort, talkers)"),
         (#"{"bridge": {"talkers": 0}}"#, "'bridge.talkers' must be a whole number from 1 to 8"),
-        (#"{"media": {}}"#, "unknown section 'media' (known: bridge, schedule)"),
+        (#"{"media": {}}"#, "unknown section 'media' (known: bridge, schedule, video)"),
+        (#"{"video": {"senders": "communes"}}"#, "'video.senders' is 'communes'; it must be \"all\" or \"presenters\""),
+        (#"{"video": {"maxKilobitsPerSecond": 10}}"#, "'video.maxKilobitsPerSecond' must be a whole number from 64 to 50000"),
         (#"{"bridge": {"capacity": 0}}"#, "'bridge.capacity' must be a whole number from 1 to 10000"),
         (#"{"bridge": {"capacity": 2.5}}"#, "'bridge.capacity' must be a whole number from 1 to 10000"),
         (#"{"bridge": {"capacity": "many"}}"#, "'bridge.capacity' is missing or of the wrong type"),
