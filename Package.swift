@@ -74,7 +74,8 @@ let package = Package(
         // The reference endpoint a technician uses to test a room's link.
         .target(
             name: "Endpoint",
-            dependencies: ["Admission", "AudioSignal", "JitterBuffer", "KeyDerivation", "OpusCodec", "RTP", "SRTP", "Transport"]
+            dependencies: ["Admission", "AudioSignal", "JitterBuffer", "KeyDerivation", "OpusCodec", "RTP", "SRTP", "Transport",
+                           "VideoFormats"]
         ),
 
         // Command line.
@@ -82,7 +83,7 @@ let package = Package(
             name: "VCBridgeCLI",
             dependencies: ["RTP", "SRTP", "KeyDerivation", "OpusCodec", "AudioSignal", "Configuration", "SiteDirectory",
                            "Scheduler", "CivilTime", "Admission", "Bridge", "Endpoint", "Transport", "Impairment",
-                           "QualityModel"]
+                           "QualityModel", "VideoFormats"]
         ),
         .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
 

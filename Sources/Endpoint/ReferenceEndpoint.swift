@@ -11,6 +11,7 @@ import RTP
 import SRTP
 import Synchronization
 import Transport
+import VideoFormats
 
 /// A join or media failure at the endpoint, in words a technician can act on.
 public struct EndpointError: Error, CustomStringConvertible, Sendable {
@@ -43,6 +44,9 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         public var mediaVia: SocketAddress?
         /// Keep every sent packet's sequence number, timestamp and Opus payload (for quality benchmarks).
         public var keepSentPackets = false
+        /// Send this video (at its frame rate), starting over at the end when `videoLoop`.
+        public var video: VideoFile?
+        public var videoLoop = false
         public init(key: SiteKey, bridge: SocketAddress, source: Source, duration: Double?) {
             self.key = key
             self.bridge = bridge
@@ -67,6 +71,11 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         public var sentPackets: [(sequence: UInt16, timestamp: UInt32, payload: [UInt8])] = []
         /// What was heard, 48 kHz mono.
         public var recording: [Int16] = []
+        /// The video sent (frames in order, and counters), if any.
+        public var videoSent: VideoFileSender?
+        /// The presenter and speaker video received.
+        public var presenterVideo: VideoStreamRecorder?
+        public var speakerVideo: VideoStreamRecorder?
     }
 
     let options: Options
@@ -116,7 +125,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         }.start()
 
         try media(to: options.mediaVia ?? options.bridge.with(port: UInt16(mediaPort)), ssrc: UInt32(truncatingIfNeeded: ssrcValue),
-                  profile: profile, keys: keys, ended: ended, report: &report)
+                  profile: profile, keys: keys, welcome: welcome, ended: ended, report: &report)
         report.endedBy = ended.withLock { $0 } ?? (stopRequested.withLock { $0 } ? "stopped" : "duration")
         report.notices = notices.withLock { $0 }
         try? connection.send(line: JoinProtocol.encode(["type": "bye"]))
@@ -127,7 +136,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
 
     private func media(
         to bridge: SocketAddress, ssrc: UInt32, profile: SRTPProfile, keys: JoinProtocol.SessionKeys,
-        ended: Shared<String?>, report: inout Report
+        welcome: [String: Any], ended: Shared<String?>, report: inout Report
     ) throws {
         let socket = try UDPSocket(bindTo: try SocketAddress(ip: bridge.description.hasPrefix("[") ? "::" : "0.0.0.0", port: 0))
         let outbound = try SRTPSession(profile: profile, direction: .outbound, keyingMaterial: keys.siteToBridge)
@@ -153,6 +162,41 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         var packetsSent: UInt32 = 0, octetsSent: UInt32 = 0
         var lastSR: (compact: UInt32, at: Int64)? = nil
         var frameIndex = 0
+        // Video: what the welcome says, a sender for the file, a recorder per received stream.
+        let welcomeVideo = welcome["video"] as? [String: Any] ?? [:]
+        let videoSSRC = UInt32(truncatingIfNeeded: welcomeVideo["ssrc"] as? Int ?? 0)
+        let streamSSRCs = [welcomeVideo["presenterSSRC"] as? Int, welcomeVideo["speakerSSRC"] as? Int].map { UInt32(truncatingIfNeeded: $0 ?? 0) }
+        let audioSSRC = UInt32(truncatingIfNeeded: welcome["bridgeSSRC"] as? Int ?? 0)
+        let payloadTypes = welcomeVideo["payloadTypes"] as? [String: Int] ?? [:]
+        var sender: VideoFileSender? = nil
+        if let file = options.video {
+            guard let pt = payloadTypes[file.codec.rawValue], videoSSRC != 0 else {
+                throw EndpointError("the bridge does not take \(file.codec.rawValue) video")
+            }
+            sender = VideoFileSender(file: file, payloadType: UInt8(pt), ssrc: videoSSRC, loop: options.videoLoop,
+                                     maximumPacket: min(1200, welcomeVideo["maxPacketBytes"] as? Int ?? 1200))
+        }
+        var nextVideoAt = monotonicNanoseconds()
+        var recorders: [VideoStreamRecorder?] = [nil, nil]
+        var codecByType: [Int: VideoCodec] = [:]
+        for (name, pt) in payloadTypes { codecByType[pt] = VideoCodec(rawValue: name) }
+
+        func sendFeedback(_ feedback: RTCPPacket) {
+            guard let bytes = try? RTCPCompound.serialize([.receiverReport(ReceiverReport(ssrc: ssrc)), feedback]) else { return }
+            var buffer = bytes + [UInt8](repeating: 0, count: SRTPSession.maxTrailerLength)
+            buffer.withUnsafeMutableBytes { raw in
+                if let n = try? outbound.protectRTCP(raw, length: bytes.count) {
+                    try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<n]), to: bridge)
+                }
+            }
+        }
+        func advanceRecorders(_ now: Int64) {
+            for i in 0..<2 where recorders[i] != nil {
+                if recorders[i]!.advance(now: now) {
+                    sendFeedback(.pictureLossIndication(PictureLossIndication(senderSSRC: ssrc, mediaSSRC: streamSSRCs[i])))
+                }
+            }
+        }
         let start = monotonicNanoseconds()
         var nextTick = start
         var nextReport = start + 1_000_000_000
@@ -186,8 +230,23 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             let now = monotonicNanoseconds()
             if ended.withLock({ $0 }) != nil || stopRequested.withLock({ $0 }) { break }
             if let duration = options.duration, Double(now - start) / 1e9 >= duration { break }
+            // Video starts once the bridge's media arrives: the session is then in place at the bridge,
+            // so the first keyframe is not lost.
+            if var video = sender, !video.finished, report.packetsReceived > 0, now >= nextVideoAt {
+                for packet in video.nextFrame() ?? [] {
+                    var buffer = packet + [UInt8](repeating: 0, count: SRTPSession.maxTrailerLength)
+                    try buffer.withUnsafeMutableBytes { raw in
+                        let n = try outbound.protectRTP(raw, length: packet.count)
+                        try socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<n]), to: bridge)
+                    }
+                }
+                sender = video
+                nextVideoAt += video.file.frameNanoseconds
+            }
             if now < nextTick {
-                if try socket.waitReadable(nanoseconds: nextTick - now) {
+                if report.packetsReceived == 0 { nextVideoAt = max(nextVideoAt, now) }
+                let wake = sender.map { $0.finished || report.packetsReceived == 0 ? nextTick : min(nextTick, nextVideoAt) } ?? nextTick
+                if try socket.waitReadable(nanoseconds: max(0, wake - now)) {
                     let count = try socket.receive(into: batch)
                     let arrival = monotonicNanoseconds()
                     for i in 0..<count {
@@ -197,7 +256,15 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                             guard let n = try? inbound.unprotectRTCP(datagram, length: datagram.count),
                                   let parsed = try? RTCPCompound.parse(UnsafeRawBufferPointer(rebasing: datagram[0..<n]))
                             else { report.authenticationFailures += 1; continue }
-                            for p in parsed { if case .senderReport(let sr) = p { lastSR = (sr.ntpTimestamp.compact, arrival) } }
+                            for p in parsed {
+                                switch p {
+                                case .senderReport(let sr): lastSR = (sr.ntpTimestamp.compact, arrival)
+                                case .pictureLossIndication(let pli) where pli.mediaSSRC == videoSSRC: sender?.keyframeRequested()
+                                case .fullIntraRequest(let fir) where fir.entries.contains(where: { $0.ssrc == videoSSRC }):
+                                    sender?.keyframeRequested()
+                                default: break
+                                }
+                            }
                             continue
                         }
                         guard let n = try? inbound.unprotectRTP(datagram, length: datagram.count) else {
@@ -206,6 +273,15 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                         }
                         let plain = UnsafeRawBufferPointer(rebasing: datagram[0..<n])
                         guard let header = try? RTPHeader(parsing: plain) else { continue }
+                        if let stream = streamSSRCs.firstIndex(of: header.ssrc), let codec = codecByType[Int(header.payloadType)] {
+                            if recorders[stream] == nil { recorders[stream] = VideoStreamRecorder(codec: codec) }
+                            let missing = recorders[stream]!.insert(header, payload: Array(plain[header.payloadRange]), arrival: arrival)
+                            if !missing.isEmpty {
+                                sendFeedback(.nack(GenericNACK(senderSSRC: ssrc, mediaSSRC: streamSSRCs[stream], lost: missing)))
+                            }
+                            continue
+                        }
+                        guard header.ssrc == audioSSRC || audioSSRC == 0 else { continue }
                         lastBridgeSSRC = header.ssrc
                         report.packetsReceived += 1
                         if reception == nil { reception = RTPSourceStatistics(firstSequence: header.sequenceNumber) }
@@ -215,6 +291,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                                       payload: UnsafeRawBufferPointer(rebasing: plain[header.payloadRange]), arrival: arrival)
                     }
                 }
+                advanceRecorders(monotonicNanoseconds())
                 continue
             }
             nextTick += tick
@@ -261,6 +338,10 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             }
         }
         sendRTCP(goodbye: true)
+        advanceRecorders(monotonicNanoseconds() + 1_000_000_000)  // what is still missing now is lost
+        report.videoSent = sender
+        report.presenterVideo = recorders[0]
+        report.speakerVideo = recorders[1]
         report.seconds = Double(monotonicNanoseconds() - start) / 1e9
         report.packetsLost = reception?.cumulativeLost ?? 0
         report.jitterMilliseconds = (reception?.jitter ?? 0) / 48

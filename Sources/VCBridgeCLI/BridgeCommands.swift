@@ -9,6 +9,7 @@ import Foundation
 import Impairment
 import QualityModel
 import Transport
+import VideoFormats
 
 /// `vcbridge serve`.
 struct ServeCommand: Command {
@@ -127,13 +128,14 @@ func controlRequest(_ dataDirectory: String, _ request: [String: Any]) throws ->
 struct EndpointCommand: Command {
     static let name = "endpoint"
     static let abstract = "Join as a site with its key file: send a tone or a WAV file, record what is heard, report reception."
-    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ [--talk ON/OFF[+OFFSET]] | --wav FILE | --silent] [--record FILE] [--duration D] [--media-via HOST:PORT] [--dump-sent FILE] [--json]\n  --dump-sent: write every sent packet (sequence, timestamp, Opus payload in hex), for quality benchmarks\n  --media-via: send media through an impairment relay (vcbridge relay) instead of straight to the bridge\n  --talk 4s/6s+2s: the tone talks 4 s, is silent 6 s, starting 2 s into that cycle"
+    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ [--talk ON/OFF[+OFFSET]] | --wav FILE | --silent] [--record FILE] [--duration D] [--media-via HOST:PORT] [--dump-sent FILE] [--video FILE [--fps N] [--video-loop]] [--record-video PREFIX] [--json]\n  --video: send encoded video at its frame rate: VP8 in IVF (.ivf) or H.264 Annex B (.h264/.264, --fps, default 25)\n  --record-video: write the presenter and speaker video received to PREFIX-presenter.ivf|.h264 and PREFIX-speaker...\n  --dump-sent: write every sent packet (sequence, timestamp, Opus payload in hex), for quality benchmarks\n  --media-via: send media through an impairment relay (vcbridge relay) instead of straight to the bridge\n  --talk 4s/6s+2s: the tone talks 4 s, is silent 6 s, starting 2 s into that cycle"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
-        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--media-via", "--tone", "--talk", "--wav", "--record", "--duration", "--dump-sent"],
-                                       flags: ["--silent", "--json"])
+        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--media-via", "--tone", "--talk", "--wav", "--record", "--duration", "--dump-sent",
+                                                         "--video", "--fps", "--record-video"],
+                                       flags: ["--silent", "--json", "--video-loop"])
         _ = try self.arguments.required("--key-file")
         _ = try self.arguments.required("--bridge")
         let sources = [try self.arguments.value("--tone"), try self.arguments.value("--wav")].compactMap { $0 }.count
@@ -188,6 +190,12 @@ struct EndpointCommand: Command {
             do { options.mediaVia = try SocketAddress(parsing: via) } catch { throw ValidationError("--media-via must be a numeric HOST:PORT") }
         }
         options.keepSentPackets = try arguments.value("--dump-sent") != nil
+        if let path = try arguments.value("--video") {
+            options.video = try readVideoFile(path, fps: try arguments.integer("--fps", in: 1...120) ?? 25)
+            options.videoLoop = arguments.flag("--video-loop")
+        } else if try arguments.value("--fps") != nil || arguments.flag("--video-loop") {
+            throw ValidationError("--fps and --video-loop need --video FILE")
+        }
         let endpoint = ReferenceEndpoint(options: options)
         // SIGINT stops the endpoint cleanly (it says goodbye and writes its recording).
         var signals = sigset_t()
@@ -216,7 +224,38 @@ struct EndpointCommand: Command {
             let lines = report.sentPackets.map { "\($0.sequence) \($0.timestamp) " + JoinProtocol.hex($0.payload) }
             try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         }
+        if let prefix = try arguments.value("--record-video") {
+            for (name, recorder) in [("presenter", report.presenterVideo), ("speaker", report.speakerVideo)] {
+                guard let recorder, !recorder.frames.isEmpty else { continue }
+                let file = VideoFile(codec: recorder.codec, rate: options.video?.rate ?? 30, scale: options.video?.scale ?? 1,
+                                     frames: recorder.frames)
+                let path = "\(prefix)-\(name).\(recorder.codec == .vp8 ? "ivf" : "h264")"
+                guard FileManager.default.createFile(atPath: path, contents: Data(file.serialized())) else {
+                    throw CommandFailure("cannot write \(path)")
+                }
+            }
+        }
         let j = report.jitterBuffer
+        var videoLines: [String] = []
+        var videoJSON: [String: String] = [:]
+        if let v = report.videoSent {
+            videoLines.append("  video out \(v.sent.count) frames (\(v.sent.filter(\.isKeyframe).count) keyframes), \(v.packetsSent) packets, "
+                + "\(v.keyframeRequests) keyframe requests answered (\(v.framesSkipped) frames skipped to a keyframe)")
+            videoJSON["videoFramesSent"] = "\(v.sent.count)"
+            videoJSON["videoKeyframeRequests"] = "\(v.keyframeRequests)"
+        }
+        for (name, recorder) in [("presenter", report.presenterVideo), ("speaker", report.speakerVideo)] {
+            guard let r = recorder else { continue }
+            let t = r.statistics
+            videoLines.append("  \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(t.frames) frames (\(t.keyframes) keyframes), "
+                + "\(t.packets) packets, \(t.packetsLost) lost, \(t.packetsRecovered) repaired, \(t.framesDropped) frames dropped, "
+                + "\(t.freezes) freezes (\(String(format: "%.1f", t.freezeSeconds)) s); asked \(t.nacksSent) NACKs, \(t.keyframeRequestsSent) keyframes")
+            videoJSON["\(name)Frames"] = "\(t.frames)"
+            videoJSON["\(name)Keyframes"] = "\(t.keyframes)"
+            videoJSON["\(name)PacketsLost"] = "\(t.packetsLost)"
+            videoJSON["\(name)FramesDropped"] = "\(t.framesDropped)"
+            videoJSON["\(name)Freezes"] = "\(t.freezes)"
+        }
         if arguments.flag("--json") {
             try printJSON([
                 "site": key.site, "meeting": "\(report.meeting)", "endedBy": report.endedBy,
@@ -225,7 +264,7 @@ struct EndpointCommand: Command {
                 "jitterMs": String(format: "%.1f", report.jitterMilliseconds), "late": "\(j.packetsLate)",
                 "concealed": "\(j.framesConcealed)", "recoveredByFEC": "\(j.framesRecoveredByFEC)",
                 "jitterBufferTargetMs": "\(j.targetDelayMilliseconds)",
-            ])
+            ].merging(videoJSON) { a, _ in a })
             return
         }
         Output.line("""
@@ -234,7 +273,21 @@ struct EndpointCommand: Command {
               received  \(report.packetsReceived) packets, \(report.packetsLost) lost, jitter \(String(format: "%.1f", report.jitterMilliseconds)) ms, \(report.authenticationFailures) failed authentication
               playout   \(j.framesPlayed) frames played, \(j.framesRecoveredByFEC) rebuilt by FEC, \(j.framesConcealed) concealed, \(j.packetsLate) late, \(j.framesDTX) DTX; buffer target \(j.targetDelayMilliseconds) ms
             """)
+        for line in videoLines { Output.line(line) }
         for notice in report.notices { Output.line("  notice    \(notice)") }
+    }
+}
+
+/// Reads a video file: IVF (VP8) by its signature, otherwise an H.264 Annex B stream at `fps`.
+func readVideoFile(_ path: String, fps: Int) throws -> VideoFile {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--video: cannot read \(path)") }
+    let bytes = [UInt8](data)
+    do {
+        let file = bytes.starts(with: Array("DKIF".utf8)) ? try VideoFile.parseIVF(bytes) : try VideoFile.parseAnnexB(bytes, framesPerSecond: fps)
+        guard file.frames.first?.isKeyframe == true else { throw ValidationError("--video: \(path) does not start with a keyframe") }
+        return file
+    } catch let error as VideoFormatError {
+        throw ValidationError("--video: \(path): \(error)")
     }
 }
 
