@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(
             name: "VCBridgeCLITests",
             dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory", "Admission", "SRTP", "RTP", "Transport",
-                           "KeyDerivation", "AudioSignal"]
+                           "KeyDerivation", "AudioSignal", "VideoFormats"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
+# The video tests encode their input with a real encoder (ffmpeg with libvpx and libx264) and decode what arrives.
+vcb_apt_install ffmpeg
 swift build --build-tests
 swift test --skip-build

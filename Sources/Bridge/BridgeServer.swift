@@ -227,6 +227,9 @@ public final class BridgeServer: @unchecked Sendable {
             videoSSRC: videoSSRC, presenterSSRC: presenterSSRC, speakerSSRC: speakerSSRC, host: meeting.host,
             floor: floors.withLock { $0[meeting.id] },
             profile: profile, inboundKey: sessionKeys.siteToBridge, outboundKey: sessionKeys.bridgeToSite)))
+        if !mailbox.waitUntilAdded(endpointSSRC, milliseconds: 500) {
+            Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])
+        }
         let video = options.settings.video
         session.send([
             "type": "welcome", "meeting": Int(meeting.id), "title": meeting.title, "start": iso(meeting.start),

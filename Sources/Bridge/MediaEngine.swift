@@ -179,13 +179,13 @@ final class MediaEngine: VideoSink {
                         if let floor = setup.floor { router.giveFloor(to: floor, now: now, sink: self) }
                         routers[setup.meeting] = router
                     }
-                    routers[setup.meeting]!.add(site: setup.site, presenterSSRC: setup.presenterSSRC, speakerSSRC: setup.speakerSSRC)
                     if mixers[setup.meeting] == nil {
                         var selection = TalkerSelector.Configuration()
                         selection.maximumTalkers = talkers
                         mixers[setup.meeting] = try AudioMixer(capacity: Self.maximumSites, talkers: selection)
                     }
                     mixers[setup.meeting]!.setPresent(setup.site, true)
+                    mailbox.added.withLock { _ = $0.insert(setup.endpointSSRC) }
                 } catch {
                     Log.error("media-session", ["site": setup.siteID, "error": error])
                 }
@@ -243,7 +243,14 @@ final class MediaEngine: VideoSink {
         }
         // Only a packet that passed SRTP authentication may move the site's address.
         if let from = receiveBatch.address(index), from != session.address {
-            if session.address != nil { session.statistics.relatches += 1 }
+            if session.address != nil {
+                session.statistics.relatches += 1
+            } else {
+                // Video streams start only now that the site can be reached: a stream switched to a source
+                // while nothing could be sent would begin mid-keyframe.
+                let setup = session.setup
+                routers[setup.meeting]?.add(site: setup.site, presenterSSRC: setup.presenterSSRC, speakerSSRC: setup.speakerSSRC)
+            }
             session.address = from
             session.statistics.address = from.description
         }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Scheduler
 import SRTP
 import Synchronization
@@ -98,6 +101,18 @@ final class MediaMailbox: Sendable {
     let statistics = Mutex<[SiteMediaStatistics]>([])
     let ticks = Mutex(TickStatistics())
     let stopped = Mutex(false)
+    /// Endpoint SSRCs of sessions the media thread has taken on (the join waits for its own before
+    /// welcoming the site, so the site's first packets are not dropped as unknown).
+    let added = Mutex<Set<UInt32>>([])
+
+    /// Waits (polling, at most `milliseconds`) until the media thread has the session for `ssrc`.
+    func waitUntilAdded(_ ssrc: UInt32, milliseconds: Int) -> Bool {
+        for _ in 0..<milliseconds {
+            if added.withLock({ $0.remove(ssrc) != nil }) { return true }
+            usleep(1000)
+        }
+        return false
+    }
 
     func post(_ command: MediaCommand) { commands.withLock { $0.append(command) } }
 }

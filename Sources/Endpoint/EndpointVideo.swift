@@ -95,6 +95,8 @@ public struct VideoStreamRecorder: Sendable {
         public var freezeSeconds = 0.0
         public var nacksSent = 0
         public var keyframeRequestsSent = 0
+        /// Frames whose RTP timestamp was not later than the previous frame's (a stream must never go back).
+        public var timestampRegressions = 0
     }
 
     public let codec: VideoCodec
@@ -108,6 +110,7 @@ public struct VideoStreamRecorder: Sendable {
     /// A frame could not be shown: ask for a keyframe.
     private var needKeyframe = false
     private var lastFrameAt: Int64?
+    private var lastFrameTimestamp: UInt32?
     private var lastKeyframeRequestAt: Int64 = .min / 2
     /// How long a missing packet is waited for before it counts as lost.
     let repairWait: Int64 = 250_000_000
@@ -209,6 +212,10 @@ public struct VideoStreamRecorder: Sendable {
             }
             broken = false
             if key { needKeyframe = false }
+            if let previous = lastFrameTimestamp, !Wrapping.isLaterTimestamp(head.timestamp, than: previous) {
+                statistics.timestampRegressions += 1
+            }
+            lastFrameTimestamp = head.timestamp
             frames.append(VideoFile.Frame(data: data, isKeyframe: key))
             statistics.frames += 1
             if key { statistics.keyframes += 1 }

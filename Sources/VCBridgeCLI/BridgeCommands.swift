@@ -255,6 +255,8 @@ struct EndpointCommand: Command {
             videoJSON["\(name)PacketsLost"] = "\(t.packetsLost)"
             videoJSON["\(name)FramesDropped"] = "\(t.framesDropped)"
             videoJSON["\(name)Freezes"] = "\(t.freezes)"
+            videoJSON["\(name)PacketsRepaired"] = "\(t.packetsRecovered)"
+            videoJSON["\(name)TimestampRegressions"] = "\(t.timestampRegressions)"
         }
         if arguments.flag("--json") {
             try printJSON([

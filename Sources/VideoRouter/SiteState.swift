@@ -66,6 +66,7 @@ final class SiteState {
     var lastRequestAt: Int64 = .min / 2
     var requestPending = false
     var keyframeSinceRequest = false
+    var lastKeyframeAt: Int64 = .min / 2
     var pendingFIR = false
     private var byteAllowance = 0.0
     private var packetAllowance = 0.0

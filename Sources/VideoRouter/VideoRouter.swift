@@ -73,6 +73,8 @@ public final class VideoRouter {
     private var speakers: SpeakerSelector
     /// A source counts as sending video if a packet came within this time.
     private static let activeNanoseconds: Int64 = 2_000_000_000
+    /// A request this soon after a keyframe was sent before its sender could have seen that keyframe.
+    private static let staleRequestNanoseconds: Int64 = 250_000_000
 
     public init(capacity: Int, host: Int, policy: VideoPolicy) {
         self.policy = policy
@@ -162,6 +164,7 @@ public final class VideoRouter {
             }
             source.requestPending = false  // this keyframe answers every request made before it
             source.keyframeSinceRequest = true
+            source.lastKeyframeAt = now
         }
         source.cache(packet, sequence: header.sequenceNumber, arrival: now)
 
@@ -285,13 +288,14 @@ public final class VideoRouter {
     }
 
     /// At most one request per source per interval. The first goes at once; one made within the
-    /// interval is covered by it, unless a keyframe has come since (then the picture broke again):
-    /// such requests wait and go out as one when the interval is over.
+    /// interval is covered by it, unless the keyframe that answered it came long enough ago that
+    /// the requester must have seen it (then the picture broke again): such requests wait and go
+    /// out as one when the interval is over.
     private func requestKeyframe(from site: Int, fir: Bool, now: Int64, sink: any VideoSink) {
         guard let source = sites[site], source.lastVideoAt != nil else { return }
         if now - source.lastRequestAt >= policy.keyframeRequestIntervalNanoseconds {
             sendRequest(to: site, source: source, fir: fir, now: now, sink: sink)
-        } else if source.keyframeSinceRequest {
+        } else if source.keyframeSinceRequest && now - source.lastKeyframeAt >= Self.staleRequestNanoseconds {
             source.requestPending = true
             source.pendingFIR = source.pendingFIR || fir
         }

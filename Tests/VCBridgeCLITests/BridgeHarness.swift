@@ -20,15 +20,18 @@ final class RunningBridge: @unchecked Sendable {
 
     var environment: [String: String] { ["VCBRIDGE_DATA_DIR": dataDirectory, "VCBRIDGE_ORGANISER": "kiểm thử"] }
 
-    init(sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10, duration: String = "1h") throws {
+    /// - Parameter video: the `video` section of the bridge's settings, as JSON (nil: the defaults).
+    init(host: String = "song-lo", sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10, duration: String = "1h",
+         video: String? = nil) throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-bridge-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let config = dataDirectory + "/config.json"
-        try #"{"bridge": {"lostAfterSeconds": \#(lostAfterSeconds)}}"#.write(toFile: config, atomically: true, encoding: .utf8)
-        let booked = try cli(["meeting", "book", "--title", "Kiểm thử cầu nối", "--host", "song-lo", "--scope", sites.joined(separator: ","),
+        let videoSection = video.map { #", "video": \#($0)"# } ?? ""
+        try #"{"bridge": {"lostAfterSeconds": \#(lostAfterSeconds)}\#(videoSection)}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let booked = try cli(["meeting", "book", "--title", "Kiểm thử cầu nối", "--host", host, "--scope", sites.joined(separator: ","),
                               "--start", "now", "--duration", duration])
         #expect(booked.status == 0, "\(booked.stderr)")
-        for site in ["song-lo"] + sites { try provision(site) }
+        for site in [host] + sites { try provision(site) }
         process.executableURL = VCBridgeProcess.executable
         process.arguments = ["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0", "--config", config]
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
@@ -124,6 +127,12 @@ final class RawSite {
     let mediaAddress: SocketAddress
     var sequence: UInt16 = 1000
     var timestamp: UInt32 = 96_000
+    /// The SSRC to send video with, and those of the presenter and speaker streams the bridge sends.
+    let videoSSRC: UInt32
+    let presenterSSRC: UInt32
+    let speakerSSRC: UInt32
+    var videoSequence: UInt16 = 5000
+    var videoTimestamp: UInt32 = 900_000
 
     init(_ key: SiteKey, bridge: RunningBridge) throws {
         self.key = key
@@ -142,6 +151,10 @@ final class RawSite {
               let welcome = JoinProtocol.decode(welcomeLine), welcome["type"] as? String == "welcome"
         else { throw CommandFailure("not welcomed") }
         ssrc = UInt32(welcome["ssrc"] as! Int)
+        let video = welcome["video"] as! [String: Any]
+        videoSSRC = UInt32(video["ssrc"] as! Int)
+        presenterSSRC = UInt32(video["presenterSSRC"] as! Int)
+        speakerSSRC = UInt32(video["speakerSSRC"] as! Int)
         mediaAddress = bridge.media.with(port: UInt16(welcome["mediaPort"] as! Int))
         outbound = try SRTPSession(profile: .aeadAES128GCM, direction: .outbound, keyingMaterial: keys.siteToBridge)
         inbound = try SRTPSession(profile: .aeadAES128GCM, direction: .inbound, keyingMaterial: keys.bridgeToSite)
@@ -155,9 +168,60 @@ final class RawSite {
                                   payload: [UInt8](repeating: 0xF8, count: 20)).serialized()
         sequence &+= 1
         timestamp &+= 960
+        return try protect(plain)
+    }
+
+    func protect(_ plain: [UInt8], rtcp: Bool = false) throws -> [UInt8] {
         var buffer = plain + [UInt8](repeating: 0, count: SRTPSession.maxTrailerLength)
-        let length = try buffer.withUnsafeMutableBytes { try outbound.protectRTP($0, length: plain.count) }
+        let length = try buffer.withUnsafeMutableBytes {
+            rtcp ? try outbound.protectRTCP($0, length: plain.count) : try outbound.protectRTP($0, length: plain.count)
+        }
         return Array(buffer[0..<length])
+    }
+
+    /// The protected packets of one synthetic VP8 frame (`packets` of `size` payload bytes, the
+    /// payload's bytes after the descriptor all `fill`).
+    func nextVideoFrame(key: Bool, packets: Int = 1, size: Int = 1000, fill: UInt8 = 0x55) throws -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        for i in 0..<packets {
+            var payload: [UInt8] = [i == 0 ? 0x10 : 0x00] + [UInt8](repeating: fill, count: size - 1)
+            if i == 0 { payload[1] = key ? 0x10 : 0x11 }
+            let plain = try RTPPacket(marker: i == packets - 1, payloadType: 96, sequenceNumber: videoSequence, timestamp: videoTimestamp,
+                                      ssrc: videoSSRC, payload: payload).serialized()
+            videoSequence &+= 1
+            result.append(try protect(plain))
+        }
+        videoTimestamp &+= 3600
+        return result
+    }
+
+    /// Feedback about one of the streams the bridge sends this site (RR first, as RFC 4585 asks).
+    func feedback(_ packet: RTCPPacket) throws -> [UInt8] {
+        try protect(try RTCPCompound.serialize([.receiverReport(ReceiverReport(ssrc: ssrc)), packet]), rtcp: true)
+    }
+
+    /// The RTP datagrams (still protected) that arrive within `seconds`.
+    func receiveDatagrams(on socket: UDPSocket, seconds: Double) throws -> [[UInt8]] {
+        let batch = DatagramBatch(capacity: 64, slotSize: 1600)
+        var datagrams: [[UInt8]] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            guard try socket.waitReadable(timeoutMilliseconds: 50) else { continue }
+            let count = try socket.receive(into: batch)
+            for i in 0..<count {
+                let datagram = batch.datagram(i)
+                guard datagram.count > 12, datagram[1] < 200 || datagram[1] > 206 else { continue }
+                datagrams.append(Array(datagram))
+            }
+        }
+        return datagrams
+    }
+
+    /// Authenticates and decrypts a received RTP datagram.
+    func unprotect(_ datagram: [UInt8]) -> [UInt8]? {
+        var buffer = datagram
+        guard let n = try? buffer.withUnsafeMutableBytes({ try inbound.unprotectRTP($0, length: datagram.count) }) else { return nil }
+        return Array(buffer[0..<n])
     }
 }
 

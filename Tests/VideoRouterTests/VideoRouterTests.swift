@@ -245,6 +245,9 @@ func expectContinuous(_ packets: [RecordingSink.Forwarded], sourceLocation: Sour
         #expect(m.sink.requests.count == 1)
         m.send(host.nextFrame(key: true), from: 0)  // the answer
         m.advance(milliseconds: 100)
+        m.feedback(.pictureLoss(senderSSRC: 9, mediaSSRC: presenterSSRC(2)), from: 2)  // sent before it saw the answer
+        #expect(m.sink.requests.count == 1)
+        m.advance(milliseconds: 200)
         m.feedback(.fullIntraRequest(senderSSRC: 9, mediaSSRC: presenterSSRC(2), sequenceNumber: 3), from: 2)  // lost again
         m.feedback(.pictureLoss(senderSSRC: 9, mediaSSRC: presenterSSRC(1)), from: 1)
         #expect(m.sink.requests.count == 1)
