@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds vcbridge (release), checks this machine's codec and
-# crypto libraries, then walks through a secretariat's day on a scratch booking store.
+# crypto libraries, walks through a secretariat's day on a scratch booking store, then runs a live
+# six-site meeting with audio and video.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
+vcb_apt_install ffmpeg  # encodes the demo's camera pictures (VP8), as a room's codec would
 swift build -c release --product vcbridge
 bin="$(swift build -c release --show-bin-path)/vcbridge"
 "$bin" --help
@@ -33,6 +35,12 @@ step meeting agenda --site tt-yen-lac
 step meeting free --sites lang-cong,tt-yen-lac --duration 2h --within 3d
 
 echo; echo "== A live meeting: the bridge, six sites joining with their keys, for about 30 seconds =="
+echo "The province chairs and shows its camera to everyone (presenter); the district and two communes"
+echo "send cameras too, and each site's speaker video follows whoever talks (never itself)."
+for pattern in testsrc smptebars rgbtestsrc mandelbrot; do
+    ffmpeg -hide_banner -loglevel error -y -f lavfi -i "$pattern=size=320x240:rate=25" -t 4 -g 25 -pix_fmt yuv420p \
+        -c:v libvpx -b:v 300k -deadline realtime -cpu-used 8 "$demo/$pattern.ivf"
+done
 export VCBRIDGE_ORGANISER="VP UBND tỉnh"
 signal=${VCBRIDGE_DEMO_SIGNAL_PORT:-27400}
 media=${VCBRIDGE_DEMO_MEDIA_PORT:-27402}
@@ -48,11 +56,11 @@ sleep 1
 head -1 "$demo/bridge.log"
 # Distinct tones taking turns: the province chairs, the district and two communes answer.
 run_site() { "$bin" endpoint --key-file "$demo/$1.key" --bridge "127.0.0.1:$signal" --tone "$2" --talk "$3" --duration 30s \
-    > "$demo/$1.out" 2>&1 & }
-run_site vinh-phuc 440 8s/4s
-run_site song-lo 550 4s/8s+4s
-run_site lang-cong 660 3s/9s+10s
-run_site tam-son 770 3s/9s+7s
+    ${4:+--video "$demo/$4.ivf" --video-loop} > "$demo/$1.out" 2>&1 & }
+run_site vinh-phuc 440 8s/4s testsrc
+run_site song-lo 550 4s/8s+4s smptebars
+run_site lang-cong 660 3s/9s+10s rgbtestsrc
+run_site tam-son 770 3s/9s+7s mandelbrot
 run_site quang-yen 880 1s/29s
 run_site bach-luu 990 1s/29s
 for i in $(seq 1 9); do

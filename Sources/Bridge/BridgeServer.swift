@@ -419,7 +419,8 @@ public final class BridgeServer: @unchecked Sendable {
             "pid": Int(getpid()),
             "ticks": ticks.ticks, "tickLateP50Us": ticks.lateP50Microseconds, "tickLateP99Us": ticks.lateP99Microseconds,
             "encodesLastTick": ticks.encodesLastTick, "unknownSSRCPackets": ticks.unknownSSRCPackets,
-            "malformedPackets": ticks.malformedPackets,
+            "malformedPackets": ticks.malformedPackets, "videoPacketsForwarded": ticks.videoPacketsForwarded,
+            "videoForwardP50Us": ticks.videoForwardP50Microseconds, "videoForwardP99Us": ticks.videoForwardP99Microseconds,
         ]
     }
 }

@@ -77,6 +77,12 @@ final class MediaEngine: VideoSink {
     static let audioLevelID: UInt8 = 1
     static let maximumSites = 256
     static let coalesceNanoseconds: Int64 = 1_000_000
+    /// While video flows the pause is shorter: a video packet waiting in the socket is delay added to
+    /// every receiver's copy.
+    static let videoCoalesceNanoseconds: Int64 = 200_000
+    /// Copies of a video packet go out in sends of this many, so the first receivers need not wait
+    /// for the last ones' encryption.
+    static let videoSendChunk = 32
 
     let socket: UDPSocket
     let mailbox: MediaMailbox
@@ -87,8 +93,8 @@ final class MediaEngine: VideoSink {
     private var mixers: [MeetingID: AudioMixer] = [:]
     private var routers: [MeetingID: VideoRouter] = [:]
     private let videoPolicy: VideoPolicy
-    /// Video is forwarded as it arrives (not on the tick), batched per received batch.
-    private let videoBatch = DatagramBatch(capacity: 512, slotSize: 1500)
+    /// Video is forwarded as it arrives (not on the tick), its copies sent in chunks.
+    private let videoBatch = DatagramBatch(capacity: videoSendChunk, slotSize: 1500)
     private let receiveBatch = DatagramBatch(capacity: 64, slotSize: 1500)
     private let sendBatch = DatagramBatch(capacity: maximumSites, slotSize: 1500)
     private let scratch = UnsafeMutableBufferPointer<Int16>.allocate(capacity: 5760)
@@ -96,6 +102,11 @@ final class MediaEngine: VideoSink {
     /// Tick lateness since start, in 50 µs buckets (the last bucket holds everything from 50 ms).
     private var lateness = [Int](repeating: 0, count: 1000)
     private var latenessCount = 0
+    /// Video forwarding time per copy (arrival of the source packet to the return of the send that
+    /// carried the copy) in 10 µs buckets; the arrival of the packet being forwarded; the last video.
+    private var forwardDelay = [Int](repeating: 0, count: 1000)
+    private var forwardingArrival: Int64 = 0
+    private var lastVideoAt: Int64 = .min / 2
     private var tickCount = 0
     private var unknownSSRC = 0
     private var malformed = 0
@@ -139,13 +150,13 @@ final class MediaEngine: VideoSink {
                         count = try socket.receive(into: receiveBatch)
                         let arrival = monotonicNanoseconds()
                         for i in 0..<count { handle(i, arrival: arrival) }
-                        flushVideo()
                     } while count == receiveBatch.capacity
                     // Let packets gather for a moment rather than waking for each one (147 sites send
                     // 7,350 packets a second): arrival times stay within the coalescing interval.
                     let left = nextTick - monotonicNanoseconds()
-                    if left > Self.coalesceNanoseconds {
-                        var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.coalesceNanoseconds))
+                    let coalesce = arrival(since: lastVideoAt) < 100_000_000 ? Self.videoCoalesceNanoseconds : Self.coalesceNanoseconds
+                    if left > coalesce {
+                        var pause = timespec(tv_sec: 0, tv_nsec: Int(coalesce))
                         nanosleep(&pause, nil)
                     }
                 }
@@ -262,7 +273,10 @@ final class MediaEngine: VideoSink {
         }
         guard header.payloadType == Self.payloadType else {
             // Anything but the audio payload type is video (the router drops unknown types and counts them).
+            forwardingArrival = arrival
+            lastVideoAt = arrival
             routers[session.setup.meeting]?.receive(plain, header: header, from: site, now: arrival, sink: self)
+            flushVideo()
             return
         }
         session.statistics.packetsReceived += 1
@@ -294,6 +308,8 @@ final class MediaEngine: VideoSink {
             return
         }
         let router = routers[session.setup.meeting]
+        forwardingArrival = arrival
+        defer { flushVideo() }  // NACK answers
         guard let reading = try? RTCPFastPath.read(UnsafeRawBufferPointer(rebasing: datagram[0..<length]),
                                                    blockAbout: session.setup.bridgeSSRC,
                                                    feedback: { router?.feedback($0, from: site, now: arrival, sink: self) })
@@ -375,17 +391,16 @@ final class MediaEngine: VideoSink {
             sendBatch.count = sent
             do { _ = try socket.send(sendBatch) } catch { Log.error("media-send", ["error": error]) }
         }
-        flushVideo()
         housekeeping(now: now, encodes: encodes)
     }
 
     // MARK: Video (VideoSink)
 
     /// Queues a copy of a source's packet for a receiver, with that receiver's SSRC, sequence number
-    /// and timestamp, protected with its key. Sent by ``flushVideo()`` (or when the batch is full).
+    /// and timestamp, protected with its key. Sent by ``flushVideo()``, in chunks.
     func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16, timestamp: UInt32) {
         guard let session = sessions[receiver], let address = session.address, let source = packet.baseAddress else { return }
-        if videoBatch.count == videoBatch.capacity { flushVideo() }
+        if videoBatch.count >= Self.videoSendChunk { flushVideo() }
         let slot = videoBatch.slot(videoBatch.count)
         guard packet.count >= 12, packet.count + SRTPSession.maxTrailerLength <= slot.count else { return }
         slot.baseAddress!.copyMemory(from: source, byteCount: packet.count)
@@ -414,8 +429,12 @@ final class MediaEngine: VideoSink {
     private func flushVideo() {
         guard videoBatch.count > 0 else { return }
         do { _ = try socket.send(videoBatch) } catch { Log.error("video-send", ["error": error]) }
+        let took = monotonicNanoseconds() - forwardingArrival
+        forwardDelay[min(forwardDelay.count - 1, max(0, Int(took / 10_000)))] += videoBatch.count
         videoBatch.count = 0
     }
+
+    private func arrival(since: Int64) -> Int64 { monotonicNanoseconds() - since }
 
     private func decode(_ session: MediaSession, into output: UnsafeMutableBufferPointer<Int16>) {
         let frame = UnsafeMutableBufferPointer(rebasing: output[0..<960])
@@ -511,19 +530,23 @@ final class MediaEngine: VideoSink {
             published.append(s)
         }
         mailbox.statistics.withLock { $0 = published }
-        func percentile(_ q: Double) -> Int {
-            let wanted = Int((Double(latenessCount) * q).rounded(.up))
+        func percentile(_ q: Double, of histogram: [Int], bucketMicroseconds: Int) -> Int {
+            let total = histogram.reduce(0, +)
+            guard total > 0 else { return 0 }
+            let wanted = Int((Double(total) * q).rounded(.up))
             var sum = 0
-            for (i, n) in lateness.enumerated() {
+            for (i, n) in histogram.enumerated() {
                 sum += n
-                if sum >= wanted { return (i + 1) * 50 }
+                if sum >= wanted { return (i + 1) * bucketMicroseconds }
             }
-            return lateness.count * 50
+            return histogram.count * bucketMicroseconds
         }
         let ticks = TickStatistics(
-            ticks: tickCount, lateP50Microseconds: latenessCount > 0 ? percentile(0.5) : 0,
-            lateP99Microseconds: latenessCount > 0 ? percentile(0.99) : 0, encodesLastTick: encodes,
-            unknownSSRCPackets: unknownSSRC, malformedPackets: malformed)
+            ticks: tickCount, lateP50Microseconds: percentile(0.5, of: lateness, bucketMicroseconds: 50),
+            lateP99Microseconds: percentile(0.99, of: lateness, bucketMicroseconds: 50), encodesLastTick: encodes,
+            unknownSSRCPackets: unknownSSRC, malformedPackets: malformed, videoPacketsForwarded: forwardDelay.reduce(0, +),
+            videoForwardP50Microseconds: percentile(0.5, of: forwardDelay, bucketMicroseconds: 10),
+            videoForwardP99Microseconds: percentile(0.99, of: forwardDelay, bucketMicroseconds: 10))
         mailbox.ticks.withLock { $0 = ticks }
     }
 

@@ -91,6 +91,11 @@ public struct TickStatistics: Sendable, Equatable {
     public var encodesLastTick = 0
     public var unknownSSRCPackets = 0
     public var malformedPackets = 0
+    /// Video copies sent since start, and how long each took from its source packet's arrival (the
+    /// return of the read that got it) to the return of the send that carried it.
+    public var videoPacketsForwarded = 0
+    public var videoForwardP50Microseconds = 0
+    public var videoForwardP99Microseconds = 0
 }
 
 /// How the control threads and the media thread talk: small queues behind mutexes, taken once

@@ -17,6 +17,12 @@ int vcb_sendmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags
     return sendmmsg(fd, (struct mmsghdr *)msgs, count, flags);
 }
 
+int vcb_poll_ns(struct pollfd *fds, unsigned long count, long long timeout_ns) {
+    if (timeout_ns < 0) timeout_ns = 0;
+    struct timespec ts = { .tv_sec = timeout_ns / 1000000000LL, .tv_nsec = timeout_ns % 1000000000LL };
+    return ppoll(fds, count, &ts, NULL);
+}
+
 int vcb_wait_readable(int fd, long long timeout_ns) {
     struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
     if (timeout_ns < 0) timeout_ns = 0;

@@ -17,12 +17,34 @@ public final class LoadTest {
         public var keys: [SiteKey]
         public var talkers: Int
         public var duration: Double
+        /// The first `videoSenders` sites also send synthetic VP8 video (a keyframe every 2 s) at this
+        /// rate, in packets of `videoPacketBytes`; each payload ends with its send time, so receivers
+        /// measure the delay through the bridge.
+        public var videoSenders = 0
+        public var videoKilobitsPerSecond = 1500
+        public var videoFramesPerSecond = 25
+        public var videoPacketBytes = 1200
         public init(bridge: SocketAddress, keys: [SiteKey], talkers: Int, duration: Double) {
             self.bridge = bridge
             self.keys = keys
             self.talkers = talkers
             self.duration = duration
         }
+    }
+
+    /// Video through the bridge, over the whole run.
+    public struct VideoResult: Sendable {
+        public var packetsSent = 0
+        public var bytesSent = 0
+        /// Per receiving site: video packets received per second over the measured interval.
+        public var receivedPerSecond: [Double] = []
+        public var packetsReceived = 0
+        public var authenticationFailures = 0
+        /// Send-to-arrival delay of every video packet received, in microseconds (sender and receivers
+        /// share this process's clock).
+        public var delayP50Microseconds = 0
+        public var delayP99Microseconds = 0
+        public var delayMaxMicroseconds = 0
     }
 
     public struct SiteResult: Sendable {
@@ -47,6 +69,13 @@ public final class LoadTest {
         var timestamp = UInt32.random(in: 0...UInt32.max)
         var result: SiteResult
         var receivedAtStart = 0
+        let audioSSRC: UInt32
+        let videoSSRC: UInt32
+        let streamSSRCs: [UInt32]
+        var videoSequence = UInt16.random(in: 0...UInt16.max)
+        var videoTimestamp = UInt32.random(in: 0...UInt32.max)
+        var videoReceived = 0
+        var videoReceivedAtStart = 0
 
         init(key: SiteKey, joined: JoinClient.Joined, bridge: SocketAddress, talkerFrequency: Double?) throws {
             self.key = key
@@ -58,11 +87,17 @@ public final class LoadTest {
             encoder = talkerFrequency == nil ? nil : try Opus.Encoder(configuration: .init(dtx: false))
             frequency = talkerFrequency ?? 0
             result = SiteResult(site: key.site)
+            let video = joined.welcome["video"] as? [String: Any] ?? [:]
+            audioSSRC = UInt32(truncatingIfNeeded: joined.welcome["bridgeSSRC"] as? Int ?? 0)
+            videoSSRC = UInt32(truncatingIfNeeded: video["ssrc"] as? Int ?? 0)
+            streamSSRCs = [video["presenterSSRC"] as? Int ?? 0, video["speakerSSRC"] as? Int ?? 0].map { UInt32(truncatingIfNeeded: $0) }
         }
     }
 
     let options: Options
     public init(options: Options) { self.options = options }
+    /// Filled by ``run()`` when video was sent.
+    public private(set) var video = VideoResult()
 
     public func run() throws -> [SiteResult] {
         var participants: [Participant] = []
@@ -79,26 +114,79 @@ public final class LoadTest {
         var packet = [UInt8](repeating: 0, count: 1500)
         let batch = DatagramBatch(capacity: 16, slotSize: 1500)
         var fds = participants.map { pollfd(fd: $0.socket.descriptorForPolling, events: Int16(POLLIN), revents: 0) }
+        // Video delays in 10 µs buckets up to 100 ms.
+        var delays = [Int](repeating: 0, count: 10_001)
+        let videoSenders = participants.prefix(options.videoSenders)
+        let frameBytes = options.videoKilobitsPerSecond * 1000 / 8 / max(1, options.videoFramesPerSecond)
+        let payloadBytes = options.videoPacketBytes - 12
+        let frameInterval = Int64(1_000_000_000 / max(1, options.videoFramesPerSecond))
+        // Video leaves through a pacer, as from a real sender: a frame's packets at 2.5 times the
+        // video bitrate, not in one burst.
+        let pacing = Int64(Double(options.videoPacketBytes * 8) / (Double(options.videoKilobitsPerSecond) * 1000 * 2.5) * 1e9)
+        var paced: [(sender: Participant, payloadSize: Int, first: Bool, key: Bool, last: Bool)] = []
+        var pacedNext = 0
+        var nextPacketAt: Int64 = 0
         let start = monotonicNanoseconds()
         var nextTick = start
+        var nextVideoAt = start
+        var videoFrame = 0
         var frame = 0
         var measuredFrom: Int64 = 0
         while true {
             let now = monotonicNanoseconds()
             if Double(now - start) / 1e9 >= options.duration { break }
+            if pacedNext < paced.count && now >= nextPacketAt {
+                let p = paced[pacedNext]
+                pacedNext += 1
+                if pacedNext == paced.count {
+                    paced.removeAll(keepingCapacity: true)
+                    pacedNext = 0
+                }
+                nextPacketAt = max(nextPacketAt, now - pacing) + pacing
+                try packet.withUnsafeMutableBytes { raw in
+                    let header = try RTPHeader.write(into: raw, marker: p.last, payloadType: 96, sequenceNumber: p.sender.videoSequence,
+                                                     timestamp: p.sender.videoTimestamp, ssrc: p.sender.videoSSRC)
+                    let size = p.payloadSize
+                    raw[header] = p.first ? 0x10 : 0x00
+                    raw[header + 1] = p.key ? 0x10 : 0x11
+                    for i in (header + 2)..<(header + size - 8) { raw[i] = 0x5A }
+                    var sent = monotonicNanoseconds()
+                    withUnsafeBytes(of: &sent) { UnsafeMutableRawBufferPointer(rebasing: raw[(header + size - 8)..<(header + size)]).copyMemory(from: $0) }
+                    let protected = try p.sender.outbound.protectRTP(raw, length: header + size)
+                    try p.sender.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.sender.destination)
+                    video.packetsSent += 1
+                    video.bytesSent += header + size
+                }
+                p.sender.videoSequence &+= 1
+                if p.last { p.sender.videoTimestamp &+= UInt32(90_000 / max(1, options.videoFramesPerSecond)) }
+                continue
+            }
             if now < nextTick {
-                let wait = Int32(max(0, (nextTick - now) / 1_000_000))
-                if poll(&fds, nfds_t(fds.count), wait) > 0 {
+                let until = pacedNext < paced.count ? min(nextTick, nextPacketAt) : nextTick
+                if try pollReadable(&fds, nanoseconds: until - now) > 0 {
                     for (i, fd) in fds.enumerated() where fd.revents & Int16(POLLIN) != 0 {
                         let p = participants[i]
                         let count = try p.socket.receive(into: batch)
+                        let arrival = monotonicNanoseconds()
                         for j in 0..<count {
                             let datagram = batch.datagram(j)
-                            guard datagram.count > 1, datagram[1] < 200 || datagram[1] > 206 else { continue }  // RTCP
-                            if (try? p.inbound.unprotectRTP(datagram, length: datagram.count)) != nil {
+                            guard datagram.count > 12, datagram[1] < 200 || datagram[1] > 206 else { continue }  // RTCP
+                            let ssrc = UInt32(datagram[8]) << 24 | UInt32(datagram[9]) << 16 | UInt32(datagram[10]) << 8 | UInt32(datagram[11])
+                            let isVideo = ssrc != p.audioSSRC && p.streamSSRCs.contains(ssrc)
+                            guard let n = try? p.inbound.unprotectRTP(datagram, length: datagram.count) else {
+                                if isVideo { video.authenticationFailures += 1 } else { p.result.authenticationFailures += 1 }
+                                continue
+                            }
+                            guard isVideo else {
                                 p.result.received += 1
-                            } else {
-                                p.result.authenticationFailures += 1
+                                continue
+                            }
+                            p.videoReceived += 1
+                            video.packetsReceived += 1
+                            if n >= 12 + 8 {
+                                var sent: Int64 = 0
+                                withUnsafeMutableBytes(of: &sent) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: datagram[(n - 8)..<n])) }
+                                delays[min(delays.count - 1, max(0, Int((arrival - sent) / 10_000)))] += 1
                             }
                         }
                     }
@@ -108,7 +196,26 @@ public final class LoadTest {
             nextTick += 20_000_000
             if frame == 50 {
                 measuredFrom = now
-                for p in participants { p.receivedAtStart = p.result.received }
+                for p in participants {
+                    p.receivedAtStart = p.result.received
+                    p.videoReceivedAtStart = p.videoReceived
+                }
+            }
+            if !videoSenders.isEmpty && now >= nextVideoAt {
+                // One frame per sender: packets of synthetic VP8 (descriptor, key flag, filler, send time).
+                nextVideoAt += frameInterval
+                let key = videoFrame % (2 * max(1, options.videoFramesPerSecond)) == 0
+                videoFrame += 1
+                for p in videoSenders {
+                    var left = frameBytes
+                    var first = true
+                    while left > 0 {
+                        let size = min(payloadBytes, max(16, left))
+                        left -= size
+                        paced.append((p, size, first, key, left <= 0))
+                        first = false
+                    }
+                }
             }
             for p in participants {
                 try packet.withUnsafeMutableBytes { raw in
@@ -137,6 +244,23 @@ public final class LoadTest {
             frame += 1
         }
         let measured = Double(monotonicNanoseconds() - measuredFrom) / 1e9
+        if !videoSenders.isEmpty {
+            let total = delays.reduce(0, +)
+            func percentile(_ q: Double) -> Int {
+                var sum = 0
+                for (i, n) in delays.enumerated() {
+                    sum += n
+                    if Double(sum) >= Double(total) * q { return (i + 1) * 10 }
+                }
+                return delays.count * 10
+            }
+            video.delayP50Microseconds = total > 0 ? percentile(0.5) : -1
+            video.delayP99Microseconds = total > 0 ? percentile(0.99) : -1
+            video.delayMaxMicroseconds = total > 0 ? ((delays.lastIndex { $0 > 0 } ?? 0) + 1) * 10 : -1
+            video.receivedPerSecond = participants.dropFirst(options.videoSenders).map {
+                measured > 0 ? Double($0.videoReceived - $0.videoReceivedAtStart) / measured : 0
+            }
+        }
         for p in participants {
             p.result.receivedPerSecond = measured > 0 ? Double(p.result.received - p.receivedAtStart) / measured : 0
             try? p.joined.connection.send(line: JoinProtocol.encode(["type": "bye"]))

@@ -149,3 +149,13 @@ public final class UDPSocket {
         try result.get()
     }
 }
+
+/// Waits until one of `sockets` is readable or `nanoseconds` pass; marks the readable ones.
+/// - Returns: how many are readable (0 on timeout).
+public func pollReadable(_ sockets: inout [pollfd], nanoseconds: Int64) throws(SocketError) -> Int {
+    while true {
+        let n = sockets.withUnsafeMutableBufferPointer { vcb_poll_ns($0.baseAddress, UInt($0.count), nanoseconds) }
+        if n >= 0 { return Int(n) }
+        if errno != EINTR { throw SocketError("poll") }
+    }
+}

@@ -447,12 +447,13 @@ struct RelayCommand: Command {
 struct LoadTestCommand: Command {
     static let name = "loadtest"
     static let abstract = "Run N endpoints in one process against a running bridge and report delivery, CPU and memory."
-    static let usage = "vcbridge loadtest --sites N --talkers K --duration D --bridge HOST:PORT [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one; they must be booked now"
+    static let usage = "vcbridge loadtest --sites N --talkers K --duration D --bridge HOST:PORT [--video-senders V [--video-kbps R] [--video-fps F]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one; they must be booked now\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
-        self.arguments = try Arguments(arguments, options: ["--sites", "--talkers", "--duration", "--bridge"], flags: ["--json"])
+        self.arguments = try Arguments(arguments, options: ["--sites", "--talkers", "--duration", "--bridge", "--video-senders", "--video-kbps",
+                                                            "--video-fps"], flags: ["--json"])
         _ = try self.arguments.required("--bridge")
     }
 
@@ -501,7 +502,8 @@ struct LoadTestCommand: Command {
                    let s = try? controlRequest(dataDirectory, ["command": "status"]), (s["sites"] as? [Any])?.count == count {
                     running.withLock {
                         $0 = ["tickLateP50Us": s["tickLateP50Us"] as? Int ?? -1, "tickLateP99Us": s["tickLateP99Us"] as? Int ?? -1,
-                              "encodesLastTick": s["encodesLastTick"] as? Int ?? -1]
+                              "encodesLastTick": s["encodesLastTick"] as? Int ?? -1,
+                              "videoForwardP50Us": s["videoForwardP50Us"] as? Int ?? -1, "videoForwardP99Us": s["videoForwardP99Us"] as? Int ?? -1]
                     }
                 }
                 Thread.sleep(forTimeInterval: 2)
@@ -509,8 +511,13 @@ struct LoadTestCommand: Command {
         }
         sampler.start()
         let results: [LoadTest.SiteResult]
+        var options = LoadTest.Options(bridge: bridge, keys: Array(keys), talkers: talkers, duration: duration)
+        options.videoSenders = try arguments.integer("--video-senders", in: 0...count) ?? 0
+        options.videoKilobitsPerSecond = try arguments.integer("--video-kbps", in: 64...20_000) ?? 1500
+        options.videoFramesPerSecond = try arguments.integer("--video-fps", in: 1...60) ?? 25
+        let loadTest = LoadTest(options: options)
         do {
-            results = try LoadTest(options: .init(bridge: bridge, keys: Array(keys), talkers: talkers, duration: duration)).run()
+            results = try loadTest.run()
         } catch let error as EndpointError {
             throw CommandFailure(error.description)
         }
@@ -521,15 +528,30 @@ struct LoadTestCommand: Command {
         let cpu = (before != nil && after != nil) ? (after!.cpu - before!.cpu) / elapsed * 100 : -1
         let rates = results.map(\.receivedPerSecond).sorted()
         let starved = results.filter { $0.receivedPerSecond < 49 }
-        let summary: [String: Any] = [
+        var summary: [String: Any] = [
             "sites": results.count, "talkers": talkers, "seconds": duration,
-            "bridgeCPUPercent": cpu, "bridgeRSSMB": after?.rssMB ?? -1, "bridgePeakRSSMB": peakRSS,
+            "bridgeCPUPercent": cpu, "bridgeCPUSeconds": (before != nil && after != nil) ? after!.cpu - before!.cpu : -1,
+            "elapsedSeconds": elapsed, "bridgeRSSMB": after?.rssMB ?? -1, "bridgePeakRSSMB": peakRSS,
             "deliveryMinPerSecond": rates.first ?? 0, "deliveryMedianPerSecond": rates.isEmpty ? 0 : rates[rates.count / 2],
             "deliveryMaxPerSecond": rates.last ?? 0, "sitesBelow49PerSecond": starved.map(\.site),
             "authenticationFailures": results.map(\.authenticationFailures).reduce(0, +),
             "tickLateP50Us": final["tickLateP50Us"] ?? -1, "tickLateP99Us": final["tickLateP99Us"] ?? -1,
             "encodesLastTick": final["encodesLastTick"] ?? -1,
         ]
+        let video = loadTest.video
+        let videoRates = video.receivedPerSecond.sorted()
+        if options.videoSenders > 0 {
+            summary["video"] = [
+                "senders": options.videoSenders, "packetsSent": video.packetsSent, "bytesSent": video.bytesSent,
+                "sentPacketsPerSecond": Double(video.packetsSent) / duration, "packetsReceived": video.packetsReceived,
+                "receiversMinPacketsPerSecond": videoRates.first ?? 0,
+                "receiversMedianPacketsPerSecond": videoRates.isEmpty ? 0 : videoRates[videoRates.count / 2],
+                "authenticationFailures": video.authenticationFailures,
+                "endToEndDelayP50Us": video.delayP50Microseconds, "endToEndDelayP99Us": video.delayP99Microseconds,
+                "endToEndDelayMaxUs": video.delayMaxMicroseconds,
+                "bridgeForwardP50Us": final["videoForwardP50Us"] ?? -1, "bridgeForwardP99Us": final["videoForwardP99Us"] ?? -1,
+            ] as [String: Any]
+        }
         if arguments.flag("--json") {
             let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
             Output.line(String(decoding: data, as: UTF8.self))
@@ -541,5 +563,11 @@ struct LoadTestCommand: Command {
               bridge              CPU \(String(format: "%.1f", cpu)) % of one core, RSS \(String(format: "%.1f", after?.rssMB ?? -1)) MB (peak \(String(format: "%.1f", peakRSS)) MB)
               mixer clock         late p50 \(summary["tickLateP50Us"]!) µs, p99 \(summary["tickLateP99Us"]!) µs; \(summary["encodesLastTick"]!) encodes per tick
             """)
+        if options.videoSenders > 0 {
+            Output.line("""
+                  video               \(String(format: "%.0f", Double(video.packetsSent) / duration)) packets/s sent by \(options.videoSenders) site(s); per receiver min \(String(format: "%.1f", videoRates.first ?? 0)), median \(String(format: "%.1f", videoRates.isEmpty ? 0 : videoRates[videoRates.count / 2])) packets/s
+                  video delay         send to arrival p50 \(video.delayP50Microseconds) µs, p99 \(video.delayP99Microseconds) µs; in the bridge p50 \(final["videoForwardP50Us"] ?? -1) µs, p99 \(final["videoForwardP99Us"] ?? -1) µs
+                """)
+        }
     }
 }

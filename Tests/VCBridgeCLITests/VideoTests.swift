@@ -257,3 +257,36 @@ struct VideoTests {
         #expect(bridge.stop() == 0)
     }
 }
+
+@Suite("Floor", .serialized)
+struct FloorTests {
+    @Test func theFloorMovesEveryonesPresenterVideoAndComesBackToTheHost() throws {
+        let bridge = try RunningBridge(sites: ["lang-cong", "tam-son", "quang-yen"])
+        let path = try encodeTestVideo(.vp8, seconds: 2, kilobits: 200, into: bridge.dataDirectory)
+        let runs = try ["song-lo", "lang-cong", "tam-son"].map {
+            try bridge.endpoint($0, ["--silent", "--video", path, "--video-loop", "--duration", "10s"])
+        }
+        let watcher = try bridge.endpoint("quang-yen", ["--silent", "--duration", "10s"])
+        #expect(try waitFor(4) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "song-lo" })
+        let given = try bridge.cli(["meeting", "floor", "lang-cong"])
+        #expect(given.status == 0, "\(given.stderr)")
+        #expect(given.stdout.contains("Lãng Công") && given.stdout.contains("now presents"))
+        for site in ["quang-yen", "tam-son", "song-lo"] {
+            #expect(try waitFor(3) { try videoStatus(bridge, site)["presenter"] as? String == "lang-cong" }, "\(site)")
+        }
+        // The new presenter keeps the host's picture; nobody gets their own.
+        #expect(try videoStatus(bridge, "lang-cong")["presenter"] as? String == "song-lo")
+        let back = try bridge.cli(["meeting", "floor", "--host", "1"])
+        #expect(back.status == 0, "\(back.stderr)")
+        #expect(try waitFor(3) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "song-lo" })
+        // Mistakes are named.
+        let unknown = try bridge.cli(["meeting", "floor", "nowhere"])
+        #expect(unknown.status == 64)
+        let notIn = try bridge.cli(["meeting", "floor", "bach-luu"])
+        #expect(notIn.status == 1 && notIn.stderr.contains("in no meeting now"), "\(notIn.stderr)")
+        let both = try bridge.cli(["meeting", "floor", "lang-cong", "--host", "1"])
+        #expect(both.status == 64)
+        for run in runs + [watcher] { _ = bridge.finish(run) }
+        #expect(bridge.stop() == 0)
+    }
+}

@@ -35,6 +35,9 @@ int vcb_sendmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags
 
 // Waits until fd is readable or timeout_ns passes (ppoll). Returns >0 readable, 0 timeout, -1 error (errno).
 int vcb_wait_readable(int fd, long long timeout_ns);
+/// poll() with a timeout in nanoseconds (ppoll needs _GNU_SOURCE, which Swift's Glibc module lacks).
+struct pollfd;
+int vcb_poll_ns(struct pollfd *fds, unsigned long count, long long timeout_ns);
 int vcb_opus_decoder_reset(struct OpusDecoder *dec);
 
 // ---- Kernel CSPRNG ----
