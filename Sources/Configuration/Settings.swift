@@ -32,6 +32,8 @@ public struct Settings: Sendable, Equatable {
     public var lostAfterSeconds: Int
     /// Video forwarding limits and timings.
     public var video: VideoSettings
+    /// Quality grades, alerts, history and the monitoring listener.
+    public var quality: QualitySettings
 
     /// The embedded defaults.
     public static let defaults: Settings = {
@@ -54,6 +56,8 @@ public struct Settings: Sendable, Equatable {
     private static let known: [String: Set<String>] = [
         "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
+        "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
+                    "httpAddress", "httpPort"],
         "video": ["senders", "maxKilobitsPerSecond", "maxPacketsPerSecond", "maxPacketBytes", "keyframeRequestIntervalMs",
                   "switchTimeoutMs", "repairWindowMs", "speakerHoldMs"],
     ]
@@ -99,6 +103,25 @@ public struct Settings: Sendable, Equatable {
         mediaPort = try integer("bridge", "mediaPort", in: 0...65535)
         talkers = try integer("bridge", "talkers", in: 1...8)
         lostAfterSeconds = try integer("bridge", "lostAfterSeconds", in: 2...600)
+        func decimal(_ section: String, _ key: String, in range: ClosedRange<Double>) throws(SettingsError) -> Double {
+            let raw = try value(section, key, as: NSNumber.self)
+            guard range.contains(raw.doubleValue) else {
+                throw SettingsError("\(origin): '\(section).\(key)' must be a number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return raw.doubleValue
+        }
+        quality = QualitySettings(
+            goodMOS: try decimal("quality", "goodMOS", in: 1...4.5), fairMOS: try decimal("quality", "fairMOS", in: 1...4.5),
+            poorMOS: try decimal("quality", "poorMOS", in: 1...4.5),
+            alertAfterSeconds: try integer("quality", "alertAfterSeconds", in: 1...3600),
+            sampleSeconds: try integer("quality", "sampleSeconds", in: 1...300),
+            historyDays: try integer("quality", "historyDays", in: 1...3660),
+            httpEnabled: try value("quality", "httpEnabled", as: Bool.self),
+            httpAddress: try value("quality", "httpAddress", as: String.self),
+            httpPort: try integer("quality", "httpPort", in: 0...65535))
+        guard quality.goodMOS > quality.fairMOS, quality.fairMOS > quality.poorMOS else {
+            throw SettingsError("\(origin): the grade thresholds must fall: quality.goodMOS > fairMOS > poorMOS")
+        }
         let senders = try value("video", "senders", as: String.self)
         guard let sendersValue = VideoSettings.Senders(rawValue: senders) else {
             throw SettingsError("\(origin): 'video.senders' is '\(senders)'; it must be \"all\" or \"presenters\"")
@@ -173,4 +196,23 @@ public struct VideoSettings: Sendable, Equatable {
     public var repairWindowMilliseconds: Int
     /// How long a new loudest talker must stay loudest before the speaker video follows.
     public var speakerHoldMilliseconds: Int
+}
+
+/// The `quality` section: what technicians see and are warned of.
+public struct QualitySettings: Sendable, Equatable {
+    /// MOS estimates at or above `goodMOS` are good, at or above `fairMOS` fair, at or above
+    /// `poorMOS` poor, below it bad.
+    public var goodMOS: Double
+    public var fairMOS: Double
+    public var poorMOS: Double
+    /// A site poor or bad for longer than this raises an alert (a warning in the log).
+    public var alertAfterSeconds: Int
+    /// History keeps one sample per site every this many seconds.
+    public var sampleSeconds: Int
+    /// Meetings' history older than this is deleted.
+    public var historyDays: Int
+    /// The HTTP listener (Prometheus metrics and the status page): off unless enabled; localhost by default.
+    public var httpEnabled: Bool
+    public var httpAddress: String
+    public var httpPort: Int
 }

@@ -102,6 +102,11 @@ struct ConfigCommand: Command {
         table.add(["video.switchTimeoutMs", "\(v.switchTimeoutMilliseconds)"])
         table.add(["video.repairWindowMs", "\(v.repairWindowMilliseconds)"])
         table.add(["video.speakerHoldMs", "\(v.speakerHoldMilliseconds)"])
+        let q = s.quality
+        table.add(["quality grades (MOS est.)", "good >= \(q.goodMOS), fair >= \(q.fairMOS), poor >= \(q.poorMOS), bad below"])
+        table.add(["quality.alertAfterSeconds", "\(q.alertAfterSeconds)"])
+        table.add(["quality.sampleSeconds", "\(q.sampleSeconds) (history kept \(q.historyDays) days)"])
+        table.add(["quality.http", q.httpEnabled ? "\(q.httpAddress):\(q.httpPort)" : "off"])
         table.add(["schedule.setupMinutes", "\(s.setupSeconds / 60)"])
         table.add(["schedule.workingHours", hours])
         table.add(["schedule.workingDays", s.workingDays.sorted().map(\.description).joined(separator: ",")])
