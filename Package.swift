@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "Bridge",
             dependencies: ["Admission", "AudioSignal", "Configuration", "JitterBuffer", "Mixer", "OpusCodec", "RTP", "SRTP",
-                           "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter"]
+                           "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "QualityModel"]
         ),
 
         // Seeded loss / delay / jitter / duplication, and the UDP relay that applies them.

@@ -81,6 +81,7 @@ public final class BridgeServer: @unchecked Sendable {
     let controlPath: String
     /// Sites given the floor, per meeting (absent: the host presents).
     let floors = Mutex<[MeetingID: Int]>([:])
+    let quality: QualityMonitor
 
     public init(options: Options) throws {
         self.options = options
@@ -95,6 +96,7 @@ public final class BridgeServer: @unchecked Sendable {
         signalingAddress = listener.localAddress
         mediaAddress = media.localAddress
         controlPath = options.dataDirectory + "/bridge.sock"
+        quality = QualityMonitor(settings: options.settings.quality, directory: directory, dataDirectory: options.dataDirectory)
     }
 
     /// Runs until SIGINT or SIGTERM, then ends every session cleanly.
@@ -118,6 +120,7 @@ public final class BridgeServer: @unchecked Sendable {
         mediaThread.start()
         Thread { self.acceptLoop() }.start()
         Thread { self.followSchedule() }.start()
+        Thread { self.followQuality() }.start()
         let control = try ControlSocket(path: controlPath, server: self)
         Thread { control.serve() }.start()
 
@@ -245,6 +248,7 @@ public final class BridgeServer: @unchecked Sendable {
         ])
         Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": connection.peer.map { "\($0)" } ?? "-",
                           "generation": key.generation])
+        quality.joined(site: site.index, meeting: meeting.id)
 
         // Until the site says bye or the connection drops.
         while running.withLock({ $0 }) {
@@ -265,6 +269,7 @@ public final class BridgeServer: @unchecked Sendable {
         }
         guard let removed else { return }
         mailbox.post(.remove(site: site, reason: reason))
+        quality.ended(site: site, meeting: removed.meeting, reason: reason)
         if notify { removed.send(["type": "ended", "reason": reason]) }
         removed.connection.shutdownBoth()
         Log.info("session-ended", ["site": removed.site.id, "meeting": removed.meeting, "reason": reason])
@@ -321,6 +326,41 @@ public final class BridgeServer: @unchecked Sendable {
     }
 
     private var lastKeysStamp: Int64 = -1
+
+    // MARK: Quality
+
+    /// Once a second: live figures, alerts and history; hourly, the history retention.
+    private func followQuality() {
+        var nextRetention: Int64 = 0
+        while running.withLock({ $0 }) {
+            let now = monotonicNanoseconds()
+            if now >= nextRetention {
+                quality.applyRetention()
+                nextRetention = now + 3_600_000_000_000
+            }
+            quality.step(statistics: mailbox.statistics.withLock { $0 }, now: now)
+            usleep(1_000_000 - useconds_t((monotonicNanoseconds() - now) / 1000 % 1_000_000))
+        }
+    }
+
+    /// The control socket's `quality` command: every site of the meetings in progress.
+    func qualityView(site siteID: String?) -> [String: Any] {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let now = Timestamp(ts.tv_sec)
+        let meetings = store.withLock { store -> [Meeting] in
+            _ = try? store.refresh()
+            return store.schedule.active(at: now)
+        }
+        var detail: Int? = nil
+        if let siteID {
+            guard let site = directory.site(siteID) else { return ["type": "error", "error": "unknown site '\(siteID)'"] }
+            detail = site.index
+        }
+        var view = quality.view(meetings: meetings, detailFor: detail)
+        view["type"] = "quality"
+        return view
+    }
 
     /// The keys directory's modification time in nanoseconds (0 if it is missing).
     private func keysDirectoryStamp() -> Int64 {

@@ -8,6 +8,8 @@ import Transport
 /// The bridge's local control socket: an owner-only Unix socket through which the CLI and
 /// technicians talk to the running bridge. One JSON request per line, one JSON answer per line.
 ///   {"command":"status"}          per-site media figures and the mixer clock
+///   {"command":"quality"}         every site of the meetings in progress: state, quality figures, grade; open alerts
+///   {"command":"quality","site":ID} the same with that site's last 10 minutes, second by second
 ///   {"command":"end","site":ID}   end a site's session now (used by `vcbridge site revoke`)
 ///   {"command":"floor","site":ID} give the floor (presenter video) of the site's meeting to it
 ///   {"command":"floor","meeting":N} give meeting N's floor back to its host
@@ -82,10 +84,12 @@ final class ControlSocket: @unchecked Sendable {
                 } else {
                     answer = ["type": "error", "error": "unknown site"]
                 }
+            case "quality":
+                answer = server.qualityView(site: request["site"] as? String)
             case "floor":
                 answer = server.floorCommand(site: request["site"] as? String, meeting: request["meeting"] as? Int)
             default:
-                answer = ["type": "error", "error": "unknown command (status, end, floor)"]
+                answer = ["type": "error", "error": "unknown command (status, quality, end, floor)"]
             }
             // Unsorted keys: sorting a status of every site costs more than building it.
             let reply = (try? JSONSerialization.data(withJSONObject: answer)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"

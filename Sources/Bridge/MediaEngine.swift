@@ -501,6 +501,7 @@ final class MediaEngine: VideoSink {
         var published: [SiteMediaStatistics] = []
         for case let session? in sessions {
             var s = session.statistics
+            s.at = now
             let j = session.jitter.statistics
             s.late = j.packetsLate
             s.duplicates = j.packetsDuplicated

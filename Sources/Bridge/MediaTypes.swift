@@ -43,6 +43,8 @@ enum MediaEvent: Sendable {
 
 /// Per-site figures the media thread publishes once a second.
 public struct SiteMediaStatistics: Sendable, Equatable {
+    /// Monotonic time the figures were taken (nanoseconds).
+    public var at: Int64 = 0
     public var site: Int
     public var siteID: String
     public var meeting: MeetingID

@@ -160,3 +160,9 @@ enum StoreLifetime {
     nonisolated(unsafe) private static var kept: [ScheduleStore] = []
     static func keepUntilExit(_ store: ScheduleStore) { kept.append(store) }
 }
+
+/// Prints a JSON object or array built from dictionaries (keys sorted, for scripts and diffs).
+func printJSONObject(_ value: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    Output.line(String(decoding: data, as: UTF8.self))
+}

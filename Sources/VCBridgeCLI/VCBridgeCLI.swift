@@ -10,6 +10,7 @@ public enum VCBridgeCLI {
             MeetingCommand.self,
             ServeCommand.self,
             StatusCommand.self,
+            QualityCommand.self,
             SiteCommand.self,
             EndpointCommand.self,
             RelayCommand.self,
