@@ -104,6 +104,9 @@ public final class JitterBuffer {
     private var lateFloorMilliseconds: Int64 = 0
     private var lateFloorSetAt: Int64 = 0
     static let lateFloorDecayPerSecond: Int64 = 10
+    /// This many packets in a row too late to play means the sender's timeline moved: resynchronise.
+    static let lateRunBeforeResync = 10
+    private var consecutiveLate = 0
 
     public init(configuration: JitterBufferConfiguration = .init()) {
         self.configuration = configuration
@@ -138,7 +141,10 @@ public final class JitterBuffer {
         gaveUpWaiting = false
         ticksAbove = 0
         ticksBelow = 0
+        consecutiveLate = 0
+        lateFloorMilliseconds = 0
         estimator.reset()
+        updateTarget()
     }
 
     /// Adds a received packet.
@@ -173,10 +179,24 @@ public final class JitterBuffer {
 
         if playing && extended < playTimestamp {
             statistics.packetsLate += 1
+            consecutiveLate += 1
+            if consecutiveLate >= Self.lateRunBeforeResync {
+                // Every packet for a while came too late to play: the sender's timeline moved back
+                // against ours (it stalled and went on where it was). Start over from this packet
+                // rather than conceal everything from now on.
+                statistics.resets += 1
+                statistics.packetsReceived -= 1  // counted again below
+                reset(ssrc: ssrc, timestamp: timestamp)
+                firstArrival = arrival
+                highestSequence = sequence &- 1
+                return insert(sequence: sequence, timestamp: timestamp, ssrc: ssrc, payload: payload,
+                              voiceActivity: voiceActivity, arrival: arrival)
+            }
             // Late means the target was too small: raise it at once to cover this delay.
             raiseTarget(to: estimator.lastRelativeDelay + Self.frameMilliseconds, at: arrival)
             return
         }
+        consecutiveLate = 0
         let index = slot(for: extended)
         if slotValid[index] && slotTimestamp[index] == extended {
             statistics.packetsDuplicated += 1

@@ -226,3 +226,21 @@ struct JitterBufferTests {
         #expect(played.contains(.packet(7)) && played.contains(.packet(50)))
     }
 }
+
+@Suite("Jitter buffer: a sender whose timeline moves back")
+struct JitterBufferResyncTests {
+    @Test func aSenderThatStallsAndGoesOnWhereItWasIsFollowedNotConcealedForever() {
+        let buffer = JitterBuffer()
+        // 600 frames on time; then the sender stops for 5 s and carries on with the next sequence
+        // numbers and timestamps, as if no time had passed: every packet now arrives 5 s "late".
+        let packets = Simulation.stream(frames: 1200, voice: { _ in false }, delayMs: { i in i < 600 ? 1 : 5001 })
+        let played = Simulation.run(buffer, packets, ticks: 1400)
+        // Once it has followed the sender again (within the first second after the stall), nothing is concealed.
+        let after = played[(850 + 50)..<1400]
+        #expect(after.filter { $0 == .conceal }.count == 0)
+        #expect(buffer.statistics.resets == 1)
+        #expect(buffer.statistics.packetsLate == JitterBuffer.lateRunBeforeResync)
+        // The lateness was the timeline's, not the network's: the target is back to a steady stream's.
+        #expect(buffer.statistics.targetDelayMilliseconds <= 40)
+    }
+}

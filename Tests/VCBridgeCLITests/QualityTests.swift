@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import Transport
+@testable import VCBridgeCLI
+
+@Suite("Quality views", .serialized)
+struct QualityTests {
+    /// Sites send 20 ms audio packets; of a site with a `lose` pattern, the packets it names are never
+    /// sent (a known loss pattern).
+    func send(_ sites: [(RawSite, lose: ((Int) -> Bool)?)], on socket: UDPSocket, seconds: Double) throws {
+        let start = Date()
+        var i = 0
+        while Date().timeIntervalSince(start) < seconds {
+            for (site, lose) in sites {
+                let packet = try site.nextPacket()
+                if !(lose?(i) ?? false) { try socket.send(packet, to: site.mediaAddress) }
+            }
+            i += 1
+            let due = start.addingTimeInterval(Double(i) * 0.02)
+            Thread.sleep(forTimeInterval: max(0, due.timeIntervalSinceNow))
+        }
+    }
+
+    func qualityJSON(_ bridge: RunningBridge, _ extra: [String] = []) throws -> [String: Any] {
+        let result = try bridge.cli(["quality", "--json"] + extra)
+        #expect(result.status == 0, "\(result.stderr)")
+        return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+    }
+
+    func row(_ json: [String: Any], _ site: String) -> [String: Any]? {
+        (json["sites"] as? [[String: Any]])?.first { $0["site"] as? String == site }
+    }
+
+    @Test func figuresFollowAKnownTraceAlertsOpenAndCloseAndTheReportHasEverySite() throws {
+        let bridge = try RunningBridge(sites: ["lang-cong", "tam-son", "quang-yen"])
+        let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let lossy = try RawSite(try bridge.key("lang-cong"), bridge: bridge)
+        let clean = try RawSite(try bridge.key("tam-son"), bridge: bridge)
+        // 12 s: lang-cong loses 2 packets of every 4 (50 %, in pairs, so FEC can rebuild only one of each
+        // pair and half the losses are concealed); tam-son loses none.
+        try send([(lossy, { $0 % 4 == 1 || $0 % 4 == 2 }), (clean, nil)], on: socket, seconds: 12)
+        var json = try qualityJSON(bridge)
+        let lossyRow = try #require(row(json, "lang-cong"))
+        #expect(lossyRow["state"] as? String == "connected")
+        // Over the 5 s window, 50 % of the packets sent were lost (the sequence numbers say so), and a
+        // quarter of the frames played had to be concealed (a third of those the buffer got).
+        let loss = lossyRow["lossPercent"] as? Double ?? -1
+        #expect(abs(loss - 50) < 2, "loss \(loss) %")
+        let concealed = lossyRow["concealedPercent"] as? Double ?? -1
+        #expect(abs(concealed - 100.0 / 3) < 3, "concealed \(concealed) %")
+        #expect(lossyRow["grade"] as? String == "bad" && lossyRow["cause"] as? String == "loss")
+        #expect(row(json, "tam-son")?["lossPercent"] as? Double == 0)
+        #expect(row(json, "tam-son")?["grade"] as? String == "good")
+        #expect(row(json, "quang-yen")?["state"] as? String == "not joined")
+        // Bad for over 10 s: one warning naming the site and the cause, listed by --alerts.
+        #expect(waitFor(3) { bridge.logText.contains("event=quality-alert site=lang-cong") })
+        #expect(bridge.logText.components(separatedBy: "event=quality-alert site=lang-cong").count == 2)
+        #expect(bridge.logText.contains("cause=loss"))
+        let alerts = try bridge.cli(["quality", "--alerts"])
+        #expect(alerts.stdout.contains("lang-cong") && alerts.stdout.contains("loss"))
+        #expect(!alerts.stdout.contains("tam-son"))
+        // The table shows what --json shows.
+        let table = try bridge.cli(["quality", "--district", "song-lo"])
+        json = try qualityJSON(bridge, ["--district", "song-lo"])
+        for site in json["sites"] as? [[String: Any]] ?? [] {
+            let id = site["site"] as! String
+            let line = try #require(table.stdout.split(separator: "\n").first { $0.hasPrefix(id + " ") }, "\(id) missing from the table")
+            #expect(line.contains(site["state"] as! String))
+            if let mos = site["mos"] as? Double { #expect(line.contains(String(format: "%.2f", mos)), "\(line) vs \(mos)") }
+            if let grade = site["grade"] as? String { #expect(line.contains(grade)) }
+        }
+        #expect(try bridge.cli(["quality", "--grade", "bad"]).stdout.contains("lang-cong"))
+        #expect(try !bridge.cli(["quality", "--grade", "good"]).stdout.contains("lang-cong"))
+        // Recovery: clean packets again, and one line says so.
+        try send([(lossy, nil), (clean, nil)], on: socket, seconds: 8)
+        let afterRecovery = row(try qualityJSON(bridge), "lang-cong")
+        #expect(waitFor(3) { bridge.logText.contains("event=quality-recovered site=lang-cong") }, "\(String(describing: afterRecovery))")
+        #expect(try bridge.cli(["quality", "--alerts"]).stdout.contains("no open alerts"))
+        Thread.sleep(forTimeInterval: 1)
+        // The report: every site that joined, written as HTML and CSV.
+        let html = bridge.dataDirectory + "/report.html"
+        let csv = bridge.dataDirectory + "/report.csv"
+        let report = try bridge.cli(["quality", "report", "1", "--html", html, "--csv", csv, "--json"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any] ?? [:]
+        let sites = (summary["sites"] as? [[String: Any]] ?? []).compactMap { $0["site"] as? String }
+        #expect(Set(sites) == ["lang-cong", "tam-son"])
+        let lossySummary = (summary["sites"] as? [[String: Any]])?.first { $0["site"] as? String == "lang-cong" }
+        #expect((lossySummary?["minutesWithLossOver5Percent"] as? Int ?? 0) >= 1)
+        #expect((lossySummary?["mosMin"] as? Double ?? 5) < 3.1)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("<svg") && page.contains("Xã Lãng Công") && !page.contains("http://") || page.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+        #expect(!page.contains("<script src") && !page.contains("<link"))
+        let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        #expect(rows.first?.hasPrefix("time,site,name,loss") == true)
+        #expect(rows.contains { $0.contains(",lang-cong,") } && rows.contains { $0.contains(",tam-son,") })
+        // A meeting with no history is named as such.
+        let none = try bridge.cli(["quality", "report", "99"])
+        #expect(none.status == 1 && none.stderr.contains("no meeting #99"))
+        #expect(bridge.stop() == 0)
+    }
+}
