@@ -44,6 +44,8 @@ let package = Package(
         .target(name: "Mixer", dependencies: ["OpusCodec"]),
         // The E-model MOS estimate and quality grades (for technicians' views).
         .target(name: "QualityModel"),
+        // Monitoring: a small HTTP server, Prometheus text, the technicians' status page.
+        .target(name: "Monitoring", dependencies: ["Transport"]),
         // Test and diagnostic signals (tones, Goertzel detection, levels).
         .target(name: "AudioSignal"),
 
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "Bridge",
             dependencies: ["Admission", "AudioSignal", "Configuration", "JitterBuffer", "Mixer", "OpusCodec", "RTP", "SRTP",
-                           "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "QualityModel"]
+                           "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "QualityModel", "Monitoring"]
         ),
 
         // Seeded loss / delay / jitter / duplication, and the UDP relay that applies them.
@@ -107,6 +109,7 @@ let package = Package(
         .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal"]),
         .testTarget(name: "ImpairmentTests", dependencies: ["Impairment"]),
         .testTarget(name: "QualityModelTests", dependencies: ["QualityModel"]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Transport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(
             name: "VCBridgeCLITests",

@@ -123,6 +123,7 @@ public final class BridgeServer: @unchecked Sendable {
         Thread { self.followQuality() }.start()
         let control = try ControlSocket(path: controlPath, server: self)
         Thread { control.serve() }.start()
+        let http = try startMonitoring()
 
         Log.info("listening", ["signaling": signalingAddress, "media": mediaAddress, "control": controlPath,
                                "data": options.dataDirectory, "talkers": talkers])
@@ -138,6 +139,7 @@ public final class BridgeServer: @unchecked Sendable {
         }
         listener.close()
         control.close()
+        http?.close()
         Log.info("stopped")
     }
 

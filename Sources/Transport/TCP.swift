@@ -112,7 +112,11 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Sends one line (a newline is added).
     public func send(line: String) throws(SocketError) {
-        let bytes = Array((line + "\n").utf8)
+        try send(Array((line + "\n").utf8))
+    }
+
+    /// Sends bytes as they are.
+    public func send(_ bytes: [UInt8]) throws(SocketError) {
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }

@@ -1,0 +1,119 @@
+import CivilTime
+import Foundation
+import Monitoring
+import Transport
+
+/// What the HTTP listener serves: Prometheus metrics (`/metrics`), the status page (`/`), and the
+/// quality view as JSON (`/quality.json`), all from the same figures as `vcbridge quality`.
+extension BridgeServer {
+    func startMonitoring() throws -> HTTPServer? {
+        let q = options.settings.quality
+        guard q.httpEnabled else { return nil }
+        let address: SocketAddress
+        do { address = try SocketAddress(ip: q.httpAddress, port: UInt16(q.httpPort)) } catch {
+            throw BridgeError("quality.httpAddress '\(q.httpAddress)' is not a numeric IP address")
+        }
+        let server = try HTTPServer(bindTo: address) { [unowned self] path, _ in
+            switch path {
+            case "/metrics": HTTPServer.Response(contentType: PrometheusText.contentType, body: self.metrics())
+            case "/", "/status": HTTPServer.Response(contentType: "text/html; charset=utf-8", body: self.statusPage())
+            case "/quality.json":
+                HTTPServer.Response(contentType: "application/json", body: (try? JSONSerialization.data(
+                    withJSONObject: self.qualityView(site: nil), options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}")
+            default: nil
+            }
+        }
+        Thread { server.serve() }.start()
+        if !(q.httpAddress == "127.0.0.1" || q.httpAddress == "::1") {
+            Log.warning("http-not-localhost", ["address": q.httpAddress, "note": "metrics and the status page are reachable from the network"])
+        }
+        Log.info("http", ["address": server.localAddress, "paths": "/ /metrics /quality.json"])
+        return server
+    }
+
+    func metrics() -> String {
+        let view = qualityView(site: nil)
+        var p = PrometheusText()
+        let alerted = Set((view["alerts"] as? [[String: Any]] ?? []).compactMap { $0["site"] as? String })
+        var connected = 0
+        let gauges: [(key: String, name: String, help: String)] = [
+            ("lossPercent", "vcbridge_audio_loss_percent", "Audio packets from the site lost on the way, percent, last 5 s"),
+            ("concealedPercent", "vcbridge_audio_concealed_percent", "Frames of the site's audio that needed concealment, percent, last 5 s"),
+            ("jitterMs", "vcbridge_audio_jitter_ms", "Interarrival jitter of the site's audio (RFC 3550), milliseconds"),
+            ("bufferDelayMs", "vcbridge_jitter_buffer_delay_ms", "Jitter-buffer delay for the site's audio, milliseconds"),
+            ("bufferTargetMs", "vcbridge_jitter_buffer_target_ms", "Jitter-buffer target delay for the site's audio, milliseconds"),
+            ("remoteLossPercent", "vcbridge_site_reported_loss_percent", "Loss the site reports of the bridge's stream, percent"),
+            ("remoteJitterMs", "vcbridge_site_reported_jitter_ms", "Jitter the site reports of the bridge's stream, milliseconds"),
+            ("roundTripMs", "vcbridge_round_trip_ms", "Round-trip time to the site from RTCP reports, milliseconds (-1 unknown)"),
+            ("videoInKbps", "vcbridge_video_in_kbps", "Video received from the site, kilobits per second, last 5 s"),
+            ("videoOutKbps", "vcbridge_video_out_kbps", "Video sent to the site, kilobits per second, last 5 s"),
+            ("mos", "vcbridge_mos_estimate", "E-model (ITU-T G.107) MOS estimate of the site's audio, 1-4.5; an estimate, not a measurement"),
+        ]
+        let counters: [(key: String, name: String, help: String)] = [
+            ("packetsReceived", "vcbridge_audio_packets_received_total", "Audio packets received from the site this session"),
+            ("packetsLost", "vcbridge_audio_packets_lost_total", "Audio packets from the site lost this session (RFC 3550)"),
+            ("concealed", "vcbridge_audio_frames_concealed_total", "Frames of the site's audio concealed this session"),
+            ("recoveredByFEC", "vcbridge_audio_frames_fec_recovered_total", "Frames of the site's audio rebuilt from FEC this session"),
+        ]
+        func number(_ row: [String: Any], _ key: String) -> Double? { (row[key] as? Double) ?? (row[key] as? Int).map(Double.init) }
+        var rows: [(labels: KeyValuePairs<String, String>, row: [String: Any])] = []
+        for meeting in view["meetings"] as? [[String: Any]] ?? [] {
+            for row in meeting["sites"] as? [[String: Any]] ?? [] {
+                let labels: KeyValuePairs<String, String> = [
+                    "site": row["site"] as? String ?? "", "district": row["district"] as? String ?? "", "meeting": "\(meeting["meeting"] ?? "")",
+                ]
+                rows.append((labels, row))
+            }
+        }
+        for (labels, row) in rows {
+            let isConnected = row["state"] as? String == "connected"
+            if isConnected { connected += 1 }
+            p.add("vcbridge_site_connected", .gauge, help: "1 when the site of a meeting in progress is connected", labels: labels,
+                  value: isConnected ? 1 : 0)
+        }
+        for (key, name, help) in gauges {
+            for (labels, row) in rows { if let v = number(row, key) { p.add(name, .gauge, help: help, labels: labels, value: v) } }
+        }
+        for (key, name, help) in counters {
+            for (labels, row) in rows { if let v = number(row, key) { p.add(name, .counter, help: help, labels: labels, value: v) } }
+        }
+        let gradeHelp = "The site's grade (good, fair, poor, bad by the MOS thresholds in Config): 1 for its current grade"
+        for (labels, row) in rows {
+            guard let grade = row["grade"] as? String else { continue }
+            for g in ["good", "fair", "poor", "bad"] {
+                p.add("vcbridge_grade", .gauge, help: gradeHelp,
+                      labels: ["site": labels[0].value, "district": labels[1].value, "meeting": labels[2].value, "grade": g],
+                      value: g == grade ? 1 : 0)
+            }
+        }
+        for (labels, row) in rows where row["state"] as? String == "connected" {
+            p.add("vcbridge_alert_open", .gauge, help: "1 while the site has been poor or bad for longer than quality.alertAfterSeconds",
+                  labels: labels, value: alerted.contains(row["site"] as? String ?? "") ? 1 : 0)
+        }
+        p.add("vcbridge_sites_connected", .gauge, help: "Sites connected to meetings in progress", value: Double(connected))
+        let ticks = mailbox.ticks.withLock { $0 }
+        p.add("vcbridge_mixer_tick_late_p99_microseconds", .gauge, help: "Mixer clock lateness, 99th percentile since start",
+              value: Double(ticks.lateP99Microseconds))
+        p.add("vcbridge_video_forward_p99_microseconds", .gauge, help: "Video copy forwarding delay in the bridge, 99th percentile since start",
+              value: Double(ticks.videoForwardP99Microseconds))
+        return p.body
+    }
+
+    func statusPage() -> String {
+        let view = qualityView(site: nil)
+        let alerted = Set((view["alerts"] as? [[String: Any]] ?? []).compactMap { $0["site"] as? String })
+        let meetings = (view["meetings"] as? [[String: Any]] ?? []).map { meeting -> StatusPage.Meeting in
+            let tiles = (meeting["sites"] as? [[String: Any]] ?? []).map { row -> StatusPage.Tile in
+                let id = row["site"] as? String ?? ""
+                let district = directory.site(row["district"] as? String ?? "")?.name ?? "Trung ương và tỉnh"
+                return StatusPage.Tile(site: id, name: row["name"] as? String ?? id, district: district, state: row["state"] as? String ?? "",
+                                       grade: row["grade"] as? String, mos: row["mos"] as? Double, cause: row["cause"] as? String,
+                                       alert: alerted.contains(id))
+            }
+            return StatusPage.Meeting(number: meeting["meeting"] as? Int ?? 0, title: meeting["title"] as? String ?? "", tiles: tiles)
+        }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return StatusPage.html(meetings: meetings, generatedAt: iso(Timestamp(ts.tv_sec)))
+    }
+}
