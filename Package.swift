@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "VCBridgeCLITests",
             dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory", "Admission", "SRTP", "RTP", "Transport",
-                           "KeyDerivation", "AudioSignal", "VideoFormats"]
+                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -47,4 +47,32 @@ public struct PrometheusText {
         if v == v.rounded() && abs(v) < 1e15 { return String(Int64(v)) }
         return "\(v)"
     }
+
+    /// Checks text against the Prometheus exposition format (0.0.4): comment lines, then samples
+    /// `name{label="value",...} number`, every metric's TYPE before its samples.
+    public static func problems(in text: String) -> [String] {
+        var problems: [String] = []
+        var typed = Set<String>()
+        let name = "[a-zA-Z_:][a-zA-Z0-9_:]*"
+        let label = "[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\\\n]|\\\\[\\\\\"n])*\""
+        let sample = try! NSRegularExpression(pattern: "^(\(name))(\\{\(label)(,\(label))*\\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$")
+        let type = try! NSRegularExpression(pattern: "^# TYPE (\(name)) (gauge|counter|histogram|summary|untyped)$")
+        let help = try! NSRegularExpression(pattern: "^# HELP (\(name)) .*$")
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            let s = String(line)
+            let range = NSRange(s.startIndex..., in: s)
+            if let m = type.firstMatch(in: s, range: range) {
+                typed.insert((s as NSString).substring(with: m.range(at: 1)))
+            } else if help.firstMatch(in: s, range: range) != nil {
+                continue
+            } else if let m = sample.firstMatch(in: s, range: range) {
+                let metric = (s as NSString).substring(with: m.range(at: 1))
+                if !typed.contains(metric) { problems.append("sample before TYPE: \(s)") }
+            } else {
+                problems.append("not exposition format: \(s)")
+            }
+        }
+        if !text.hasSuffix("\n") { problems.append("no final newline") }
+        return problems
+    }
 }

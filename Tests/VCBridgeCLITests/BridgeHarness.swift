@@ -21,13 +21,14 @@ final class RunningBridge: @unchecked Sendable {
     var environment: [String: String] { ["VCBRIDGE_DATA_DIR": dataDirectory, "VCBRIDGE_ORGANISER": "kiểm thử"] }
 
     /// - Parameter video: the `video` section of the bridge's settings, as JSON (nil: the defaults).
+    /// - Parameter quality: the `quality` section, as JSON (nil: the defaults).
     init(host: String = "song-lo", sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10, duration: String = "1h",
-         video: String? = nil) throws {
+         video: String? = nil, quality: String? = nil) throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-bridge-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let config = dataDirectory + "/config.json"
-        let videoSection = video.map { #", "video": \#($0)"# } ?? ""
-        try #"{"bridge": {"lostAfterSeconds": \#(lostAfterSeconds)}\#(videoSection)}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let sections = (video.map { #", "video": \#($0)"# } ?? "") + (quality.map { #", "quality": \#($0)"# } ?? "")
+        try #"{"bridge": {"lostAfterSeconds": \#(lostAfterSeconds)}\#(sections)}"#.write(toFile: config, atomically: true, encoding: .utf8)
         let booked = try cli(["meeting", "book", "--title", "Kiểm thử cầu nối", "--host", host, "--scope", sites.joined(separator: ","),
                               "--start", "now", "--duration", duration])
         #expect(booked.status == 0, "\(booked.stderr)")

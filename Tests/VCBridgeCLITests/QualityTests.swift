@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
+import Monitoring
 import Testing
 import Transport
 @testable import VCBridgeCLI
@@ -99,4 +103,77 @@ struct QualityTests {
         #expect(none.status == 1 && none.stderr.contains("no meeting #99"))
         #expect(bridge.stop() == 0)
     }
+}
+
+@Suite("Metrics and status page", .serialized)
+struct MonitoringListenerTests {
+    func get(_ address: SocketAddress, _ path: String) throws -> (status: String, body: String) {
+        let c = try TCPConnection(connectingTo: address)
+        try c.send(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+        var lines: [String] = []
+        while let line = try c.receiveLine(timeoutMilliseconds: 3000) { lines.append(line.hasSuffix("\r") ? String(line.dropLast()) : line) }
+        let blank = lines.firstIndex(of: "") ?? lines.count
+        return (lines.first ?? "", lines[min(lines.count, blank + 1)...].joined(separator: "\n") + "\n")
+    }
+
+    @Test func offByDefault() throws {
+        let bridge = try RunningBridge()
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(!bridge.logText.contains("event=http "))
+        #expect(bridge.stop() == 0)
+    }
+
+    @Test func metricsAreValidPrometheusTextAndThePageShowsEverySiteOnlyToLocalhost() throws {
+        let bridge = try RunningBridge(sites: ["lang-cong", "tam-son", "quang-yen"], quality: #"{"httpEnabled": true, "httpPort": 0}"#)
+        let line = try #require(bridge.logText.split(separator: "\n").first { $0.contains("event=http ") })
+        let text = String(line[line.range(of: "address=")!.upperBound...].prefix { $0 != " " })
+        let address = try SocketAddress(parsing: text)
+        #expect(address.description.hasPrefix("127.0.0.1:"))
+        let runs = try ["song-lo", "lang-cong"].map { try bridge.endpoint($0, ["--tone", "440", "--duration", "8s"]) }
+        #expect(try waitFor(6) { try get(address, "/metrics").body.contains("vcbridge_mos_estimate{site=\"lang-cong\"") })
+        let metrics = try get(address, "/metrics")
+        #expect(metrics.status == "HTTP/1.1 200 OK")
+        #expect(PrometheusText.problems(in: metrics.body).isEmpty, "\(PrometheusText.problems(in: metrics.body))")
+        #expect(metrics.body.contains("vcbridge_site_connected{site=\"quang-yen\",district=\"song-lo\",meeting=\"1\"} 0"))
+        #expect(metrics.body.contains("vcbridge_site_connected{site=\"song-lo\",district=\"song-lo\",meeting=\"1\"} 1"))
+        // The page: a tile per site of the meeting, graded as `vcbridge quality --json` grades it.
+        let page = try get(address, "/").body
+        let quality = try JSONSerialization.jsonObject(with: Data(try bridge.cli(["quality", "--json"]).stdout.utf8)) as? [String: Any] ?? [:]
+        for row in quality["sites"] as? [[String: Any]] ?? [] {
+            let id = row["site"] as! String
+            #expect(page.contains("data-site=\"\(id)\" data-grade=\"\(row["grade"] as? String ?? "")\" data-state=\"\(row["state"] as! String)\""),
+                    "\(id)")
+        }
+        // Bound to 127.0.0.1 only: the kernel's table says so, and no other address of this machine answers.
+        let tcp = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
+        #expect(tcp.contains(String(format: "0100007F:%04X 00000000:0000 0A", address.port)))
+        for other in ["127.0.0.2"] + nonLoopbackAddresses() {
+            #expect(throws: SocketError.self, "\(other) answered") {
+                _ = try TCPConnection(connectingTo: try SocketAddress(ip: other, port: address.port), timeoutMilliseconds: 1000)
+            }
+        }
+        for run in runs { _ = bridge.finish(run) }
+        #expect(bridge.stop() == 0)
+    }
+}
+
+/// This machine's IPv4 addresses other than loopback (none on some sandboxes).
+func nonLoopbackAddresses() -> [String] {
+    var list: UnsafeMutablePointer<ifaddrs>? = nil
+    guard getifaddrs(&list) == 0 else { return [] }
+    defer { freeifaddrs(list) }
+    var result: [String] = []
+    var p = list
+    while let entry = p {
+        defer { p = entry.pointee.ifa_next }
+        guard let addr = entry.pointee.ifa_addr, addr.pointee.sa_family == sa_family_t(AF_INET) else { continue }
+        var host = [CChar](repeating: 0, count: 64)
+        addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+            var a = sin.pointee.sin_addr
+            _ = inet_ntop(AF_INET, &a, &host, 64)
+        }
+        let text = String(cString: host)
+        if !text.hasPrefix("127.") { result.append(text) }
+    }
+    return result
 }
