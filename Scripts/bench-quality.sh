@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
+source Scripts/bench/common.sh
 seed=${1:-7}
 vcb_apt_install espeak-ng python3 python3-pip
 python3 -c "import pesq, numpy, scipy" 2>/dev/null || python3 -m pip install --quiet pesq numpy scipy >&2
@@ -20,10 +21,7 @@ export VCBRIDGE_DATA_DIR="$data" VCBRIDGE_ORGANISER=bench
 cleanup() { [ -n "${bridge:-}" ] && kill -INT "$bridge" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
 
-espeak-ng -v vi -s 140 -w "$data/speech.wav" \
-  "Kính thưa các đồng chí. Hội nghị trực tuyến hôm nay triển khai nhiệm vụ phát triển kinh tế xã hội của tỉnh Vĩnh Phúc. \
-   Đề nghị các xã, phường, thị trấn chuẩn bị báo cáo kết quả thực hiện trong quý vừa qua và kế hoạch cho quý tới."
-seconds=$(python3 -c "import wave; w=wave.open('$data/speech.wav'); print(int(w.getnframes()/w.getframerate())+1)")
+seconds=$(speech_sample "$data/speech.wav")
 "$bin/vcbridge" meeting book --title "Benchmark: chất lượng" --host song-lo --scope lang-cong --start now --duration 1h >&2
 "$bin/vcbridge" site key song-lo --out "$data/song-lo.key" > /dev/null
 "$bin/vcbridge" site key lang-cong --out "$data/lang-cong.key" > /dev/null

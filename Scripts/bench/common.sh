@@ -3,3 +3,12 @@
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 # median: the median of the numbers on stdin, one per line.
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# speech_sample FILE: a Vietnamese speech recording (espeak-ng, about 12 s, 22.05 kHz mono) written to
+# FILE; prints its length in whole seconds, rounded up.
+speech_sample() {
+    espeak-ng -v vi -s 140 -w "$1" \
+      "Kính thưa các đồng chí. Hội nghị trực tuyến hôm nay triển khai nhiệm vụ phát triển kinh tế xã hội của tỉnh Vĩnh Phúc. \
+       Đề nghị các xã, phường, thị trấn chuẩn bị báo cáo kết quả thực hiện trong quý vừa qua và kế hoạch cho quý tới."
+    python3 -c "import wave; w=wave.open('$1'); print(int(w.getnframes()/w.getframerate())+1)"
+}

@@ -1,20 +1,28 @@
 /// A MOS estimate from network figures with the E-model (ITU-T G.107), the figure technicians know.
 ///
 /// ITU publishes no equipment-impairment values for Opus, so `equipmentImpairment` (Ie) and
-/// `packetLossRobustness` (Bpl) are ours to calibrate against PESQ measurements through the bridge
-/// (the defaults are a starting point); the result is an estimate and must be labelled as one.
+/// `packetLossRobustness` (Bpl) are ours: the defaults are fitted by `Scripts/calibrate-quality.sh`
+/// to PESQ-WB of speech heard through the bridge (0-10 % loss, 20-80 ms jitter; the table is in
+/// `docs/QUALITY-CALIBRATION.md`), so the estimate is on PESQ-WB's scale. It is an estimate and must
+/// be labelled as one.
 public struct EModel: Sendable, Equatable {
     /// R0 - Is: the basic signal-to-noise ratio less simultaneous impairments (G.107 default 93.2).
     public var baseRating = 93.2
     /// Ie: the codec's own impairment at zero loss.
-    public var equipmentImpairment = 10.0
-    /// Bpl: how well the codec (with its FEC and concealment) withstands loss.
-    public var packetLossRobustness = 25.0
+    public var equipmentImpairment = 35.0
+    /// Bpl: how well the codec (with its FEC and concealment) withstands loss that remains after FEC.
+    public var packetLossRobustness = 37.5
+    /// How much of G.107's delay impairment Id counts (1 is G.107 itself). Fitted with Ie and Bpl:
+    /// the delay here is mostly jitter buffer, which PESQ hears as the buffer's stretching rather
+    /// than as conversational delay.
+    public var delaySensitivity = 0.5
 
-    public init(baseRating: Double = 93.2, equipmentImpairment: Double = 10, packetLossRobustness: Double = 25) {
+    public init(baseRating: Double = 93.2, equipmentImpairment: Double = 35, packetLossRobustness: Double = 37.5,
+                delaySensitivity: Double = 0.5) {
         self.baseRating = baseRating
         self.equipmentImpairment = equipmentImpairment
         self.packetLossRobustness = packetLossRobustness
+        self.delaySensitivity = delaySensitivity
     }
 
     /// The transmission rating R.
@@ -29,7 +37,7 @@ public struct EModel: Sendable, Equatable {
         let ieEffective = ie + (95 - ie) * ppl / (ppl / burst + packetLossRobustness)
         let ta = max(0, oneWayDelayMilliseconds)
         // Delay impairment, the usual simplification of G.107's Id for echo-free paths.
-        let id = 0.024 * ta + (ta > 177.3 ? 0.11 * (ta - 177.3) : 0)
+        let id = delaySensitivity * (0.024 * ta + (ta > 177.3 ? 0.11 * (ta - 177.3) : 0))
         return baseRating - id - ieEffective
     }
 
@@ -55,7 +63,7 @@ public enum QualityGrade: String, Sendable, CaseIterable, Comparable {
 
     /// The grade of a MOS estimate: at or above `good` is good, at or above `fair` fair, at or
     /// above `poor` poor, below bad.
-    public static func of(mos: Double, good: Double = 4.0, fair: Double = 3.6, poor: Double = 3.1) -> QualityGrade {
+    public static func of(mos: Double, good: Double = 2.7, fair: Double = 2.4, poor: Double = 1.9) -> QualityGrade {
         if mos >= good { return .good }
         if mos >= fair { return .fair }
         if mos >= poor { return .poor }

@@ -42,14 +42,15 @@ public struct QualityCounters: Sendable, Equatable {
 
 /// The grade boundaries and alert timing (`Config/vcbridge.json`, section `quality`).
 public struct QualityThresholds: Sendable, Equatable {
-    /// MOS estimates at or above these are good, fair, poor; below `poor` is bad.
-    public var good = 4.0
-    public var fair = 3.6
-    public var poor = 3.1
+    /// MOS estimates at or above these are good, fair, poor; below `poor` is bad (on the calibrated,
+    /// PESQ-WB scale of speech through the bridge: a clean link estimates about 2.9).
+    public var good = 2.7
+    public var fair = 2.4
+    public var poor = 1.9
     /// A site graded poor or bad for longer than this raises an alert.
     public var alertAfterNanoseconds: Int64 = 10_000_000_000
 
-    public init(good: Double = 4.0, fair: Double = 3.6, poor: Double = 3.1, alertAfterSeconds: Int = 10) {
+    public init(good: Double = 2.7, fair: Double = 2.4, poor: Double = 1.9, alertAfterSeconds: Int = 10) {
         self.good = good
         self.fair = fair
         self.poor = poor

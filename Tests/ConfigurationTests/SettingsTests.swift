@@ -23,7 +23,7 @@ struct SettingsTests {
         #expect(s.video == VideoSettings(senders: .all, maxKilobitsPerSecond: 2500, maxPacketsPerSecond: 400, maxPacketBytes: 1300,
                                          keyframeRequestIntervalMilliseconds: 1000, switchTimeoutMilliseconds: 2000,
                                          repairWindowMilliseconds: 500, speakerHoldMilliseconds: 1000))
-        #expect(s.quality == QualitySettings(goodMOS: 4.0, fairMOS: 3.6, poorMOS: 3.1, alertAfterSeconds: 10, sampleSeconds: 5,
+        #expect(s.quality == QualitySettings(goodMOS: 2.7, fairMOS: 2.4, poorMOS: 1.9, alertAfterSeconds: 10, sampleSeconds: 5,
                                              historyDays: 90, httpEnabled: false, httpAddress: "127.0.0.1", httpPort: 7480))
     }
 
@@ -38,7 +38,7 @@ struct SettingsTests {
         (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity, listenAddress, lostAfterSeconds, mediaPort, signalingPort, talkers)"),
         (#"{"bridge": {"talkers": 0}}"#, "'bridge.talkers' must be a whole number from 1 to 8"),
         (#"{"media": {}}"#, "unknown section 'media' (known: bridge, quality, schedule, video)"),
-        (#"{"quality": {"goodMOS": 3.0}}"#, "the grade thresholds must fall"),
+        (#"{"quality": {"goodMOS": 2.2}}"#, "the grade thresholds must fall"),
         (#"{"quality": {"httpEnabled": "yes"}}"#, "'quality.httpEnabled' is missing or of the wrong type"),
         (#"{"video": {"senders": "communes"}}"#, "'video.senders' is 'communes'; it must be \"all\" or \"presenters\""),
         (#"{"video": {"maxKilobitsPerSecond": 10}}"#, "'video.maxKilobitsPerSecond' must be a whole number from 64 to 50000"),

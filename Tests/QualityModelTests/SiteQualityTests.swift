@@ -3,8 +3,8 @@ import Testing
 
 @Suite("Site quality over an interval")
 struct SiteQualityTests {
-    let model = EModel(equipmentImpairment: 10, packetLossRobustness: 25)
-    let thresholds = QualityThresholds()
+    let model = EModel(equipmentImpairment: 10, packetLossRobustness: 25, delaySensitivity: 1)
+    let thresholds = QualityThresholds(good: 4.0, fair: 3.6, poor: 3.1)
 
     /// 5 s of a site: 250 frames sent, 20 lost on the way, 5 of them rebuilt by FEC, 15 concealed.
     func trace() -> (QualityCounters, QualityCounters) {
@@ -35,6 +35,7 @@ struct SiteQualityTests {
 
     @Test func gradesChangeAtTheConfiguredThresholds() {
         let t = QualityThresholds(good: 4.0, fair: 3.6, poor: 3.1)
+        #expect(QualityThresholds() == QualityThresholds(good: 2.7, fair: 2.4, poor: 1.9, alertAfterSeconds: 10))
         #expect(t.grade(mos: 4.0) == .good && t.grade(mos: 3.999) == .fair)
         #expect(t.grade(mos: 3.6) == .fair && t.grade(mos: 3.599) == .poor)
         #expect(t.grade(mos: 3.1) == .poor && t.grade(mos: 3.099) == .bad)

@@ -177,3 +177,33 @@ func nonLoopbackAddresses() -> [String] {
     }
     return result
 }
+
+@Suite("Quality watch", .serialized)
+struct QualityWatchTests {
+    @Test func watchRedrawsOnATerminalInColourAndPrintsOnceOtherwise() throws {
+        let bridge = try RunningBridge()
+        let site = try bridge.endpoint("lang-cong", ["--tone", "440", "--duration", "9s"])
+        Thread.sleep(forTimeInterval: 3)
+        // A real terminal (script(1) gives the command a pseudo-terminal) for about 3 s.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-qfec", "timeout -s INT 3 \(VCBridgeProcess.executable.path) quality --watch", "/dev/null"]
+        p.environment = ProcessInfo.processInfo.environment.merging(bridge.environment) { _, new in new }
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let screen = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(screen.components(separatedBy: "\u{1B}[2J").count >= 3, "redrawn fewer than twice: \(screen.prefix(300))")
+        #expect(screen.contains("\u{1B}[32mgood"), "no colour on the terminal")
+        // Not a terminal: one table, no escape codes, and a note that --watch needs a terminal.
+        let piped = try bridge.cli(["quality", "--watch"])
+        #expect(piped.status == 0)
+        #expect(!piped.stdout.contains("\u{1B}"))
+        #expect(piped.stdout.components(separatedBy: "lang-cong").count == 2)
+        #expect(piped.stderr.contains("--watch needs a terminal"))
+        _ = bridge.finish(site)
+        #expect(bridge.stop() == 0)
+    }
+}
