@@ -53,6 +53,7 @@ struct QualityCommand: Command {
         let tty = isatty(STDOUT_FILENO) == 1
         let watch = arguments.flag("--watch")
         if watch && !tty { Output.error("quality: --watch needs a terminal; printing once") }
+        if watch && tty { signal(SIGINT, SIG_DFL) }  // Ctrl-C ends the watch even if the shell ignored it
         repeat {
             var request: [String: Any] = ["command": "quality"]
             if let siteID { request["site"] = siteID }

@@ -187,7 +187,7 @@ struct QualityWatchTests {
         // A real terminal (script(1) gives the command a pseudo-terminal) for about 3 s.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        p.arguments = ["-qfec", "timeout -s INT 3 \(VCBridgeProcess.executable.path) quality --watch", "/dev/null"]
+        p.arguments = ["-qfec", "timeout -k 1 3 \(VCBridgeProcess.executable.path) quality --watch", "/dev/null"]
         p.environment = ProcessInfo.processInfo.environment.merging(bridge.environment) { _, new in new }
         let pipe = Pipe()
         p.standardOutput = pipe
