@@ -154,7 +154,7 @@ final class MediaEngine: VideoSink {
                     // Let packets gather for a moment rather than waking for each one (147 sites send
                     // 7,350 packets a second): arrival times stay within the coalescing interval.
                     let left = nextTick - monotonicNanoseconds()
-                    let coalesce = arrival(since: lastVideoAt) < 100_000_000 ? Self.videoCoalesceNanoseconds : Self.coalesceNanoseconds
+                    let coalesce = elapsed(since: lastVideoAt) < 100_000_000 ? Self.videoCoalesceNanoseconds : Self.coalesceNanoseconds
                     if left > coalesce {
                         var pause = timespec(tv_sec: 0, tv_nsec: Int(coalesce))
                         nanosleep(&pause, nil)
@@ -434,7 +434,7 @@ final class MediaEngine: VideoSink {
         videoBatch.count = 0
     }
 
-    private func arrival(since: Int64) -> Int64 { monotonicNanoseconds() - since }
+    private func elapsed(since: Int64) -> Int64 { monotonicNanoseconds() - since }
 
     private func decode(_ session: MediaSession, into output: UnsafeMutableBufferPointer<Int16>) {
         let frame = UnsafeMutableBufferPointer(rebasing: output[0..<960])
