@@ -36,7 +36,8 @@ step meeting free --sites lang-cong,tt-yen-lac --duration 2h --within 3d
 
 echo; echo "== A live meeting: the bridge, six sites joining with their keys, for about 30 seconds =="
 echo "The province chairs and shows its camera to everyone (presenter); the district and two communes"
-echo "send cameras too, and each site's speaker video follows whoever talks (never itself)."
+echo "send cameras too, and each site's speaker video follows whoever talks (never itself). Bạch Lưu's link"
+echo "goes through the impairment relay (8 % loss, jittery): watch its grade and the alert technicians get."
 for pattern in testsrc smptebars rgbtestsrc mandelbrot; do
     ffmpeg -hide_banner -loglevel error -y -f lavfi -i "$pattern=size=320x240:rate=25" -t 4 -g 25 -pix_fmt yuv420p \
         -c:v libvpx -b:v 300k -deadline realtime -cpu-used 8 "$demo/$pattern.ivf"
@@ -55,18 +56,27 @@ trap 'kill -INT $bridge 2>/dev/null || true; rm -rf "$demo"' EXIT
 sleep 1
 head -1 "$demo/bridge.log"
 # Distinct tones taking turns: the province chairs, the district and two communes answer.
+relay=$((media + 10))
+"$bin" relay --listen "127.0.0.1:$relay" --to "127.0.0.1:$media" --seed 5 --loss 8 --burst 2 --delay 60 --jitter 40 \
+    --duration 34s > "$demo/relay.out" 2>&1 &
 run_site() { "$bin" endpoint --key-file "$demo/$1.key" --bridge "127.0.0.1:$signal" --tone "$2" --talk "$3" --duration 30s \
-    ${4:+--video "$demo/$4.ivf" --video-loop} > "$demo/$1.out" 2>&1 & }
+    ${4:+--video "$demo/$4.ivf" --video-loop} ${5:+--media-via "127.0.0.1:$5"} > "$demo/$1.out" 2>&1 & }
 run_site vinh-phuc 440 8s/4s testsrc
 run_site song-lo 550 4s/8s+4s smptebars
 run_site lang-cong 660 3s/9s+10s rgbtestsrc
 run_site tam-son 770 3s/9s+7s mandelbrot
 run_site quang-yen 880 1s/29s
-run_site bach-luu 990 1s/29s
+run_site bach-luu 990 1s/29s "" "$relay"
 for i in $(seq 1 9); do
     sleep 3
-    echo; echo "--- $((i * 3)) s: vcbridge status"
-    "$bin" status || true
+    if [ $((i % 3)) = 0 ]; then
+        echo; echo "--- $((i * 3)) s: vcbridge quality (what the technicians watch; --watch redraws it every second)"
+        "$bin" quality || true
+        "$bin" quality --alerts || true
+    else
+        echo; echo "--- $((i * 3)) s: vcbridge status"
+        "$bin" status || true
+    fi
 done
 wait $(jobs -p | grep -v "^$bridge$") 2>/dev/null || true
 sleep 1
@@ -75,3 +85,6 @@ cat "$demo"/*.out
 kill -INT "$bridge"; wait "$bridge" || true
 echo; echo "--- the bridge's log"
 cat "$demo/bridge.log"
+meeting=$(sed -n 's/.*event=join site=vinh-phuc meeting=\([0-9]*\).*/\1/p' "$demo/bridge.log" | head -1)
+echo; echo "--- after the meeting: vcbridge quality report $meeting (also written as HTML with charts, and CSV)"
+(cd "$demo" && "$bin" quality report "$meeting") || true
