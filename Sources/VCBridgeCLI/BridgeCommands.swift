@@ -482,6 +482,9 @@ struct LoadTestCommand: Command {
         do { bridge = try SocketAddress(parsing: try arguments.required("--bridge")) } catch {
             throw ValidationError("--bridge must be a numeric HOST:PORT")
         }
+        let videoSenders = try arguments.integer("--video-senders", in: 0...count) ?? 0
+        let videoKilobits = try arguments.integer("--video-kbps", in: 64...20_000) ?? 1500
+        let videoFPS = try arguments.integer("--video-fps", in: 1...60) ?? 25
         let store = SiteKeyStore(dataDirectory: context.dataDirectory)
         let keys = context.directory.sites.compactMap { try? store.key(for: $0.id) }.prefix(count)
         guard keys.count == count else {
@@ -512,9 +515,9 @@ struct LoadTestCommand: Command {
         sampler.start()
         let results: [LoadTest.SiteResult]
         var options = LoadTest.Options(bridge: bridge, keys: Array(keys), talkers: talkers, duration: duration)
-        options.videoSenders = try arguments.integer("--video-senders", in: 0...count) ?? 0
-        options.videoKilobitsPerSecond = try arguments.integer("--video-kbps", in: 64...20_000) ?? 1500
-        options.videoFramesPerSecond = try arguments.integer("--video-fps", in: 1...60) ?? 25
+        options.videoSenders = videoSenders
+        options.videoKilobitsPerSecond = videoKilobits
+        options.videoFramesPerSecond = videoFPS
         let loadTest = LoadTest(options: options)
         do {
             results = try loadTest.run()
