@@ -232,6 +232,8 @@ public final class BridgeServer: @unchecked Sendable {
             videoSSRC: videoSSRC, presenterSSRC: presenterSSRC, speakerSSRC: speakerSSRC, host: meeting.host,
             floor: floors.withLock { $0[meeting.id] },
             profile: profile, inboundKey: sessionKeys.siteToBridge, outboundKey: sessionKeys.bridgeToSite)))
+        // A site given the floor that rejoins takes it back (the media thread forgot it when the site left).
+        if floors.withLock({ $0[meeting.id] }) == site.index { mailbox.post(.floor(meeting: meeting.id, site: site.index)) }
         if !mailbox.waitUntilAdded(endpointSSRC, milliseconds: 500) {
             Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])
         }

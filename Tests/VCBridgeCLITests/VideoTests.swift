@@ -276,6 +276,12 @@ struct FloorTests {
         }
         // The new presenter keeps the host's picture; nobody gets their own.
         #expect(try videoStatus(bridge, "lang-cong")["presenter"] as? String == "song-lo")
+        // The presenter drops out and comes back: it has the floor again.
+        runs[1].0.interrupt()
+        _ = bridge.finish(runs[1])
+        #expect(try waitFor(3) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "song-lo" })
+        let rejoined = try bridge.endpoint("lang-cong", ["--silent", "--video", path, "--video-loop", "--duration", "5s"])
+        #expect(try waitFor(4) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "lang-cong" })
         let back = try bridge.cli(["meeting", "floor", "--host", "1"])
         #expect(back.status == 0, "\(back.stderr)")
         #expect(try waitFor(3) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "song-lo" })
@@ -286,7 +292,7 @@ struct FloorTests {
         #expect(notIn.status == 1 && notIn.stderr.contains("in no meeting now"), "\(notIn.stderr)")
         let both = try bridge.cli(["meeting", "floor", "lang-cong", "--host", "1"])
         #expect(both.status == 64)
-        for run in runs + [watcher] { _ = bridge.finish(run) }
+        for run in [runs[0], runs[2], watcher, rejoined] { _ = bridge.finish(run) }
         #expect(bridge.stop() == 0)
     }
 }
