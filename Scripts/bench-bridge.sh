@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
+source Scripts/bench/common.sh
 seconds=${1:-60}
 talkers=${2:-3}
 swift build -c release --product vcbridge >&2
@@ -21,10 +22,7 @@ for site in $("$bin" sites --json | sed -n 's/.*"id" : "\([^"]*\)".*/\1/p'); do
     "$bin" site key "$site" --out /dev/null > /dev/null
 done
 echo "provisioned $(ls "$data/keys" | wc -l) site keys" >&2
-"$bin" serve --listen 127.0.0.1 --signal-port 0 --media-port 0 2> "$data/bridge.log" &
-bridge=$!
-for _ in $(seq 1 50); do grep -q event=listening "$data/bridge.log" && break; sleep 0.1; done
-signaling=$(sed -n 's/.*event=listening signaling=\([^ ]*\).*/\1/p' "$data/bridge.log")
+start_bridge "$bin" "$data/bridge.log"
 echo "bridge pid $bridge on $signaling; running $seconds s with 147 sites and $talkers talkers..." >&2
 "$bin" loadtest --sites 147 --talkers "$talkers" --duration "${seconds}s" --bridge "$signaling" --json > "$data/result.json"
 cat "$data/result.json"

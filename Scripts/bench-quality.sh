@@ -25,11 +25,7 @@ seconds=$(speech_sample "$data/speech.wav")
 "$bin/vcbridge" meeting book --title "Benchmark: chất lượng" --host song-lo --scope lang-cong --start now --duration 1h >&2
 "$bin/vcbridge" site key song-lo --out "$data/song-lo.key" > /dev/null
 "$bin/vcbridge" site key lang-cong --out "$data/lang-cong.key" > /dev/null
-"$bin/vcbridge" serve --listen 127.0.0.1 --signal-port 0 --media-port 0 2> "$data/bridge.log" &
-bridge=$!
-for _ in $(seq 1 50); do grep -q event=listening "$data/bridge.log" && break; sleep 0.1; done
-signaling=$(sed -n 's/.*event=listening signaling=\([^ ]*\).*/\1/p' "$data/bridge.log")
-media=$(sed -n 's/.*event=listening.* media=\([^ ]*\).*/\1/p' "$data/bridge.log")
+start_bridge "$bin/vcbridge" "$data/bridge.log"
 
 run_profile() {  # name, relay options...
     local name=$1; shift

@@ -25,10 +25,7 @@ cc -O2 -o "$data/forward_floor" Scripts/bench/forward_floor.c $(pkg-config --cfl
 for site in $("$bin" sites --json | sed -n 's/.*"id" : "\([^"]*\)".*/\1/p'); do
     "$bin" site key "$site" --out /dev/null > /dev/null
 done
-"$bin" serve --listen 127.0.0.1 --signal-port 0 --media-port 0 2> "$data/bridge.log" &
-bridge=$!
-for _ in $(seq 1 50); do grep -q event=listening "$data/bridge.log" && break; sleep 0.1; done
-signaling=$(sed -n 's/.*event=listening signaling=\([^ ]*\).*/\1/p' "$data/bridge.log")
+start_bridge "$bin" "$data/bridge.log"
 echo "bridge pid $bridge on $signaling; $rounds rounds of ${seconds}s without and with video, then the floor" >&2
 
 for r in $(seq 1 "$rounds"); do

@@ -24,11 +24,7 @@ seconds=$(speech_sample "$data/speech.wav")
 "$bin" site key song-lo --out "$data/song-lo.key" > /dev/null
 "$bin" site key lang-cong --out "$data/lang-cong.key" > /dev/null
 echo '{"quality": {"sampleSeconds": 1}}' > "$data/config.json"
-"$bin" serve --listen 127.0.0.1 --signal-port 0 --media-port 0 --config "$data/config.json" 2> "$data/bridge.log" &
-bridge=$!
-for _ in $(seq 1 50); do grep -q event=listening "$data/bridge.log" && break; sleep 0.1; done
-signaling=$(sed -n 's/.*event=listening signaling=\([^ ]*\).*/\1/p' "$data/bridge.log")
-media=$(sed -n 's/.*event=listening.* media=\([^ ]*\).*/\1/p' "$data/bridge.log")
+start_bridge "$bin" "$data/bridge.log" --config "$data/config.json"
 
 : > "$data/runs.txt"
 for loss in 0 2 5 10; do

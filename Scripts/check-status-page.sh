@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
+source Scripts/bench/common.sh
 vcb_apt_install chromium iproute2
 shot=${1:-status-page.png}
 swift build -c release --product vcbridge >&2
@@ -26,10 +27,7 @@ for site in $("$bin" sites --json | sed -n 's/.*"id" : "\([^"]*\)".*/\1/p' | hea
     "$bin" site key "$site" --out /dev/null > /dev/null
 done
 echo '{"quality": {"httpEnabled": true, "httpPort": 0}}' > "$data/config.json"
-"$bin" serve --listen 127.0.0.1 --signal-port 0 --media-port 0 --config "$data/config.json" 2> "$data/bridge.log" &
-bridge=$!
-for _ in $(seq 1 50); do grep -q "event=http " "$data/bridge.log" && break; sleep 0.1; done
-signaling=$(sed -n 's/.*event=listening signaling=\([^ ]*\).*/\1/p' "$data/bridge.log")
+start_bridge "$bin" "$data/bridge.log" --config "$data/config.json"  # the http line comes before "listening"
 http=$(sed -n 's/.*event=http address=\([^ ]*\).*/\1/p' "$data/bridge.log")
 echo "bridge on $signaling, status page on http://$http/" >&2
 "$bin" loadtest --sites 60 --talkers 3 --duration 40s --bridge "$signaling" > "$data/loadtest.out" &

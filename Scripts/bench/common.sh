@@ -12,3 +12,14 @@ speech_sample() {
        Đề nghị các xã, phường, thị trấn chuẩn bị báo cáo kết quả thực hiện trong quý vừa qua và kế hoạch cho quý tới."
     python3 -c "import wave; w=wave.open('$1'); print(int(w.getnframes()/w.getframerate())+1)"
 }
+
+# start_bridge VCBRIDGE LOG [serve options...]: starts `vcbridge serve` on loopback ports the kernel
+# chooses, its log in LOG, and waits until it listens; sets bridge (its pid), signaling and media.
+start_bridge() {
+    local exe=$1 log=$2; shift 2
+    "$exe" serve --listen 127.0.0.1 --signal-port 0 --media-port 0 "$@" 2> "$log" &
+    bridge=$!
+    for _ in $(seq 1 50); do grep -q event=listening "$log" && break; sleep 0.1; done
+    signaling=$(sed -n 's/.*event=listening signaling=\([^ ]*\).*/\1/p' "$log")
+    media=$(sed -n 's/.*event=listening.* media=\([^ ]*\).*/\1/p' "$log")
+}

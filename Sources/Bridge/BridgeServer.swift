@@ -193,9 +193,7 @@ public final class BridgeServer: @unchecked Sendable {
         else { return refuse(connection, .authenticationFailed, site: site.id) }
 
         // Authenticated. Is the site booked now (setup window included)?
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let now = Timestamp(ts.tv_sec)
+        let now = Timestamp(wallClock().seconds)
         let (meeting, next) = store.withLock { store -> (Meeting?, Meeting?) in
             _ = try? store.refresh()
             let current = store.schedule.active(at: now).first { $0.sites.contains(site.index) }
@@ -284,9 +282,7 @@ public final class BridgeServer: @unchecked Sendable {
     private func followSchedule() {
         while running.withLock({ $0 }) {
             usleep(250_000)
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            let now = Timestamp(ts.tv_sec)
+            let now = Timestamp(wallClock().seconds)
             for event in mailbox.events.withLock({ events -> [MediaEvent] in defer { events.removeAll() }; return events }) {
                 if case .lost(let site, _) = event { end(site: site, reason: "lost") }
             }
@@ -349,9 +345,7 @@ public final class BridgeServer: @unchecked Sendable {
 
     /// The control socket's `quality` command: every site of the meetings in progress.
     func qualityView(site siteID: String?) -> [String: Any] {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let now = Timestamp(ts.tv_sec)
+        let now = Timestamp(wallClock().seconds)
         let meetings = store.withLock { store -> [Meeting] in
             _ = try? store.refresh()
             return store.schedule.active(at: now)
@@ -388,9 +382,7 @@ public final class BridgeServer: @unchecked Sendable {
     /// The control socket's `floor` command: by site (give it the floor of its current meeting) or by
     /// meeting (give the floor back to the host).
     func floorCommand(site siteID: String?, meeting meetingNumber: Int?) -> [String: Any] {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let now = Timestamp(ts.tv_sec)
+        let now = Timestamp(wallClock().seconds)
         let active = store.withLock { store -> [Meeting] in
             _ = try? store.refresh()
             return store.schedule.active(at: now)

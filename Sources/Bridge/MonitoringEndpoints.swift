@@ -112,8 +112,6 @@ extension BridgeServer {
             }
             return StatusPage.Meeting(number: meeting["meeting"] as? Int ?? 0, title: meeting["title"] as? String ?? "", tiles: tiles)
         }
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return StatusPage.html(meetings: meetings, generatedAt: iso(Timestamp(ts.tv_sec)))
+        return StatusPage.html(meetings: meetings, generatedAt: iso(Timestamp(wallClock().seconds)))
     }
 }

@@ -161,11 +161,7 @@ final class QualityMonitor: @unchecked Sendable {
 
     static func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
 
-    static func unixNow() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec)
-    }
+    static func unixNow() -> Int64 { wallClock().seconds }
 
     // MARK: History files
 

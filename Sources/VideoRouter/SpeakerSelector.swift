@@ -12,26 +12,24 @@ struct SpeakerSelector {
     init(hold: Int64) { self.hold = hold }
 
     /// - Parameter loudest: the loudest current talker this tick, if anyone talks.
-    /// - Returns: whether the speaker changed.
-    mutating func update(loudest: Int?, now: Int64) -> Bool {
+    mutating func update(loudest: Int?, now: Int64) {
         guard let loudest, loudest != speaker else {
             candidate = nil
-            return false
+            return
         }
         if speaker == nil {
             speaker = loudest
-            return true
+            return
         }
         if candidate != loudest {
             candidate = loudest
             candidateSince = now
-            return false
+            return
         }
-        guard now - candidateSince >= hold else { return false }
+        guard now - candidateSince >= hold else { return }
         previous = speaker
         speaker = loudest
         candidate = nil
-        return true
     }
 
     /// Forgets a site that left.

@@ -234,7 +234,7 @@ public final class VideoRouter {
     /// Called every mixer tick with the loudest current talker: follows the speaker, starts and
     /// retries switches, and sends throttled keyframe requests that are due.
     public func tick(loudestTalker: Int?, now: Int64, sink: any VideoSink) {
-        _ = speakers.update(loudest: loudestTalker, now: now)
+        speakers.update(loudest: loudestTalker, now: now)
         evaluate(now: now, sink: sink)
     }
 
