@@ -295,14 +295,14 @@ func readVideoFile(_ path: String, fps: Int) throws -> VideoFile {
 
 /// The E-model estimate for what the bridge receives from a site: loss that concealment had to
 /// cover, and one-way delay of half the round trip plus the bridge's jitter buffer.
-private func mosText(_ s: [String: Any], model: EModel) -> String {
+private func mosText(_ s: [String: Any], model: EModel, thresholds: QualityThresholds) -> String {
     func number(_ key: String) -> Double { (s[key] as? Double) ?? Double(s[key] as? Int ?? 0) }
     let played = number("packetsReceived") + number("concealed")
     guard played > 0 else { return "-" }
     let lossPercent = 100 * number("concealed") / played
     let delay = max(0, number("roundTripMs")) / 2 + number("jitterBufferDelayMs")
     let mos = model.mos(lossPercent: lossPercent, oneWayDelayMilliseconds: delay)
-    return String(format: "%.2f %@", mos, QualityGrade.of(mos: mos).rawValue)
+    return String(format: "%.2f %@", mos, thresholds.grade(mos: mos).rawValue)
 }
 
 /// `vcbridge status`: the running bridge's sites, as technicians watch them.
@@ -332,6 +332,8 @@ struct StatusCommand: Command {
         var table = Table(["SITE", "NAME", "MEETING", "TALKING", "LEVEL", "RECV", "LOST", "JITTER", "BUFFER", "CONCEALED", "FEC", "RTT",
                            "AUTH FAIL", "MOS (EST.)", "VIDEO IN", "VIDEO OUT", "SHOWS"])
         let model = EModel()
+        let q = context.settings.quality  // the same grades as `vcbridge quality`
+        let thresholds = QualityThresholds(good: q.goodMOS, fair: q.fairMOS, poor: q.poorMOS)
         func number(_ key: String, _ s: [String: Any]) -> Double { (s[key] as? Double) ?? Double(s[key] as? Int ?? 0) }
         for s in sites {
             let id = s["site"] as? String ?? "?"
@@ -342,7 +344,7 @@ struct StatusCommand: Command {
                 String(format: "%.1f ms", number("jitterMs", s)),
                 "\(s["jitterBufferDelayMs"] ?? 0)/\(s["jitterBufferTargetMs"] ?? 0) ms", "\(s["concealed"] ?? 0)",
                 "\(s["recoveredByFEC"] ?? 0)", rtt < 0 ? "-" : String(format: "%.1f ms", rtt), "\(s["authenticationFailures"] ?? 0)",
-                mosText(s, model: model), videoIn(s["video"] as? [String: Any] ?? [:]),
+                mosText(s, model: model, thresholds: thresholds), videoIn(s["video"] as? [String: Any] ?? [:]),
                 String(format: "%.0f kb/s", number("outKbps", s["video"] as? [String: Any] ?? [:])),
                 videoShown(s["video"] as? [String: Any] ?? [:]),
             ])
