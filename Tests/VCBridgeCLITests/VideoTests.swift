@@ -267,7 +267,9 @@ struct FloorTests {
             try bridge.endpoint($0, ["--silent", "--video", path, "--video-loop", "--duration", "10s"])
         }
         let watcher = try bridge.endpoint("quang-yen", ["--silent", "--duration", "10s"])
-        #expect(try waitFor(4) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "song-lo" })
+        for site in ["quang-yen", "lang-cong", "tam-son"] {  // every receiver shows the host before the floor moves
+            #expect(try waitFor(4) { try videoStatus(bridge, site)["presenter"] as? String == "song-lo" }, "\(site)")
+        }
         let given = try bridge.cli(["meeting", "floor", "lang-cong"])
         #expect(given.status == 0, "\(given.stderr)")
         #expect(given.stdout.contains("Lãng Công") && given.stdout.contains("now presents"))
