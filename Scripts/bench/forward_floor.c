@@ -3,8 +3,11 @@
 // per receiver a copy, the header rewrite (SSRC, sequence number, timestamp) and a protect with that
 // receiver's own key, and one sendmmsg for all the copies, each to its receiver's own socket. A
 // second thread drains the receivers' sockets with poll and recvmmsg, as the load generator does.
-//   forward_floor RECEIVERS SIZE PACKETS [INTERVAL_US]   (AEAD_AES_128_GCM, as the bridge uses)
-// With INTERVAL_US the packets come at that pace, as they reach the bridge (CPU time is what counts).
+//   forward_floor RECEIVERS SIZE PACKETS [INTERVAL_US | --schedule FILE]   (AEAD_AES_128_GCM, as the bridge uses)
+// With INTERVAL_US the packets come evenly at that pace; with --schedule FILE (what `vcbridge loadtest
+// --video-send-log` wrote: when each packet left, in µs) they come as they reached the bridge, bursts
+// and all. A paced copy's delay runs from the packet's arrival time, so waiting behind the previous
+// packet counts, as it does in the bridge.
 #define _GNU_SOURCE
 #include <srtp2/srtp.h>
 #include <arpa/inet.h>
@@ -82,11 +85,26 @@ static void *drain(void *unused) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4 && argc != 5) { fprintf(stderr, "usage: forward_floor RECEIVERS SIZE PACKETS [INTERVAL_US]\n"); return 64; }
+    if (argc < 4 || argc > 6 || (argc == 6 && strcmp(argv[4], "--schedule") != 0)) {
+        fprintf(stderr, "usage: forward_floor RECEIVERS SIZE PACKETS [INTERVAL_US | --schedule FILE]\n");
+        return 64;
+    }
     int receivers = atoi(argv[1]), size = atoi(argv[2]);
     long packets = atol(argv[3]);
     long interval_ns = argc == 5 ? atol(argv[4]) * 1000 : 0;
     if (receivers < 1 || receivers > 1024 || size < 20 || size > 1400 || packets < 1) { fprintf(stderr, "bad arguments\n"); return 64; }
+    // Arrival of packet i, in ns after the start (-1: as soon as the previous one is done).
+    long long *arrival = malloc(sizeof(long long) * (size_t)packets);
+    for (long i = 0; i < packets; i++) arrival[i] = interval_ns > 0 ? (long long)(i + 1) * interval_ns : -1;
+    if (argc == 6) {
+        FILE *f = fopen(argv[5], "r");
+        if (f == NULL) { perror(argv[5]); return 66; }
+        long n = 0;
+        long long at;
+        while (n < packets && fscanf(f, "%lld", &at) == 1) arrival[n++] = 1000000 + at * 1000;
+        fclose(f);
+        if (n < packets) { fprintf(stderr, "%s: %ld send times for %ld packets\n", argv[5], n, packets); return 65; }
+    }
     if (srtp_init() != srtp_err_status_ok) return 1;
 
     // The source's packets, protected in advance (the sender's work is not the bridge's).
@@ -122,27 +140,28 @@ int main(int argc, char **argv) {
     }
     pthread_t drainer;
     pthread_create(&drainer, NULL, drain, NULL);
+    // Real-time scheduling when permitted, as the bridge's media thread asks for.
+    struct sched_param realtime = {.sched_priority = 10};
+    int fifo = pthread_setschedparam(pthread_self(), SCHED_FIFO, &realtime) == 0;
 
     unsigned char *slots = malloc((size_t)receivers * SLOT);
     struct mmsghdr *msgs = calloc((size_t)receivers, sizeof *msgs);
     struct iovec *iov = calloc((size_t)receivers, sizeof *iov);
     unsigned char work[SLOT];
     uint64_t wall0 = clock_ns(CLOCK_MONOTONIC), cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
     for (long i = 0; i < packets; i++) {
-        if (interval_ns > 0) {
-            next.tv_nsec += interval_ns;
-            while (next.tv_nsec >= 1000000000) { next.tv_nsec -= 1000000000; next.tv_sec++; }
-            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-        }
         uint64_t started = clock_ns(CLOCK_MONOTONIC);
+        if (arrival[i] >= 0) {
+            started = wall0 + (uint64_t)arrival[i];
+            struct timespec at = {.tv_sec = (time_t)(started / 1000000000u), .tv_nsec = (long)(started % 1000000000u)};
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL);
+        }
         memcpy(work, inputs + i * SLOT, (size_t)lengths[i]);
         int len = lengths[i];
         if (srtp_unprotect(inbound, work, &len) != srtp_err_status_ok) { fprintf(stderr, "unprotect failed\n"); return 1; }
         // Per chunk of CHUNK receivers: copy, rewrite, protect with that receiver's key, then one
-        // sendmmsg, as the bridge does. Each copy's delay runs from the start of this packet's work
-        // to the return of the send that carried it.
+        // sendmmsg, as the bridge does. Each copy's delay runs from the packet's arrival (or, unpaced,
+        // the start of its work) to the return of the send that carried it.
         for (int from = 0; from < receivers; from += CHUNK) {
             int count = receivers - from < CHUNK ? receivers - from : CHUNK;
             for (int r = from; r < from + count; r++) {
@@ -170,10 +189,10 @@ int main(int argc, char **argv) {
         }
     }
     uint64_t wall = clock_ns(CLOCK_MONOTONIC) - wall0, cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-    if (interval_ns > 0) wall = 0;  // paced: only the CPU time means anything
+    if (arrival[0] >= 0) wall = 0;  // paced: only the CPU time means anything
     done = 1;
     pthread_join(drainer, NULL);
-    printf("receivers=%d size=%d packets=%ld cpu_ns_per_packet=%.0f wall_ns_per_packet=%.0f copy_delay_p50_us=%d copy_delay_p99_us=%d\n",
-           receivers, size, packets, (double)cpu / (double)packets, (double)wall / (double)packets, percentile(0.5), percentile(0.99));
+    printf("scheduling=%s receivers=%d size=%d packets=%ld cpu_ns_per_packet=%.0f wall_ns_per_packet=%.0f copy_delay_p50_us=%d copy_delay_p99_us=%d\n",
+           fifo ? "fifo" : "normal", receivers, size, packets, (double)cpu / (double)packets, (double)wall / (double)packets, percentile(0.5), percentile(0.99));
     return 0;
 }

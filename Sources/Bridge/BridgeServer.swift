@@ -92,6 +92,7 @@ public final class BridgeServer: @unchecked Sendable {
         let host = try SocketAddress(ip: options.listenAddress, port: UInt16(options.signalingPort))
         listener = try TCPListener(bindTo: host)
         let media = try UDPSocket(bindTo: host.with(port: UInt16(options.mediaPort)), receiveBufferBytes: 4 << 20)
+        try media.enableArrivalTimes()
         mediaSocket = Handoff(value: media)
         signalingAddress = listener.localAddress
         mediaAddress = media.localAddress

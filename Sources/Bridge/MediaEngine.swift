@@ -76,13 +76,17 @@ final class MediaEngine: VideoSink {
     static let payloadType: UInt8 = 111
     static let audioLevelID: UInt8 = 1
     static let maximumSites = 256
+    /// Audio-only, the thread lets packets gather this long after each receive rather than waking for
+    /// each one (147 sites send 7,350 packets a second); arrival times stay kernel-stamped. While video
+    /// flows (within the last 100 ms) it does not pause: a video packet waiting in the socket is delay
+    /// added to every receiver's copy.
     static let coalesceNanoseconds: Int64 = 1_000_000
-    /// While video flows the pause is shorter: a video packet waiting in the socket is delay added to
-    /// every receiver's copy.
-    static let videoCoalesceNanoseconds: Int64 = 200_000
     /// Copies of a video packet go out in sends of this many, so the first receivers need not wait
     /// for the last ones' encryption.
     static let videoSendChunk = 32
+    /// The tick sends its audio in chunks of this many, forwarding arrived video in between.
+    static let audioSendChunk = 48
+    static let receiveBatchSize = 64
 
     let socket: UDPSocket
     let mailbox: MediaMailbox
@@ -95,7 +99,8 @@ final class MediaEngine: VideoSink {
     private let videoPolicy: VideoPolicy
     /// Video is forwarded as it arrives (not on the tick), its copies sent in chunks.
     private let videoBatch = DatagramBatch(capacity: videoSendChunk, slotSize: 1500)
-    private let receiveBatch = DatagramBatch(capacity: 64, slotSize: 1500)
+    private let receiveBatch = DatagramBatch(capacity: receiveBatchSize, slotSize: 1500, arrivalTimes: true)
+    private var arrivals = [Int64](repeating: 0, count: receiveBatchSize)
     private let sendBatch = DatagramBatch(capacity: maximumSites, slotSize: 1500)
     private let scratch = UnsafeMutableBufferPointer<Int16>.allocate(capacity: 5760)
     private var rtcpBuffer = [UInt8](repeating: 0, count: 1500)
@@ -145,18 +150,10 @@ final class MediaEngine: VideoSink {
             }
             do {
                 if try socket.waitReadable(nanoseconds: nextTick - now) {
-                    var count = 0
-                    repeat {
-                        count = try socket.receive(into: receiveBatch)
-                        let arrival = monotonicNanoseconds()
-                        for i in 0..<count { handle(i, arrival: arrival) }
-                    } while count == receiveBatch.capacity
-                    // Let packets gather for a moment rather than waking for each one (147 sites send
-                    // 7,350 packets a second): arrival times stay within the coalescing interval.
-                    let left = nextTick - monotonicNanoseconds()
-                    let coalesce = elapsed(since: lastVideoAt) < 100_000_000 ? Self.videoCoalesceNanoseconds : Self.coalesceNanoseconds
-                    if left > coalesce {
-                        var pause = timespec(tv_sec: 0, tv_nsec: Int(coalesce))
+                    try receiveWaiting()
+                    let videoFlows = elapsed(since: lastVideoAt) < 100_000_000
+                    if !videoFlows && nextTick - monotonicNanoseconds() > Self.coalesceNanoseconds {
+                        var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.coalesceNanoseconds))
                         nanosleep(&pause, nil)
                     }
                 }
@@ -228,6 +225,38 @@ final class MediaEngine: VideoSink {
     }
 
     // MARK: Receiving
+
+    /// Handles every datagram waiting in the socket, video first: its copies go out at once, while
+    /// audio waits in jitter buffers for the next tick anyway.
+    private func receiveWaiting() throws(SocketError) {
+        var count = 0
+        repeat {
+            count = try socket.receive(into: receiveBatch)
+            receiveBatchArrivals()
+            for i in 0..<count where isVideo(i) { handle(i, arrival: arrivals[i]) }
+            for i in 0..<count where !isVideo(i) { handle(i, arrival: arrivals[i]) }
+        } while count == receiveBatch.capacity
+    }
+
+    /// Each received datagram's arrival on the monotonic clock: the kernel's stamp when there is one
+    /// (so time spent waiting in the socket counts), else now.
+    private func receiveBatchArrivals() {
+        let now = monotonicNanoseconds()
+        let wall = wallClock()
+        let wallMinusMonotonic = wall.seconds * 1_000_000_000 + Int64(wall.nanoseconds) - now
+        for i in 0..<receiveBatch.count {
+            // (A wall clock stepped since is not trusted: the stamp must fall within the last second.)
+            arrivals[i] = receiveBatch.arrival(i).map { min(now, max(now - 1_000_000_000, $0 - wallMinusMonotonic)) } ?? now
+        }
+    }
+
+    /// An RTP packet whose payload type is not audio (read before authentication: this only orders work).
+    private func isVideo(_ index: Int) -> Bool {
+        let datagram = receiveBatch.datagram(index)
+        guard datagram.count >= 12 else { return false }
+        let type = datagram[1] & 0x7F
+        return type != Self.payloadType && !(datagram[1] >= 200 && datagram[1] <= 206)
+    }
 
     private func handle(_ index: Int, arrival: Int64) {
         let datagram = receiveBatch.datagram(index)
@@ -334,6 +363,7 @@ final class MediaEngine: VideoSink {
     private func tick(now: Int64) {
         tickCount += 1
         var sent = 0
+        var unsent = 0
         var encodes = 0
         for (meeting, mixer) in mixers {
             // 1. What each site plays this tick, and who talks.
@@ -381,17 +411,33 @@ final class MediaEngine: VideoSink {
                 continue
             }
             encodes += mixer.encodesLastTick
-            // 3. Each site's own RTP stream, protected with its own keys.
+            serviceArrivalsDuringTick()
+            // 3. Each site's own RTP stream, protected with its own keys, sent in chunks; video that
+            //    arrives meanwhile is forwarded between chunks rather than after the whole tick.
             for case let session? in sessions where session.setup.meeting == meeting {
                 guard let address = session.address, sent < sendBatch.capacity else { continue }
                 if prepare(session, payload: mixer.payload(for: session.setup.site), slot: sent, to: address) { sent += 1 }
+                if sent - unsent >= Self.audioSendChunk { sendAudio(upTo: sent, from: &unsent) }
             }
         }
-        if sent > 0 {
-            sendBatch.count = sent
-            do { _ = try socket.send(sendBatch) } catch { Log.error("media-send", ["error": error]) }
-        }
+        sendAudio(upTo: sent, from: &unsent)
         housekeeping(now: now, encodes: encodes)
+    }
+
+    /// Sends the audio packets prepared in `unsent..<sent`, then forwards any video that came meanwhile.
+    private func sendAudio(upTo sent: Int, from unsent: inout Int) {
+        guard sent > unsent else { return }
+        sendBatch.count = sent
+        do { _ = try socket.send(sendBatch, from: unsent) } catch { Log.error("media-send", ["error": error]) }
+        unsent = sent
+        serviceArrivalsDuringTick()
+    }
+
+    /// Mid-tick, after a meeting's frames for this tick were taken from its sites' jitter buffers:
+    /// packets handled now only go into jitter buffers, as if they had come just after the tick, so
+    /// video need not wait for the tick to end.
+    private func serviceArrivalsDuringTick() {
+        do { try receiveWaiting() } catch { Log.error("media-socket", ["error": error]) }
     }
 
     // MARK: Video (VideoSink)

@@ -1,4 +1,5 @@
 #include <stddef.h>
+#include <string.h>
 #include <poll.h>
 #include <time.h>
 #include <sys/socket.h>
@@ -15,6 +16,25 @@ int vcb_recvmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags
 
 int vcb_sendmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags) {
     return sendmmsg(fd, (struct mmsghdr *)msgs, count, flags);
+}
+
+int vcb_enable_receive_timestamps(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+}
+
+const size_t VCB_TIMESTAMP_CONTROL_BYTES = CMSG_SPACE(sizeof(struct timespec));
+
+long long vcb_received_at_ns(const struct msghdr *msg) {
+    if (msg->msg_control == NULL || (msg->msg_flags & MSG_CTRUNC)) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        }
+    }
+    return -1;
 }
 
 int vcb_poll_ns(struct pollfd *fds, unsigned long count, long long timeout_ns) {

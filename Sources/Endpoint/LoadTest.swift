@@ -17,7 +17,8 @@ public final class LoadTest {
         public var keys: [SiteKey]
         public var talkers: Int
         public var duration: Double
-        /// The first `videoSenders` sites also send synthetic VP8 video (a keyframe every 2 s) at this
+        /// The first `videoSenders` sites also send synthetic VP8 video (a keyframe every 2 s, and the
+        /// frame after a PLI or FIR) at this
         /// rate, in packets of `videoPacketBytes`; each payload ends with its send time, so receivers
         /// measure the delay through the bridge.
         public var videoSenders = 0
@@ -36,6 +37,10 @@ public final class LoadTest {
     public struct VideoResult: Sendable {
         public var packetsSent = 0
         public var bytesSent = 0
+        /// When each video packet left (monotonic nanoseconds), so a benchmark can replay the same pattern.
+        public var sendTimes: [Int64] = []
+        /// Keyframe requests (PLI, FIR) the senders received from the bridge; each made the next frame a keyframe.
+        public var keyframeRequests = 0
         /// Per receiving site: video packets received per second over the measured interval.
         public var receivedPerSecond: [Double] = []
         public var packetsReceived = 0
@@ -76,6 +81,8 @@ public final class LoadTest {
         var videoTimestamp = UInt32.random(in: 0...UInt32.max)
         var videoReceived = 0
         var videoReceivedAtStart = 0
+        /// The bridge asked for a keyframe (PLI or FIR): the next frame is one, as from an encoder.
+        var keyframeRequested = false
 
         init(key: SiteKey, joined: JoinClient.Joined, bridge: SocketAddress, talkerFrequency: Double?) throws {
             self.key = key
@@ -154,6 +161,7 @@ public final class LoadTest {
                     withUnsafeBytes(of: &sent) { UnsafeMutableRawBufferPointer(rebasing: raw[(header + size - 8)..<(header + size)]).copyMemory(from: $0) }
                     let protected = try p.sender.outbound.protectRTP(raw, length: header + size)
                     try p.sender.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.sender.destination)
+                    video.sendTimes.append(sent)
                     video.packetsSent += 1
                     video.bytesSent += header + size
                 }
@@ -170,7 +178,21 @@ public final class LoadTest {
                         let arrival = monotonicNanoseconds()
                         for j in 0..<count {
                             let datagram = batch.datagram(j)
-                            guard datagram.count > 12, datagram[1] < 200 || datagram[1] > 206 else { continue }  // RTCP
+                            guard datagram.count > 12 else { continue }
+                            guard datagram[1] < 200 || datagram[1] > 206 else {
+                                // RTCP: a video sender answers keyframe requests.
+                                if p.videoSSRC != 0, let n = try? p.inbound.unprotectRTCP(datagram, length: datagram.count) {
+                                    _ = try? RTCPFastPath.read(UnsafeRawBufferPointer(rebasing: datagram[0..<n]), blockAbout: 0) { request in
+                                        switch request {
+                                        case .pictureLoss(_, p.videoSSRC), .fullIntraRequest(_, p.videoSSRC, _):
+                                            p.keyframeRequested = true
+                                            video.keyframeRequests += 1
+                                        default: break
+                                        }
+                                    }
+                                }
+                                continue
+                            }
                             let ssrc = UInt32(datagram[8]) << 24 | UInt32(datagram[9]) << 16 | UInt32(datagram[10]) << 8 | UInt32(datagram[11])
                             let isVideo = ssrc != p.audioSSRC && p.streamSSRCs.contains(ssrc)
                             guard let n = try? p.inbound.unprotectRTP(datagram, length: datagram.count) else {
@@ -204,9 +226,11 @@ public final class LoadTest {
             if !videoSenders.isEmpty && now >= nextVideoAt {
                 // One frame per sender: packets of synthetic VP8 (descriptor, key flag, filler, send time).
                 nextVideoAt += frameInterval
-                let key = videoFrame % (2 * max(1, options.videoFramesPerSecond)) == 0
+                let scheduledKey = videoFrame % (2 * max(1, options.videoFramesPerSecond)) == 0
                 videoFrame += 1
                 for p in videoSenders {
+                    let key = scheduledKey || p.keyframeRequested
+                    p.keyframeRequested = false
                     var left = frameBytes
                     var first = true
                     while left > 0 {

@@ -15,6 +15,8 @@ public final class DatagramBatch {
     private let iovecs: UnsafeMutableBufferPointer<iovec>
     private let addresses: UnsafeMutableBufferPointer<sockaddr_storage>
     let headers: UnsafeMutableBufferPointer<vcb_mmsghdr>
+    /// Per slot, room for the kernel's arrival timestamp (empty unless asked for).
+    private let controls: UnsafeMutableRawBufferPointer
     /// Number of slots filled by the last receive, or to send.
     public var count = 0
 
@@ -22,7 +24,9 @@ public final class DatagramBatch {
     ///   - capacity: datagrams per system call.
     ///   - slotSize: bytes per datagram slot (a received datagram longer than this is truncated
     ///     and reported as such by ``isTruncated(_:)``).
-    public init(capacity: Int, slotSize: Int) {
+    ///   - arrivalTimes: keep room for each received datagram's arrival time (see ``arrival(_:)``;
+    ///     the socket must have ``UDPSocket/enableArrivalTimes()``).
+    public init(capacity: Int, slotSize: Int, arrivalTimes: Bool = false) {
         precondition(capacity > 0 && slotSize > 0, "a batch needs at least one slot of at least one byte")
         self.capacity = capacity
         self.slotSize = slotSize
@@ -32,6 +36,7 @@ public final class DatagramBatch {
         addresses = .allocate(capacity: capacity)
         addresses.initialize(repeating: sockaddr_storage())
         headers = .allocate(capacity: capacity)
+        controls = .allocate(byteCount: arrivalTimes ? capacity * VCB_TIMESTAMP_CONTROL_BYTES : 0, alignment: 16)
         for i in 0..<capacity {
             iovecs[i] = iovec(iov_base: storage.baseAddress! + i * slotSize, iov_len: slotSize)
             var header = vcb_mmsghdr()
@@ -48,6 +53,7 @@ public final class DatagramBatch {
         iovecs.deallocate()
         addresses.deallocate()
         headers.deallocate()
+        controls.deallocate()
     }
 
     /// The whole slot `index`, to read a received datagram from or to write one to send.
@@ -76,6 +82,13 @@ public final class DatagramBatch {
         SocketAddress(UnsafeRawPointer(addresses.baseAddress! + index))
     }
 
+    /// When the kernel received the datagram in slot `index`, in nanoseconds on the wall clock
+    /// (CLOCK_REALTIME), or nil when the batch or socket does not keep arrival times.
+    public func arrival(_ index: Int) -> Int64? {
+        let at = withUnsafePointer(to: &headers[index].msg_hdr) { vcb_received_at_ns($0) }
+        return at >= 0 ? at : nil
+    }
+
     /// Sets slot `index` to send `length` bytes (already written into ``slot(_:)``) to `address`.
     public func prepare(_ index: Int, length: Int, to address: SocketAddress) {
         precondition(length >= 0 && length <= slotSize, "datagram longer than its slot")
@@ -91,6 +104,10 @@ public final class DatagramBatch {
             headers[i].msg_len = 0
             headers[i].msg_hdr.msg_flags = 0
             headers[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            if controls.count > 0 {
+                headers[i].msg_hdr.msg_control = controls.baseAddress! + i * VCB_TIMESTAMP_CONTROL_BYTES
+                headers[i].msg_hdr.msg_controllen = VCB_TIMESTAMP_CONTROL_BYTES
+            }
         }
     }
 }

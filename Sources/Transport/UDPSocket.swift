@@ -71,6 +71,11 @@ public final class UDPSocket {
         }
     }
 
+    /// Has the kernel stamp every datagram with the time it arrived, for ``DatagramBatch/arrival(_:)``.
+    public func enableArrivalTimes() throws(SocketError) {
+        guard vcb_enable_receive_timestamps(descriptor) == 0 else { throw SocketError("setsockopt(SO_TIMESTAMPNS)") }
+    }
+
     /// Waits until a datagram is readable or `nanoseconds` pass (precise: ppoll).
     public func waitReadable(nanoseconds: Int64) throws(SocketError) -> Bool {
         while true {
@@ -104,12 +109,12 @@ public final class UDPSocket {
         }
     }
 
-    /// Sends the first `batch.count` prepared slots. Datagrams the kernel refuses for a reason that
+    /// Sends the prepared slots `first..<batch.count`. Datagrams the kernel refuses for a reason that
     /// concerns one destination only (an ICMP error reported for an earlier datagram) are skipped.
     /// - Returns: the number sent.
     @discardableResult
-    public func send(_ batch: DatagramBatch) throws(SocketError) -> Int {
-        var sent = 0
+    public func send(_ batch: DatagramBatch, from first: Int = 0) throws(SocketError) -> Int {
+        var sent = first
         while sent < batch.count {
             let n = vcb_sendmmsg(descriptor, batch.headers.baseAddress! + sent, UInt32(batch.count - sent), 0)
             if n > 0 {
@@ -122,7 +127,7 @@ public final class UDPSocket {
             default: throw SocketError("sendmmsg")
             }
         }
-        return sent
+        return sent - first
     }
 
     /// Sends one datagram.

@@ -449,13 +449,13 @@ struct RelayCommand: Command {
 struct LoadTestCommand: Command {
     static let name = "loadtest"
     static let abstract = "Run N endpoints in one process against a running bridge and report delivery, CPU and memory."
-    static let usage = "vcbridge loadtest --sites N --talkers K --duration D --bridge HOST:PORT [--video-senders V [--video-kbps R] [--video-fps F]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one; they must be booked now\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives"
+    static let usage = "vcbridge loadtest --sites N --talkers K --duration D --bridge HOST:PORT [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one; they must be booked now\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
         self.arguments = try Arguments(arguments, options: ["--sites", "--talkers", "--duration", "--bridge", "--video-senders", "--video-kbps",
-                                                            "--video-fps"], flags: ["--json"])
+                                                            "--video-fps", "--video-send-log"], flags: ["--json"])
         _ = try self.arguments.required("--bridge")
     }
 
@@ -487,6 +487,9 @@ struct LoadTestCommand: Command {
         let videoSenders = try arguments.integer("--video-senders", in: 0...count) ?? 0
         let videoKilobits = try arguments.integer("--video-kbps", in: 64...20_000) ?? 1500
         let videoFPS = try arguments.integer("--video-fps", in: 1...60) ?? 25
+        if let path = try arguments.value("--video-send-log"), !FileManager.default.createFile(atPath: path, contents: nil) {
+            throw ValidationError("--video-send-log: cannot create \(path)")
+        }
         let store = SiteKeyStore(dataDirectory: context.dataDirectory)
         let keys = context.directory.sites.compactMap { try? store.key(for: $0.id) }.prefix(count)
         guard keys.count == count else {
@@ -545,13 +548,20 @@ struct LoadTestCommand: Command {
         ]
         let video = loadTest.video
         let videoRates = video.receivedPerSecond.sorted()
+        if let path = try arguments.value("--video-send-log") {
+            let first = video.sendTimes.first ?? 0
+            let lines = video.sendTimes.map { String(($0 - first) / 1000) + "\n" }.joined()
+            guard FileManager.default.createFile(atPath: path, contents: Data(lines.utf8)) else {
+                throw CommandFailure("cannot write --video-send-log \(path)")
+            }
+        }
         if options.videoSenders > 0 {
             summary["video"] = [
                 "senders": options.videoSenders, "packetsSent": video.packetsSent, "bytesSent": video.bytesSent,
                 "sentPacketsPerSecond": Double(video.packetsSent) / duration, "packetsReceived": video.packetsReceived,
                 "receiversMinPacketsPerSecond": videoRates.first ?? 0,
                 "receiversMedianPacketsPerSecond": videoRates.isEmpty ? 0 : videoRates[videoRates.count / 2],
-                "authenticationFailures": video.authenticationFailures,
+                "authenticationFailures": video.authenticationFailures, "keyframeRequests": video.keyframeRequests,
                 "endToEndDelayP50Us": video.delayP50Microseconds, "endToEndDelayP99Us": video.delayP99Microseconds,
                 "endToEndDelayMaxUs": video.delayMaxMicroseconds,
                 "bridgeForwardP50Us": final["videoForwardP50Us"] ?? -1, "bridgeForwardP99Us": final["videoForwardP99Us"] ?? -1,

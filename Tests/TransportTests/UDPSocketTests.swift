@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import Transport
 
@@ -54,6 +57,53 @@ struct UDPSocketTests {
         #expect(try receiver.receive(into: batch) == 1)
         #expect(batch.isTruncated(0))
         #expect(batch.length(0) == 100)
+    }
+
+    @Test func theKernelStampsWhenADatagramArrivedNotWhenItWasRead() throws {
+        let receiver = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        try receiver.enableArrivalTimes()
+        let sender = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        func wallNanoseconds() -> Int64 { let w = wallClock(); return w.seconds * 1_000_000_000 + Int64(w.nanoseconds) }
+        let before = wallNanoseconds()
+        try sender.send([1, 2, 3], to: receiver.localAddress)
+        let sent = wallNanoseconds()
+        var pause = timespec(tv_sec: 0, tv_nsec: 30_000_000)  // the datagram waits in the socket
+        nanosleep(&pause, nil)
+        let stamped = DatagramBatch(capacity: 2, slotSize: 100, arrivalTimes: true)
+        #expect(try receiver.receive(into: stamped) == 1)
+        let read = wallNanoseconds()
+        let arrival = try #require(stamped.arrival(0))
+        #expect(arrival >= before - 1_000_000 && arrival <= sent + 1_000_000, "stamped \(arrival - before) ns after the send began")
+        #expect(read - arrival >= 30_000_000)
+        // A batch without room for stamps, or a socket that does not stamp, has none.
+        try sender.send([4], to: receiver.localAddress)
+        let plain = DatagramBatch(capacity: 2, slotSize: 100)
+        #expect(try receiver.waitReadable(timeoutMilliseconds: 2000))
+        #expect(try receiver.receive(into: plain) == 1 && plain.arrival(0) == nil)
+        let unstamped = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        try sender.send([5], to: unstamped.localAddress)
+        #expect(try unstamped.waitReadable(timeoutMilliseconds: 2000))
+        #expect(try unstamped.receive(into: stamped) == 1 && stamped.arrival(0) == nil)
+    }
+
+    @Test func aBatchCanBeSentFromAnySlotOn() throws {
+        let receiver = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let sender = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let batch = DatagramBatch(capacity: 6, slotSize: 16)
+        for i in 0..<6 {
+            batch.slot(i)[0] = UInt8(i)
+            batch.prepare(i, length: 1, to: receiver.localAddress)
+        }
+        batch.count = 6
+        #expect(try sender.send(batch, from: 4) == 2)
+        let incoming = DatagramBatch(capacity: 8, slotSize: 16)
+        var seen: [UInt8] = []
+        while seen.count < 2, try receiver.waitReadable(timeoutMilliseconds: 2000) {
+            let n = try receiver.receive(into: incoming)
+            seen += (0..<n).map { incoming.datagram($0)[0] }
+        }
+        #expect(seen == [4, 5])
+        #expect(try !receiver.waitReadable(timeoutMilliseconds: 50))
     }
 
     @Test func bindingAPortInUseIsANamedError() throws {

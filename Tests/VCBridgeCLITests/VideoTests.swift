@@ -258,6 +258,31 @@ struct VideoTests {
     }
 }
 
+@Suite("Load generator video", .serialized)
+struct LoadGeneratorVideoTests {
+    @Test func theLoadGeneratorAnswersKeyframeRequestsAndLogsWhenEachVideoPacketLeft() throws {
+        let bridge = try RunningBridge()
+        let log = bridge.dataDirectory + "/sent.txt"
+        let run = try bridge.cli(["loadtest", "--sites", "3", "--talkers", "1", "--duration", "6s", "--bridge", bridge.signaling.description,
+                                  "--video-senders", "1", "--video-kbps", "600", "--video-send-log", log, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] ?? [:]
+        let video = summary["video"] as? [String: Any] ?? [:]
+        // The bridge asks for a keyframe when it starts a stream; answered at once, nobody waits for the
+        // sender's next scheduled keyframe (every 2 s), so every receiver gets all the video.
+        #expect(video["keyframeRequests"] as? Int ?? 0 >= 1, "\(video)")
+        let sent = video["sentPacketsPerSecond"] as? Double ?? 0
+        #expect(sent > 50 && video["receiversMinPacketsPerSecond"] as? Double ?? 0 >= 0.95 * sent, "\(video)")
+        let times = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { Int($0) ?? -1 }
+        #expect(times.count == video["packetsSent"] as? Int && times.first == 0)
+        #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 } && times.last ?? 0 > 5_000_000)
+        let unwritable = try bridge.cli(["loadtest", "--sites", "3", "--duration", "5s", "--bridge", bridge.signaling.description,
+                                         "--video-senders", "1", "--video-send-log", "/nonexistent/sent.txt"])
+        #expect(unwritable.status == 64 && unwritable.stderr.contains("--video-send-log"), "\(unwritable.stderr)")
+        #expect(bridge.stop() == 0)
+    }
+}
+
 @Suite("Floor", .serialized)
 struct FloorTests {
     @Test func theFloorMovesEveryonesPresenterVideoAndComesBackToTheHost() throws {
