@@ -18,9 +18,8 @@ public final class LoadTest {
         public var talkers: Int
         public var duration: Double
         /// The first `videoSenders` sites also send synthetic VP8 video (a keyframe every 2 s, and the
-        /// frame after a PLI or FIR) at this
-        /// rate, in packets of `videoPacketBytes`; each payload ends with its send time, so receivers
-        /// measure the delay through the bridge.
+        /// frame after a PLI or FIR) at this rate, in packets of `videoPacketBytes`; each payload ends
+        /// with its send time, so receivers measure the delay through the bridge.
         public var videoSenders = 0
         public var videoKilobitsPerSecond = 1500
         public var videoFramesPerSecond = 25
@@ -181,7 +180,7 @@ public final class LoadTest {
                             guard datagram.count > 12 else { continue }
                             guard datagram[1] < 200 || datagram[1] > 206 else {
                                 // RTCP: a video sender answers keyframe requests.
-                                if p.videoSSRC != 0, let n = try? p.inbound.unprotectRTCP(datagram, length: datagram.count) {
+                                if i < options.videoSenders, let n = try? p.inbound.unprotectRTCP(datagram, length: datagram.count) {
                                     _ = try? RTCPFastPath.read(UnsafeRawBufferPointer(rebasing: datagram[0..<n]), blockAbout: 0) { request in
                                         switch request {
                                         case .pictureLoss(_, p.videoSSRC), .fullIntraRequest(_, p.videoSSRC, _):

@@ -114,6 +114,7 @@ public final class UDPSocket {
     /// - Returns: the number sent.
     @discardableResult
     public func send(_ batch: DatagramBatch, from first: Int = 0) throws(SocketError) -> Int {
+        precondition(first >= 0 && first <= batch.count, "first slot to send out of range")
         var sent = first
         while sent < batch.count {
             let n = vcb_sendmmsg(descriptor, batch.headers.baseAddress! + sent, UInt32(batch.count - sent), 0)
