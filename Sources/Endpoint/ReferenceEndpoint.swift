@@ -65,6 +65,14 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         public var packetsLost: Int32 = 0
         public var jitterMilliseconds = 0.0
         public var authenticationFailures = 0
+        /// Authentic packets that came again (SRTP replay check): a retransmission answering a NACK for
+        /// a packet that was only late, or a duplicate on the path. Not an attack, and not counted above.
+        public var duplicates = 0
+
+        /// Counts a packet SRTP refused: a replay is a duplicate, anything else a failed authentication.
+        mutating func countRefused(_ error: SRTPError) {
+            if error == .replay || error == .replayTooOld { duplicates += 1 } else { authenticationFailures += 1 }
+        }
         public var jitterBuffer = JitterBufferStatistics()
         public var notices: [String] = []
         /// Sent packets (sequence, timestamp, payload), when ``Options/keepSentPackets`` is set.
@@ -253,9 +261,14 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                         let datagram = batch.datagram(i)
                         guard datagram.count >= 12 else { continue }
                         if datagram[1] >= 200 && datagram[1] <= 206 {
-                            guard let n = try? inbound.unprotectRTCP(datagram, length: datagram.count),
-                                  let parsed = try? RTCPCompound.parse(UnsafeRawBufferPointer(rebasing: datagram[0..<n]))
-                            else { report.authenticationFailures += 1; continue }
+                            let n: Int
+                            do {
+                                n = try inbound.unprotectRTCP(datagram, length: datagram.count)
+                            } catch {
+                                report.countRefused(error)
+                                continue
+                            }
+                            guard let parsed = try? RTCPCompound.parse(UnsafeRawBufferPointer(rebasing: datagram[0..<n])) else { continue }
                             for p in parsed {
                                 switch p {
                                 case .senderReport(let sr): lastSR = (sr.ntpTimestamp.compact, arrival)
@@ -267,8 +280,11 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                             }
                             continue
                         }
-                        guard let n = try? inbound.unprotectRTP(datagram, length: datagram.count) else {
-                            report.authenticationFailures += 1
+                        let n: Int
+                        do {
+                            n = try inbound.unprotectRTP(datagram, length: datagram.count)
+                        } catch {
+                            report.countRefused(error)
                             continue
                         }
                         let plain = UnsafeRawBufferPointer(rebasing: datagram[0..<n])

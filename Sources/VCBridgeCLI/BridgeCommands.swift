@@ -264,6 +264,7 @@ struct EndpointCommand: Command {
                 "seconds": String(format: "%.1f", report.seconds), "packetsSent": "\(report.packetsSent)",
                 "packetsReceived": "\(report.packetsReceived)", "packetsLost": "\(report.packetsLost)",
                 "jitterMs": String(format: "%.1f", report.jitterMilliseconds), "late": "\(j.packetsLate)",
+                "authenticationFailures": "\(report.authenticationFailures)", "duplicates": "\(report.duplicates)",
                 "concealed": "\(j.framesConcealed)", "recoveredByFEC": "\(j.framesRecoveredByFEC)",
                 "jitterBufferTargetMs": "\(j.targetDelayMilliseconds)",
             ].merging(videoJSON) { a, _ in a })
@@ -272,7 +273,7 @@ struct EndpointCommand: Command {
         Output.line("""
             \(key.site): meeting #\(report.meeting) "\(report.title)", \(String(format: "%.1f", report.seconds)) s, ended by \(report.endedBy)
               sent      \(report.packetsSent) packets
-              received  \(report.packetsReceived) packets, \(report.packetsLost) lost, jitter \(String(format: "%.1f", report.jitterMilliseconds)) ms, \(report.authenticationFailures) failed authentication
+              received  \(report.packetsReceived) packets, \(report.packetsLost) lost, jitter \(String(format: "%.1f", report.jitterMilliseconds)) ms, \(report.authenticationFailures) failed authentication, \(report.duplicates) duplicates
               playout   \(j.framesPlayed) frames played, \(j.framesRecoveredByFEC) rebuilt by FEC, \(j.framesConcealed) concealed, \(j.packetsLate) late, \(j.framesDTX) DTX; buffer target \(j.targetDelayMilliseconds) ms
             """)
         for line in videoLines { Output.line(line) }

@@ -41,11 +41,12 @@ struct BridgeTests {
 
     @Test func threeSitesStillHearEachOtherThroughLossAndJitter() throws {
         let bridge = try RunningBridge()
-        // 5 % loss and 40 ms of jitter (normal delay, mean 40 ms, sd 40 ms: many packets overtake others), both ways.
+        // 5 % loss and 40 ms of jitter (normal delay, mean 40 ms, sd 40 ms: many packets overtake others), and
+        // 5 % of packets twice, both ways.
         let relay = Process()
         relay.executableURL = VCBridgeProcess.executable
         relay.arguments = ["relay", "--listen", "127.0.0.1:0", "--to", bridge.media.description, "--seed", "42",
-                           "--loss", "5", "--delay", "40", "--jitter", "40", "--duration", "12s"]
+                           "--loss", "5", "--delay", "40", "--jitter", "40", "--duplicate", "5", "--duration", "12s"]
         let relayOut = Pipe()
         let relayErr = Pipe()
         relay.standardOutput = relayOut
@@ -82,6 +83,8 @@ struct BridgeTests {
             let report = reports[i]
             #expect(Int(report["packetsLost"]!)! > 0 || Int(report["recoveredByFEC"]!)! > 0 || Int(report["concealed"]!)! > 0, "\(report)")
             #expect(Int(report["jitterBufferTargetMs"]!)! >= 60, "\(report)")
+            // A packet that comes twice is a duplicate, not a failed authentication.
+            #expect(Int(report["duplicates"]!)! > 0 && report["authenticationFailures"] == "0", "\(report)")
         }
         #expect(bridge.stop() == 0)
     }
