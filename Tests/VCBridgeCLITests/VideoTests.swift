@@ -261,21 +261,39 @@ struct VideoTests {
 @Suite("Load generator video", .serialized)
 struct LoadGeneratorVideoTests {
     @Test func theLoadGeneratorAnswersKeyframeRequestsAndLogsWhenEachVideoPacketLeft() throws {
-        let bridge = try RunningBridge()
+        let members = ["song-lo", "lang-cong", "tam-son", "quang-yen"]
+        let bridge = try RunningBridge(sites: Array(members.dropFirst()))
+        // The load generator takes the first three of these in directory order; the host (song-lo) sends video.
+        let listing = try bridge.cli(["sites", "--json"])
+        let order = (try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        let late = try #require(order.last { members.contains($0) })
         let log = bridge.dataDirectory + "/sent.txt"
-        let run = try bridge.cli(["loadtest", "--sites", "3", "--talkers", "1", "--duration", "6s", "--bridge", bridge.signaling.description,
-                                  "--video-senders", "1", "--video-kbps", "600", "--video-send-log", log, "--json"])
-        #expect(run.status == 0, "\(run.stderr)")
-        let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] ?? [:]
+        let loadtest = Process()
+        loadtest.executableURL = VCBridgeProcess.executable
+        loadtest.arguments = ["loadtest", "--sites", "3", "--talkers", "1", "--duration", "8s", "--bridge", bridge.signaling.description,
+                              "--video-senders", "1", "--video-kbps", "600", "--video-send-log", log, "--json"]
+        loadtest.environment = ProcessInfo.processInfo.environment.merging(bridge.environment) { _, new in new }
+        let output = Pipe()
+        loadtest.standardOutput = output
+        loadtest.standardError = FileHandle.nullDevice
+        try loadtest.run()
+        // 2.6 s in, between the sender's scheduled keyframes (every 2 s): a site joining now needs one to see
+        // the presenter, the bridge asks the sender, and the sender answers with its next frame.
+        Thread.sleep(forTimeInterval: 2.6)
+        let joiner = bridge.finish(try bridge.endpoint(late, ["--silent", "--duration", "4s", "--json"]))
+        let summaryText = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        loadtest.waitUntilExit()
+        #expect(loadtest.terminationStatus == 0)
+        let summary = try JSONSerialization.jsonObject(with: Data(summaryText.utf8)) as? [String: Any] ?? [:]
         let video = summary["video"] as? [String: Any] ?? [:]
-        // The bridge asks for a keyframe when it starts a stream; answered at once, nobody waits for the
-        // sender's next scheduled keyframe (every 2 s), so every receiver gets all the video.
         #expect(video["keyframeRequests"] as? Int ?? 0 >= 1, "\(video)")
+        // Waiting for the next scheduled keyframe would cost the late site over a second (about 30 frames) of 4 s.
+        #expect(Int(endpointJSON(joiner.output)["presenterFrames"] ?? "") ?? 0 >= 80, "\(joiner.output)")
         let sent = video["sentPacketsPerSecond"] as? Double ?? 0
         #expect(sent > 50 && video["receiversMinPacketsPerSecond"] as? Double ?? 0 >= 0.95 * sent, "\(video)")
         let times = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { Int($0) ?? -1 }
         #expect(times.count == video["packetsSent"] as? Int && times.first == 0)
-        #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 } && times.last ?? 0 > 5_000_000)
+        #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 } && times.last ?? 0 > 7_000_000)
         let unwritable = try bridge.cli(["loadtest", "--sites", "3", "--duration", "5s", "--bridge", bridge.signaling.description,
                                          "--video-senders", "1", "--video-send-log", "/nonexistent/sent.txt"])
         #expect(unwritable.status == 64 && unwritable.stderr.contains("--video-send-log"), "\(unwritable.stderr)")
