@@ -111,6 +111,7 @@ let package = Package(
         .testTarget(name: "QualityModelTests", dependencies: ["QualityModel"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Transport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(name: "EndpointTests", dependencies: ["Endpoint", "RTP", "VideoFormats"]),
         .testTarget(
             name: "VCBridgeCLITests",
             dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory", "Admission", "SRTP", "RTP", "Transport",

@@ -76,8 +76,9 @@ public struct VideoFileSender: Sendable {
 }
 
 /// Receives one RTP video stream and rebuilds its frames as a decoder would get them: in sequence
-/// order, waiting a moment for a missing packet (asking for it with a NACK), and after a loss that
-/// is not repaired showing nothing new (a freeze) until the next keyframe (asking for one).
+/// order, waiting a moment for a missing packet (asking for it with a NACK at once, and again if the
+/// repair does not come within about one and a half NACK round trips, at most three times), and after
+/// a loss that is not repaired showing nothing new (a freeze) until the next keyframe (asking for one).
 public struct VideoStreamRecorder: Sendable {
     public struct Statistics: Sendable, Equatable {
         public var packets = 0
@@ -104,6 +105,10 @@ public struct VideoStreamRecorder: Sendable {
     public private(set) var statistics = Statistics()
     private var packets: [UInt16: (timestamp: UInt32, marker: Bool, payload: [UInt8], arrival: Int64)] = [:]
     private var missingSince: [UInt16: Int64] = [:]
+    /// Per missing packet: when it was last asked for, and how many times.
+    private var asked: [UInt16: (at: Int64, times: Int)] = [:]
+    /// Smoothed time from a first NACK to the packet's arrival (starts at 100 ms).
+    private var repairTime: Int64 = 100_000_000
     private var nextSequence: UInt16?
     private var highestSequence: UInt16 = 0
     private var broken = true  // until the first keyframe
@@ -114,6 +119,10 @@ public struct VideoStreamRecorder: Sendable {
     private var lastKeyframeRequestAt: Int64 = .min / 2
     /// How long a missing packet is waited for before it counts as lost.
     let repairWait: Int64 = 250_000_000
+    static let nacksPerPacket = 3
+
+    /// How long after a NACK to ask again: one and a half smoothed repair times, within 40-150 ms.
+    var nackRetryInterval: Int64 { min(150_000_000, max(40_000_000, repairTime * 3 / 2)) }
 
     public init(codec: VideoCodec) { self.codec = codec }
 
@@ -125,12 +134,18 @@ public struct VideoStreamRecorder: Sendable {
         var missing: [UInt16] = []
         if let next = nextSequence {
             guard Wrapping.sequenceDistance(from: next, to: sequence) >= 0, packets[sequence] == nil else { return [] }  // old or duplicate
-            if missingSince.removeValue(forKey: sequence) != nil { statistics.packetsRecovered += 1 }
+            if missingSince.removeValue(forKey: sequence) != nil {
+                statistics.packetsRecovered += 1
+                if let request = asked.removeValue(forKey: sequence), request.times == 1 {
+                    repairTime += (max(0, arrival - request.at) - repairTime) / 8
+                }
+            }
             let gap = Wrapping.sequenceDistance(from: highestSequence, to: sequence)
             if gap > 1 && gap < 200 {
                 for i in 1..<gap {
                     let lost = highestSequence &+ UInt16(i)
                     missingSince[lost] = arrival
+                    asked[lost] = (arrival, 1)
                     missing.append(lost)
                 }
             }
@@ -144,6 +159,19 @@ public struct VideoStreamRecorder: Sendable {
         return missing
     }
 
+    /// Missing packets to ask for again now (their last NACK was a retry interval ago, the repair could
+    /// still come in time, and they were asked for fewer than ``nacksPerPacket`` times).
+    public mutating func nacksDue(now: Int64) -> [UInt16] {
+        var due: [UInt16] = []
+        for (sequence, request) in asked where request.times < Self.nacksPerPacket && now - request.at >= nackRetryInterval {
+            guard let since = missingSince[sequence], now - since < repairWait else { continue }
+            asked[sequence] = (now, request.times + 1)
+            due.append(sequence)
+        }
+        if !due.isEmpty { statistics.nacksSent += 1 }
+        return due.sorted { Wrapping.sequenceDistance(from: $0, to: $1) > 0 }
+    }
+
     /// Moves complete frames out (in order); gives up on packets missing for too long.
     /// - Returns: whether a keyframe should be requested now.
     public mutating func advance(now: Int64) -> Bool {
@@ -152,6 +180,7 @@ public struct VideoStreamRecorder: Sendable {
                 guard let since = missingSince[first], now - since >= repairWait else { break }
                 // Lost for good: the frame it belonged to cannot be shown, nor anything until a keyframe.
                 missingSince[first] = nil
+                asked[first] = nil
                 statistics.packetsLost += 1
                 broken = true
                 needKeyframe = true
@@ -183,6 +212,7 @@ public struct VideoStreamRecorder: Sendable {
                 if let since = missingSince[gap], now - since < repairWait { break }
                 // Lost for good: drop the incomplete frame.
                 missingSince[gap] = nil
+                asked[gap] = nil
                 statistics.packetsLost += 1
                 statistics.framesDropped += 1
                 broken = true

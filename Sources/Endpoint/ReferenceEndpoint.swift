@@ -200,6 +200,10 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         }
         func advanceRecorders(_ now: Int64) {
             for i in 0..<2 where recorders[i] != nil {
+                let again = recorders[i]!.nacksDue(now: now)
+                if !again.isEmpty {
+                    sendFeedback(.nack(GenericNACK(senderSSRC: ssrc, mediaSSRC: streamSSRCs[i], lost: again)))
+                }
                 if recorders[i]!.advance(now: now) {
                     sendFeedback(.pictureLossIndication(PictureLossIndication(senderSSRC: ssrc, mediaSSRC: streamSSRCs[i])))
                 }
