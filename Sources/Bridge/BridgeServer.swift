@@ -415,6 +415,7 @@ public final class BridgeServer: @unchecked Sendable {
         policy.keyframeRequestIntervalNanoseconds = Int64(settings.keyframeRequestIntervalMilliseconds) * 1_000_000
         policy.switchTimeoutNanoseconds = Int64(settings.switchTimeoutMilliseconds) * 1_000_000
         policy.repairWindowNanoseconds = Int64(settings.repairWindowMilliseconds) * 1_000_000
+        policy.maximumRepairsPerSecond = settings.maxRepairsPerSecond
         policy.speakerHoldNanoseconds = Int64(settings.speakerHoldMilliseconds) * 1_000_000
         return policy
     }
@@ -444,7 +445,7 @@ public final class BridgeServer: @unchecked Sendable {
                         "framesIn": s.video.framesIn, "keyframesIn": s.video.keyframesIn,
                         "keyframeRequestsSent": s.video.keyframeRequestsSent,
                         "keyframeRequestsReceived": s.video.keyframeRequestsReceived,
-                        "nacksReceived": s.video.nacksReceived, "nacksAnswered": s.video.nacksAnswered,
+                        "nacksReceived": s.video.nacksReceived, "nacksAnswered": s.video.nacksAnswered, "nacksOverLimit": s.video.nacksOverLimit,
                         "droppedOverRate": s.video.droppedOverRate, "droppedOversize": s.video.droppedOversize,
                         "droppedPayloadType": s.video.droppedPayloadType, "droppedNotAllowed": s.video.droppedNotAllowed,
                         "droppedMalformed": s.video.droppedMalformed, "switches": s.video.switches,

@@ -59,7 +59,7 @@ public struct Settings: Sendable, Equatable {
         "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
                     "httpAddress", "httpPort"],
         "video": ["senders", "maxKilobitsPerSecond", "maxPacketsPerSecond", "maxPacketBytes", "keyframeRequestIntervalMs",
-                  "switchTimeoutMs", "repairWindowMs", "speakerHoldMs"],
+                  "switchTimeoutMs", "repairWindowMs", "maxRepairsPerSecond", "speakerHoldMs"],
     ]
 
     init(merging override: [UInt8], origin: String) throws(SettingsError) {
@@ -134,6 +134,7 @@ public struct Settings: Sendable, Equatable {
             keyframeRequestIntervalMilliseconds: try integer("video", "keyframeRequestIntervalMs", in: 100...60_000),
             switchTimeoutMilliseconds: try integer("video", "switchTimeoutMs", in: 100...60_000),
             repairWindowMilliseconds: try integer("video", "repairWindowMs", in: 0...5_000),
+            maxRepairsPerSecond: try integer("video", "maxRepairsPerSecond", in: 0...10_000),
             speakerHoldMilliseconds: try integer("video", "speakerHoldMs", in: 0...30_000))
         setupSeconds = Int64(try integer("schedule", "setupMinutes", in: 0...240)) * 60
         maxOccurrences = try integer("schedule", "maxOccurrences", in: 1...366)
@@ -194,6 +195,8 @@ public struct VideoSettings: Sendable, Equatable {
     public var switchTimeoutMilliseconds: Int
     /// How much of each source's video is kept to answer NACKs.
     public var repairWindowMilliseconds: Int
+    /// Per receiver: packets sent again in answer to its NACKs, per second (one second of burst).
+    public var maxRepairsPerSecond: Int
     /// How long a new loudest talker must stay loudest before the speaker video follows.
     public var speakerHoldMilliseconds: Int
 }

@@ -72,6 +72,9 @@ final class SiteState {
     private var packetAllowance = 0.0
     private var allowanceAt: Int64 = 0
     private var allowanceStarted = false
+    private var repairAllowance = 0.0
+    private var repairAllowanceAt: Int64 = 0
+    private var repairAllowanceStarted = false
 
     // The repair cache, allocated on the first video packet.
     private let cacheSlots: Int
@@ -111,6 +114,21 @@ final class SiteState {
         guard byteAllowance >= Double(bytes), packetAllowance >= 1 else { return false }
         byteAllowance -= Double(bytes)
         packetAllowance -= 1
+        return true
+    }
+
+    /// A token bucket for packets sent again to this receiver, holding at most one second of allowance.
+    func admitRepair(now: Int64, policy: VideoPolicy) -> Bool {
+        let rate = Double(policy.maximumRepairsPerSecond)
+        if !repairAllowanceStarted {
+            repairAllowanceStarted = true
+            repairAllowance = rate
+        } else {
+            repairAllowance = min(rate, repairAllowance + Double(max(0, now - repairAllowanceAt)) / 1e9 * rate)
+        }
+        repairAllowanceAt = now
+        guard repairAllowance >= 1 else { return false }
+        repairAllowance -= 1
         return true
     }
 

@@ -26,6 +26,9 @@ public struct VideoPolicy: Sendable, Equatable {
     public var switchTimeoutNanoseconds: Int64 = 2_000_000_000
     /// How much of each source's recent video is kept to answer NACKs.
     public var repairWindowNanoseconds: Int64 = 500_000_000
+    /// Per receiver: the most packets sent again in answer to its NACKs, per second (one second of
+    /// burst allowance); NACKs beyond it are counted and not answered.
+    public var maximumRepairsPerSecond = 200
     /// How long a new loudest talker must stay loudest before the speaker stream follows.
     public var speakerHoldNanoseconds: Int64 = 1_000_000_000
 

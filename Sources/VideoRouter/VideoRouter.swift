@@ -32,9 +32,11 @@ public struct VideoSiteStatistics: Sendable, Equatable {
     public var keyframeRequestsReceived = 0
     /// Keyframe requests the bridge sent the site about its own video.
     public var keyframeRequestsSent = 0
-    /// Packets the site asked for again (RFC 4585 NACK), and how many the cache answered.
+    /// Packets the site asked for again (RFC 4585 NACK), how many the cache answered, and how many
+    /// were in the cache but over the site's repair allowance (not sent).
     public var nacksReceived = 0
     public var nacksAnswered = 0
+    public var nacksOverLimit = 0
     public var droppedOverRate = 0
     public var droppedOversize = 0
     public var droppedPayloadType = 0
@@ -217,6 +219,11 @@ public final class VideoRouter {
                       let packet = source.cached(sourceSequence, now: now, window: policy.repairWindowNanoseconds)
                 else {
                     unrepaired = true
+                    continue
+                }
+                // A receiver cannot make the bridge resend without bound (a NACK can name thousands of packets).
+                guard receiver.admitRepair(now: now, policy: policy) else {
+                    receiver.statistics.nacksOverLimit += 1
                     continue
                 }
                 receiver.statistics.nacksAnswered += 1

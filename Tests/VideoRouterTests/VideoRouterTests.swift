@@ -275,6 +275,34 @@ func expectContinuous(_ packets: [RecordingSink.Forwarded], sourceLocation: Sour
         #expect(m.router.statistics(of: 1)?.nacksAnswered == 2)
     }
 
+    @Test func aReceiverCannotMakeTheBridgeResendWithoutBound() {
+        var policy = VideoPolicy()
+        policy.maximumRepairsPerSecond = 50
+        let m = Meeting(sites: 3, policy: policy)
+        var host = VideoSender(site: 0)
+        for i in 0..<20 { m.send(host.nextFrame(key: i == 0), from: 0) }  // 40 packets, all in the cache
+        let first = m.sink.to(1, ssrc: presenterSSRC(1))[0].sequence
+        let firstOfSite2 = m.sink.to(2, ssrc: presenterSSRC(2))[0].sequence
+        m.sink.forwarded.removeAll()
+        m.sink.requests.removeAll()
+        // Site 1 asks for the whole cache five times over in one go (200 packets): 50 are sent again.
+        for _ in 0..<5 {
+            for (entry, bitmask) in [(0, 0xFFFF), (17, 0xFFFF), (34, 0b11111)] as [(UInt16, UInt16)] {
+                m.feedback(.nack(senderSSRC: 9, mediaSSRC: presenterSSRC(1), packetID: first &+ entry, lostBitmask: bitmask), from: 1)
+            }
+        }
+        #expect(m.sink.forwarded.count == 50)
+        #expect(m.sink.requests.isEmpty)  // answerable, only over the allowance: the sender is not bothered
+        let stats = m.router.statistics(of: 1)
+        #expect(stats?.nacksAnswered == 50 && stats?.nacksOverLimit == 150)
+        // Site 2 has its own allowance; and site 1's refills with time.
+        m.feedback(.nack(senderSSRC: 9, mediaSSRC: presenterSSRC(2), packetID: firstOfSite2, lostBitmask: 0), from: 2)
+        m.now += 100_000_000
+        m.feedback(.nack(senderSSRC: 9, mediaSSRC: presenterSSRC(1), packetID: first, lostBitmask: 0xFFFF), from: 1)
+        #expect(m.router.statistics(of: 2)?.nacksAnswered == 1)
+        #expect(m.router.statistics(of: 1)?.nacksAnswered == 55)
+    }
+
     @Test func aNackForAnEvictedPacketBecomesAThrottledKeyframeRequest() {
         let m = Meeting(sites: 3)
         var host = VideoSender(site: 0)
