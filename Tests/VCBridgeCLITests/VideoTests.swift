@@ -179,7 +179,7 @@ struct VideoTests {
     }
 
     @Test func nacksAreAnsweredFromTheCacheAndAnEvictedPacketBecomesAKeyframeRequest() throws {
-        let bridge = try RunningBridge()
+        let bridge = try RunningBridge(video: #"{"maxRepairsPerSecond": 20}"#)
         let path = try encodeTestVideo(.vp8, seconds: 2, kilobits: 300, into: bridge.dataDirectory)
         let site = try RawSite(try bridge.key("lang-cong"), bridge: bridge)
         let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
@@ -211,6 +211,15 @@ struct VideoTests {
         #expect(try site.receiveDatagrams(on: socket, seconds: 0.5).allSatisfy { sequence($0) != old || ssrc($0) != site.presenterSSRC })
         #expect(try waitFor(2) { try videoStatus(bridge, "song-lo")["keyframeRequestsSent"] as? Int == requestsBefore + 1 })
         #expect(try videoStatus(bridge, "lang-cong")["nacksReceived"] as? Int == 2)
+        // Asking for a cached packet 40 times at once: the repair allowance (20 a second here) holds.
+        let recent = try #require(try site.receiveDatagrams(on: socket, seconds: 0.3).last { ssrc($0) == site.presenterSSRC })
+        for _ in 0..<40 {  // each its own SRTCP packet (a copy would be refused as a replay)
+            try socket.send(try site.feedback(.nack(GenericNACK(senderSSRC: site.ssrc, mediaSSRC: site.presenterSSRC, lost: [sequence(recent)]))),
+                            to: site.mediaAddress)
+        }
+        #expect(try waitFor(2) { try videoStatus(bridge, "lang-cong")["nacksReceived"] as? Int == 42 })
+        let repairs = try videoStatus(bridge, "lang-cong")
+        #expect(repairs["nacksAnswered"] as? Int ?? 99 <= 22 && repairs["nacksOverLimit"] as? Int ?? 0 >= 18, "\(repairs)")
         _ = bridge.finish(host)
         #expect(bridge.stop() == 0)
     }
