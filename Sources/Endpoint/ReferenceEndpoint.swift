@@ -68,11 +68,6 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         /// Authentic packets that came again (SRTP replay check): a retransmission answering a NACK for
         /// a packet that was only late, or a duplicate on the path. Not an attack, and not counted above.
         public var duplicates = 0
-
-        /// Counts a packet SRTP refused: a replay is a duplicate, anything else a failed authentication.
-        mutating func countRefused(_ error: SRTPError) {
-            if error == .replay || error == .replayTooOld { duplicates += 1 } else { authenticationFailures += 1 }
-        }
         public var jitterBuffer = JitterBufferStatistics()
         public var notices: [String] = []
         /// Sent packets (sequence, timestamp, payload), when ``Options/keepSentPackets`` is set.
@@ -84,6 +79,11 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         /// The presenter and speaker video received.
         public var presenterVideo: VideoStreamRecorder?
         public var speakerVideo: VideoStreamRecorder?
+
+        /// Counts a packet SRTP refused: a replay is a duplicate, anything else a failed authentication.
+        mutating func countRefused(_ error: SRTPError) {
+            if error == .replay || error == .replayTooOld { duplicates += 1 } else { authenticationFailures += 1 }
+        }
     }
 
     let options: Options

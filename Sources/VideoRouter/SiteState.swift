@@ -68,13 +68,9 @@ final class SiteState {
     var keyframeSinceRequest = false
     var lastKeyframeAt: Int64 = .min / 2
     var pendingFIR = false
-    private var byteAllowance = 0.0
-    private var packetAllowance = 0.0
-    private var allowanceAt: Int64 = 0
-    private var allowanceStarted = false
-    private var repairAllowance = 0.0
-    private var repairAllowanceAt: Int64 = 0
-    private var repairAllowanceStarted = false
+    private var byteAllowance = Allowance()
+    private var packetAllowance = Allowance()
+    private var repairAllowance = Allowance()
 
     // The repair cache, allocated on the first video packet.
     private let cacheSlots: Int
@@ -97,38 +93,21 @@ final class SiteState {
         return nil
     }
 
-    /// Token buckets for bytes and packets, each holding at most one second of allowance.
+    /// Whether a packet of `bytes` the site sends is within its byte and packet allowances (taken if so).
     func admit(bytes: Int, now: Int64, policy: VideoPolicy) -> Bool {
-        let byteRate = Double(policy.maximumBitsPerSecond) / 8
-        let packetRate = Double(policy.maximumPacketsPerSecond)
-        if !allowanceStarted {
-            allowanceStarted = true
-            byteAllowance = byteRate
-            packetAllowance = packetRate
-        } else {
-            let seconds = Double(max(0, now - allowanceAt)) / 1e9
-            byteAllowance = min(byteRate, byteAllowance + seconds * byteRate)
-            packetAllowance = min(packetRate, packetAllowance + seconds * packetRate)
-        }
-        allowanceAt = now
-        guard byteAllowance >= Double(bytes), packetAllowance >= 1 else { return false }
-        byteAllowance -= Double(bytes)
-        packetAllowance -= 1
+        byteAllowance.refill(rate: Double(policy.maximumBitsPerSecond) / 8, now: now)
+        packetAllowance.refill(rate: Double(policy.maximumPacketsPerSecond), now: now)
+        guard byteAllowance.tokens >= Double(bytes), packetAllowance.tokens >= 1 else { return false }
+        byteAllowance.tokens -= Double(bytes)
+        packetAllowance.tokens -= 1
         return true
     }
 
-    /// A token bucket for packets sent again to this receiver, holding at most one second of allowance.
+    /// Whether one more packet may be sent again to this receiver in answer to its NACKs (taken if so).
     func admitRepair(now: Int64, policy: VideoPolicy) -> Bool {
-        let rate = Double(policy.maximumRepairsPerSecond)
-        if !repairAllowanceStarted {
-            repairAllowanceStarted = true
-            repairAllowance = rate
-        } else {
-            repairAllowance = min(rate, repairAllowance + Double(max(0, now - repairAllowanceAt)) / 1e9 * rate)
-        }
-        repairAllowanceAt = now
-        guard repairAllowance >= 1 else { return false }
-        repairAllowance -= 1
+        repairAllowance.refill(rate: Double(policy.maximumRepairsPerSecond), now: now)
+        guard repairAllowance.tokens >= 1 else { return false }
+        repairAllowance.tokens -= 1
         return true
     }
 
@@ -154,5 +133,16 @@ final class SiteState {
         let slot = Int(sequence) & (cacheSlots - 1)
         guard lengths[slot] > 0, sequences[slot] == sequence, now - arrivals[slot] <= window else { return nil }
         return UnsafeRawBufferPointer(start: storage.baseAddress! + slot * slotSize, count: lengths[slot])
+    }
+}
+
+/// A token bucket that holds at most one second of its rate (full at first use).
+struct Allowance {
+    var tokens = 0.0
+    private var refilledAt: Int64? = nil
+
+    mutating func refill(rate: Double, now: Int64) {
+        tokens = refilledAt.map { min(rate, tokens + Double(max(0, now - $0)) / 1e9 * rate) } ?? rate
+        refilledAt = now
     }
 }
