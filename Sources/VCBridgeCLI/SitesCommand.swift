@@ -101,7 +101,7 @@ struct ConfigCommand: Command {
         table.add(["video.keyframeRequestIntervalMs", "\(v.keyframeRequestIntervalMilliseconds) (at most one request per source)"])
         table.add(["video.switchTimeoutMs", "\(v.switchTimeoutMilliseconds)"])
         table.add(["video.repairWindowMs", "\(v.repairWindowMilliseconds)"])
-        table.add(["video.maxRepairsPerSecond", "\(v.maxRepairsPerSecond)"])
+        table.add(["video.maxRepairsPerSecond", "\(v.maxRepairsPerSecond) per receiver"])
         table.add(["video.speakerHoldMs", "\(v.speakerHoldMilliseconds)"])
         let q = s.quality
         table.add(["quality grades (MOS est.)", "good >= \(q.goodMOS), fair >= \(q.fairMOS), poor >= \(q.poorMOS), bad below"])
