@@ -72,6 +72,7 @@ public final class UDPSocket {
     }
 
     /// Has the kernel stamp every datagram with the time it arrived, for ``DatagramBatch/arrival(_:)``.
+    /// (Linux may take a moment to start: until then a datagram's stamp is the time it is read.)
     public func enableArrivalTimes() throws(SocketError) {
         guard vcb_enable_receive_timestamps(descriptor) == 0 else { throw SocketError("setsockopt(SO_TIMESTAMPNS)") }
     }

@@ -64,12 +64,25 @@ struct UDPSocketTests {
         try receiver.enableArrivalTimes()
         let sender = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
         func wallNanoseconds() -> Int64 { let w = wallClock(); return w.seconds * 1_000_000_000 + Int64(w.nanoseconds) }
+        func pause(_ nanoseconds: Int) {
+            var interval = timespec(tv_sec: 0, tv_nsec: nanoseconds)
+            nanosleep(&interval, nil)
+        }
+        let stamped = DatagramBatch(capacity: 2, slotSize: 100, arrivalTimes: true)
+        // Linux turns arrival stamping on from a work queue: until it has, a datagram is stamped when it is
+        // read. Wait (up to 2 s) until a probe that waited 5 ms in the socket shows it.
+        var stampingOn = false
+        for _ in 0..<200 where !stampingOn {
+            try sender.send([0], to: receiver.localAddress)
+            pause(5_000_000)
+            #expect(try receiver.receive(into: stamped) == 1)
+            stampingOn = wallNanoseconds() - (stamped.arrival(0) ?? .max) >= 4_000_000
+        }
+        #expect(stampingOn)
         let before = wallNanoseconds()
         try sender.send([1, 2, 3], to: receiver.localAddress)
         let sent = wallNanoseconds()
-        var pause = timespec(tv_sec: 0, tv_nsec: 30_000_000)  // the datagram waits in the socket
-        nanosleep(&pause, nil)
-        let stamped = DatagramBatch(capacity: 2, slotSize: 100, arrivalTimes: true)
+        pause(30_000_000)  // the datagram waits in the socket
         #expect(try receiver.receive(into: stamped) == 1)
         let read = wallNanoseconds()
         let arrival = try #require(stamped.arrival(0))
