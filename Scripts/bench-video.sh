@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark: one video source at 1.5 Mb/s (about 156 packets/s of 1,200 bytes) forwarded to 146
+# Benchmark: one video source at 1.5 Mb/s (about 175 packets/s of up to 1,200 bytes) forwarded to 146
 # receivers while the 147-site audio meeting runs (real joins, SRTP, Opus: `vcbridge loadtest`), and,
 # in the same run, the C floor for the same work (Scripts/bench/forward_floor.c: one libsrtp2
 # unprotect, 146 protects, one sendmmsg per packet).
