@@ -12,15 +12,10 @@ seconds=${1:-60}
 talkers=${2:-3}
 swift build -c release --product vcbridge >&2
 bin="$(swift build -c release --show-bin-path)/vcbridge"
-data=$(mktemp -d /tmp/vcb-bench-bridge.XXXXXX)
-export VCBRIDGE_DATA_DIR="$data" VCBRIDGE_ORGANISER=bench
-cleanup() { [ -n "${bridge:-}" ] && kill -INT "$bridge" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$data"; }
-trap cleanup EXIT
+bridge_workspace bench-bridge bench
 
 "$bin" meeting book --title "Benchmark: toàn tỉnh" --host central --scope all --start now --duration 2h >&2
-for site in $("$bin" sites --json | sed -n 's/.*"id" : "\([^"]*\)".*/\1/p'); do
-    "$bin" site key "$site" --out /dev/null > /dev/null
-done
+key_sites "$bin"
 echo "provisioned $(ls "$data/keys" | wc -l) site keys" >&2
 start_bridge "$bin" "$data/bridge.log"
 echo "bridge pid $bridge on $signaling; running $seconds s with 147 sites and $talkers talkers..." >&2

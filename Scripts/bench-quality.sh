@@ -16,10 +16,7 @@ python3 -c "import pesq, numpy, scipy" 2>/dev/null || python3 -m pip install --q
 swift build -c release --product vcbridge >&2
 swift build -c release --product vcbridge-bench >&2
 bin="$(swift build -c release --show-bin-path)"
-data=$(mktemp -d /tmp/vcb-bench-quality.XXXXXX)
-export VCBRIDGE_DATA_DIR="$data" VCBRIDGE_ORGANISER=bench
-cleanup() { [ -n "${bridge:-}" ] && kill -INT "$bridge" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$data"; }
-trap cleanup EXIT
+bridge_workspace bench-quality bench
 
 seconds=$(speech_sample "$data/speech.wav")
 "$bin/vcbridge" meeting book --title "Benchmark: chất lượng" --host song-lo --scope lang-cong --start now --duration 1h >&2

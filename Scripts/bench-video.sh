@@ -18,16 +18,11 @@ rounds=${1:-3}
 seconds=${2:-20}
 swift build -c release --product vcbridge >&2
 bin="$(swift build -c release --show-bin-path)/vcbridge"
-data=$(mktemp -d /tmp/vcb-bench-video.XXXXXX)
-export VCBRIDGE_DATA_DIR="$data" VCBRIDGE_ORGANISER=bench
-cleanup() { [ -n "${bridge:-}" ] && kill -INT "$bridge" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$data"; }
-trap cleanup EXIT
+bridge_workspace bench-video bench
 cc -O2 -o "$data/forward_floor" Scripts/bench/forward_floor.c $(pkg-config --cflags --libs libsrtp2) -lpthread
 
 "$bin" meeting book --title "Benchmark: toàn tỉnh, có hình" --host central --scope all --start now --duration 2h >&2
-for site in $("$bin" sites --json | sed -n 's/.*"id" : "\([^"]*\)".*/\1/p'); do
-    "$bin" site key "$site" --out /dev/null > /dev/null
-done
+key_sites "$bin"
 echo "$rounds rounds of ${seconds}s without and with video, then the floor" >&2
 
 for r in $(seq 1 "$rounds"); do

@@ -14,10 +14,7 @@ vcb_apt_install espeak-ng python3 python3-pip
 python3 -c "import pesq, numpy, scipy" 2>/dev/null || python3 -m pip install --quiet pesq numpy scipy >&2
 swift build -c release --product vcbridge >&2
 bin="$(swift build -c release --show-bin-path)/vcbridge"
-data=$(mktemp -d /tmp/vcb-calibrate.XXXXXX)
-export VCBRIDGE_DATA_DIR="$data" VCBRIDGE_ORGANISER=calibration
-cleanup() { [ -n "${bridge:-}" ] && kill -INT "$bridge" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$data"; }
-trap cleanup EXIT
+bridge_workspace calibrate calibration
 
 seconds=$(speech_sample "$data/speech.wav")
 "$bin" meeting book --title "Hiệu chỉnh chất lượng" --host song-lo --scope lang-cong --start now --duration 2h >&2

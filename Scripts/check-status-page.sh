@@ -12,20 +12,11 @@ vcb_apt_install chromium iproute2
 shot=${1:-status-page.png}
 swift build -c release --product vcbridge >&2
 bin="$(swift build -c release --show-bin-path)/vcbridge"
-data=$(mktemp -d /tmp/vcb-status-page.XXXXXX)
-export VCBRIDGE_DATA_DIR="$data" VCBRIDGE_ORGANISER="VP UBND tỉnh"
-cleanup() {
-    [ -n "${bridge:-}" ] && kill -INT "$bridge" 2>/dev/null
-    ip netns del vcb-outside 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$data"
-}
-trap cleanup EXIT
+bridge_workspace status-page "VP UBND tỉnh"
+trap 'ip netns del vcb-outside 2>/dev/null || true; cleanup_workspace' EXIT
 
 "$bin" meeting book --title "Hội nghị trực tuyến toàn tỉnh" --host central --scope all --start now --duration 2h >&2
-for site in $("$bin" sites --json | sed -n 's/.*"id" : "\([^"]*\)".*/\1/p' | head -60); do
-    "$bin" site key "$site" --out /dev/null > /dev/null
-done
+key_sites "$bin" 60
 echo '{"quality": {"httpEnabled": true, "httpPort": 0}}' > "$data/config.json"
 start_bridge "$bin" "$data/bridge.log" --config "$data/config.json"  # the http line comes before "listening"
 http=$(sed -n 's/.*event=http address=\([^ ]*\).*/\1/p' "$data/bridge.log")

@@ -23,3 +23,20 @@ start_bridge() {
     signaling=$(sed -n 's/.*event=listening signaling=\([^ ]*\).*/\1/p' "$log")
     media=$(sed -n 's/.*event=listening.* media=\([^ ]*\).*/\1/p' "$log")
 }
+
+# bridge_workspace NAME ORGANISER: a scratch data directory in $data for one run, exported as the
+# data directory with ORGANISER as the bookings' organiser; on exit any bridge started by start_bridge
+# is stopped and the directory removed.
+bridge_workspace() {
+    data=$(mktemp -d "/tmp/vcb-$1.XXXXXX")
+    export VCBRIDGE_DATA_DIR="$data" VCBRIDGE_ORGANISER="$2"
+    trap 'cleanup_workspace' EXIT
+}
+cleanup_workspace() { [ -n "${bridge:-}" ] && kill -INT "$bridge" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$data"; }
+
+# key_sites VCBRIDGE [COUNT]: makes a key for each of the first COUNT sites in directory order (all by default).
+key_sites() {
+    for site in $("$1" sites --json | sed -n 's/.*"id" : "\([^"]*\)".*/\1/p' | head -"${2:-1000}"); do
+        "$1" site key "$site" --out /dev/null > /dev/null
+    done
+}
