@@ -81,9 +81,14 @@ final class RunningBridge: @unchecked Sendable {
 
     /// Starts a reference endpoint process.
     func endpoint(_ site: String, _ extra: [String], keyFile: String? = nil) throws -> (Process, Pipe) {
+        try start(["endpoint", "--key-file", keyFile ?? keyPath(site), "--bridge", signaling.description] + extra)
+    }
+
+    /// Starts a `vcbridge` command with this bridge's data directory, its output (and errors) in the pipe.
+    func start(_ arguments: [String]) throws -> (Process, Pipe) {
         let p = Process()
         p.executableURL = VCBridgeProcess.executable
-        p.arguments = ["endpoint", "--key-file", keyFile ?? keyPath(site), "--bridge", signaling.description] + extra
+        p.arguments = arguments
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let pipe = Pipe()
         p.standardOutput = pipe

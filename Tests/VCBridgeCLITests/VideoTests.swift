@@ -277,23 +277,16 @@ struct LoadGeneratorVideoTests {
         let order = (try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
         let late = try #require(order.last { members.contains($0) })
         let log = bridge.dataDirectory + "/sent.txt"
-        let loadtest = Process()
-        loadtest.executableURL = VCBridgeProcess.executable
-        loadtest.arguments = ["loadtest", "--sites", "3", "--talkers", "1", "--duration", "8s", "--bridge", bridge.signaling.description,
-                              "--video-senders", "1", "--video-kbps", "600", "--video-send-log", log, "--json"]
-        loadtest.environment = ProcessInfo.processInfo.environment.merging(bridge.environment) { _, new in new }
-        let output = Pipe()
-        loadtest.standardOutput = output
-        loadtest.standardError = FileHandle.nullDevice
-        try loadtest.run()
+        let loadtest = try bridge.start(["loadtest", "--sites", "3", "--talkers", "1", "--duration", "8s", "--bridge", bridge.signaling.description,
+                                         "--video-senders", "1", "--video-kbps", "600", "--video-send-log", log, "--json"])
         // 2.6 s in, between the sender's scheduled keyframes (every 2 s): a site joining now needs one to see
         // the presenter, the bridge asks the sender, and the sender answers with its next frame.
         Thread.sleep(forTimeInterval: 2.6)
         let joiner = bridge.finish(try bridge.endpoint(late, ["--silent", "--duration", "4s", "--json"]))
-        let summaryText = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        loadtest.waitUntilExit()
-        #expect(loadtest.terminationStatus == 0)
-        let summary = try JSONSerialization.jsonObject(with: Data(summaryText.utf8)) as? [String: Any] ?? [:]
+        let finished = bridge.finish(loadtest)
+        #expect(finished.status == 0, "\(finished.output)")
+        let json = finished.output.firstIndex(of: "{").map { finished.output[$0...] } ?? ""
+        let summary = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] ?? [:]
         let video = summary["video"] as? [String: Any] ?? [:]
         #expect(video["keyframeRequests"] as? Int ?? 0 >= 1, "\(video)")
         // Waiting for the next scheduled keyframe would cost the late site over a second (about 30 frames) of 4 s.
