@@ -97,7 +97,7 @@ let package = Package(
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "VideoFormatsTests", dependencies: ["VideoFormats"]),
-        .testTarget(name: "VideoRouterTests", dependencies: ["VideoRouter", "VideoFormats", "RTP"]),
+        .testTarget(name: "VideoRouterTests", dependencies: ["VideoRouter", "VideoFormats", "RTP", "SRTP"]),
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),

@@ -57,9 +57,9 @@ final class MediaSession {
     init(_ setup: SessionSetup, now: Int64, address: String) throws {
         self.setup = setup
         inbound = try SRTPSession(profile: setup.profile, direction: .inbound, keyingMaterial: setup.inboundKey)
-        // Repeat transmission: a NACK is answered with the identical packet, protected again.
-        outbound = try SRTPSession(profile: setup.profile, direction: .outbound, keyingMaterial: setup.outboundKey,
-                                   allowRepeatTransmission: true)
+        // No index is ever protected twice (a NACK is answered with the bytes sent before, kept by the
+        // video router), so libsrtp2 refuses repeated indices: under AES-GCM one would reuse a nonce.
+        outbound = try SRTPSession(profile: setup.profile, direction: .outbound, keyingMaterial: setup.outboundKey)
         decoder = try Opus.Decoder()
         lastPacketAt = now
         outSequence = UInt16.random(in: 0...UInt16.max)
@@ -444,17 +444,32 @@ final class MediaEngine: VideoSink {
 
     /// Queues a copy of a source's packet for a receiver, with that receiver's SSRC, sequence number
     /// and timestamp, protected with its key. Sent by ``flushVideo()``, in chunks.
-    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16, timestamp: UInt32) {
-        guard let session = sessions[receiver], let address = session.address, let source = packet.baseAddress else { return }
+    /// - Returns: the protected copy (in its send slot, valid until the next call).
+    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
+                 timestamp: UInt32) -> UnsafeRawBufferPointer? {
+        guard let session = sessions[receiver], let address = session.address, let source = packet.baseAddress else { return nil }
         if videoBatch.count >= Self.videoSendChunk { flushVideo() }
         let slot = videoBatch.slot(videoBatch.count)
-        guard packet.count >= 12, packet.count + SRTPSession.maxTrailerLength <= slot.count else { return }
+        guard packet.count >= 12, packet.count + SRTPSession.maxTrailerLength <= slot.count else { return nil }
         slot.baseAddress!.copyMemory(from: source, byteCount: packet.count)
         slot.storeBytes(of: sequenceNumber.bigEndian, toByteOffset: 2, as: UInt16.self)
         slot.storeBytes(of: timestamp.bigEndian, toByteOffset: 4, as: UInt32.self)
         slot.storeBytes(of: ssrc.bigEndian, toByteOffset: 8, as: UInt32.self)
-        guard let length = try? session.outbound.protectRTP(slot, length: packet.count) else { return }
+        // A packet too old for the outbound replay window (its index could have been used) is not sent.
+        guard let length = try? session.outbound.protectRTP(slot, length: packet.count) else { return nil }
         videoBatch.prepare(videoBatch.count, length: length, to: address)
+        videoBatch.count += 1
+        return UnsafeRawBufferPointer(rebasing: slot[0..<length])
+    }
+
+    /// Queues bytes already protected for a receiver (a NACK's answer), as they are.
+    func resend(_ protected: UnsafeRawBufferPointer, to receiver: Int) {
+        guard let session = sessions[receiver], let address = session.address, let source = protected.baseAddress else { return }
+        if videoBatch.count >= Self.videoSendChunk { flushVideo() }
+        let slot = videoBatch.slot(videoBatch.count)
+        guard protected.count <= slot.count else { return }
+        slot.baseAddress!.copyMemory(from: source, byteCount: protected.count)
+        videoBatch.prepare(videoBatch.count, length: protected.count, to: address)
         videoBatch.count += 1
     }
 

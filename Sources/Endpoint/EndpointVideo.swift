@@ -91,7 +91,8 @@ public struct VideoStreamRecorder: Sendable {
         public var packetsRecovered = 0
         /// Frames that could not be shown (incomplete, or after a loss until a keyframe).
         public var framesDropped = 0
-        /// Stretches of more than half a second without a new frame while the stream was flowing.
+        /// Stretches of more than half a second without a new frame once the stream had begun,
+        /// including a stream that stopped and never came back.
         public var freezes = 0
         public var freezeSeconds = 0.0
         public var nacksSent = 0
@@ -115,10 +116,14 @@ public struct VideoStreamRecorder: Sendable {
     /// A frame could not be shown: ask for a keyframe.
     private var needKeyframe = false
     private var lastFrameAt: Int64?
+    /// A freeze is under way (counted when it was seen, its length added when it ends).
+    private var frozen = false
     private var lastFrameTimestamp: UInt32?
     private var lastKeyframeRequestAt: Int64 = .min / 2
     /// How long a missing packet is waited for before it counts as lost.
     let repairWait: Int64 = 250_000_000
+    /// No new frame for longer than this is a freeze.
+    static let freezeNanoseconds: Int64 = 500_000_000
     static let nacksPerPacket = 3
 
     /// How long after a NACK to ask again: one and a half smoothed repair times, within 40-150 ms.
@@ -170,6 +175,25 @@ public struct VideoStreamRecorder: Sendable {
         }
         if !due.isEmpty { statistics.nacksSent += 1 }
         return due.sorted { Wrapping.sequenceDistance(from: $0, to: $1) > 0 }
+    }
+
+    /// Counts a freeze as soon as the stream has shown no new frame for ``freezeNanoseconds`` (so a
+    /// stream that stops for good is a freeze too, not only one that comes back). Call with the time
+    /// now, regularly.
+    public mutating func watchForFreeze(now: Int64) {
+        guard let lastFrameAt, !frozen, now - lastFrameAt > Self.freezeNanoseconds else { return }
+        statistics.freezes += 1
+        frozen = true
+    }
+
+    /// The end of reception at `now`: a freeze still under way counts up to then.
+    public mutating func finish(now: Int64) {
+        watchForFreeze(now: now)
+        if frozen, let lastFrameAt {
+            statistics.freezeSeconds += Double(now - lastFrameAt) / 1e9
+            self.lastFrameAt = now
+            frozen = false
+        }
     }
 
     /// Moves complete frames out (in order); gives up on packets missing for too long.
@@ -249,10 +273,11 @@ public struct VideoStreamRecorder: Sendable {
             frames.append(VideoFile.Frame(data: data, isKeyframe: key))
             statistics.frames += 1
             if key { statistics.keyframes += 1 }
-            if let lastFrameAt, head.arrival - lastFrameAt > 500_000_000 {
-                statistics.freezes += 1
+            if let lastFrameAt, head.arrival - lastFrameAt > Self.freezeNanoseconds {
+                if !frozen { statistics.freezes += 1 }
                 statistics.freezeSeconds += Double(head.arrival - lastFrameAt) / 1e9
             }
+            frozen = false
             lastFrameAt = head.arrival
         }
         guard needKeyframe, now - lastKeyframeRequestAt >= 500_000_000 else { return false }

@@ -209,6 +209,9 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                 }
             }
         }
+        func watchRecorders(_ now: Int64) {
+            for i in 0..<2 where recorders[i] != nil { recorders[i]!.watchForFreeze(now: now) }
+        }
         let start = monotonicNanoseconds()
         var nextTick = start
         var nextReport = start + 1_000_000_000
@@ -315,6 +318,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                 continue
             }
             nextTick += tick
+            watchRecorders(now)  // a stream that stops sends nothing to notice it by
 
             // Send one 20 ms frame.
             nextFrame(frameIndex, into: &pcm)
@@ -358,7 +362,9 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             }
         }
         sendRTCP(goodbye: true)
-        advanceRecorders(monotonicNanoseconds() + 1_000_000_000)  // what is still missing now is lost
+        let end = monotonicNanoseconds()
+        advanceRecorders(end + 1_000_000_000)  // what is still missing now is lost
+        for i in 0..<2 where recorders[i] != nil { recorders[i]!.finish(now: end) }  // a stream that stopped is frozen
         report.videoSent = sender
         report.presenterVideo = recorders[0]
         report.speakerVideo = recorders[1]

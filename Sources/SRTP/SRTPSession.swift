@@ -63,12 +63,10 @@ public final class SRTPSession {
     ///   - keyingMaterial: master key then master salt, ``SRTPProfile/keyingMaterialLength`` bytes.
     ///     Never use the same material for two sessions (RFC 3711 §9.1).
     ///   - replayWindow: inbound replay window in packets (libsrtp2 allows 64...32768).
-    ///   - allowRepeatTransmission: let an outbound stream protect the same index twice
-    ///     (retransmission of identical payloads only).
     /// - Throws: ``SRTPError``.
     public init(
         profile: SRTPProfile, direction: Direction, keyingMaterial: [UInt8],
-        replayWindow: Int = 128, allowRepeatTransmission: Bool = false
+        replayWindow: Int = 128
     ) throws(SRTPError) {
         if let libraryStatus { throw libraryStatus }
         guard keyingMaterial.count == profile.keyingMaterialLength else { throw .wrongKeyLength }
@@ -79,7 +77,7 @@ public final class SRTPSession {
         profile.apply(to: &policy)
         policy.ssrc.type = direction == .outbound ? ssrc_any_outbound : ssrc_any_inbound
         policy.window_size = UInt(replayWindow)
-        policy.allow_repeat_tx = allowRepeatTransmission ? 1 : 0
+        policy.allow_repeat_tx = 0  // an index protected twice would reuse a nonce (RFC 3711 §9.1, RFC 7714 §8.1)
         policy.next = nil
         var key = keyingMaterial
         var created: srtp_t? = nil

@@ -8,8 +8,10 @@ struct OutgoingStream {
     var pendingSince: Int64 = 0
     var sequenceDelta: UInt16 = 0
     var timestampDelta: UInt32 = 0
-    /// The source sequence number the stream switched on: nothing older is forwarded or repaired.
-    var firstSourceSequence: UInt16 = 0
+    /// The source's extended sequence number (``SiteState/extendSequence(_:)``) of the packet the
+    /// stream switched on: nothing older is forwarded. Extended, so the comparison holds across any
+    /// number of wraps of the 16-bit numbers.
+    var firstSourceSequence: Int64 = 0
     private var started = false
     private var highestSequence: UInt16
     private var lastTimestamp: UInt32
@@ -23,7 +25,7 @@ struct OutgoingStream {
 
     /// Maps the source onto the stream so its first packet follows the last one sent without a gap,
     /// and its timestamp moves on by the wall-clock time since then (at least one tick).
-    mutating func switchTo(_ site: Int, sequence: UInt16, timestamp: UInt32, now: Int64) {
+    mutating func switchTo(_ site: Int, sequence: UInt16, extendedSequence: Int64, timestamp: UInt32, now: Int64) {
         let nextSequence = highestSequence &+ 1
         var nextTimestamp = lastTimestamp &+ 1
         if started {
@@ -34,7 +36,7 @@ struct OutgoingStream {
         pending = nil
         sequenceDelta = nextSequence &- sequence
         timestampDelta = nextTimestamp &- timestamp
-        firstSourceSequence = sequence
+        firstSourceSequence = extendedSequence
     }
 
     /// The stream's sequence number and timestamp for a source packet (recording the newest sent).
@@ -51,8 +53,9 @@ struct OutgoingStream {
     }
 }
 
-/// Everything the router keeps about one site: as a source (limits, repair cache, keyframe
-/// request throttle) and as a receiver (its two streams), with its figures.
+/// Everything the router keeps about one site: as a source (limits, sequence extension, keyframe
+/// request throttle) and as a receiver (its two streams and what was sent on them, for repairs),
+/// with its figures.
 final class SiteState {
     var streams: [OutgoingStream]
     var statistics = VideoSiteStatistics()
@@ -68,24 +71,30 @@ final class SiteState {
     var keyframeSinceRequest = false
     var lastKeyframeAt: Int64 = .min / 2
     var pendingFIR = false
+    /// The highest extended sequence number the site has sent (nil before its first video packet).
+    private var highestSequence: Int64?
     private var byteAllowance = Allowance()
     private var packetAllowance = Allowance()
     private var repairAllowance = Allowance()
 
-    // The repair cache, allocated on the first video packet.
-    private let cacheSlots: Int
-    private var storage: UnsafeMutableRawBufferPointer?
-    private var slotSize = 0
-    private var lengths: [Int] = []
-    private var sequences: [UInt16] = []
-    private var arrivals: [Int64] = []
+    /// As a receiver: its packets as sent, for repairs (allocated with the first one).
+    var sent: SentPacketCache?
 
-    init(presenterSSRC: UInt32, speakerSSRC: UInt32, cacheSlots: Int) {
+    init(presenterSSRC: UInt32, speakerSSRC: UInt32) {
         streams = [OutgoingStream(ssrc: presenterSSRC), OutgoingStream(ssrc: speakerSSRC)]
-        self.cacheSlots = cacheSlots
     }
 
-    deinit { storage?.deallocate() }
+    /// The 16-bit sequence number of a packet the site sent, extended to 64 bits from the highest so
+    /// far (RFC 3550 A.1): later packets compare as later however many times the numbers wrapped.
+    func extendSequence(_ sequence: UInt16) -> Int64 {
+        guard let highest = highestSequence else {
+            highestSequence = Int64(sequence) + 0x1_0000  // room below for packets reordered before it
+            return highestSequence!
+        }
+        let extended = highest + Int64(Int16(bitPattern: sequence &- UInt16(truncatingIfNeeded: highest)))
+        if extended > highest { highestSequence = extended }
+        return extended
+    }
 
     func kind(ofSSRC ssrc: UInt32) -> VideoStreamKind? {
         if streams[0].ssrc == ssrc { return .presenter }
@@ -109,30 +118,6 @@ final class SiteState {
         guard repairAllowance.tokens >= 1 else { return false }
         repairAllowance.tokens -= 1
         return true
-    }
-
-    func cache(_ packet: UnsafeRawBufferPointer, sequence: UInt16, arrival: Int64) {
-        if storage == nil {
-            slotSize = max(packet.count, 1500)
-            storage = .allocate(byteCount: cacheSlots * slotSize, alignment: 8)
-            lengths = [Int](repeating: 0, count: cacheSlots)
-            sequences = [UInt16](repeating: 0, count: cacheSlots)
-            arrivals = [Int64](repeating: 0, count: cacheSlots)
-        }
-        guard let storage, packet.count <= slotSize, let base = packet.baseAddress else { return }
-        let slot = Int(sequence) & (cacheSlots - 1)
-        (storage.baseAddress! + slot * slotSize).copyMemory(from: base, byteCount: packet.count)
-        lengths[slot] = packet.count
-        sequences[slot] = sequence
-        arrivals[slot] = arrival
-    }
-
-    /// The cached packet with this sequence number, if it is still within the repair window.
-    func cached(_ sequence: UInt16, now: Int64, window: Int64) -> UnsafeRawBufferPointer? {
-        guard let storage else { return nil }
-        let slot = Int(sequence) & (cacheSlots - 1)
-        guard lengths[slot] > 0, sequences[slot] == sequence, now - arrivals[slot] <= window else { return nil }
-        return UnsafeRawBufferPointer(start: storage.baseAddress! + slot * slotSize, count: lengths[slot])
     }
 }
 

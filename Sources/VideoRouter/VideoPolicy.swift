@@ -24,7 +24,7 @@ public struct VideoPolicy: Sendable, Equatable {
     /// How long a stream waits for the new source's keyframe before it retries (it keeps showing
     /// the old source meanwhile, never a broken picture).
     public var switchTimeoutNanoseconds: Int64 = 2_000_000_000
-    /// How much of each source's recent video is kept to answer NACKs.
+    /// How long the packets sent to a receiver are kept to answer its NACKs.
     public var repairWindowNanoseconds: Int64 = 500_000_000
     /// Per receiver: the most packets sent again in answer to its NACKs, per second (one second of
     /// burst allowance); NACKs beyond it are counted and not answered.
@@ -34,7 +34,15 @@ public struct VideoPolicy: Sendable, Equatable {
 
     public init() {}
 
-    /// Packets the repair cache holds per source: the window at the maximum packet rate, as a power of two.
+    /// The bytes a receiver's repair cache holds: its two streams at the most a source may send,
+    /// over the repair window, plus one largest packet each (with room for an SRTP tag).
+    var sentCacheBytes: Int {
+        let window = Int64(maximumBitsPerSecond / 8) * repairWindowNanoseconds / 1_000_000_000
+        return 2 * (Int(window) + maximumPacketBytes + 64)
+    }
+
+    /// Index slots of a receiver's repair cache per stream: the window at the maximum packet rate,
+    /// as a power of two.
     var cacheSlots: Int {
         let needed = max(16, Int((Int64(maximumPacketsPerSecond) * repairWindowNanoseconds + 999_999_999) / 1_000_000_000))
         var slots = 16

@@ -15,7 +15,13 @@ public enum VideoStreamKind: Int, Sendable, CaseIterable, CustomStringConvertibl
 public protocol VideoSink: AnyObject {
     /// Protect `packet` (a plain RTP packet as its source sent it) for `receiver` with its header's
     /// SSRC, sequence number and timestamp replaced by these, and send it.
-    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16, timestamp: UInt32)
+    /// - Returns: the packet exactly as protected and sent (valid until the sink is called again),
+    ///   kept to answer the receiver's NACKs; nil if it was not sent.
+    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
+                 timestamp: UInt32) -> UnsafeRawBufferPointer?
+    /// Send `receiver` again a packet exactly as it was protected for it before (a repair): an SRTP
+    /// index is never protected twice.
+    func resend(_ protected: UnsafeRawBufferPointer, to receiver: Int)
     /// Send `source` a keyframe request about its video (a FIR when `fir`, else a PLI).
     func requestKeyframe(from source: Int, fir: Bool)
 }
@@ -57,11 +63,12 @@ public struct VideoSiteStatistics: Sendable, Equatable {
 /// Forwards one meeting's video: per receiver a presenter and a speaker stream, each with a stable
 /// SSRC, switched between sources only on a keyframe, with sequence numbers and timestamps rewritten
 /// so they continue without a gap or a step back. Keyframe requests are coalesced and throttled per
-/// source; NACKs are answered from a short cache of each source's packets; each site's video is
-/// held to the policy's limits.
+/// source; NACKs are answered with the very bytes sent before, from a short cache per receiver;
+/// each site's video is held to the policy's limits. Sources' sequence numbers are compared extended
+/// to 64 bits, so streams run for any number of wraps.
 ///
-/// Lives on the media thread. Time is passed in (monotonic nanoseconds). After a site's first video
-/// packet (which sizes its repair cache) nothing here allocates.
+/// Lives on the media thread. Time is passed in (monotonic nanoseconds). After a receiver's first
+/// video packet (which allocates its repair cache) nothing here allocates.
 public final class VideoRouter {
     public let policy: VideoPolicy
     /// The meeting's host, presenter unless the floor is given to another site.
@@ -90,7 +97,7 @@ public final class VideoRouter {
     /// A site joined: `streamSSRCs` are the SSRCs of the presenter and speaker streams sent to it.
     public func add(site: Int, presenterSSRC: UInt32, speakerSSRC: UInt32) {
         remove(site: site)
-        sites[site] = SiteState(presenterSSRC: presenterSSRC, speakerSSRC: speakerSSRC, cacheSlots: policy.cacheSlots)
+        sites[site] = SiteState(presenterSSRC: presenterSSRC, speakerSSRC: speakerSSRC)
     }
 
     public func remove(site: Int) {
@@ -168,7 +175,7 @@ public final class VideoRouter {
             source.keyframeSinceRequest = true
             source.lastKeyframeAt = now
         }
-        source.cache(packet, sequence: header.sequenceNumber, arrival: now)
+        let extended = source.extendSequence(header.sequenceNumber)
 
         for r in sites.indices where r != site {
             guard let receiver = sites[r] else { continue }
@@ -176,16 +183,23 @@ public final class VideoRouter {
                 var stream = receiver.streams[kind.rawValue]
                 if stream.source != site {
                     guard switchPoint, desiredSource(of: kind, for: r, current: stream.source, now: now) == site else { continue }
-                    stream.switchTo(site, sequence: header.sequenceNumber, timestamp: header.timestamp, now: now)
+                    stream.switchTo(site, sequence: header.sequenceNumber, extendedSequence: extended,
+                                    timestamp: header.timestamp, now: now)
                     receiver.statistics.switches += 1
-                } else if Wrapping.sequenceDistance(from: stream.firstSourceSequence, to: header.sequenceNumber) < 0 {
+                } else if extended < stream.firstSourceSequence {
                     continue  // older than the packet the stream switched on
                 }
                 let (sequence, timestamp) = stream.outgoing(sequence: header.sequenceNumber, timestamp: header.timestamp, now: now)
                 receiver.streams[kind.rawValue] = stream
+                guard let sent = sink.forward(packet, to: r, ssrc: stream.ssrc, sequenceNumber: sequence, timestamp: timestamp)
+                else { continue }
                 receiver.statistics.packetsOut += 1
                 receiver.statistics.bytesOut += packet.count
-                sink.forward(packet, to: r, ssrc: stream.ssrc, sequenceNumber: sequence, timestamp: timestamp)
+                if receiver.sent == nil {
+                    receiver.sent = SentPacketCache(bytes: policy.sentCacheBytes, slotsPerStream: policy.cacheSlots,
+                                                    streams: VideoStreamKind.allCases.count)
+                }
+                receiver.sent!.store(sent, stream: kind.rawValue, sequence: sequence, now: now)
             }
         }
     }
@@ -208,15 +222,12 @@ public final class VideoRouter {
             if let source = receiver.streams[kind.rawValue].source { requestKeyframe(from: source, fir: true, now: now, sink: sink) }
         case .nack(_, let media, let packetID, let bitmask):
             guard let kind = receiver.kind(ofSSRC: media) else { return }
-            let stream = receiver.streams[kind.rawValue]
-            guard let s = stream.source, let source = sites[s] else { return }
             var unrepaired = false
             for bit in -1..<16 where bit < 0 || bitmask & (1 << bit) != 0 {
                 let wanted = packetID &+ UInt16(bit + 1)
                 receiver.statistics.nacksReceived += 1
-                let sourceSequence = wanted &- stream.sequenceDelta
-                guard Wrapping.sequenceDistance(from: stream.firstSourceSequence, to: sourceSequence) >= 0,
-                      let packet = source.cached(sourceSequence, now: now, window: policy.repairWindowNanoseconds)
+                guard let packet = receiver.sent?.packet(stream: kind.rawValue, sequence: wanted, now: now,
+                                                         window: policy.repairWindowNanoseconds)
                 else {
                     unrepaired = true
                     continue
@@ -229,10 +240,11 @@ public final class VideoRouter {
                 receiver.statistics.nacksAnswered += 1
                 receiver.statistics.packetsOut += 1
                 receiver.statistics.bytesOut += packet.count
-                let timestamp = UInt32(packet[4]) << 24 | UInt32(packet[5]) << 16 | UInt32(packet[6]) << 8 | UInt32(packet[7])
-                sink.forward(packet, to: site, ssrc: stream.ssrc, sequenceNumber: wanted, timestamp: timestamp &+ stream.timestampDelta)
+                sink.resend(packet, to: site)
             }
-            if unrepaired { requestKeyframe(from: s, fir: false, now: now, sink: sink) }
+            if unrepaired, let source = receiver.streams[kind.rawValue].source {
+                requestKeyframe(from: source, fir: false, now: now, sink: sink)
+            }
         }
     }
 

@@ -58,3 +58,51 @@ struct VideoStreamRecorderTests {
         #expect(asked == VideoStreamRecorder.nacksPerPacket)
     }
 }
+
+@Suite("Video stream recorder: freezes")
+struct VideoStreamRecorderFreezeTests {
+    static let ms: Int64 = 1_000_000
+
+    func frame(_ recorder: inout VideoStreamRecorder, _ sequence: UInt16, at time: Int64) throws {
+        var bytes = [UInt8](repeating: 0, count: 12)
+        let payload = [0x10, sequence == 1 ? 0x10 : 0x11, 0x9D, 0x01, 0x2A] + [UInt8](repeating: 0x5A, count: 20)
+        try bytes.withUnsafeMutableBytes { raw in
+            _ = try RTPHeader.write(into: raw, marker: true, payloadType: 96, sequenceNumber: sequence,
+                                    timestamp: UInt32(sequence) * 3600, ssrc: 7)
+        }
+        let header = try bytes.withUnsafeBytes { try RTPHeader(parsing: $0) }
+        _ = recorder.insert(header, payload: payload, arrival: time)
+        _ = recorder.advance(now: time)
+        recorder.watchForFreeze(now: time)
+    }
+
+    @Test func aStreamThatStopsForGoodIsAFreeze() throws {
+        var recorder = VideoStreamRecorder(codec: .vp8)
+        for s in 1...50 { try frame(&recorder, UInt16(s), at: Int64(s) * 40 * Self.ms) }  // 2 s at 25 frames/s
+        let stopped = 50 * 40 * Self.ms
+        recorder.watchForFreeze(now: stopped + 400 * Self.ms)
+        #expect(recorder.statistics.freezes == 0)
+        recorder.watchForFreeze(now: stopped + 600 * Self.ms)  // seen while it lasts, not only when it ends
+        #expect(recorder.statistics.freezes == 1)
+        recorder.watchForFreeze(now: stopped + 119_000 * Self.ms)  // the same freeze, still one
+        recorder.finish(now: stopped + 120_000 * Self.ms)
+        #expect(recorder.statistics.freezes == 1)
+        #expect(abs(recorder.statistics.freezeSeconds - 120) < 0.01)
+        #expect(recorder.statistics.frames == 50)
+    }
+
+    @Test func aStreamThatComesBackCountsOneFreezeWithItsLength() throws {
+        var recorder = VideoStreamRecorder(codec: .vp8)
+        for s in 1...10 { try frame(&recorder, UInt16(s), at: Int64(s) * 40 * Self.ms) }
+        recorder.watchForFreeze(now: 1_000 * Self.ms)  // 600 ms without a frame: frozen
+        #expect(recorder.statistics.freezes == 1)
+        try frame(&recorder, 11, at: 1_400 * Self.ms)  // back after 1 s
+        for s in 12...20 { try frame(&recorder, UInt16(s), at: 1_400 * Self.ms + Int64(s - 11) * 40 * Self.ms) }
+        recorder.finish(now: 1_800 * Self.ms)
+        #expect(recorder.statistics.freezes == 1)
+        #expect(abs(recorder.statistics.freezeSeconds - 1.0) < 0.01)
+        // A freeze noticed only when the next frame came (nobody watched meanwhile) counts too.
+        try frame(&recorder, 21, at: 2_800 * Self.ms)
+        #expect(recorder.statistics.freezes == 2)
+    }
+}

@@ -14,11 +14,27 @@ final class RecordingSink: VideoSink {
     }
     var forwarded: [Forwarded] = []
     var requests: [(site: Int, fir: Bool)] = []
+    /// The last copy "sent" (the packet with its header rewritten; this sink does not encrypt).
+    private let sent = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 8)
 
-    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16, timestamp: UInt32) {
+    deinit { sent.deallocate() }
+
+    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
+                 timestamp: UInt32) -> UnsafeRawBufferPointer? {
         let header = try! RTPHeader(parsing: packet)
         forwarded.append(Forwarded(receiver: receiver, ssrc: ssrc, sequence: sequenceNumber, timestamp: timestamp,
                                    payload: Array(packet[header.payloadRange])))
+        sent.copyMemory(from: packet)
+        sent.storeBytes(of: sequenceNumber.bigEndian, toByteOffset: 2, as: UInt16.self)
+        sent.storeBytes(of: timestamp.bigEndian, toByteOffset: 4, as: UInt32.self)
+        sent.storeBytes(of: ssrc.bigEndian, toByteOffset: 8, as: UInt32.self)
+        return UnsafeRawBufferPointer(rebasing: sent[0..<packet.count])
+    }
+
+    func resend(_ protected: UnsafeRawBufferPointer, to receiver: Int) {
+        let header = try! RTPHeader(parsing: protected)
+        forwarded.append(Forwarded(receiver: receiver, ssrc: header.ssrc, sequence: header.sequenceNumber,
+                                   timestamp: header.timestamp, payload: Array(protected[header.payloadRange])))
     }
 
     func requestKeyframe(from source: Int, fir: Bool) { requests.append((source, fir)) }
