@@ -8,8 +8,8 @@ public enum PlayoutDecision {
     case packet(UnsafeRawBufferPointer)
     /// The frame was lost; rebuild it from the in-band FEC of the next packet (this payload).
     case fec(UnsafeRawBufferPointer)
-    /// The frame is missing: conceal it (PLC). It is counted as concealed, or as DTX if the
-    /// sender turns out to have been silent.
+    /// The frame is missing: conceal it (PLC). It is counted once the next packet plays: as
+    /// concealed if packets were lost, as DTX if the sender was silent.
     case conceal
 }
 
@@ -23,7 +23,8 @@ public struct JitterBufferStatistics: Sendable, Equatable {
     public var framesPlayed = 0
     /// Frames rebuilt from the next packet's FEC.
     public var framesRecoveredByFEC = 0
-    /// Frames concealed because their packet was lost or late (not DTX).
+    /// Frames concealed because their packet was lost or late (not DTX). Counted when the next
+    /// packet plays and tells the two apart, so the counter never goes back.
     public var framesConcealed = 0
     /// Frames during which the sender was in discontinuous transmission (silence, not loss).
     public var framesDTX = 0
@@ -86,7 +87,8 @@ public final class JitterBuffer {
     /// The next frame to play (extended timestamp).
     private var playTimestamp: Int64 = 0
     private var lastPlayedSequence: UInt16? = nil
-    /// Frames concealed since the last played packet (reclassified as DTX if the sender was silent).
+    /// Frames concealed since the last played packet, not counted yet: the next packet's sequence
+    /// number tells how many were lost (the rest were the sender's silence, DTX).
     private var pendingConcealed = 0
     private var targetMilliseconds: Int64
     /// Ticks spent above / below the target band, to move only when it lasts.
@@ -226,14 +228,6 @@ public final class JitterBuffer {
         slotVoice[index] = voiceActivity ?? (length > 2)
         slotValid[index] = true
         newestTimestamp = max(newestTimestamp, extended)
-
-        // A silent sender (DTX) leaves a timestamp gap with consecutive sequence numbers: the
-        // frames concealed in that gap were never sent, so they were not lost.
-        if let last = lastPlayedSequence, sequence == last &+ 1, pendingConcealed > 0 {
-            statistics.framesConcealed -= pendingConcealed
-            statistics.framesDTX += pendingConcealed
-            pendingConcealed = 0
-        }
         targetStale = true
     }
 
@@ -310,13 +304,13 @@ public final class JitterBuffer {
             slotValid[index] = false
             playTimestamp += Self.frameTicks
             statistics.framesPlayed += 1
+            settleConcealed(nextSequence: slotSequence[index])
             lastPlayedSequence = slotSequence[index]
             lastVoice = slotVoice[index]
             // Waiting for this packet cost time but lost nothing: those frames were insertions.
             statistics.framesInsertedForDeceleration += expansions
             expansions = 0
             gaveUpWaiting = false
-            pendingConcealed = 0
             return .packet(payload(index))
         }
         // Missing. Is anything later here?
@@ -333,16 +327,13 @@ public final class JitterBuffer {
             return .conceal
         }
         // Moving past the missing frame: the frames spent waiting for it were concealment.
-        statistics.framesConcealed += expansions
         pendingConcealed += expansions
         expansions = 0
         gaveUpWaiting = !anyLater
         playTimestamp += Self.frameTicks
         if laterSequenceFollows {
             // Consecutive sequence numbers around a timestamp gap: the sender was silent (DTX).
-            statistics.framesDTX += 1
-            statistics.framesConcealed -= pendingConcealed
-            statistics.framesDTX += pendingConcealed
+            statistics.framesDTX += 1 + pendingConcealed
             pendingConcealed = 0
             // The rest of the pause need not be played out: move on so that what is buffered
             // equals the target (a speech pause is where delay is shed).
@@ -359,9 +350,20 @@ public final class JitterBuffer {
             statistics.framesRecoveredByFEC += 1
             return .fec(payload(next))
         }
-        statistics.framesConcealed += 1
         pendingConcealed += 1
         return .conceal
+    }
+
+    /// The packet with `nextSequence` plays after frames were concealed: as many of them as packets
+    /// are missing between it and the last one played were lost; the rest were the sender's DTX.
+    private func settleConcealed(nextSequence: UInt16) {
+        guard pendingConcealed > 0 else { return }
+        let missing = lastPlayedSequence.map { max(0, Int(Wrapping.sequenceDistance(from: $0, to: nextSequence)) - 1) }
+            ?? pendingConcealed
+        let lost = min(pendingConcealed, missing)
+        statistics.framesConcealed += lost
+        statistics.framesDTX += pendingConcealed - lost
+        pendingConcealed = 0
     }
 
     private func earliestBuffered() -> Int64 {

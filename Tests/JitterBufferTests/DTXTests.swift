@@ -1,0 +1,81 @@
+import Testing
+@testable import JitterBuffer
+
+/// Discontinuous transmission as Opus, browsers and room systems send it: in silence, one small
+/// packet every 400 ms, sequence numbers consecutive, timestamps jumping.
+@Suite("Jitter buffer: silence is not loss")
+struct DTXTests {
+    /// A talker that speaks for `talkFrames`, then sends DTX for `silentFrames`, repeatedly;
+    /// packets whose sequence number is in `lost` never arrive. Every packet takes 30 ms.
+    static func dtxStream(cycles: Int, talkFrames: Int, silentFrames: Int, lost: Set<UInt16> = []) -> [Simulation.Packet] {
+        var packets: [Simulation.Packet] = []
+        var sequence: UInt16 = 65_000  // and across the wrap
+        var frame = 0
+        for _ in 0..<cycles {
+            for i in 0..<(talkFrames + silentFrames) {
+                let silent = i >= talkFrames
+                if !silent || (i - talkFrames) % 20 == 0 {  // a DTX packet every 20 frames (400 ms)
+                    if !lost.contains(sequence) {
+                        packets.append(Simulation.Packet(sequence: sequence, timestamp: 5000 &+ UInt32(frame * 960),
+                                                         voice: !silent, arrivalMs: Double(frame) * 20 + 30))
+                    }
+                    sequence &+= 1
+                }
+                frame += 1
+            }
+        }
+        return packets
+    }
+
+    /// Runs the stream and checks after every tick that the concealment counter never goes back.
+    static func play(_ packets: [Simulation.Packet], ticks: Int) -> (JitterBuffer, [Int]) {
+        let buffer = JitterBuffer()
+        var concealed: [Int] = []
+        var next = 0
+        for tick in 0..<ticks {
+            let now = Double(tick) * 20
+            while next < packets.count && packets[next].arrivalMs <= now {
+                let p = packets[next]
+                [UInt8](repeating: 0x55, count: p.voice ? 60 : 1).withUnsafeBytes {
+                    buffer.insert(sequence: p.sequence, timestamp: p.timestamp, ssrc: 7, payload: $0, voiceActivity: p.voice,
+                                  arrival: Int64(p.arrivalMs * 1_000_000))
+                }
+                next += 1
+            }
+            _ = buffer.nextFrame(now: Int64(now * 1_000_000))
+            concealed.append(buffer.statistics.framesConcealed)
+        }
+        return (buffer, concealed)
+    }
+
+    @Test func aSiteSilentMostOfTheTimeShowsNoConcealmentAtAnyMoment() {
+        // Ten minutes: 1 s of speech, then 9 s of DTX, over and over.
+        let packets = Self.dtxStream(cycles: 60, talkFrames: 50, silentFrames: 450)
+        let (buffer, concealed) = Self.play(packets, ticks: 30_000)
+        #expect(concealed.allSatisfy { $0 == 0 }, "concealment seen at some moment: max \(concealed.max() ?? 0)")
+        #expect(buffer.statistics.framesDTX > 20_000)
+        #expect(buffer.statistics.framesPlayed >= packets.count - 2)
+    }
+
+    @Test func aLostDTXPacketIsOneConcealedFrameNotTheWholePause() {
+        // Every third DTX packet of each pause lost, and one speech packet per cycle.
+        var lost: Set<UInt16> = []
+        var sequence: UInt16 = 65_000
+        for _ in 0..<30 {
+            lost.insert(sequence &+ 10)  // speech
+            sequence &+= 50
+            for k in 0..<23 {
+                if k % 3 == 2 { lost.insert(sequence) }
+                sequence &+= 1
+            }
+        }
+        let packets = Self.dtxStream(cycles: 30, talkFrames: 50, silentFrames: 450, lost: lost)
+        let (buffer, concealed) = Self.play(packets, ticks: 15_000)
+        #expect(zip(concealed, concealed.dropFirst()).allSatisfy { $0 <= $1 }, "the concealment counter went back")
+        // Each lost packet is one frame (rebuilt from the next packet's FEC where that is the next frame, or
+        // concealed, with at most 3 frames waited for it), never a 400 ms pause.
+        let lostInRun = lost.count - 1  // the last pause's final loss may not be settled within the run
+        #expect(buffer.statistics.framesConcealed + buffer.statistics.framesRecoveredByFEC >= lostInRun)
+        #expect(buffer.statistics.framesConcealed <= 4 * lost.count, "\(buffer.statistics.framesConcealed) for \(lost.count) lost")
+    }
+}
