@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "JitterBufferTests", dependencies: ["JitterBuffer"]),
         .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal"]),
         .testTarget(name: "ImpairmentTests", dependencies: ["Impairment"]),
-        .testTarget(name: "QualityModelTests", dependencies: ["QualityModel"]),
+        .testTarget(name: "QualityModelTests", dependencies: ["QualityModel", "JitterBuffer", "RTP"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Transport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "EndpointTests", dependencies: ["Endpoint", "RTP", "VideoFormats"]),

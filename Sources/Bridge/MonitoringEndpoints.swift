@@ -1,6 +1,7 @@
 import CivilTime
 import Foundation
 import Monitoring
+import QualityModel
 import Transport
 
 /// What the HTTP listener serves: Prometheus metrics (`/metrics`), the status page (`/`), and the
@@ -77,10 +78,10 @@ extension BridgeServer {
         for (key, name, help) in counters {
             for (labels, row) in rows { if let v = number(row, key) { p.add(name, .counter, help: help, labels: labels, value: v) } }
         }
-        let gradeHelp = "The site's grade (good, fair, poor, bad by the MOS thresholds in Config): 1 for its current grade"
+        let gradeHelp = "The site's grade (good, fair, poor, bad by the MOS thresholds in Config; silent: only DTX, nothing shows trouble): 1 for its current grade"
         for (labels, row) in rows {
             guard let grade = row["grade"] as? String else { continue }
-            for g in ["good", "fair", "poor", "bad"] {
+            for g in QualityGrade.allCases.map(\.rawValue) {
                 p.add("vcbridge_grade", .gauge, help: gradeHelp,
                       labels: ["site": labels[0].value, "district": labels[1].value, "meeting": labels[2].value, "grade": g],
                       value: g == grade ? 1 : 0)

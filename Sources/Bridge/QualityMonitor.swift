@@ -142,7 +142,7 @@ final class QualityMonitor: @unchecked Sendable {
 
     static func counters(_ s: SiteMediaStatistics) -> QualityCounters {
         QualityCounters(at: s.at, packetsReceived: s.packetsReceived, packetsLost: Int(s.packetsLost), framesConcealed: s.concealed,
-                        framesRecoveredByFEC: s.recoveredByFEC, jitterMilliseconds: s.jitterMilliseconds,
+                        framesRecoveredByFEC: s.recoveredByFEC, framesDTX: s.dtxFrames, jitterMilliseconds: s.jitterMilliseconds,
                         bufferDelayMilliseconds: Double(s.jitterBufferDelayMilliseconds),
                         bufferTargetMilliseconds: Double(s.jitterBufferTargetMilliseconds), remoteLossFraction: s.remoteFractionLost,
                         remoteJitterMilliseconds: s.remoteJitterMilliseconds, roundTripMilliseconds: s.roundTripMilliseconds,

@@ -70,7 +70,7 @@ public enum StatusPage {
             .grid { display: flex; flex-wrap: wrap; gap: 10px; }
             .tile { width: 190px; min-height: 96px; border-radius: 8px; padding: 8px 10px; color: #111; }
             .tile .name { font-weight: bold; font-size: 1.05em; } .tile .mos { font-size: 2em; font-weight: bold; } .tile .detail { font-size: .95em; }
-            .good { background: #2da44e; } .fair { background: #e3b341; } .poor { background: #e16f24; } .bad { background: #cf222e; color: #fff; }
+            .silent { background: #7fb3d5; } .good { background: #2da44e; } .fair { background: #e3b341; } .poor { background: #e16f24; } .bad { background: #cf222e; color: #fff; }
             .off { background: #555; color: #ddd; } .unknown { background: #8c959f; }
             .alert { outline: 5px solid #fff; }
             footer { margin-top: 1.5em; color: #888; font-size: .9em; }

@@ -54,8 +54,11 @@ public struct EModel: Sendable, Equatable {
 }
 
 /// Good, fair, poor, bad: what a technician's status page colours a site by.
+///
+/// `silent` is not a grade of speech: the site sent (almost) only DTX, and nothing it sends or
+/// reports shows trouble. It sorts before good, so it never raises an alert.
 public enum QualityGrade: String, Sendable, CaseIterable, Comparable {
-    case good, fair, poor, bad
+    case silent, good, fair, poor, bad
 
     public static func < (a: QualityGrade, b: QualityGrade) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

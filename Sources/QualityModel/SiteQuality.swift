@@ -8,6 +8,8 @@ public struct QualityCounters: Sendable, Equatable {
     /// 20 ms frames the jitter buffer had to conceal, and frames rebuilt from FEC.
     public var framesConcealed: Int
     public var framesRecoveredByFEC: Int
+    /// 20 ms frames in which the site was in discontinuous transmission (silent, not lost).
+    public var framesDTX: Int
     /// Instantaneous figures: interarrival jitter, jitter-buffer delay and target, milliseconds.
     public var jitterMilliseconds: Double
     public var bufferDelayMilliseconds: Double
@@ -21,7 +23,7 @@ public struct QualityCounters: Sendable, Equatable {
     public var videoBytesOut: Int
 
     public init(at: Int64, packetsReceived: Int = 0, packetsLost: Int = 0, framesConcealed: Int = 0, framesRecoveredByFEC: Int = 0,
-                jitterMilliseconds: Double = 0, bufferDelayMilliseconds: Double = 0, bufferTargetMilliseconds: Double = 0,
+                framesDTX: Int = 0, jitterMilliseconds: Double = 0, bufferDelayMilliseconds: Double = 0, bufferTargetMilliseconds: Double = 0,
                 remoteLossFraction: Double = 0, remoteJitterMilliseconds: Double = 0, roundTripMilliseconds: Double? = nil,
                 videoBytesIn: Int = 0, videoBytesOut: Int = 0) {
         self.at = at
@@ -29,6 +31,7 @@ public struct QualityCounters: Sendable, Equatable {
         self.packetsLost = packetsLost
         self.framesConcealed = framesConcealed
         self.framesRecoveredByFEC = framesRecoveredByFEC
+        self.framesDTX = framesDTX
         self.jitterMilliseconds = jitterMilliseconds
         self.bufferDelayMilliseconds = bufferDelayMilliseconds
         self.bufferTargetMilliseconds = bufferTargetMilliseconds
@@ -93,39 +96,45 @@ public struct SiteQuality: Sendable, Equatable {
     ///
     /// The estimate takes the worse direction: loss is the larger of what the bridge had to conceal
     /// of the site's audio and what the site reports losing of the bridge's; the delay is half the
-    /// round trip plus the bridge's jitter buffer plus one frame. No audio at all in the interval
-    /// grades the site bad, cause silence.
+    /// round trip plus the bridge's jitter buffer plus one frame.
+    ///
+    /// A site silent for at least half the interval (DTX, or nothing sent) has no speech to grade: it
+    /// is graded from what it does send and report (the loss of its DTX packets, its own reports of
+    /// what it hears, the delay) and shown `silent`, cause silence, unless those show trouble; then
+    /// it gets that grade and cause like any other site.
     public static func between(_ a: QualityCounters, _ b: QualityCounters, model: EModel, thresholds: QualityThresholds) -> SiteQuality {
         let seconds = max(0.001, Double(b.at - a.at) / 1e9)
         let received = max(0, b.packetsReceived - a.packetsReceived)
         let lost = max(0, b.packetsLost - a.packetsLost)
         let concealed = max(0, b.framesConcealed - a.framesConcealed)
+        let dtx = max(0, b.framesDTX - a.framesDTX)
+        let silent = received == 0 || Double(dtx) >= 0.5 * seconds * 50
         let lossPercent = received + lost > 0 ? 100 * Double(lost) / Double(received + lost) : 0
         let concealedPercent = received + concealed > 0 ? 100 * Double(concealed) / Double(received + concealed) : 0
         let remoteLossPercent = 100 * b.remoteLossFraction
         let halfTrip = (b.roundTripMilliseconds ?? 0) / 2
         let delay = halfTrip + b.bufferDelayMilliseconds + 20
-        let effectiveLoss = max(concealedPercent, remoteLossPercent)
-        var mos = model.mos(lossPercent: effectiveLoss, oneWayDelayMilliseconds: delay)
+        // A silent site's own packets carry no FEC worth the name: their loss counts as it is.
+        let effectiveLoss = max(silent ? lossPercent : concealedPercent, remoteLossPercent)
+        let mos = model.mos(lossPercent: effectiveLoss, oneWayDelayMilliseconds: delay)
         var cause = QualityCause.none
-        if received == 0 {
-            mos = 1
-            cause = .silence
-        } else {
-            // The larger of the two impairments names the cause; a buffer stretched by jitter is jitter.
-            let lossImpairment = model.rating(lossPercent: 0, oneWayDelayMilliseconds: delay)
-                - model.rating(lossPercent: effectiveLoss, oneWayDelayMilliseconds: delay)
-            let delayImpairment = model.rating(lossPercent: effectiveLoss, oneWayDelayMilliseconds: 0)
-                - model.rating(lossPercent: effectiveLoss, oneWayDelayMilliseconds: delay)
-            if lossImpairment >= 1 || delayImpairment >= 1 {
-                if lossImpairment >= delayImpairment {
-                    cause = .loss
-                } else {
-                    cause = b.bufferDelayMilliseconds > halfTrip ? .jitter : .delay
-                }
+        // The larger of the two impairments names the cause; a buffer stretched by jitter is jitter.
+        let lossImpairment = model.rating(lossPercent: 0, oneWayDelayMilliseconds: delay)
+            - model.rating(lossPercent: effectiveLoss, oneWayDelayMilliseconds: delay)
+        let delayImpairment = model.rating(lossPercent: effectiveLoss, oneWayDelayMilliseconds: 0)
+            - model.rating(lossPercent: effectiveLoss, oneWayDelayMilliseconds: delay)
+        if lossImpairment >= 1 || delayImpairment >= 1 {
+            if lossImpairment >= delayImpairment {
+                cause = .loss
+            } else {
+                cause = b.bufferDelayMilliseconds > halfTrip ? .jitter : .delay
             }
         }
-        let grade = thresholds.grade(mos: mos)
+        var grade = thresholds.grade(mos: mos)
+        if silent && grade == .good {
+            grade = .silent
+            cause = .silence
+        }
         return SiteQuality(
             seconds: seconds, lossPercent: lossPercent, concealedPercent: concealedPercent,
             recoveredByFEC: max(0, b.framesRecoveredByFEC - a.framesRecoveredByFEC), jitterMilliseconds: b.jitterMilliseconds,
@@ -134,7 +143,7 @@ public struct SiteQuality: Sendable, Equatable {
             roundTripMilliseconds: b.roundTripMilliseconds, oneWayDelayMilliseconds: delay,
             videoInKilobitsPerSecond: Double(max(0, b.videoBytesIn - a.videoBytesIn)) * 8 / 1000 / seconds,
             videoOutKilobitsPerSecond: Double(max(0, b.videoBytesOut - a.videoBytesOut)) * 8 / 1000 / seconds,
-            mos: mos, grade: grade, cause: grade <= .fair ? .none : cause)
+            mos: mos, grade: grade, cause: grade == .silent || grade > .fair ? cause : .none)
     }
 }
 

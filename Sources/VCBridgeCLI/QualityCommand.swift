@@ -33,8 +33,8 @@ struct QualityCommand: Command {
         if let sort = try self.arguments.value("--sort"), !["district", "site", "grade", "mos", "loss"].contains(sort) {
             throw ValidationError("--sort must be district, site, grade, mos or loss, not '\(sort)'")
         }
-        for grade in try self.arguments.value("--grade")?.split(separator: ",") ?? [] where !["good", "fair", "poor", "bad"].contains(String(grade)) {
-            throw ValidationError("--grade takes good, fair, poor, bad (comma-separated), not '\(grade)'")
+        for grade in try self.arguments.value("--grade")?.split(separator: ",") ?? [] where !["silent", "good", "fair", "poor", "bad"].contains(String(grade)) {
+            throw ValidationError("--grade takes silent, good, fair, poor, bad (comma-separated), not '\(grade)'")
         }
         if self.arguments.flag("--watch") && self.arguments.flag("--json") { throw ValidationError("--watch and --json do not go together") }
     }
@@ -102,10 +102,10 @@ struct QualityCommand: Command {
             }
         }
         func number(_ row: [String: Any], _ key: String) -> Double { (row[key] as? Double) ?? Double(row[key] as? Int ?? 0) }
-        let gradeOrder = ["bad": 0, "poor": 1, "fair": 2, "good": 3]
+        let gradeOrder = ["bad": 0, "poor": 1, "fair": 2, "good": 3, "silent": 4]
         switch try arguments.value("--sort") ?? "district" {
         case "site": rows.sort { ($0["site"] as? String ?? "") < ($1["site"] as? String ?? "") }
-        case "grade": rows.sort { gradeOrder[$0["grade"] as? String ?? "", default: 4] < gradeOrder[$1["grade"] as? String ?? "", default: 4] }
+        case "grade": rows.sort { gradeOrder[$0["grade"] as? String ?? "", default: 5] < gradeOrder[$1["grade"] as? String ?? "", default: 5] }
         case "mos": rows.sort { number($0, "mos") < number($1, "mos") }
         case "loss": rows.sort { number($0, "lossPercent") > number($1, "lossPercent") }
         default: break  // the bridge lists each meeting's sites by directory order: district by district
@@ -165,7 +165,7 @@ struct QualityCommand: Command {
     /// Colours each line's grade (its last cell, after two spaces) for a terminal.
     static func colourGrades(_ text: String, colour: Bool) -> String {
         guard colour else { return text }
-        let codes = ["good": "32", "fair": "33", "poor": "35", "bad": "31"]
+        let codes = ["silent": "36", "good": "32", "fair": "33", "poor": "35", "bad": "31"]
         return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             guard let gap = line.range(of: "  ", options: .backwards) else { return String(line) }
             let cell = line[gap.upperBound...]

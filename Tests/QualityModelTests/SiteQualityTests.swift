@@ -43,11 +43,18 @@ struct SiteQualityTests {
         #expect(strict.grade(mos: 4.2) == .fair)
     }
 
-    @Test func silenceIsBadAndNamed() {
+    @Test func silenceIsNamedNotGraded() {
+        // Nothing at all for 5 s, or DTX: no speech to grade, and nothing shows trouble.
         let a = QualityCounters(at: 0, packetsReceived: 500)
-        let b = QualityCounters(at: 5_000_000_000, packetsReceived: 500)
-        let q = SiteQuality.between(a, b, model: model, thresholds: thresholds)
-        #expect(q.grade == .bad && q.cause == .silence)
+        for b in [QualityCounters(at: 5_000_000_000, packetsReceived: 500),
+                  QualityCounters(at: 5_000_000_000, packetsReceived: 512, framesDTX: 238)] {
+            let q = SiteQuality.between(a, b, model: model, thresholds: thresholds)
+            #expect(q.grade == .silent && q.cause == .silence)
+        }
+        // A silent site that reports losing a fifth of what it hears is graded by that.
+        let lossy = QualityCounters(at: 5_000_000_000, packetsReceived: 512, framesDTX: 238, remoteLossFraction: 0.2)
+        let q = SiteQuality.between(a, lossy, model: model, thresholds: thresholds)
+        #expect(q.grade >= .poor && q.cause == .loss)
     }
 
     @Test func aStretchedBufferIsJitterAndALongPathIsDelay() {
