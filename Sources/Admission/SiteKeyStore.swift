@@ -129,10 +129,13 @@ public struct SiteKeyStore: Sendable {
         return Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
-    /// Creates the keys directory owner-only (its entry synced in the data directory), or makes it so.
+    /// Creates the keys directory owner-only, or makes it so. A new directory's entry is synced in
+    /// the data directory, and the data directory's in its parent (it may be new too).
     private func ensureDirectory() throws(KeyStoreError) {
         if mkdir(directory, 0o700) == 0 {
+            let dataDirectory = String(directory.dropLast("/keys".count))
             try KeyFile.syncDirectory(containing: directory)
+            try KeyFile.syncDirectory(containing: dataDirectory)
         } else if errno != EEXIST {
             throw KeyStoreError("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
