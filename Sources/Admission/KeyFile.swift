@@ -64,23 +64,27 @@ enum KeyFile {
     }
 
     /// Writes a file readable by its owner only, atomically (temporary file, fsync, rename), then
-    /// syncs its directory so the new name survives a power loss.
+    /// syncs its directory so the new name survives a power loss. A device or pipe (`--out
+    /// /dev/null`, `/dev/stdout`) is written into, never replaced by a file.
     static func writeOwnerOnly(_ bytes: [UInt8], to path: String) throws(KeyStoreError) {
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+            guard st.st_mode & S_IFMT != S_IFDIR else { throw KeyStoreError("cannot write \(path): it is a directory") }
+            let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)
+            guard fd >= 0 else { throw KeyStoreError("cannot write \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            if let failure = writeAll(bytes, to: fd) {
+                throw KeyStoreError("cannot write \(path): \(String(cString: strerror(failure)))")
+            }
+            return
+        }
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw KeyStoreError("cannot write \(path): \(String(cString: strerror(errno)))") }
         var failure: Int32? = nil
         // A temporary file left by an earlier run keeps its mode through O_CREAT: set it.
         if fchmod(fd, 0o600) != 0 { failure = errno }
-        var done = 0
-        while failure == nil, done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 {
-                if errno != EINTR { failure = errno }
-                continue
-            }
-            done += n
-        }
+        if failure == nil { failure = writeAll(bytes, to: fd) }
         if failure == nil, fsync(fd) != 0 { failure = errno }
         close(fd)
         if failure == nil, rename(temporary, path) != 0 { failure = errno }
@@ -89,6 +93,20 @@ enum KeyFile {
             throw KeyStoreError("cannot write \(path): \(String(cString: strerror(failure)))")
         }
         try syncDirectory(containing: path)
+    }
+
+    /// Writes all of `bytes` to `fd`; the errno of a failure, or nil.
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Int32? {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            done += n
+        }
+        return nil
     }
 
     /// Removes a file and syncs its directory, so the removal survives a power loss.

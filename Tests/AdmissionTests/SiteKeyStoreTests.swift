@@ -88,3 +88,27 @@ struct SiteKeyStoreTests {
         }
     }
 }
+
+extension SiteKeyStoreTests {
+    /// `site key --out /dev/null` (Scripts/bench/common.sh) once replaced /dev/null with a regular
+    /// file: a device or pipe is written into, never replaced. A FIFO stands in for the device here.
+    @Test func writingToAPipeOrDeviceWritesIntoItInsteadOfReplacingIt() throws {
+        let data = dataDirectory()
+        let store = SiteKeyStore(dataDirectory: data)
+        let fifo = data + "/out.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        try store.writeOwnerOnly("secret\n", to: fifo)
+        var st = stat()
+        #expect(stat(fifo, &st) == 0)
+        #expect(st.st_mode & S_IFMT == S_IFIFO, "still a pipe, not a file put in its place")
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = read(reader, &buffer, buffer.count)
+        #expect(n == 7 && String(decoding: buffer.prefix(7), as: UTF8.self) == "secret\n")
+        #expect(throws: KeyStoreError("cannot write \(data): it is a directory")) {
+            try store.writeOwnerOnly("secret\n", to: data)
+        }
+    }
+}
