@@ -100,6 +100,7 @@ let package = Package(
         .testTarget(name: "VideoRouterTests", dependencies: ["VideoRouter", "VideoFormats", "RTP", "SRTP"]),
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
+        .testTarget(name: "AdmissionTests", dependencies: ["Admission"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
         .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),

@@ -53,6 +53,16 @@ public struct SiteKey: Sendable, Equatable {
         self.init(site: site, secret: secret, generation: generation)
     }
 
+    /// Reads a key file, as the endpoint reads the one its technician was given.
+    /// - Throws: ``KeyStoreError`` if it is missing or unreadable, group or others can reach it
+    ///   (the message says which `chmod` fixes it), or it is not a key file.
+    public init(contentsOfFile path: String) throws(KeyStoreError) {
+        guard let bytes = try KeyFile.contents(of: path) else {
+            throw KeyStoreError("cannot read key file \(path): \(String(cString: strerror(ENOENT)))")
+        }
+        try self.init(fileText: String(decoding: bytes, as: UTF8.self), origin: path)
+    }
+
     static func bytes(hex: String) -> [UInt8]? {
         var out: [UInt8] = []
         var iterator = hex.makeIterator()
@@ -64,7 +74,8 @@ public struct SiteKey: Sendable, Equatable {
     }
 }
 
-/// Site secrets in `<data directory>/keys`, one owner-only file per site.
+/// Site secrets in `<data directory>/keys`, one owner-only file per site in an owner-only directory.
+/// A key file or directory that group or others can reach is refused (see ``key(for:)``).
 public struct SiteKeyStore: Sendable {
     public let directory: String
 
@@ -75,15 +86,23 @@ public struct SiteKeyStore: Sendable {
     private func path(_ site: String) -> String { directory + "/" + site + ".key" }
 
     /// The site's current key, or nil if it has none (never provisioned, or revoked).
+    /// - Throws: ``KeyStoreError`` if the key file or the keys directory is open to others (the
+    ///   message says which `chmod` fixes it), or the file cannot be read or parsed.
     public func key(for site: String) throws(KeyStoreError) -> SiteKey? {
-        guard let data = FileManager.default.contents(atPath: path(site)) else { return nil }
-        return try SiteKey(fileText: String(decoding: data, as: UTF8.self), origin: path(site))
+        try storedKey(site, checkingAccess: true)
     }
 
-    /// Creates or rotates a site's secret (a fresh 32 random bytes, next generation).
+    private func storedKey(_ site: String, checkingAccess: Bool) throws(KeyStoreError) -> SiteKey? {
+        if checkingAccess { try KeyFile.requireOwnerOnlyDirectory(directory) }
+        guard let bytes = try KeyFile.contents(of: path(site), checkingAccess: checkingAccess) else { return nil }
+        return try SiteKey(fileText: String(decoding: bytes, as: UTF8.self), origin: path(site))
+    }
+
+    /// Creates or rotates a site's secret (a fresh 32 random bytes, next generation). A key that
+    /// others could read is replaced like any other: rotating is how it is made secret again.
     public func rotate(site: String, siteName: String) throws(KeyStoreError) -> SiteKey {
         try ensureDirectory()
-        let previous = try key(for: site)
+        let previous = try storedKey(site, checkingAccess: false)
         let secret: [UInt8]
         do { secret = try SecureRandom.bytes(SiteKey.secretLength) } catch { throw KeyStoreError("\(error)") }
         let key = SiteKey(site: site, secret: secret, generation: (previous?.generation ?? revokedGeneration(site)) + 1)
@@ -96,13 +115,11 @@ public struct SiteKeyStore: Sendable {
     /// - Returns: whether the site had a key.
     @discardableResult
     public func revoke(site: String) throws(KeyStoreError) -> Bool {
-        guard let current = try key(for: site) else { return false }
+        guard let current = try storedKey(site, checkingAccess: false) else { return false }
         // Remember the generation so a later key is never numbered like a revoked one.
         try writeOwnerOnly("\(current.generation)\n", to: revokedPath(site))
-        guard unlink(path(site)) == 0 else {
-            throw KeyStoreError("cannot remove \(path(site)): \(String(cString: strerror(errno)))")
-        }
-        return true
+        // The removal is synced: a revoked key must not come back after a power loss.
+        return try KeyFile.remove(path(site))
     }
 
     private func revokedPath(_ site: String) -> String { directory + "/" + site + ".revoked" }
@@ -112,25 +129,24 @@ public struct SiteKeyStore: Sendable {
         return Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
+    /// Creates the keys directory owner-only, or makes it so. A new directory's entry is synced in
+    /// the data directory, and the data directory's in its parent (it may be new too).
     private func ensureDirectory() throws(KeyStoreError) {
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+        if mkdir(directory, 0o700) == 0 {
+            let dataDirectory = String(directory.dropLast("/keys".count))
+            try KeyFile.syncDirectory(containing: directory)
+            try KeyFile.syncDirectory(containing: dataDirectory)
+        } else if errno != EEXIST {
             throw KeyStoreError("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
-        chmod(directory, 0o700)
+        guard chmod(directory, 0o700) == 0 else {
+            throw KeyStoreError("cannot make \(directory) owner-only: \(String(cString: strerror(errno)))")
+        }
     }
 
-    /// Writes a file readable by its owner only, atomically (temporary file, fsync, rename).
+    /// Writes a file readable by its owner only, atomically (temporary file, fsync, rename), and
+    /// syncs its directory so the new file survives a power loss.
     public func writeOwnerOnly(_ text: String, to path: String) throws(KeyStoreError) {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw KeyStoreError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
-        close(fd)
-        guard written == bytes.count, synced == 0, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw KeyStoreError("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
+        try KeyFile.writeOwnerOnly(Array(text.utf8), to: path)
     }
 }

@@ -14,27 +14,42 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 ///
 /// Writers hold an exclusive `flock` while they read what others appended, check, append and
 /// `fsync`; a booking is acknowledged only after `fsync` returns. Readers take no lock: they read
-/// up to the last complete record. A record cut short by a crash can only be the last one; it is
-/// ignored on read and cut off by the next writer. Damage anywhere else is reported, never skipped.
+/// up to the last complete record. What a crash or power loss leaves after it (a record cut short,
+/// zeros where the file grew but its data never reached the disk) holds no complete record and
+/// nothing after it does: it is ignored on read and cut off by the next writer. A record that does
+/// not check with complete records after it is damage: reported with its offset, never cut off.
 final class BookingJournal {
     static let header: [UInt8] = Array("VCBRIDGE-BOOKINGS 1\n".utf8)
     static let maxRecordLength = 16 << 20
 
     let path: String
     private let fd: Int32
+    /// What opening repaired, if anything: a header that never reached the disk.
+    private(set) var headerRepair: String? = nil
 
-    /// Opens (creating if needed, owner read-write) the journal at `path`.
+    /// Opens (creating if needed, owner read-write) the journal at `path`. A new journal gets its
+    /// header, synced with the directory entry; one whose header never reached the disk (only
+    /// zeros or part of the header, nothing else) is started afresh.
     init(path: String) throws(StoreError) {
         self.path = path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw StoreError("cannot open the booking store \(path): \(String(cString: strerror(errno)))") }
         self.fd = fd
-        // Write the header once, under the lock, if the file is new.
-        try withExclusiveLock { () throws(StoreError) in
-            if try size() == 0 {
-                try writeAll(Self.header, at: 0)
-                try sync()
+        headerRepair = try withExclusiveLock { () throws(StoreError) -> String? in
+            let size = try size()
+            if size >= Self.header.count, try read(from: 0, count: Self.header.count) == Self.header { return nil }
+            var repair: String? = nil
+            if size > 0 {
+                let bytes = try read(from: 0)
+                let unwritten = bytes.indices.allSatisfy { i in bytes[i] == 0 || (i < Self.header.count && bytes[i] == Self.header[i]) }
+                guard unwritten else { return nil }  // not a booking store: reading it says so
+                try cut(at: 0)
+                repair = "repaired \(path): it held \(size) bytes of a header that never reached the disk and no record; started it afresh"
             }
+            try writeAll(Self.header, at: 0)
+            try sync()
+            try Self.syncDirectory(containing: path)
+            return repair
         }
     }
 
@@ -55,9 +70,9 @@ final class BookingJournal {
         return try body()
     }
 
-    /// Bytes of the file from `offset` to its current end.
-    func read(from offset: Int) throws(StoreError) -> [UInt8] {
-        let end = try size()
+    /// Bytes of the file from `offset` to its current end (at most `count` of them).
+    func read(from offset: Int, count: Int = .max) throws(StoreError) -> [UInt8] {
+        let end = min(try size(), offset + min(count, Int.max - offset))
         guard end > offset else { return [] }
         var failure: Int32? = nil
         // Uninitialised capacity: the file is read straight in, without zeroing megabytes first.
@@ -79,17 +94,34 @@ final class BookingJournal {
         return buffer
     }
 
+    /// What follows the last complete record, when something does.
+    enum Tail: Equatable {
+        /// Bytes that hold no complete record and nothing after them does: a write cut short by a
+        /// crash or power loss (never confirmed), or zeros where the file was extended but its data
+        /// never reached the disk. Safe to cut off.
+        case torn(bytes: Int, zeros: Bool)
+        /// A record that does not check, with complete records after it: damage, never cut off.
+        case damaged(Damage)
+    }
+
+    struct Damage: Equatable {
+        /// File offset of the record that does not check.
+        var offset: Int
+        var reason: String
+        /// Complete records found after it.
+        var recordsAfter: Int
+    }
+
     struct Scan {
         var records = 0
         /// Where the last complete record ends: the next record goes here.
         var end: Int
-        /// Bytes after `end` that do not form a complete record (a write cut short).
-        var tornBytes: Int
+        var tail: Tail? = nil
     }
 
     /// Frames the records in `bytes`, which start at file offset `base` (0 includes the header),
     /// checking each one's checksum and handing `body` its file offset, type and the body's range
-    /// within `bytes`.
+    /// within `bytes`. Stops at the first record that does not check and says what follows it.
     func scan(
         _ bytes: [UInt8], base: Int, _ body: (Int, UInt8, Range<Int>) throws(StoreError) -> Void
     ) throws(StoreError) -> Scan {
@@ -110,31 +142,62 @@ final class BookingJournal {
             }
             offset = h.count
         }
-        var scan = Scan(end: base + offset, tornBytes: 0)
+        var scan = Scan(end: base + offset)
         while offset < raw.count {
-            let remaining = raw.count - offset
-            guard remaining >= 9 else { scan.tornBytes = remaining; break }
-            let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-            guard length <= Self.maxRecordLength else {
-                throw StoreError("\(path) is corrupted at byte \(base + offset): a record claims \(length) bytes")
-            }
-            let total = 4 + 1 + length + 4
-            guard total <= remaining else { scan.tornBytes = remaining; break }
-            let typeAndBody = UnsafeRawBufferPointer(rebasing: raw[(offset + 4)..<(offset + 5 + length)])
-            let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 5 + length, as: UInt32.self))
-            guard CRC32.checksum(typeAndBody) == stored else {
-                if offset + total == raw.count {  // the last record: a write cut short by a crash
-                    scan.tornBytes = remaining
-                    break
+            switch Self.frame(raw, at: offset) {
+            case .record(let length):
+                try body(base + offset, raw[offset + 4], (offset + 5)..<(offset + 5 + length))
+                scan.records += 1
+                offset += 9 + length
+                scan.end = base + offset
+            case .bad(let reason):
+                let after = Self.recordsAfter(raw, from: offset + 1)
+                if after == 0 {
+                    let rest = UnsafeRawBufferPointer(rebasing: raw[offset...])
+                    scan.tail = .torn(bytes: rest.count, zeros: !rest.contains { $0 != 0 })
+                } else {
+                    scan.tail = .damaged(Damage(offset: base + offset, reason: reason, recordsAfter: after))
                 }
-                throw StoreError("\(path) is corrupted at byte \(base + offset): checksum mismatch")
+                return scan
             }
-            try body(base + offset, typeAndBody[0], (offset + 5)..<(offset + 5 + length))
-            scan.records += 1
-            offset += total
-            scan.end = base + offset
         }
         return scan
+    }
+
+    private enum Frame {
+        case record(length: Int)
+        case bad(String)
+    }
+
+    /// Whether a complete record that checks starts at `offset`.
+    private static func frame(_ raw: UnsafeRawBufferPointer, at offset: Int) -> Frame {
+        let remaining = raw.count - offset
+        guard remaining >= 9 else { return .bad("a record cut short") }
+        let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        guard length <= maxRecordLength else { return .bad("the record claims \(length) bytes, more than a record may hold") }
+        guard 9 + length <= remaining else { return .bad("the record claims \(length) bytes, more than the file holds") }
+        let typeAndBody = UnsafeRawBufferPointer(rebasing: raw[(offset + 4)..<(offset + 5 + length)])
+        let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 5 + length, as: UInt32.self))
+        guard CRC32.checksum(typeAndBody) == stored else { return .bad("checksum mismatch") }
+        return .record(length: length)
+    }
+
+    /// How many complete records that check can be found from `start` on (trying every byte
+    /// offset until one frames, then following records from there). None means that what starts
+    /// before `start` is a torn tail; any means damage with intact records after it.
+    private static func recordsAfter(_ raw: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var count = 0
+        var offset = start
+        while offset + 9 <= raw.count {
+            // Type 0 is no record: this skips runs of zeros without computing checksums.
+            if raw[offset + 4] != 0, case .record(let length) = frame(raw, at: offset) {
+                count += 1
+                offset += 9 + length
+            } else {
+                offset += 1
+            }
+        }
+        return count
     }
 
     /// Appends records at `end` (cutting off a torn tail first) and syncs them to disk.
@@ -157,6 +220,28 @@ final class BookingJournal {
         }
         try writeAll(bytes, at: end)
         try sync()
+    }
+
+    /// Cuts the file back to `end` (a torn tail) and syncs that.
+    func cut(at end: Int) throws(StoreError) {
+        guard ftruncate(fd, off_t(end)) == 0 else {
+            throw StoreError("cannot repair \(path): \(String(cString: strerror(errno)))")
+        }
+        try sync()
+    }
+
+    /// Syncs the directory holding `path`, so a file created, replaced or removed there stays so
+    /// after a power loss. A file system that cannot sync directories (EINVAL) is accepted.
+    static func syncDirectory(containing path: String) throws(StoreError) {
+        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw StoreError("cannot sync the directory \(directory) to disk: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        guard fsync(fd) == 0 || errno == EINVAL else {
+            throw StoreError("cannot sync the directory \(directory) to disk: \(String(cString: strerror(errno)))")
+        }
     }
 
     private func writeAll(_ bytes: [UInt8], at offset: Int) throws(StoreError) {

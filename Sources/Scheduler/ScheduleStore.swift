@@ -73,48 +73,118 @@ public struct ScheduleRules: Sendable {
 /// Every change takes the journal's lock, first reads what other processes appended, checks the
 /// change against that, appends it and syncs it to disk before returning: a change that returns
 /// is on disk, and of two processes that want the same site exactly one succeeds.
+///
+/// After a crash or power loss the journal may end in what a write cut short left (a partial
+/// record, zeros): opening the store cuts that off and says so in ``repair``. Damage before the end
+/// (a record that does not check, with intact records after it) is never cut off: opening throws
+/// a ``StoreError`` naming its byte offset, or, with `allowingDamage`, opens with the records
+/// before it, sets ``damage`` and refuses every change.
 public final class ScheduleStore {
     public static let journalName = "bookings.journal"
 
     public let rules: ScheduleRules
     public private(set) var schedule: Schedule
+    /// Damage before the end of the journal (only when opened `allowingDamage`): the message names
+    /// its offset and what is still read. Changes are refused while it is there.
+    public private(set) var damage: StoreError?
+    /// What this store last repaired in the journal (a torn tail cut off, a header that never
+    /// reached the disk), for the user to be told; nil if nothing needed repair.
+    public private(set) var repair: String?
     private let journal: BookingJournal
     private let clock: any Clock
+    private let allowingDamage: Bool
     /// Where the records read so far end.
     private var readEnd: Int = 0
+    /// How many records have been read.
+    private var records = 0
+    /// What follows `readEnd` as last read: a torn tail, or damage.
+    private var tail: BookingJournal.Tail?
+    /// The file's size when `tail` was read (a damaged journal is read again only when it changes).
+    private var tailFileSize = 0
 
-    /// Opens (creating if needed) the store in `dataDirectory` and loads it.
-    public init(dataDirectory: String, directory: SiteDirectory, rules: ScheduleRules, clock: any Clock = SystemClock()) throws(StoreError) {
-        if mkdir(dataDirectory, 0o750) != 0 && errno != EEXIST {
+    /// Opens (creating if needed) the store in `dataDirectory`, loads it and cuts off a torn tail.
+    /// - Parameter allowingDamage: open a journal damaged before its end with the records before the
+    ///   damage (see ``damage``) instead of throwing.
+    /// - Throws: ``StoreError`` if the store cannot be created or read, or (unless `allowingDamage`) is damaged.
+    public init(dataDirectory: String, directory: SiteDirectory, rules: ScheduleRules, clock: any Clock = SystemClock(),
+                allowingDamage: Bool = false) throws(StoreError) {
+        if mkdir(dataDirectory, 0o750) == 0 {
+            try BookingJournal.syncDirectory(containing: dataDirectory)
+        } else if errno != EEXIST {
             throw StoreError("cannot create the data directory \(dataDirectory): \(String(cString: strerror(errno)))")
         }
         journal = try BookingJournal(path: dataDirectory + "/" + Self.journalName)
+        repair = journal.headerRepair
         schedule = Schedule(directory: directory)
         self.rules = rules
         self.clock = clock
-        _ = try refresh()
+        self.allowingDamage = allowingDamage
+        try journal.withExclusiveLock { () throws(StoreError) in
+            try refresh()
+            try cutTornTail()
+        }
     }
 
     /// Reads what other processes appended since the last read.
     /// - Returns: whether anything changed (the bridge polls this to follow the schedule live).
+    /// - Throws: ``StoreError`` if the journal cannot be read or (unless opened `allowingDamage`) is damaged.
     @discardableResult
     public func refresh() throws(StoreError) -> Bool {
         let size = try journal.size()
         if size < readEnd {  // cut back (a torn tail repaired, or the file replaced): reload
             schedule = Schedule(directory: schedule.directory)
             readEnd = 0
+            records = 0
+            tail = nil
+            damage = nil
         }
-        guard size > readEnd || readEnd == 0 else { return false }
+        if case .damaged = tail, size == tailFileSize { return false }
+        guard size > readEnd || readEnd == 0 else {
+            tail = nil
+            return false
+        }
         let bytes = try journal.read(from: readEnd)
-        var end = readEnd
-        let records = try schedule.ingest(bytes, base: readEnd, source: journal.path) { (bytes, base, body) throws(StoreError) in
-            let scan = try journal.scan(bytes, base: base, body)
-            end = scan.end
+        var scan = BookingJournal.Scan(end: readEnd)
+        let added = try schedule.ingest(bytes, base: readEnd, source: journal.path) { (bytes, base, body) throws(StoreError) in
+            scan = try journal.scan(bytes, base: base, body)
             return scan.records
         }
         schedule.sortIfNeeded()
-        readEnd = end
-        return records > 0
+        readEnd = scan.end
+        records += added
+        tail = scan.tail
+        tailFileSize = size
+        if case .damaged(let d) = scan.tail {
+            let error = StoreError(Self.damageMessage(path: journal.path, d, recordsBefore: records))
+            guard allowingDamage else { throw error }
+            damage = error
+        } else {
+            damage = nil
+        }
+        return added > 0
+    }
+
+    static func damageMessage(path: String, _ d: BookingJournal.Damage, recordsBefore before: Int) -> String {
+        let intactBefore = switch before {
+        case 0: "there is no record before it"
+        case 1: "the record before it is intact and can be read"
+        default: "the \(before) records before it are intact and can be read"
+        }
+        let after = d.recordsAfter == 1 ? "1 intact record after it is" : "\(d.recordsAfter) intact records after it are"
+        return "\(path) is damaged at byte \(d.offset) (\(d.reason)): \(intactBefore); \(after) not read; "
+            + "no change is accepted until it is repaired "
+            + "(keep a copy, then 'truncate -s \(d.offset) \(path)' keeps only what is before the damage)"
+    }
+
+    /// Cuts off a torn tail found by the last read (call with the journal's lock held) and records the repair.
+    private func cutTornTail() throws(StoreError) {
+        guard case .torn(let bytes, let zeros) = tail else { return }
+        try journal.cut(at: readEnd)
+        tail = nil
+        let what = zeros ? "\(bytes) zero bytes" : "\(bytes) bytes that hold no complete record"
+        repair = "repaired \(journal.path): cut off \(what) after byte \(readEnd), left by a write cut short "
+            + "(a crash or power loss before it was confirmed); "
+            + (records == 1 ? "the record before them is intact" : "the \(records) records before them are intact")
     }
 
     /// Runs a check-and-append under the journal lock, after catching up with other writers.
@@ -123,6 +193,7 @@ public final class ScheduleStore {
         do {
             result = try journal.withExclusiveLock { () throws(StoreError) -> Result<T, SchedulingError> in
                 try refresh()
+                if let damage { throw damage }
                 do throws(SchedulingError) { return .success(try body()) } catch { return .failure(error) }
             }
         } catch {
@@ -292,6 +363,7 @@ public final class ScheduleStore {
 
     private func store(_ records: [JournalRecord]) throws(SchedulingError) {
         do throws(StoreError) {
+            try cutTornTail()
             try journal.append(records, at: readEnd)
             // Read back what was written: the same path every other process takes.
             try refresh()

@@ -145,11 +145,8 @@ struct EndpointCommand: Command {
 
     func run() throws {
         let keyPath = try arguments.required("--key-file")
-        guard let data = FileManager.default.contents(atPath: keyPath) else { throw ValidationError("--key-file: cannot read \(keyPath)") }
         let key: SiteKey
-        do { key = try SiteKey(fileText: String(decoding: data, as: UTF8.self), origin: keyPath) } catch {
-            throw ValidationError("--key-file: \(error)")
-        }
+        do { key = try SiteKey(contentsOfFile: keyPath) } catch { throw CommandFailure("--key-file: \(error)") }
         if let site = try arguments.value("--site"), site != key.site {
             throw ValidationError("--site \(site) does not match the key file, which is for \(key.site)")
         }
@@ -492,7 +489,12 @@ struct LoadTestCommand: Command {
             throw ValidationError("--video-send-log: cannot create \(path)")
         }
         let store = SiteKeyStore(dataDirectory: context.dataDirectory)
-        let keys = context.directory.sites.compactMap { try? store.key(for: $0.id) }.prefix(count)
+        var keys: [SiteKey] = []
+        do {
+            for site in context.directory.sites where keys.count < count {
+                if let key = try store.key(for: site.id) { keys.append(key) }
+            }
+        } catch { throw CommandFailure(error.description) }
         guard keys.count == count else {
             throw CommandFailure("only \(keys.count) sites have keys in \(store.directory); make them with 'vcbridge site key'")
         }

@@ -58,7 +58,11 @@ struct Context {
 
     func openStore() throws -> ScheduleStore {
         do {
-            let store = try ScheduleStore(dataDirectory: dataDirectory, directory: directory, rules: rules, clock: clock)
+            // A damaged journal still shows what is before the damage; changes to it are refused.
+            let store = try ScheduleStore(dataDirectory: dataDirectory, directory: directory, rules: rules, clock: clock,
+                                          allowingDamage: true)
+            if let repair = store.repair { Output.error("note: \(repair)") }
+            if let damage = store.damage { Output.error("warning: \(damage)") }
             // A command runs once and exits: the kernel reclaims the loaded schedule at exit far
             // faster than freeing 100,000 meetings one by one would.
             StoreLifetime.keepUntilExit(store)

@@ -63,7 +63,10 @@ struct JournalTests {
         let headerLength = BookingJournal.header.count
         bytes[headerLength + 12] ^= 0xFF  // inside the first record
         try Data(bytes).write(to: URL(fileURLWithPath: journalPath(dir)))
-        #expect(throws: StoreError("\(journalPath(dir)) is corrupted at byte \(headerLength): checksum mismatch")) {
+        let path = journalPath(dir)
+        #expect(throws: StoreError("\(path) is damaged at byte \(headerLength) (checksum mismatch): there is no record before it; "
+            + "1 intact record after it is not read; no change is accepted until it is repaired "
+            + "(keep a copy, then 'truncate -s \(headerLength) \(path)' keeps only what is before the damage)")) {
             try makeStore(dir)
         }
     }

@@ -133,6 +133,7 @@ struct BridgeTests {
         let forged = bridge.dataDirectory + "/forged.key"
         let fake = SiteKey(site: "lang-cong", secret: try SecureRandom.bytes(32), generation: 1)
         try fake.fileText(siteName: "Xã Lãng Công").write(toFile: forged, atomically: true, encoding: .utf8)
+        chmod(forged, 0o600)  // a key file others can read is refused
         let impostor = bridge.finish(try bridge.endpoint("lang-cong", ["--tone", "300", "--duration", "2s"], keyFile: forged))
         // The impostor's endpoint cannot check the bridge's proof with a key that is not this site's,
         // so it stops there; the bridge counts a failed authentication.
@@ -158,6 +159,7 @@ struct BridgeTests {
         let stranger = SiteKey(site: "atlantis", secret: [UInt8](repeating: 1, count: 32), generation: 1)
         let path = bridge.dataDirectory + "/atlantis.key"
         try stranger.fileText(siteName: "Atlantis").write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)
         let unknown = bridge.finish(try bridge.endpoint("atlantis", ["--duration", "1s"], keyFile: path))
         #expect(unknown.output == "error: refused: the bridge does not know this site\n")
         #expect(bridge.stop() == 0)
