@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
-# The video tests encode their input with a real encoder (ffmpeg with libvpx and libx264) and decode what arrives.
-vcb_apt_install ffmpeg
+# The video tests encode their input with a real encoder (ffmpeg with libvpx and libx264) and decode what arrives;
+# the store durability test watches the CLI's file system calls with strace.
+vcb_apt_install ffmpeg strace
 swift build --build-tests
 swift test --skip-build
