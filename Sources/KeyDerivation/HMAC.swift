@@ -26,11 +26,16 @@ public enum HMACSHA256 {
         return out
     }
 
-    /// Compares two MACs in time independent of where they differ.
-    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    /// Compares two MACs in time independent of where they differ: when the lengths match, every
+    /// byte of both is read once, in order, whatever the contents; the result is computed only after
+    /// the last one. A MAC's length is public, so differing lengths return `false` at once without
+    /// reading any byte.
+    ///
+    /// Generic so a test can count the element reads; callers pass `[UInt8]`.
+    public static func constantTimeEqual<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
-        for i in a.indices { difference |= a[i] ^ b[i] }
+        for (x, y) in zip(a, b) { difference |= x ^ y }
         return difference == 0
     }
 }

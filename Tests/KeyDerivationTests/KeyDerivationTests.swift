@@ -46,10 +46,59 @@ struct HMACTests {
         #expect(try HMACSHA256.authenticationCode(key: [1], data: []).count == 32)
     }
 
-    @Test func constantTimeComparison() {
+    @Test func constantTimeComparisonAnswersRightly() {
         #expect(HMACSHA256.constantTimeEqual([1, 2, 3], [1, 2, 3]))
+        #expect(HMACSHA256.constantTimeEqual([UInt8](), [UInt8]()))
         #expect(!HMACSHA256.constantTimeEqual([1, 2, 3], [1, 2, 4]))
+        #expect(!HMACSHA256.constantTimeEqual([1, 2, 3], [0x81, 2, 3]))
         #expect(!HMACSHA256.constantTimeEqual([1, 2, 3], [1, 2]))
+        #expect(!HMACSHA256.constantTimeEqual([1, 2], [1, 2, 3]))
+        #expect(!HMACSHA256.constantTimeEqual([UInt8](), [0]))
+    }
+
+    /// What the comparison reads does not depend on where (or whether) the MACs differ: a timing
+    /// attacker learns nothing about how many leading bytes of a forged proof were right. Checked by
+    /// recording every byte read instead of timing (which would be flaky on a loaded machine): an
+    /// early-exit comparison reads fewer bytes when the first difference comes sooner, and fails here.
+    @Test func constantTimeComparisonReadsEveryByteWhereverTheFirstDifferenceIs() throws {
+        let expected = try HMACSHA256.authenticationCode(key: Array("site key".utf8), data: Array("nonces".utf8))
+        var candidates: [(String, [UInt8])] = [("equal", expected), ("all different", expected.map { ~$0 })]
+        for position in expected.indices {
+            var forged = expected
+            forged[position] ^= 0x01
+            candidates.append(("first difference at byte \(position)", forged))
+        }
+        for (name, candidate) in candidates {
+            let a = ReadRecorder(expected)
+            let b = ReadRecorder(candidate)
+            let equal = HMACSHA256.constantTimeEqual(a, b)
+            #expect(equal == (candidate == expected), "\(name)")
+            #expect(a.log.reads == Array(expected.indices), "\(name): read \(a.log.reads.count) of 32 bytes of the expected MAC")
+            #expect(b.log.reads == Array(expected.indices), "\(name): read \(b.log.reads.count) of 32 bytes of the offered MAC")
+        }
+        // A MAC's length is public: a wrong length is refused without reading either, whatever the contents.
+        for (x, y) in [([1, 2, 3], [1, 2]), ([9, 9, 9], [1, 2]), ([1, 2], [1, 2, 3])] as [([UInt8], [UInt8])] {
+            let a = ReadRecorder(x)
+            let b = ReadRecorder(y)
+            #expect(!HMACSHA256.constantTimeEqual(a, b))
+            #expect(a.log.reads.isEmpty && b.log.reads.isEmpty, "\(x) vs \(y): read \(a.log.reads) and \(b.log.reads)")
+        }
+    }
+}
+
+/// Bytes that record which positions were read (through the subscript, which iteration also uses).
+private struct ReadRecorder: RandomAccessCollection {
+    final class Log { var reads: [Int] = [] }
+    let bytes: [UInt8]
+    let log = Log()
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var startIndex: Int { bytes.startIndex }
+    var endIndex: Int { bytes.endIndex }
+    subscript(position: Int) -> UInt8 {
+        log.reads.append(position)
+        return bytes[position]
     }
 }
 

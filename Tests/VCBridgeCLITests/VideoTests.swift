@@ -156,22 +156,34 @@ struct VideoTests {
         let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), receiveBufferBytes: 4 << 20)
         for site in sites { try socket.send(try site.nextPacket(), to: site.mediaAddress) }  // reachable: streams may start
         let host = try bridge.endpoint("vinh-phuc", ["--silent", "--video", path, "--video-loop", "--duration", "10s", "--json"])
-        #expect(try waitFor(5) { try videoStatus(bridge, communes[49])["presenter"] as? String == "vinh-phuc" })
+        #expect(try waitFor(10) { try videoStatus(bridge, communes[49])["presenter"] as? String == "vinh-phuc" })
         Thread.sleep(forTimeInterval: 1.2)  // well past any earlier request's interval
         let before = try videoStatus(bridge, "vinh-phuc")["keyframeRequestsSent"] as? Int ?? -1
-        let started = Date()
-        for (i, site) in sites.enumerated() {
+        // The 50 requests are made first and then sent back to back, so they reach the bridge together
+        // however slow the machine (requests spread over the interval are the router unit test's, in
+        // its own clock).
+        let requests = try sites.enumerated().map { i, site in
             let request: RTCPPacket = i % 2 == 0
                 ? .pictureLossIndication(PictureLossIndication(senderSSRC: site.ssrc, mediaSSRC: site.presenterSSRC))
                 : .fullIntraRequest(FullIntraRequest(senderSSRC: site.ssrc, entries: [.init(ssrc: site.presenterSSRC, sequenceNumber: 1)]))
-            try socket.send(try site.feedback(request), to: site.mediaAddress)
-            Thread.sleep(forTimeInterval: 0.0015)
+            return try site.feedback(request)
         }
-        #expect(Date().timeIntervalSince(started) < 0.1)
-        Thread.sleep(forTimeInterval: 2.5)
+        for site in sites { try socket.send(try site.nextPacket(), to: site.mediaAddress) }  // not lost to silence while we look
+        for (site, request) in zip(sites, requests) { try socket.send(request, to: site.mediaAddress) }
+        /// Requests each receiver made, from one status (the receivers stay silent: this must be quick).
+        func requestsReceived() throws -> [String: Int] {
+            let rows = try bridge.status()["sites"] as? [[String: Any]] ?? []
+            return Dictionary(rows.compactMap { row in
+                (row["site"] as? String).map { ($0, (row["video"] as? [String: Any])?["keyframeRequestsReceived"] as? Int ?? -1) }
+            }) { a, _ in a }
+        }
+        #expect(try waitFor(10) { try requestsReceived().filter { $0.value == 1 }.count == communes.count })
+        // Past the 1 s interval, when a request held back would have gone out.
+        Thread.sleep(forTimeInterval: 1.5)
         let after = try videoStatus(bridge, "vinh-phuc")["keyframeRequestsSent"] as? Int ?? -1
         #expect(after == before + 1, "the source got \(after - before) requests")
-        for site in communes { #expect(try videoStatus(bridge, site)["keyframeRequestsReceived"] as? Int == 1) }
+        let received = try requestsReceived()
+        for site in communes { #expect(received[site] == 1, "\(site)") }
         let result = bridge.finish(host)
         #expect(result.status == 0, "\(result.output)")
         #expect(endpointJSON(result.output)["videoKeyframeRequests"] == "\(after)")
@@ -199,17 +211,22 @@ struct VideoTests {
         let requestsBefore = try videoStatus(bridge, "song-lo")["keyframeRequestsSent"] as? Int ?? -1
         try socket.send(try site.feedback(.nack(GenericNACK(senderSSRC: site.ssrc, mediaSSRC: site.presenterSSRC, lost: [sequence(lost)]))),
                         to: site.mediaAddress)
-        let again = try site.receiveDatagrams(on: socket, seconds: 0.5).filter { sequence($0) == sequence(lost) && ssrc($0) == site.presenterSSRC }
+        // It comes again once: wait for it (as long as a loaded machine needs), then a little more for a second copy.
+        func isLost(_ d: [UInt8]) -> Bool { sequence(d) == sequence(lost) && ssrc(d) == site.presenterSSRC }
+        var again: [[UInt8]] = []
+        let deadline = Date().addingTimeInterval(10)
+        while again.isEmpty && Date() < deadline { again += try site.receiveDatagrams(on: socket, seconds: 0.1).filter(isLost) }
+        again += try site.receiveDatagrams(on: socket, seconds: 0.3).filter(isLost)
         #expect(again == [lost], "the NACKed packet did not come again as it was")
         #expect(again.first.flatMap(site.unprotect) != nil)
-        #expect(try waitFor(2) { try videoStatus(bridge, "lang-cong")["nacksAnswered"] as? Int == 1 })
+        #expect(try waitFor(10) { try videoStatus(bridge, "lang-cong")["nacksAnswered"] as? Int == 1 })
         #expect(try videoStatus(bridge, "song-lo")["keyframeRequestsSent"] as? Int == requestsBefore)
         // A packet from over a second ago is out of the 500 ms cache: it becomes one keyframe request.
         let old = sequence(video[video.count - 40])
         try socket.send(try site.feedback(.nack(GenericNACK(senderSSRC: site.ssrc, mediaSSRC: site.presenterSSRC, lost: [old]))),
                         to: site.mediaAddress)
         #expect(try site.receiveDatagrams(on: socket, seconds: 0.5).allSatisfy { sequence($0) != old || ssrc($0) != site.presenterSSRC })
-        #expect(try waitFor(2) { try videoStatus(bridge, "song-lo")["keyframeRequestsSent"] as? Int == requestsBefore + 1 })
+        #expect(try waitFor(10) { try videoStatus(bridge, "song-lo")["keyframeRequestsSent"] as? Int == requestsBefore + 1 })
         #expect(try videoStatus(bridge, "lang-cong")["nacksReceived"] as? Int == 2)
         // Asking for a cached packet 40 times at once: the repair allowance (20 a second here) holds.
         let recent = try #require(try site.receiveDatagrams(on: socket, seconds: 0.3).last { ssrc($0) == site.presenterSSRC })
@@ -217,7 +234,7 @@ struct VideoTests {
             try socket.send(try site.feedback(.nack(GenericNACK(senderSSRC: site.ssrc, mediaSSRC: site.presenterSSRC, lost: [sequence(recent)]))),
                             to: site.mediaAddress)
         }
-        #expect(try waitFor(2) { try videoStatus(bridge, "lang-cong")["nacksReceived"] as? Int == 42 })
+        #expect(try waitFor(10) { try videoStatus(bridge, "lang-cong")["nacksReceived"] as? Int == 42 })
         let repairs = try videoStatus(bridge, "lang-cong")
         #expect(repairs["nacksAnswered"] as? Int ?? 99 <= 22 && repairs["nacksOverLimit"] as? Int ?? 0 >= 18, "\(repairs)")
         _ = bridge.finish(host)
@@ -246,13 +263,19 @@ struct VideoTests {
             let due = start.addingTimeInterval(Double(i + 1) * 0.04)
             Thread.sleep(forTimeInterval: max(0, due.timeIntervalSinceNow))
         }
+        // The schedule is 4 s at over 3 Mb/s; a late start on a loaded machine is caught up at once, and
+        // anything later only spreads the flood, which the checks below allow for.
+        #expect(Double(sentBytes) * 8 / 4 > 3_000_000)
+        // Every packet is counted, accepted or dropped, once the bridge has read them all.
+        var flood: [String: Any] = [:]
+        #expect(try waitFor(15) {
+            flood = try videoStatus(bridge, "tam-son")
+            return (flood["packetsIn"] as? Int ?? 0) + (flood["droppedOverRate"] as? Int ?? 0) == sentPackets
+        }, "\(flood) of \(sentPackets) sent")
+        // The bridge saw the flood within these seconds whatever the load: from the first send to this read.
         let seconds = Date().timeIntervalSince(start)
-        #expect(Double(sentBytes) * 8 / seconds > 3_000_000)
-        Thread.sleep(forTimeInterval: 1.2)
-        let flood = try videoStatus(bridge, "tam-son")
         let accepted = flood["packetsIn"] as? Int ?? -1
         let dropped = flood["droppedOverRate"] as? Int ?? -1
-        #expect(accepted + dropped == sentPackets)
         #expect(dropped > sentPackets * 3 / 4, "only \(dropped) of \(sentPackets) dropped")
         // What got through is within the allowance (its one-second burst included).
         #expect(Double(accepted) * 1212 * 8 <= 300_000 * (seconds + 1) * 1.05)
@@ -313,25 +336,25 @@ struct FloorTests {
         }
         let watcher = try bridge.endpoint("quang-yen", ["--silent", "--duration", "10s"])
         for site in ["quang-yen", "lang-cong", "tam-son"] {  // every receiver shows the host before the floor moves
-            #expect(try waitFor(4) { try videoStatus(bridge, site)["presenter"] as? String == "song-lo" }, "\(site)")
+            #expect(try waitFor(10) { try videoStatus(bridge, site)["presenter"] as? String == "song-lo" }, "\(site)")
         }
         let given = try bridge.cli(["meeting", "floor", "lang-cong"])
         #expect(given.status == 0, "\(given.stderr)")
         #expect(given.stdout.contains("Lãng Công") && given.stdout.contains("now presents"))
         for site in ["quang-yen", "tam-son", "song-lo"] {
-            #expect(try waitFor(3) { try videoStatus(bridge, site)["presenter"] as? String == "lang-cong" }, "\(site)")
+            #expect(try waitFor(10) { try videoStatus(bridge, site)["presenter"] as? String == "lang-cong" }, "\(site)")
         }
         // The new presenter keeps the host's picture; nobody gets their own.
         #expect(try videoStatus(bridge, "lang-cong")["presenter"] as? String == "song-lo")
         // The presenter drops out and comes back: it has the floor again.
         runs[1].0.interrupt()
         _ = bridge.finish(runs[1])
-        #expect(try waitFor(3) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "song-lo" })
+        #expect(try waitFor(10) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "song-lo" })
         let rejoined = try bridge.endpoint("lang-cong", ["--silent", "--video", path, "--video-loop", "--duration", "5s"])
-        #expect(try waitFor(4) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "lang-cong" })
+        #expect(try waitFor(10) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "lang-cong" })
         let back = try bridge.cli(["meeting", "floor", "--host", "1"])
         #expect(back.status == 0, "\(back.stderr)")
-        #expect(try waitFor(3) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "song-lo" })
+        #expect(try waitFor(10) { try videoStatus(bridge, "quang-yen")["presenter"] as? String == "song-lo" })
         // Mistakes are named.
         let unknown = try bridge.cli(["meeting", "floor", "nowhere"])
         #expect(unknown.status == 64)
