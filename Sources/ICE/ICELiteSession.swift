@@ -126,8 +126,10 @@ public struct ICELiteSession: Sendable {
     public var totalRefusals: Int { refusalCounts.reduce(0, +) }
 
     /// Handles one STUN datagram from `source`: validates it and, if it is a valid check, writes the success
-    /// response at the start of `response` and updates the selection and consent. Never traps on any input;
-    /// allocates nothing.
+    /// response at the start of `response` and updates the selection and consent. Never traps on any input.
+    /// The Swift code allocates nothing; NSS's HMAC makes about 21 small allocations per HMAC internally
+    /// (measured: 42 per answered check, 21 per request refused for its integrity, none for the other refusals,
+    /// which are decided before any HMAC). A request whose USERNAME is not this session's never reaches the HMAC.
     /// - Parameters:
     ///   - request: the whole datagram.
     ///   - source: where it came from.

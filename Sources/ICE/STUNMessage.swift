@@ -180,8 +180,8 @@ public struct STUNMessage: Sendable {
 
     /// Whether MESSAGE-INTEGRITY is there and is the HMAC-SHA-1 under `key` of the message up to it, with the
     /// header's length counting up to and including MESSAGE-INTEGRITY (RFC 5389 §15.4). For ICE's short-term
-    /// credentials the key is the password's bytes. No allocation; the comparison takes the same time wherever
-    /// the codes differ.
+    /// credentials the key is the password's bytes. No allocation in Swift (NSS allocates inside the HMAC); the
+    /// comparison takes the same time wherever the codes differ.
     /// - Parameter bytes: the bytes this message was parsed from.
     /// - Throws: ``STUNError/integrityUnavailable`` if NSS fails.
     public func isIntegrityValid(in bytes: UnsafeRawBufferPointer, key: [UInt8]) throws(STUNError) -> Bool {

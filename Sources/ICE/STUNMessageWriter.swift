@@ -2,8 +2,8 @@ import KeyDerivation
 import Transport
 
 /// Writes a STUN message into a caller's buffer, attribute by attribute, keeping the header's length current;
-/// MESSAGE-INTEGRITY and FINGERPRINT are computed over what is written before them. No allocation (the media
-/// thread answers checks with it), and never writes past the buffer: an attribute that does not fit throws
+/// MESSAGE-INTEGRITY and FINGERPRINT are computed over what is written before them. No allocation in Swift (the
+/// media thread answers checks with it; NSS allocates inside the HMAC), and never writes past the buffer: an attribute that does not fit throws
 /// ``STUNError/bufferTooSmall`` and leaves the message as it was.
 ///
 /// The buffer must stay valid while the writer is used (create the writer inside `withUnsafeMutableBytes`).

@@ -46,6 +46,28 @@ struct ICELiteSessionTests {
         }
     }
 
+    @Test("A response is never larger than the request it answers: the smallest valid request from an IPv6 sender")
+    func responseNoLargerThanRequest() throws {
+        var s = try session()
+        let source = try SocketAddress(ip: "2001:db8::1", port: 1)
+        // USERNAME "brdg:peer" (9 bytes, the shortest possible with 4-character ufrags), PRIORITY, integrity,
+        // FINGERPRINT, and no role attribute: 76 bytes.
+        let smallest = try buildMessage(transactionID: randomTransactionID()) { w in
+            try w.appendUsername(Self.username)
+            try w.appendPriority(1)
+            try w.appendMessageIntegrity(key: Array(Self.local.password.utf8))
+            try w.appendFingerprint()
+        }
+        #expect(smallest.count == 76)
+        let (result, response) = s.check(smallest, from: source, now: 1)
+        guard case .respond = result else {
+            Issue.record("refused: \(result)")
+            return
+        }
+        #expect(response.count == ICELiteSession.maximumResponseLength)
+        #expect(response.count <= smallest.count)
+    }
+
     @Test("Every refusal reason is counted, nothing is written and nothing is selected")
     func refusals() throws {
         let password = Self.local.password
