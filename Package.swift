@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "Transport", dependencies: ["CVCBShims"]),
         // Adaptive jitter buffer for 20 ms audio frames.
         .target(name: "JitterBuffer", dependencies: ["RTP"]),
+        // ICE-lite for WebRTC peers: STUN messages (RFC 5389), checks and consent (RFC 8445 §2.5, RFC 7675), RFC 7983 demultiplexing.
+        .target(name: "ICE", dependencies: ["KeyDerivation", "Transport"]),
         // Site secrets and the join exchange (HKDF-derived SRTP keys, mutual HMAC proofs).
         .target(name: "Admission", dependencies: ["KeyDerivation"]),
         // Talker selection, mix-minus, limiter and shared encoding.
@@ -101,6 +103,7 @@ let package = Package(
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
         .testTarget(name: "AdmissionTests", dependencies: ["Admission"]),
+        .testTarget(name: "ICETests", dependencies: ["ICE", "KeyDerivation", "Transport"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
         .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),

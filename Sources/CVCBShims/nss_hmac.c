@@ -17,8 +17,10 @@ static int vcb_nss_error(void) {
     return code != 0 ? code : -1;
 }
 
-int vcb_hmac_sha256(const uint8_t *key, size_t keyLength,
-                    const uint8_t *data, size_t dataLength,
+/* HMAC under the PK11 mechanism over the concatenation of `count` parts, into out (outLength bytes). */
+static int vcb_hmac(CK_MECHANISM_TYPE mechanism, unsigned int outLength,
+                    const uint8_t *key, size_t keyLength,
+                    const uint8_t *const *parts, const size_t *partLengths, int count,
                     uint8_t *out) {
     int status = 0;
     PK11SlotInfo *slot = NULL;
@@ -26,24 +28,46 @@ int vcb_hmac_sha256(const uint8_t *key, size_t keyLength,
     PK11Context *context = NULL;
     SECItem keyItem = { siBuffer, (unsigned char *)key, (unsigned int)keyLength };
     SECItem noParams = { siBuffer, NULL, 0 };
-    unsigned int outLength = 0;
+    unsigned int written = 0;
 
-    if (keyLength == 0 || keyLength > 0xFFFFFFFFu || dataLength > 0xFFFFFFFFu) return -1;
-    slot = PK11_GetBestSlot(CKM_SHA256_HMAC, NULL);
+    if (keyLength == 0 || keyLength > 0xFFFFFFFFu) return -1;
+    for (int i = 0; i < count; i++) {
+        if (partLengths[i] > 0xFFFFFFFFu) return -1;
+    }
+    slot = PK11_GetBestSlot(mechanism, NULL);
     if (slot == NULL) { status = vcb_nss_error(); goto done; }
-    symKey = PK11_ImportSymKey(slot, CKM_SHA256_HMAC, PK11_OriginUnwrap, CKA_SIGN, &keyItem, NULL);
+    symKey = PK11_ImportSymKey(slot, mechanism, PK11_OriginUnwrap, CKA_SIGN, &keyItem, NULL);
     if (symKey == NULL) { status = vcb_nss_error(); goto done; }
-    context = PK11_CreateContextBySymKey(CKM_SHA256_HMAC, CKA_SIGN, symKey, &noParams);
+    context = PK11_CreateContextBySymKey(mechanism, CKA_SIGN, symKey, &noParams);
     if (context == NULL) { status = vcb_nss_error(); goto done; }
     if (PK11_DigestBegin(context) != SECSuccess) { status = vcb_nss_error(); goto done; }
-    if (dataLength > 0 && PK11_DigestOp(context, data, (unsigned int)dataLength) != SECSuccess) {
-        status = vcb_nss_error(); goto done;
+    for (int i = 0; i < count; i++) {
+        if (partLengths[i] > 0 && PK11_DigestOp(context, parts[i], (unsigned int)partLengths[i]) != SECSuccess) {
+            status = vcb_nss_error(); goto done;
+        }
     }
-    if (PK11_DigestFinal(context, out, &outLength, 32) != SECSuccess) { status = vcb_nss_error(); goto done; }
-    if (outLength != 32) status = -1;
+    if (PK11_DigestFinal(context, out, &written, outLength) != SECSuccess) { status = vcb_nss_error(); goto done; }
+    if (written != outLength) status = -1;
 done:
     if (context) PK11_DestroyContext(context, PR_TRUE);
     if (symKey) PK11_FreeSymKey(symKey);
     if (slot) PK11_FreeSlot(slot);
     return status;
+}
+
+int vcb_hmac_sha256(const uint8_t *key, size_t keyLength,
+                    const uint8_t *data, size_t dataLength,
+                    uint8_t *out) {
+    const uint8_t *parts[1] = { data };
+    size_t lengths[1] = { dataLength };
+    return vcb_hmac(CKM_SHA256_HMAC, 32, key, keyLength, parts, lengths, 1, out);
+}
+
+int vcb_hmac_sha1(const uint8_t *key, size_t keyLength,
+                  const uint8_t *first, size_t firstLength,
+                  const uint8_t *second, size_t secondLength,
+                  uint8_t *out) {
+    const uint8_t *parts[2] = { first, second };
+    size_t lengths[2] = { firstLength, secondLength };
+    return vcb_hmac(CKM_SHA_1_HMAC, 20, key, keyLength, parts, lengths, 2, out);
 }

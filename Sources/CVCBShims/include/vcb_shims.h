@@ -59,5 +59,12 @@ int vcb_nss_init(void);
 int vcb_hmac_sha256(const uint8_t *key, size_t keyLength,
                     const uint8_t *data, size_t dataLength,
                     uint8_t *out);
+// HMAC-SHA-1 under key of the concatenation first | second (either may be empty) into out (20 bytes);
+// two parts so STUN's MESSAGE-INTEGRITY can cover a header copy with its length adjusted, then the
+// message body in place. keyLength must be > 0. Returns 0 or the NSS/NSPR error code.
+int vcb_hmac_sha1(const uint8_t *key, size_t keyLength,
+                  const uint8_t *first, size_t firstLength,
+                  const uint8_t *second, size_t secondLength,
+                  uint8_t *out);
 
 #endif
