@@ -31,9 +31,19 @@ static int last_error(void) {
 
 // ---- Errors ----
 
-const char *vcb_dtls_error_name(int32_t code) { return PR_ErrorToName(code); }
+// The SSL error table is installed by libssl's own initialisation, which its option functions run: setting the
+// default of SSL_SECURITY to its default value installs it without changing anything.
+static void install_error_tables(void) {
+    if (vcb_nss_init() == 0) (void)SSL_OptionSetDefault(SSL_SECURITY, PR_TRUE);
+}
+
+const char *vcb_dtls_error_name(int32_t code) {
+    install_error_tables();
+    return PR_ErrorToName(code);
+}
 
 const char *vcb_dtls_error_text(int32_t code) {
+    install_error_tables();
     const char *text = PR_ErrorToString(code, PR_LANGUAGE_I_DEFAULT);
     return (text != NULL && text[0] != '\0') ? text : NULL;
 }
@@ -408,6 +418,7 @@ static PRStatus unimplemented_connectcontinue(PRFileDesc *fd, PRInt16 f) { (void
 static PRIntn unimplemented_reserved(PRFileDesc *fd) { (void)fd; return unimplemented_i32(); }
 
 static PRStatus layer_init(void) {
+    install_error_tables();
     layer_identity = PR_GetUniqueIdentity("vcbridge-dtls");
     if (layer_identity == PR_INVALID_IO_LAYER) return PR_FAILURE;
     layer_methods = (PRIOMethods){

@@ -34,7 +34,9 @@ public struct DTLSFingerprint: Hashable, Sendable, CustomStringConvertible {
         var digest: [UInt8] = []
         digest.reserveCapacity(32)
         for group in groups {
-            guard group.utf8.count == 2, let byte = UInt8(group, radix: 16) else { throw .malformedFingerprint }
+            guard group.utf8.count == 2, group.allSatisfy(\.isHexDigit), let byte = UInt8(group, radix: 16) else {
+                throw .malformedFingerprint
+            }
             digest.append(byte)
         }
         bytes = digest
