@@ -279,6 +279,9 @@ struct vcb_dtls_session {
     uint8_t expected[32];
     int fingerprintMismatch;
     int handshakeDone;
+    uint16_t profiles[VCB_DTLS_MAX_PROFILES];  // ours, in order of preference
+    size_t profileCount;
+    uint16_t chosenProfile;  // 0 until the client's use_srtp offered one of ours
 };
 
 // ---- The NSPR I/O layer: the bottom of the stack, over the two queues ----
@@ -498,6 +501,57 @@ static void handshake_done(PRFileDesc *fd, void *arg) {
     ((vcb_dtls_session *)arg)->handshakeDone = 1;
 }
 
+// ---- use_srtp (RFC 5764 §4.1.1) through NSS's custom extension hooks ----
+// NSS 3.87's own use_srtp support (SSL_SetSRTPCiphers) refuses AEAD_AES_128_GCM, so the server reads the client's
+// extension and writes its answer itself, as Firefox does.
+
+enum { ALERT_ILLEGAL_PARAMETER = 47, ALERT_DECODE_ERROR = 50 };
+
+// ClientHello: SRTPProtectionProfiles (uint16 length, then uint16 each) and srtp_mki (uint8 length, then bytes).
+static SECStatus handle_use_srtp(PRFileDesc *fd, SSLHandshakeType message, const PRUint8 *data, unsigned int len,
+                                 SSLAlertDescription *alert, void *arg) {
+    (void)fd;
+    vcb_dtls_session *session = arg;
+    if (message != ssl_hs_client_hello) {
+        *alert = ALERT_ILLEGAL_PARAMETER;
+        return SECFailure;
+    }
+    if (len < 2) goto malformed;
+    unsigned int profilesLength = ((unsigned int)data[0] << 8) | data[1];
+    if (profilesLength < 2 || profilesLength % 2 != 0 || 2 + profilesLength + 1 > len) goto malformed;
+    unsigned int mkiLength = data[2 + profilesLength];
+    if (2 + profilesLength + 1 + mkiLength != len) goto malformed;
+    session->chosenProfile = 0;
+    for (size_t preference = 0; preference < session->profileCount && session->chosenProfile == 0; preference++) {
+        for (unsigned int i = 0; i < profilesLength; i += 2) {
+            uint16_t offered = (uint16_t)((data[2 + i] << 8) | data[3 + i]);
+            if (offered == session->profiles[preference]) {
+                session->chosenProfile = offered;
+                break;
+            }
+        }
+    }
+    return SECSuccess;  // nothing in common: no extension in the answer, and no keys afterwards (VCB_DTLS_ERR_NO_SRTP)
+malformed:
+    *alert = ALERT_DECODE_ERROR;
+    return SECFailure;
+}
+
+// ServerHello: the chosen profile and an empty MKI.
+static PRBool write_use_srtp(PRFileDesc *fd, SSLHandshakeType message, PRUint8 *data, unsigned int *len,
+                             unsigned int maxLen, void *arg) {
+    (void)fd;
+    vcb_dtls_session *session = arg;
+    if (message != ssl_hs_server_hello || session->chosenProfile == 0 || maxLen < 5) return PR_FALSE;
+    data[0] = 0;
+    data[1] = 2;
+    data[2] = (PRUint8)(session->chosenProfile >> 8);
+    data[3] = (PRUint8)(session->chosenProfile & 0xFF);
+    data[4] = 0;
+    *len = 5;
+    return PR_TRUE;
+}
+
 void vcb_dtls_session_free(vcb_dtls_session *session) {
     if (session == NULL) return;
     if (session->fd) PR_Close(session->fd);
@@ -507,15 +561,21 @@ void vcb_dtls_session_free(vcb_dtls_session *session) {
 }
 
 int vcb_dtls_session_create(const vcb_dtls_identity *identity, const uint8_t *expectedFingerprint,
-                            vcb_dtls_session **out) {
+                            const uint16_t *profiles, size_t profileCount, vcb_dtls_session **out) {
     int status = vcb_dtls_init();
     if (status != 0) return status;
     *out = NULL;
+    if (profileCount == 0 || profileCount > VCB_DTLS_MAX_PROFILES) {
+        PR_SetError(SEC_ERROR_INVALID_ARGS, 0);
+        return SEC_ERROR_INVALID_ARGS;
+    }
     vcb_dtls_session *session = calloc(1, sizeof *session);
     if (session == NULL) return SEC_ERROR_NO_MEMORY;
     session->in = (datagram_queue){ session->inSlots, VCB_DTLS_MAX_QUEUED_IN, 0, 0 };
     session->out = (datagram_queue){ session->outSlots, VCB_DTLS_MAX_QUEUED_OUT, 0, 0 };
     memcpy(session->expected, expectedFingerprint, sizeof session->expected);
+    memcpy(session->profiles, profiles, profileCount * sizeof profiles[0]);
+    session->profileCount = profileCount;
 
     PRFileDesc *bottom = PR_CreateIOLayerStub(layer_identity, &layer_methods);
     if (bottom == NULL) { status = last_error(); goto failed; }
@@ -544,8 +604,7 @@ int vcb_dtls_session_create(const vcb_dtls_identity *identity, const uint8_t *ex
     CHECK(SSL_ConfigServerCert(fd, identity->certificate, identity->privateKey, NULL, 0));
     CHECK(SSL_AuthCertificateHook(fd, authenticate_peer, session));
     CHECK(SSL_HandshakeCallback(fd, handshake_done, session));
-    const PRUint16 profiles[] = { SRTP_AES128_CM_HMAC_SHA1_80 };
-    CHECK(SSL_SetSRTPCiphers(fd, profiles, 1));
+    CHECK(SSL_InstallExtensionHooks(fd, ssl_use_srtp_xtn, write_use_srtp, session, handle_use_srtp, session));
     CHECK(SSL_ResetHandshake(fd, PR_TRUE));
 #undef CHECK
     *out = session;
@@ -599,9 +658,8 @@ int64_t vcb_dtls_session_timeout(vcb_dtls_session *session) {
 }
 
 int vcb_dtls_session_srtp(vcb_dtls_session *session, uint16_t *profile, uint8_t *material, size_t length) {
-    PRUint16 cipher = 0;
-    if (SSL_GetSRTPCipher(session->fd, &cipher) != SECSuccess) return VCB_DTLS_ERR_NO_SRTP;
-    *profile = cipher;
+    if (!session->handshakeDone || session->chosenProfile == 0) return VCB_DTLS_ERR_NO_SRTP;
+    *profile = session->chosenProfile;
     if (length == 0) return 0;
     if (length > 0xFFFF) return SEC_ERROR_INVALID_ARGS;
     static const char label[] = "EXTRACTOR-dtls_srtp";

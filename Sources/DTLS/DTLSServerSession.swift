@@ -1,5 +1,5 @@
 internal import CVCBShims
-internal import SRTP
+public import SRTP
 
 /// One DTLS-SRTP server session (RFC 5764) with one WebRTC peer, over datagrams its owner carries.
 ///
@@ -29,6 +29,9 @@ public final class DTLSServerSession {
         case failed(DTLSError)
     }
 
+    /// The SRTP profiles offered by default, in order of preference: AEAD_AES_128_GCM (no separate HMAC pass),
+    /// then AES_CM_128_HMAC_SHA1_80 (which every browser offers).
+    public static let defaultSRTPProfiles: [SRTPProfile] = [.aeadAES128GCM, .aesCM128HMACSHA1_80]
     /// How long a handshake may take from the session's creation: 10 s.
     public static let defaultHandshakeTimeout: Int64 = 10_000_000_000
     /// The largest datagram accepted; longer ones are dropped and counted.
@@ -52,15 +55,22 @@ public final class DTLSServerSession {
     ///   - peerFingerprint: the `a=fingerprint` of the peer's offer; compared in constant time.
     ///   - now: the owner's monotonic clock, nanoseconds.
     ///   - handshakeTimeout: nanoseconds from `now` within which the handshake must complete.
+    ///   - srtpProfiles: the profiles the bridge accepts, in order of preference (1 to 2, no repeats): the first
+    ///     one the peer offers is chosen.
     /// - Throws: ``DTLSError`` naming the NSS failure if the socket cannot be set up.
     public init(
         certificate: DTLSCertificate, peerFingerprint: DTLSFingerprint, now: Int64,
-        handshakeTimeout: Int64 = DTLSServerSession.defaultHandshakeTimeout
+        handshakeTimeout: Int64 = DTLSServerSession.defaultHandshakeTimeout,
+        srtpProfiles: [SRTPProfile] = DTLSServerSession.defaultSRTPProfiles
     ) throws(DTLSError) {
         precondition(peerFingerprint.bytes.count == 32)
+        precondition(!srtpProfiles.isEmpty && Set(srtpProfiles).count == srtpProfiles.count, "1 or 2 distinct profiles")
+        let codes = srtpProfiles.map(\.dtlsProtectionProfile)
         var handle: OpaquePointer?
-        let status = peerFingerprint.bytes.withUnsafeBufferPointer {
-            vcb_dtls_session_create(certificate.handle, $0.baseAddress, &handle)
+        let status = peerFingerprint.bytes.withUnsafeBufferPointer { fingerprint in
+            codes.withUnsafeBufferPointer {
+                vcb_dtls_session_create(certificate.handle, fingerprint.baseAddress, $0.baseAddress, $0.count, &handle)
+            }
         }
         guard status == 0, let handle else { throw DTLSError(code: status == 0 ? 1 : status) }
         self.handle = handle
@@ -188,20 +198,27 @@ public final class DTLSServerSession {
     }
 
     private func exportKeys() throws(DTLSError) -> DTLSSRTPKeys {
-        // The longest exporter output any profile needs; the profile decides how much is used.
+        // The profile first (a zero-length export), then as much keying material as it needs.
         var profileCode: UInt16 = 0
         var probe = [UInt8](repeating: 0, count: 1)
         var status = vcb_dtls_session_srtp(handle, &profileCode, &probe, 0)
         guard status == 0 else { throw DTLSError(code: status) }
-        let profile: SRTPProfile
-        switch Int32(profileCode) {
-        case VCB_DTLS_SRTP_AES128_CM_HMAC_SHA1_80: profile = .aesCM128HMACSHA1_80
-        case VCB_DTLS_SRTP_AEAD_AES_128_GCM: profile = .aeadAES128GCM
-        default: throw .srtpNotNegotiated
+        guard let profile = SRTPProfile.allCases.first(where: { $0.dtlsProtectionProfile == profileCode }) else {
+            throw .srtpNotNegotiated
         }
         var material = [UInt8](repeating: 0, count: 2 * profile.keyingMaterialLength)
         status = vcb_dtls_session_srtp(handle, &profileCode, &material, material.count)
         guard status == 0 else { throw DTLSError(code: status) }
         return DTLSSRTPKeys(profile: profile, exported: material)
+    }
+}
+
+extension SRTPProfile {
+    /// The SRTPProtectionProfile value of use_srtp (RFC 5764 §4.1.2, RFC 7714 §14.2).
+    var dtlsProtectionProfile: UInt16 {
+        switch self {
+        case .aesCM128HMACSHA1_80: UInt16(VCB_DTLS_SRTP_AES128_CM_HMAC_SHA1_80)
+        case .aeadAES128GCM: UInt16(VCB_DTLS_SRTP_AEAD_AES_128_GCM)
+        }
     }
 }

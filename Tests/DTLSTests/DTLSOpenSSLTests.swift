@@ -60,6 +60,57 @@ import Transport
         }
     }
 
+    /// One handshake with OpenSSL offering `offer`; the session accepts `accepted`.
+    private func handshake(
+        offer: String, exportLength: Int, accepted: [SRTPProfile] = DTLSServerSession.defaultSRTPProfiles
+    ) throws -> (DTLSServerSession, DatagramPump, OpenSSLClient) {
+        let directory = try ScratchDirectory()
+        let peerIdentity = try OpenSSLIdentity(in: directory, name: "browser")
+        let pump = try DatagramPump()
+        let session = try DTLSServerSession(
+            certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
+            now: monotonicNanoseconds(), srtpProfiles: accepted)
+        let client = try OpenSSLClient(
+            port: pump.port, directory: directory, identity: peerIdentity, profiles: offer, exportLength: exportLength)
+        try pump.run(session) { isFinal(session.state) }
+        waitForExit(client)
+        return (session, pump, client)
+    }
+
+    private func exporterOrder(_ keys: DTLSSRTPKeys) -> [UInt8] {
+        let key = keys.profile.masterKeyLength
+        return Array(keys.inbound[..<key] + keys.outbound[..<key] + keys.inbound[key...] + keys.outbound[key...])
+    }
+
+    @Test func aeadAES128GCMIsChosenWhenOfferedAndItsKeysMatchOpenSSLs() throws {
+        guard OpenSSL.required() != nil else { return }
+        let (_, pump, client) = try handshake(offer: "SRTP_AES128_CM_SHA1_80:SRTP_AEAD_AES_128_GCM", exportLength: 56)
+        let keys = try #require(pump.keys, "openssl said:\n\(client.output)")
+        #expect(keys.profile == .aeadAES128GCM)
+        #expect(client.output.contains("SRTP Extension negotiated, profile=SRTP_AEAD_AES_128_GCM"), "\(client.output)")
+        #expect(keys.inbound.count == 28 && keys.outbound.count == 28)
+        #expect(client.exportedKeyingMaterial == exporterOrder(keys))
+        _ = try SRTPSession(profile: keys.profile, direction: .inbound, keyingMaterial: keys.inbound)
+        _ = try SRTPSession(profile: keys.profile, direction: .outbound, keyingMaterial: keys.outbound)
+    }
+
+    @Test func theSessionsPreferenceDecidesBetweenOfferedProfiles() throws {
+        guard OpenSSL.required() != nil else { return }
+        let (_, pump, client) = try handshake(
+            offer: "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80", exportLength: 60, accepted: [.aesCM128HMACSHA1_80])
+        let keys = try #require(pump.keys, "openssl said:\n\(client.output)")
+        #expect(keys.profile == .aesCM128HMACSHA1_80)
+        #expect(client.output.contains("SRTP Extension negotiated, profile=SRTP_AES128_CM_SHA1_80"), "\(client.output)")
+        #expect(client.exportedKeyingMaterial == exporterOrder(keys))
+    }
+
+    @Test func aPeerOfferingNoProfileWeSupportGetsNoKeys() throws {
+        guard OpenSSL.required() != nil else { return }
+        let (session, pump, _) = try handshake(offer: "SRTP_AES128_CM_SHA1_32", exportLength: 60)
+        #expect(session.state == .failed(.srtpNotNegotiated))
+        #expect(pump.keys == nil)
+    }
+
     @Test func aCertificateAndPKCS8KeyFromPEMFilesServeTheHandshake() throws {
         guard OpenSSL.required() != nil else { return }
         let directory = try ScratchDirectory()

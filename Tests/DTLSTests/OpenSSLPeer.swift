@@ -94,17 +94,22 @@ struct TestFailure: Error, CustomStringConvertible {
 final class OpenSSLClient {
     let process = Process()
     let outputPath: String
+    /// Kept alive with the client: its output file lives there.
+    private let directory: ScratchDirectory
 
-    init(port: UInt16, directory: ScratchDirectory, identity: OpenSSLIdentity?, extraArguments: [String] = []) throws {
+    init(
+        port: UInt16, directory: ScratchDirectory, identity: OpenSSLIdentity?,
+        profiles: String = "SRTP_AES128_CM_SHA1_80", exportLength: Int = 60
+    ) throws {
+        self.directory = directory
         outputPath = directory.path + "/s_client-\(UUID().uuidString).out"
         FileManager.default.createFile(atPath: outputPath, contents: nil)
         var arguments = [
             "s_client", "-dtls1_2", "-connect", "127.0.0.1:\(port)",
-            "-use_srtp", "SRTP_AES128_CM_SHA1_80",
-            "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "60",
+            "-use_srtp", profiles,
+            "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "\(exportLength)",
         ]
         if let identity { arguments += ["-cert", identity.certificatePath, "-key", identity.keyPath] }
-        arguments += extraArguments
         process.executableURL = URL(fileURLWithPath: OpenSSL.path!)
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice

@@ -28,6 +28,8 @@
 /// Datagrams NSS wrote that the owner has not drained yet; further ones are dropped (like a full socket buffer).
 #define VCB_DTLS_MAX_QUEUED_OUT 64
 
+/// Most SRTP profiles a session may offer.
+#define VCB_DTLS_MAX_PROFILES 4
 /// SRTP protection profiles (RFC 5764 §4.1.2, RFC 7714 §14.2).
 #define VCB_DTLS_SRTP_AES128_CM_HMAC_SHA1_80 0x0001
 #define VCB_DTLS_SRTP_AEAD_AES_128_GCM 0x0007
@@ -58,10 +60,12 @@ void vcb_dtls_identity_der(const vcb_dtls_identity *identity, const uint8_t **de
 void vcb_dtls_identity_free(vcb_dtls_identity *identity);
 
 /// A DTLS 1.2 server session: the identity's certificate, a client certificate required and accepted only when
-/// the SHA-256 of its DER equals expectedFingerprint (32 bytes, compared in constant time), use_srtp with
-/// SRTP_AES128_CM_HMAC_SHA1_80, no session cache or tickets, no renegotiation.
+/// the SHA-256 of its DER equals expectedFingerprint (32 bytes, compared in constant time), no session cache or
+/// tickets, no renegotiation. use_srtp is read and answered by the session itself (NSS's custom extension hooks,
+/// since NSS's SSL_SetSRTPCiphers refuses GCM): the first of `profiles` (VCB_DTLS_SRTP_*, in order of preference,
+/// 1...VCB_DTLS_MAX_PROFILES of them) that the client offers is chosen.
 int vcb_dtls_session_create(const vcb_dtls_identity *identity, const uint8_t *expectedFingerprint,
-                            vcb_dtls_session **out);
+                            const uint16_t *profiles, size_t profileCount, vcb_dtls_session **out);
 void vcb_dtls_session_free(vcb_dtls_session *session);
 
 /// Queues one datagram for NSS to read. Returns 1 if queued, 0 if refused (empty, longer than
