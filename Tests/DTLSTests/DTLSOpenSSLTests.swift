@@ -62,7 +62,8 @@ import Transport
 
     /// One handshake with OpenSSL offering `offer`; the session accepts `accepted`.
     private func handshake(
-        offer: String, exportLength: Int, accepted: [SRTPProfile] = DTLSServerSession.defaultSRTPProfiles
+        offer: String, exportLength: Int, accepted: [SRTPProfile] = DTLSServerSession.defaultSRTPProfiles,
+        extraArguments: [String] = []
     ) throws -> (DTLSServerSession, DatagramPump, OpenSSLClient) {
         let directory = try ScratchDirectory()
         let peerIdentity = try OpenSSLIdentity(in: directory, name: "browser")
@@ -71,7 +72,8 @@ import Transport
             certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
             now: monotonicNanoseconds(), srtpProfiles: accepted)
         let client = try OpenSSLClient(
-            port: pump.port, directory: directory, identity: peerIdentity, profiles: offer, exportLength: exportLength)
+            port: pump.port, directory: directory, identity: peerIdentity, profiles: offer, exportLength: exportLength,
+            extraArguments: extraArguments)
         try pump.run(session) { isFinal(session.state) }
         waitForExit(client)
         return (session, pump, client)
@@ -109,6 +111,41 @@ import Transport
         let (session, pump, _) = try handshake(offer: "SRTP_AES128_CM_SHA1_32", exportLength: 60)
         #expect(session.state == .failed(.srtpNotNegotiated))
         #expect(pump.keys == nil)
+    }
+
+    @Test func closingTheSessionSendsCloseNotifyAndThePeerEnds() throws {
+        guard OpenSSL.required() != nil else { return }
+        let directory = try ScratchDirectory()
+        let peerIdentity = try OpenSSLIdentity(in: directory, name: "browser")
+        let pump = try DatagramPump()
+        let session = try DTLSServerSession(
+            certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
+            now: monotonicNanoseconds())
+        let client = try OpenSSLClient(port: pump.port, directory: directory, identity: peerIdentity, keepInputOpen: true)
+        try pump.run(session) { session.keys != nil }
+        #expect(session.keys != nil, "openssl said:\n\(client.output)")
+        session.close()
+        #expect(session.state == .closed)
+        try pump.flush(session)
+        waitForExit(client)
+        #expect(!client.process.isRunning, "s_client did not end after our close_notify")
+        #expect(client.output.contains("closed"), "\(client.output)")
+        #expect(session.receive([23, 0xFE, 0xFD], now: monotonicNanoseconds()) == .closed)
+    }
+
+    /// A peer that refuses the bridge's certificate (here: s_client verifying it against no trusted CA) sends a fatal
+    /// alert; the session fails with that alert's NSS name.
+    @Test func aFatalAlertFromThePeerFailsTheSessionWithItsName() throws {
+        guard OpenSSL.required() != nil else { return }
+        let (session, pump, client) = try handshake(
+            offer: "SRTP_AES128_CM_SHA1_80", exportLength: 60, extraArguments: ["-verify", "1", "-verify_return_error"])
+        guard case .failed(let error) = session.state else {
+            Issue.record("state \(session.state); openssl said:\n\(client.output)")
+            return
+        }
+        #expect(error.name.hasPrefix("SSL_ERROR_") && error.name.hasSuffix("_ALERT"), "\(error)")
+        #expect(pump.keys == nil)
+        print("a peer refusing our certificate: \(error)")
     }
 
     @Test func aCertificateAndPKCS8KeyFromPEMFilesServeTheHandshake() throws {

@@ -94,12 +94,14 @@ struct TestFailure: Error, CustomStringConvertible {
 final class OpenSSLClient {
     let process = Process()
     let outputPath: String
+    private let input = Pipe()
     /// Kept alive with the client: its output file lives there.
     private let directory: ScratchDirectory
 
     init(
         port: UInt16, directory: ScratchDirectory, identity: OpenSSLIdentity?,
-        profiles: String = "SRTP_AES128_CM_SHA1_80", exportLength: Int = 60
+        profiles: String = "SRTP_AES128_CM_SHA1_80", exportLength: Int = 60, extraArguments: [String] = [],
+        keepInputOpen: Bool = false
     ) throws {
         self.directory = directory
         outputPath = directory.path + "/s_client-\(UUID().uuidString).out"
@@ -110,9 +112,11 @@ final class OpenSSLClient {
             "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "\(exportLength)",
         ]
         if let identity { arguments += ["-cert", identity.certificatePath, "-key", identity.keyPath] }
+        arguments += extraArguments
         process.executableURL = URL(fileURLWithPath: OpenSSL.path!)
         process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
+        // An empty input makes s_client close (close_notify) right after the handshake; an open pipe keeps it up.
+        process.standardInput = keepInputOpen ? input : FileHandle.nullDevice
         process.standardOutput = FileHandle(forWritingAtPath: outputPath)
         process.standardError = process.standardOutput
         try process.run()
