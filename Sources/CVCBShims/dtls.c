@@ -1,4 +1,5 @@
 // DTLS-SRTP server on NSS libssl3: certificates, an NSPR I/O layer over queued datagrams, the handshake, the exporter.
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 
