@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "SRTP", dependencies: ["CSRTP"]),
         // HMAC-SHA-256 (NSS), HKDF (RFC 5869), system CSPRNG.
         .target(name: "KeyDerivation", dependencies: ["CVCBShims"]),
+        // DTLS-SRTP server (RFC 5764) on NSS libssl3: certificates, fingerprints, sessions over datagrams the owner carries.
+        .target(name: "DTLS", dependencies: ["CVCBShims", "SRTP"]),
         // libopus encoder/decoder owners.
         .target(name: "OpusCodec", dependencies: ["COpus", "CVCBShims"]),
 
@@ -104,6 +106,7 @@ let package = Package(
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
         .testTarget(name: "AdmissionTests", dependencies: ["Admission"]),
         .testTarget(name: "ICETests", dependencies: ["ICE", "KeyDerivation", "Transport"]),
+        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "Transport"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
         .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),

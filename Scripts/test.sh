@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
 # The video tests encode their input with a real encoder (ffmpeg with libvpx and libx264) and decode what arrives;
-# the store durability test watches the CLI's file system calls with strace.
-vcb_apt_install ffmpeg strace
+# the store durability test watches the CLI's file system calls with strace; the DTLS tests use OpenSSL's DTLS client
+# (s_client) as the peer.
+vcb_apt_install ffmpeg strace openssl
 swift build --build-tests
 swift test --skip-build
