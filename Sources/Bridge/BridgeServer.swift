@@ -69,7 +69,7 @@ public final class BridgeServer: @unchecked Sendable {
                                   maxOccurrences: options.settings.maxOccurrences)
         store = Mutex(try ScheduleStore(dataDirectory: options.dataDirectory, directory: directory, rules: rules))
         let host = try SocketAddress(ip: options.listenAddress, port: UInt16(options.signalingPort))
-        listener = try TCPListener(bindTo: host)
+        listener = try TCPListener(bindTo: host, backlog: 4096)
         let media = try UDPSocket(bindTo: host.with(port: UInt16(options.mediaPort)), receiveBufferBytes: 4 << 20)
         try media.enableArrivalTimes()
         mediaSocket = Handoff(value: media)
@@ -87,6 +87,7 @@ public final class BridgeServer: @unchecked Sendable {
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &signals, nil)  // every thread started below inherits the mask
+        let descriptors = DescriptorLimit.raise()
 
         let media = mediaSocket
         let mailbox = self.mailbox
@@ -99,7 +100,10 @@ public final class BridgeServer: @unchecked Sendable {
         mediaThread.name = "media"
         mediaThread.stackSize = 8 << 20
         mediaThread.start()
-        let joins = JoinListener(bridge: self, listener: listener)
+        let settings = options.settings
+        let joins = JoinListener(bridge: self, listener: listener, limits: JoinListener.Limits(
+            timeoutNanoseconds: Int64(settings.joinTimeoutMilliseconds) * 1_000_000, maxPending: settings.maxPendingJoins,
+            maxPendingPerAddress: settings.maxPendingJoinsPerAddress))
         Thread { joins.run() }.start()
         let follower = ScheduleFollower(bridge: self)
         Thread { follower.run() }.start()
@@ -109,7 +113,7 @@ public final class BridgeServer: @unchecked Sendable {
         let http = try startMonitoring()
 
         Log.info("listening", ["signaling": signalingAddress, "media": mediaAddress, "control": controlPath,
-                               "data": options.dataDirectory, "talkers": talkers])
+                               "data": options.dataDirectory, "talkers": talkers, "descriptors": descriptors])
         var received: Int32 = 0
         sigwait(&signals, &received)
         Log.info("stopping", ["signal": received == SIGINT ? "SIGINT" : "SIGTERM"])
@@ -120,9 +124,9 @@ public final class BridgeServer: @unchecked Sendable {
             session.send(["type": "ended", "reason": "bridge-shutdown"])
             session.connection.shutdownBoth()
         }
-        joins.close()
         control.close()
         http?.close()
+        joins.flushRefusals()
         Log.info("stopped")
     }
 

@@ -56,11 +56,13 @@ final class ScheduleFollower: @unchecked Sendable {
             }
         }
         // A revoked or rotated key ends the session. Keys change only by replacing or removing
-        // files, which changes the directory: read them again only then.
+        // files, which changes the directory: read them again only then. The table is read after
+        // the stamp, so a session admitted before a change is in it (admission checks the key
+        // under the table's lock).
         let stamp = keysDirectoryStamp()
         if stamp != lastKeysStamp {
             lastKeysStamp = stamp
-            for s in admitted where (try? bridge.keys.key(for: s.site.id))??.generation != s.generation {
+            for s in sessions.all where (try? bridge.keys.key(for: s.site.id))??.generation != s.generation {
                 sessions.end(site: s.site.index, session: s, reason: "revoked")
             }
         }

@@ -44,12 +44,21 @@ final class SessionTable: Sendable {
 
     var all: [Admitted] { sessions.withLock { Array($0.values) } }
 
-    /// Registers `session` as its site's current one and returns the one it replaces.
-    func admit(_ session: Admitted) -> Admitted? {
-        sessions.withLock { sessions -> Admitted? in
+    enum Admission {
+        /// Registered; the site's previous session, if any, to be told it was replaced.
+        case admitted(replaced: Admitted?)
+        /// The key the site proved is no longer its key.
+        case keyChanged
+    }
+
+    /// Registers `session` as its site's current one, if `keyStillValid` (called under the table's
+    /// lock, so that a revocation pass, which reads the table after the keys changed, cannot miss it).
+    func admit(_ session: Admitted, keyStillValid: () -> Bool) -> Admission {
+        sessions.withLock { sessions -> Admission in
+            guard keyStillValid() else { return .keyChanged }
             let old = sessions[session.site.index]
             sessions[session.site.index] = session
-            return old
+            return .admitted(replaced: old)
         }
     }
 
