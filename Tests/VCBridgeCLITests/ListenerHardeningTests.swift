@@ -23,8 +23,15 @@ final class HostileLoad: @unchecked Sendable {
         ulimit -n "$(ulimit -Hn)"
         port=$1 slow=$2 silent=$3 seconds=$4
         slowfds=() silentfds=()
-        for ((i = 0; i < slow; i++)); do exec {fd}<>"/dev/tcp/127.0.0.1/$port" || break; slowfds+=("$fd"); done
+        dribble() { for fd in "${slowfds[@]}"; do printf ' ' >&"$fd" 2>/dev/null; done; }
         for ((i = 0; i < silent; i++)); do exec {fd}<>"/dev/tcp/127.0.0.1/$port" || break; silentfds+=("$fd"); done
+        # The slow ones get a byte as soon as they are open, and every 100 connections meanwhile.
+        for ((i = 0; i < slow; i++)); do
+            exec {fd}<>"/dev/tcp/127.0.0.1/$port" || break
+            slowfds+=("$fd")
+            printf ' ' >&"$fd" 2>/dev/null
+            ((i % 100 == 99)) && dribble
+        done
         echo "opened ${#slowfds[@]} ${#silentfds[@]}"
         # A write to a connection the bridge closed succeeds once (and draws a reset), then fails.
         end=$((SECONDS + seconds))
