@@ -3,10 +3,12 @@ import Glibc
 #endif
 import Admission
 import Foundation
+import Synchronization
 import Transport
 
 /// The bridge's local control socket: an owner-only Unix socket through which the CLI and
-/// technicians talk to the running bridge. One JSON request per line, one JSON answer per line.
+/// technicians talk to the running bridge. One JSON request per line, one JSON answer per line;
+/// clients are served concurrently, each with 2 s from accept to send its request.
 ///   {"command":"status"}          per-site media figures and the mixer clock
 ///   {"command":"quality"}         every site of the meetings in progress: state, quality figures, grade; open alerts
 ///   {"command":"quality","site":ID} the same with that site's last 10 minutes, second by second
@@ -58,42 +60,81 @@ final class ControlSocket: @unchecked Sendable {
         }
     }
 
+    /// Clients served at once; more are told the bridge is busy.
+    static let maxClients = 64
+    /// Time from accept for a client to send its request line.
+    static let requestTimeoutNanoseconds: Int64 = 2_000_000_000
+    private let clients = Mutex(0)
+
+    /// Accepts clients until ``close()``, each served on its own thread (at most ``maxClients`` at
+    /// once), so a client that sends nothing delays no other. Survives any accept failure.
     func serve() {
+        var trouble = AcceptTrouble()
         while true {
             let fd = accept(descriptor, nil, nil)
             if fd < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            let connection = TCPConnection(descriptor: fd, peer: nil)
-            guard let line = try? connection.receiveLine(timeoutMilliseconds: 2000),
-                  let request = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            else {
-                try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "expected one JSON request line"]))
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if descriptor < 0 || errno == EBADF || errno == EINVAL { return }  // closed
+                if trouble.failed(now: monotonicNanoseconds()) {
+                    Log.warning("accept-failing", ["listener": "control", "error": String(cString: strerror(errno))])
+                }
+                usleep(useconds_t(AcceptTrouble.backoffNanoseconds / 1000))
                 continue
             }
-            var answer: [String: Any]
-            switch request["command"] as? String {
-            case "status":
-                answer = server.status()
-                answer["type"] = "status"
-            case "end":
-                if let siteID = request["site"] as? String, let site = server.directory.site(siteID) {
-                    server.end(site: site.index, reason: request["reason"] as? String ?? "revoked")
-                    answer = ["type": "ok"]
-                } else {
-                    answer = ["type": "error", "error": "unknown site"]
-                }
-            case "quality":
-                answer = server.qualityView(site: request["site"] as? String)
-            case "floor":
-                answer = server.floorCommand(site: request["site"] as? String, meeting: request["meeting"] as? Int)
-            default:
-                answer = ["type": "error", "error": "unknown command (status, quality, end, floor)"]
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            if let failures = trouble.ended(now: monotonicNanoseconds()) {
+                Log.info("accepting-again", ["listener": "control", "failedAccepts": failures])
             }
-            // Unsorted keys: sorting a status of every site costs more than building it.
-            let reply = (try? JSONSerialization.data(withJSONObject: answer)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            try? connection.send(line: reply)
+            let connection = TCPConnection(descriptor: fd, peer: nil)
+            connection.setSendTimeout(milliseconds: 5000)
+            let admitted = clients.withLock { count -> Bool in
+                guard count < Self.maxClients else { return false }
+                count += 1
+                return true
+            }
+            guard admitted else {
+                try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "the bridge is busy with other control clients; try again"]))
+                connection.close()
+                continue
+            }
+            let handoff = Handoff(value: (connection, monotonicNanoseconds() + Self.requestTimeoutNanoseconds))
+            Thread {
+                self.answer(handoff.value.0, deadline: handoff.value.1)
+                handoff.value.0.close()
+                self.clients.withLock { $0 -= 1 }
+            }.start()
         }
+    }
+
+    private func answer(_ connection: TCPConnection, deadline: Int64) {
+        connection.maximumLine = 16 * 1024
+        guard let line = try? connection.receiveLine(deadline: deadline),
+              let request = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else {
+            try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "expected one JSON request line"]))
+            return
+        }
+        var answer: [String: Any]
+        switch request["command"] as? String {
+        case "status":
+            answer = server.status()
+            answer["type"] = "status"
+        case "end":
+            if let siteID = request["site"] as? String, let site = server.directory.site(siteID) {
+                server.end(site: site.index, reason: request["reason"] as? String ?? "revoked")
+                answer = ["type": "ok"]
+            } else {
+                answer = ["type": "error", "error": "unknown site"]
+            }
+        case "quality":
+            answer = server.qualityView(site: request["site"] as? String)
+        case "floor":
+            answer = server.floorCommand(site: request["site"] as? String, meeting: request["meeting"] as? Int)
+        default:
+            answer = ["type": "error", "error": "unknown command (status, quality, end, floor)"]
+        }
+        // Unsorted keys: sorting a status of every site costs more than building it.
+        let reply = (try? JSONSerialization.data(withJSONObject: answer)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        try? connection.send(line: reply)
     }
 }

@@ -14,7 +14,8 @@ extension BridgeServer {
         do { address = try SocketAddress(ip: q.httpAddress, port: UInt16(q.httpPort)) } catch {
             throw BridgeError("quality.httpAddress '\(q.httpAddress)' is not a numeric IP address")
         }
-        let server = try HTTPServer(bindTo: address) { [unowned self] path, _ in
+        let report: HTTPServer.Reporter = { event, detail in Log.warning(event, ["listener": "http", "detail": detail]) }
+        let server = try HTTPServer(bindTo: address, report: report) { [unowned self] path, _ in
             switch path {
             case "/metrics": HTTPServer.Response(contentType: PrometheusText.contentType, body: self.metrics())
             case "/", "/status": HTTPServer.Response(contentType: "text/html; charset=utf-8", body: self.statusPage())

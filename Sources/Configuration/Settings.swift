@@ -30,6 +30,13 @@ public struct Settings: Sendable, Equatable {
     public var talkers: Int
     /// A site that sends nothing for this long is shown as lost and its session ends.
     public var lostAfterSeconds: Int
+    /// Time from accepting a join connection to admitting the site; a connection that has not
+    /// proved its key by then is closed, however its bytes trickle in.
+    public var joinTimeoutMilliseconds: Int
+    /// Join connections not yet admitted, at most, in total and from one address; over either cap
+    /// the oldest such connection is closed to make room.
+    public var maxPendingJoins: Int
+    public var maxPendingJoinsPerAddress: Int
     /// Video forwarding limits and timings.
     public var video: VideoSettings
     /// Quality grades, alerts, history and the monitoring listener.
@@ -54,7 +61,8 @@ public struct Settings: Sendable, Equatable {
     }
 
     private static let known: [String: Set<String>] = [
-        "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds"],
+        "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds", "joinTimeoutMs",
+                   "maxPendingJoins", "maxPendingJoinsPerAddress"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
         "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
                     "httpAddress", "httpPort"],
@@ -103,6 +111,9 @@ public struct Settings: Sendable, Equatable {
         mediaPort = try integer("bridge", "mediaPort", in: 0...65535)
         talkers = try integer("bridge", "talkers", in: 1...8)
         lostAfterSeconds = try integer("bridge", "lostAfterSeconds", in: 2...600)
+        joinTimeoutMilliseconds = try integer("bridge", "joinTimeoutMs", in: 100...60_000)
+        maxPendingJoins = try integer("bridge", "maxPendingJoins", in: 1...100_000)
+        maxPendingJoinsPerAddress = try integer("bridge", "maxPendingJoinsPerAddress", in: 1...100_000)
         func decimal(_ section: String, _ key: String, in range: ClosedRange<Double>) throws(SettingsError) -> Double {
             let raw = try value(section, key, as: NSNumber.self)
             guard range.contains(raw.doubleValue) else {

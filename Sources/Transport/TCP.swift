@@ -7,7 +7,8 @@ public final class TCPListener {
     public let localAddress: SocketAddress
     private var descriptor: Int32
 
-    public init(bindTo address: SocketAddress) throws(SocketError) {
+    /// - Parameter backlog: connections the kernel may hold before they are accepted (capped by `net.core.somaxconn`).
+    public init(bindTo address: SocketAddress, backlog: Int32 = 64) throws(SocketError) {
         let fd = socket(address.addressFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError("socket") }
         var one: Int32 = 1
@@ -15,7 +16,7 @@ public final class TCPListener {
         var storage = sockaddr_storage()
         let length = withUnsafeMutableBytes(of: &storage) { address.write(to: $0.baseAddress!) }
         let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0, listen(fd, 64) == 0 else {
+        guard bound == 0, listen(fd, backlog) == 0 else {
             let error = SocketError("bind/listen")
             Glibc.close(fd)
             throw error
@@ -39,6 +40,42 @@ public final class TCPListener {
             shutdown(descriptor, Int32(SHUT_RDWR))
             Glibc.close(descriptor)
             descriptor = -1
+        }
+    }
+
+    /// Set once ``close()`` was called: an accept that fails now means "stop", not "trouble".
+    public var isClosed: Bool { descriptor < 0 }
+
+    /// The socket, for `poll` (readable: a connection is waiting).
+    public var pollDescriptor: Int32 { descriptor }
+
+    /// Makes ``acceptIfReady()`` return at once when no connection waits.
+    public func setNonBlocking() {
+        let flags = fcntl(descriptor, F_GETFL)
+        _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
+    }
+
+    /// The next waiting connection (non-blocking and close-on-exec), or nil when none waits
+    /// (the listener must be non-blocking: ``setNonBlocking()``).
+    /// - Throws: ``SocketError`` for anything but "nothing waiting", an interrupted call or a
+    ///   connection aborted before it was accepted: `EMFILE`/`ENFILE` (out of descriptors),
+    ///   `ENOBUFS`/`ENOMEM`, ... The caller backs off and tries again.
+    public func acceptIfReady() throws(SocketError) -> TCPConnection? {
+        while true {
+            var peer = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(descriptor, $0, &length) }
+            }
+            if fd >= 0 {
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                let address = withUnsafeBytes(of: &peer) { SocketAddress($0.baseAddress!) }
+                return TCPConnection(descriptor: fd, peer: address)
+            }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return nil }
+            if errno == EINTR || errno == ECONNABORTED || errno == EPROTO { continue }
+            throw SocketError("accept")
         }
     }
 
@@ -102,6 +139,86 @@ public final class TCPConnection: @unchecked Sendable {
         if descriptor >= 0 {
             Glibc.close(descriptor)
             descriptor = -1
+        }
+    }
+
+    /// The socket, for `poll`.
+    public var pollDescriptor: Int32 { descriptor }
+
+    /// Makes a blocking send give up (`EAGAIN`) after `milliseconds` without progress, so a peer
+    /// that stops reading cannot hold the sender.
+    public func setSendTimeout(milliseconds: Int) {
+        var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Switches between blocking calls and calls that return at once (`O_NONBLOCK`).
+    public func setBlocking(_ blocking: Bool) {
+        let flags = fcntl(descriptor, F_GETFL)
+        _ = fcntl(descriptor, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK)
+    }
+
+    /// Reads what has arrived without waiting (the socket must be non-blocking), at most
+    /// ``maximumLine`` bytes beyond a complete line.
+    /// - Returns: false when the peer has closed its side (``peerClosed``).
+    /// - Throws: ``SocketError`` for a failed read.
+    public func readAvailable() throws(SocketError) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while buffer.count <= maximumLine {
+            let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { return true }
+                throw SocketError("recv")
+            }
+            if n == 0 {
+                peerClosed = true
+                return false
+            }
+            buffer += chunk[0..<n]
+        }
+        return true
+    }
+
+    /// A complete line already received (without its newline), or nil if none is complete yet.
+    /// - Throws: ``SocketError`` (`EMSGSIZE`) when more than ``maximumLine`` bytes came without a newline.
+    public func bufferedLine() throws(SocketError) -> String? {
+        if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+            guard newline <= maximumLine else { throw SocketError("receive", code: EMSGSIZE) }
+            let line = String(decoding: buffer[..<newline], as: UTF8.self)
+            buffer.removeSubrange(...newline)
+            return line
+        }
+        guard buffer.count <= maximumLine else { throw SocketError("receive", code: EMSGSIZE) }
+        return nil
+    }
+
+    /// Receives one line, waiting until the monotonic clock (``monotonicNanoseconds()``) reaches
+    /// `deadline` at the latest, however the bytes trickle in.
+    /// - Returns: the line, or nil when the peer closed the stream or the deadline passed.
+    public func receiveLine(deadline: Int64) throws(SocketError) -> String? {
+        while true {
+            if let line = try bufferedLine() { return line }
+            let left = deadline - monotonicNanoseconds()
+            guard left > 0 else { return nil }
+            var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&fds, 1, Int32(min(left / 1_000_000 + 1, 60_000)))
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw SocketError("poll")
+            }
+            if ready == 0 { continue }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw SocketError("recv")
+            }
+            if n == 0 {
+                peerClosed = true
+                return nil
+            }
+            buffer += chunk[0..<n]
         }
     }
 

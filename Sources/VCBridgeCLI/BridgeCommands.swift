@@ -112,7 +112,12 @@ func controlRequest(_ dataDirectory: String, _ request: [String: Any]) throws ->
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
     guard connected == 0 else {
+        let code = errno
         close(fd)
+        if code == EACCES || code == EPERM {
+            throw CommandFailure("permission denied on the bridge's control socket \(path): it is the bridge's owner's only; "
+                                 + "run this as the user the bridge runs as")
+        }
         throw CommandFailure("no bridge is running with data directory \(dataDirectory) (\(path))")
     }
     let connection = TCPConnection(descriptor: fd, peer: nil)

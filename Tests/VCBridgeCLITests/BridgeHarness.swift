@@ -22,19 +22,28 @@ final class RunningBridge: @unchecked Sendable {
 
     /// - Parameter video: the `video` section of the bridge's settings, as JSON (nil: the defaults).
     /// - Parameter quality: the `quality` section, as JSON (nil: the defaults).
+    /// - Parameter bridgeSettings: more keys of the `bridge` section, as JSON members (`"joinTimeoutMs": 1000`).
+    /// - Parameter descriptorLimit: started under `ulimit -n` this low (nil: the test process's limit).
     init(host: String = "song-lo", sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10, duration: String = "1h",
-         video: String? = nil, quality: String? = nil) throws {
+         video: String? = nil, quality: String? = nil, bridgeSettings: String? = nil, descriptorLimit: Int? = nil) throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-bridge-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let config = dataDirectory + "/config.json"
         let sections = (video.map { #", "video": \#($0)"# } ?? "") + (quality.map { #", "quality": \#($0)"# } ?? "")
-        try #"{"bridge": {"lostAfterSeconds": \#(lostAfterSeconds)}\#(sections)}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let bridgeKeys = bridgeSettings.map { ", " + $0 } ?? ""
+        try #"{"bridge": {"lostAfterSeconds": \#(lostAfterSeconds)\#(bridgeKeys)}\#(sections)}"#.write(toFile: config, atomically: true, encoding: .utf8)
         let booked = try cli(["meeting", "book", "--title", "Kiểm thử cầu nối", "--host", host, "--scope", sites.joined(separator: ","),
                               "--start", "now", "--duration", duration])
         #expect(booked.status == 0, "\(booked.stderr)")
         for site in [host] + sites { try provision(site) }
-        process.executableURL = VCBridgeProcess.executable
-        process.arguments = ["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0", "--config", config]
+        let serve = ["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0", "--config", config]
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", VCBridgeProcess.executable.path] + serve
+        } else {
+            process.executableURL = VCBridgeProcess.executable
+            process.arguments = serve
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let pipe = Pipe()
         process.standardError = pipe
