@@ -142,7 +142,10 @@ enum AttributeParser {
         guard let id = SDPSyntax.decimal(idText, max: 4351), (1...255).contains(id) || id >= 4096 else {
             throw AttributeProblem("extension id '\(SDPSyntax.clip(idText))' is not 1-255 (or 4096-4351)")
         }
-        let uri = try token(fields[1], what: "the extension URI")
+        let uri = fields[1]
+        guard uri.utf8.allSatisfy(SDPSyntax.isVisibleByte) else {
+            throw AttributeProblem("the extension URI has a character that is not visible ASCII")
+        }
         let attributes = fields.count > 2 ? fields[2...].joined(separator: " ") : nil
         return ExtensionMap(id: UInt16(id), direction: direction, uri: String(uri), attributes: attributes)
     }

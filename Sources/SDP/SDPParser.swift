@@ -364,7 +364,11 @@ struct SDPParser {
         }
         guard let port = SDPSyntax.decimal(portText, max: 65_535) else { throw AttributeProblem("the port is 0-65535") }
         let proto = fields[2]
-        guard proto.utf8.allSatisfy(SDPSyntax.isTokenByte) else { throw AttributeProblem("proto is a token") }
+        guard proto.split(separator: "/", omittingEmptySubsequences: false).allSatisfy({ part in
+            !part.isEmpty && part.utf8.allSatisfy(SDPSyntax.isTokenByte)
+        }) else {
+            throw AttributeProblem("proto is tokens joined by '/'")
+        }
         let formats = fields[3...]
         if proto.uppercased().contains("RTP/") {
             for format in formats where SDPSyntax.decimal(format, max: 127) == nil {
@@ -389,6 +393,9 @@ enum SDPSyntax {
         default: false
         }
     }
+
+    /// VCHAR: visible ASCII.
+    static func isVisibleByte(_ byte: UInt8) -> Bool { byte >= 0x21 && byte <= 0x7E }
 
     /// ice-char: ALPHA / DIGIT / "+" / "/" (RFC 8839 §5.4).
     static func isICEByte(_ byte: UInt8) -> Bool {
