@@ -319,7 +319,7 @@ struct AnswerTests {
     func h264Only() throws {
         let text = Fixture.aiortc.text
             .droppingLines { $0.hasPrefix("a=rtpmap:97 VP8") }
-            .replacingLines("a=fmtp:101 packetization-mode=1;level-asymmetry-allowed=1;profile-level-id=42e01f",
+            .replacingLines("a=fmtp:101 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
                             with: "a=fmtp:101 packetization-mode=1;profile-level-id=42e01e")
         let result = try answer(text)
         let camera = try #require(result.negotiation.camera)

@@ -91,11 +91,15 @@ struct ParserTests {
         let offer = try Fixture.chromium156.offer
         let audio = offer.media[0]
         #expect(audio.port == 50_334)
-        #expect(audio.candidates.count == 2)
+        #expect(audio.candidates.count == 4)
         #expect(audio.candidates[0].hasSuffix(".local 50334 typ host generation 0 network-cost 999"))
+        #expect(audio.candidates[3].contains(" tcp ") && audio.candidates[3].hasSuffix("tcptype active generation 0 network-cost 999"))
+        #expect(audio.attributes.contains(.other(name: "rtcp-xr", value: "rcvr-rtt=all")))
         #expect(audio.hasReducedSizeRTCP)
         #expect(audio.msid?.streamID == "-")
-        #expect(offer.media[1].codec(payloadType: 49)?.encodingName == "H265")
+        #expect(offer.media[1].codec(payloadType: 49) == nil)
+        #expect(offer.media[2].codec(payloadType: 49)?.encodingName == "H265")
+        #expect(offer.media[2].payloadTypes.count == 35)
     }
 
     @Test("aiortc: three fingerprints, credentials per media section, IPv6 candidate, Opus without fmtp")
