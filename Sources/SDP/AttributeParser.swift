@@ -177,7 +177,9 @@ enum AttributeParser {
 
     static func msid(_ value: Substring) throws(AttributeProblem) -> MediaStreamID {
         let fields = value.split(separator: " ")
-        guard fields.count == 1 || fields.count == 2 else { throw AttributeProblem("expected <stream id> [<track id>]") }
+        guard fields.count == 1 || fields.count == 2 else {
+            throw AttributeProblem("expected <stream id> [<track id>]")
+        }
         let stream = try token(fields[0], what: "the stream id")
         let appData = fields.count == 2 ? String(try token(fields[1], what: "the track id")) : nil
         return MediaStreamID(streamID: String(stream), appData: appData)
@@ -210,7 +212,8 @@ enum AttributeParser {
         guard pairs.count <= 64 else { throw AttributeProblem("more than 64 bytes") }
         var bytes: [UInt8] = []
         for pair in pairs {
-            guard pair.utf8.count == 2, pair.utf8.allSatisfy(SDPSyntax.isHexByte), let byte = UInt8(pair, radix: 16) else {
+            guard pair.utf8.count == 2, pair.utf8.allSatisfy(SDPSyntax.isHexByte),
+                  let byte = UInt8(pair, radix: 16) else {
                 throw AttributeProblem("'\(SDPSyntax.clip(pair))' is not a pair of hexadecimal digits")
             }
             bytes.append(byte)

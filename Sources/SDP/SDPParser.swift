@@ -113,7 +113,10 @@ struct SDPParser {
                                 detail: "expected <lower-case letter>=<value>")
         }
         contentLines += 1
-        let value = String(decoding: slice.dropFirst(2), as: UTF8.self)[...]
+        // Trailing spaces and tabs (which some SIP room systems leave) are not part of the value.
+        var valueBytes = slice.dropFirst(2)
+        while let last = valueBytes.last, last == 0x20 || last == 0x09 { valueBytes = valueBytes.dropLast() }
+        let value = String(decoding: valueBytes, as: UTF8.self)[...]
         let letter = Character(Unicode.Scalar(type))
         if lineNumber == 1 && letter != "v" {
             throw fail(.missingLine, slice, "a description starts with v=0")
@@ -282,7 +285,8 @@ struct SDPParser {
         }
         if let once {
             guard sectionState.seen.insert(once).inserted else {
-                throw fail(.duplicateAttribute, slice, "one \(once == "direction" ? "direction attribute" : "a=" + once) per section")
+                let what = once == "direction" ? "direction attribute" : "a=" + once
+                throw fail(.duplicateAttribute, slice, "one \(what) per section")
             }
         }
         switch attribute {

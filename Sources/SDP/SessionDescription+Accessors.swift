@@ -98,11 +98,25 @@ extension MediaDescription {
 
     /// Each payload type of the `m=` line with its rtpmap, fmtp and rtcp-fb lines (wildcard feedback included).
     public var codecs: [Codec] {
-        payloadTypes.map { pt in
-            Codec(payloadType: pt,
-                  rtpMap: rtpMaps.first { $0.payloadType == pt },
-                  parameters: formatParameters.first { $0.payloadType == pt },
-                  feedback: rtcpFeedback.filter { $0.applies(to: pt) })
+        var maps: [UInt8: RTPMap] = [:]
+        var parameters: [UInt8: FormatParameters] = [:]
+        var feedback: [UInt8: [RTCPFeedback]] = [:]
+        var wildcard: [RTCPFeedback] = []
+        for attribute in attributes {
+            switch attribute {
+            case .rtpmap(let map): if maps[map.payloadType] == nil { maps[map.payloadType] = map }
+            case .fmtp(let fmtp):
+                if let pt = fmtp.payloadType, parameters[pt] == nil { parameters[pt] = fmtp }
+            case .rtcpFeedback(let fb):
+                if let pt = fb.payloadType { feedback[pt, default: []].append(fb) } else { wildcard.append(fb) }
+            default: break
+            }
+        }
+        // Wildcard lines apply to every payload type; keep the section's order of lines.
+        return payloadTypes.map { pt in
+            let own = feedback[pt] ?? []
+            let merged = wildcard.isEmpty ? own : rtcpFeedback.filter { $0.applies(to: pt) }
+            return Codec(payloadType: pt, rtpMap: maps[pt], parameters: parameters[pt], feedback: merged)
         }
     }
 

@@ -350,4 +350,20 @@ struct AnswerTests {
         #expect(result.negotiation.audio.audioLevelExtensionID == nil)
         #expect(result.sessionDescription.media[0].extensionMaps.isEmpty)
     }
+
+    @Test("an offer at the parser's limits (1,300 payload types, 600 feedback lines a section) is answered in bounded time")
+    func largeOffer() throws {
+        let formats = Array(repeating: "96", count: 1_300).joined(separator: " ")
+        let feedback = (0..<600).map { "a=rtcp-fb:* x-feedback-\($0)" }.joined(separator: "\r\n")
+        let text = Fixture.chromium120.text
+            .mappingLines(withPrefix: "m=video 9 ") { _ in "m=video 9 UDP/TLS/RTP/SAVPF " + formats }
+            .replacingLines("a=rtpmap:96 VP8/90000", with: "a=rtpmap:96 VP8/90000\r\n" + feedback)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = try answer(text)
+        #expect(clock.now - start < .seconds(20))
+        #expect(result.negotiation.camera?.codecs.map(\.payloadType) == [96])
+        #expect(result.sessionDescription.media[1].formats == ["96"])
+        #expect(result.negotiation.camera?.vp8?.feedback == [.nack, .pli, .fir, .remb])
+    }
 }

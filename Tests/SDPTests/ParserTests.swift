@@ -178,4 +178,15 @@ struct ParserTests {
         #expect(description.connection(for: description.media[1])?.addressType == "IP6")
         #expect(try SessionDescription(parsing: description.text) == description)
     }
+
+    @Test("trailing spaces and tabs after a value are ignored (as some SIP room systems send them)")
+    func trailingWhitespace() throws {
+        let text = "v=0 \r\no=- 1 1 IN IP4 192.0.2.1\t\r\ns=-\r\nt=0 0  \r\nm=audio 5004 RTP/AVP 9 \r\na=sendrecv \r\n"
+            + "a=rtpmap:9 G722/8000 \r\n"
+        let description = try SessionDescription(parsing: text)
+        #expect(description.origin.address == "192.0.2.1")
+        #expect(description.media[0].formats == ["9"])
+        #expect(description.media[0].direction == .sendrecv)
+        #expect(description.media[0].rtpMaps == [RTPMap(payloadType: 9, encodingName: "G722", clockRate: 8_000)])
+    }
 }

@@ -18,7 +18,8 @@ struct AnswerWriter {
             case .audio?:
                 media.append(audioSection(section, connection: connection))
             case .camera?:
-                media.append(videoSection(videos[0], offered: section, stream: bridge.presenter, connection: connection))
+                media.append(videoSection(videos[0], offered: section, stream: bridge.presenter,
+                                          connection: connection))
             case .speaker?:
                 media.append(videoSection(videos[1], offered: section, stream: bridge.speaker, connection: connection))
             case nil:
@@ -51,12 +52,14 @@ struct AnswerWriter {
          .endOfCandidates]
     }
 
-    private func streamAttributes(_ stream: OutgoingStream, direction: MediaDirection) -> (msid: [SDPAttribute],
-                                                                                        ssrc: [SDPAttribute]) {
+    /// `a=msid` and the `a=ssrc` lines (cname, msid) of what the bridge sends on a section; none when it does not.
+    private func streamAttributes(_ stream: OutgoingStream,
+                                  direction: MediaDirection) -> (msid: [SDPAttribute], ssrc: [SDPAttribute]) {
         guard direction.sends else { return ([], []) }
+        let msid = "\(stream.streamID) \(stream.trackID)"
         return ([.msid(MediaStreamID(streamID: stream.streamID, appData: stream.trackID))],
                 [.ssrc(SSRCAttribute(ssrc: stream.ssrc, attribute: "cname", value: stream.cname)),
-                 .ssrc(SSRCAttribute(ssrc: stream.ssrc, attribute: "msid", value: "\(stream.streamID) \(stream.trackID)"))])
+                 .ssrc(SSRCAttribute(ssrc: stream.ssrc, attribute: "msid", value: msid))])
     }
 
     private func audioSection(_ offered: MediaDescription, connection: ConnectionData) -> MediaDescription {
@@ -79,8 +82,8 @@ struct AnswerWriter {
                                 attributes: attributes)
     }
 
-    private func videoSection(_ choice: WebRTCAnswerer.VideoChoice, offered: MediaDescription, stream: OutgoingStream,
-                              connection: ConnectionData) -> MediaDescription {
+    private func videoSection(_ choice: WebRTCAnswerer.VideoChoice, offered: MediaDescription,
+                              stream: OutgoingStream, connection: ConnectionData) -> MediaDescription {
         let chosen = choice.negotiated
         var attributes = transportAttributes(mid: chosen.mid)
         attributes.append(.direction(chosen.direction))
@@ -90,16 +93,20 @@ struct AnswerWriter {
         for (codec, map) in zip(chosen.codecs, choice.rtpMaps) {
             attributes.append(.rtpmap(map))
             let pt = codec.payloadType
-            if codec.feedback.contains(.remb) { attributes.append(.rtcpFeedback(RTCPFeedback(payloadType: pt, type: "goog-remb"))) }
+            if codec.feedback.contains(.remb) {
+                attributes.append(.rtcpFeedback(RTCPFeedback(payloadType: pt, type: "goog-remb")))
+            }
             if codec.feedback.contains(.fir) {
                 attributes.append(.rtcpFeedback(RTCPFeedback(payloadType: pt, type: "ccm", parameter: "fir")))
             }
-            if codec.feedback.contains(.nack) { attributes.append(.rtcpFeedback(RTCPFeedback(payloadType: pt, type: "nack"))) }
+            if codec.feedback.contains(.nack) {
+                attributes.append(.rtcpFeedback(RTCPFeedback(payloadType: pt, type: "nack")))
+            }
             if codec.feedback.contains(.pli) {
                 attributes.append(.rtcpFeedback(RTCPFeedback(payloadType: pt, type: "nack", parameter: "pli")))
             }
             if codec.name == .h264, let profile = codec.profileLevelID {
-                let asymmetry = offered.codec(payloadType: pt)?.parameters?.parameter("level-asymmetry-allowed") == "1"
+                let asymmetry = codec.levelAsymmetryAllowed
                 let parameters = (asymmetry ? "level-asymmetry-allowed=1;" : "")
                     + "packetization-mode=1;profile-level-id=\(profile)"
                 attributes.append(.fmtp(FormatParameters(format: String(pt), parameters: parameters)))

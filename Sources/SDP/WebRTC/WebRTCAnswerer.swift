@@ -150,7 +150,8 @@ public enum WebRTCAnswerer {
             let offered = section.codecs.compactMap(\.encodingName).joined(separator: ", ")
             throw WebRTCOfferError(.noOpus, mid: mid, detail: "offered \(offered.isEmpty ? "nothing" : offered)")
         }
-        let minPTime = opus.parameters?.parameter("minptime").flatMap { Int($0) }.flatMap { (1...120).contains($0) ? $0 : nil }
+        let minPTime = opus.parameters?.parameter("minptime").flatMap { Int($0) }
+            .flatMap { (1...120).contains($0) ? $0 : nil }
         let level = section.extensionMaps.first { ext in
             ext.uri == ExtensionMap.audioLevelURI && (1...14).contains(ext.id)
                 && (ext.direction == nil || ext.direction!.sends)
@@ -169,7 +170,10 @@ public enum WebRTCAnswerer {
         let codecs = section.codecs
         var chosen: [NegotiatedVideoCodec] = []
         var maps: [RTPMap] = []
-        if let vp8 = codecs.first(where: { $0.rtpMap.map { $0.isEncoding("VP8") && $0.clockRate == 90_000 } ?? false }) {
+        let vp8Codec = codecs.first { codec in
+            codec.rtpMap.map { $0.isEncoding("VP8") && $0.clockRate == 90_000 } ?? false
+        }
+        if let vp8 = vp8Codec {
             chosen.append(NegotiatedVideoCodec(name: .vp8, payloadType: vp8.payloadType,
                                                feedback: feedback(of: vp8), profileLevelID: nil))
             maps.append(vp8.rtpMap!)
@@ -187,7 +191,8 @@ public enum WebRTCAnswerer {
             let asymmetry = h264.parameters?.parameter("level-asymmetry-allowed") == "1"
             chosen.append(NegotiatedVideoCodec(
                 name: .h264, payloadType: h264.payloadType, feedback: feedback(of: h264),
-                profileLevelID: H264ProfileLevel.answer(for: profile, levelAsymmetryAllowed: asymmetry)))
+                profileLevelID: H264ProfileLevel.answer(for: profile, levelAsymmetryAllowed: asymmetry),
+                levelAsymmetryAllowed: asymmetry))
             maps.append(h264.rtpMap!)
         }
         guard !chosen.isEmpty else {

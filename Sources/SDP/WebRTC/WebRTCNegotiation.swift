@@ -109,6 +109,8 @@ public struct NegotiatedVideoCodec: Hashable, Sendable {
     public var feedback: VideoFeedback
     /// For H.264 the answered `profile-level-id` (constrained baseline), e.g. `42e01f`.
     public var profileLevelID: String?
+    /// For H.264, whether the offer allowed level asymmetry (`level-asymmetry-allowed=1`, RFC 6184 §8.1).
+    public var levelAsymmetryAllowed: Bool = false
 }
 
 /// RTCP feedback for a video codec (RFC 4585, RFC 5104, draft-alvestrand-rmcat-remb).
