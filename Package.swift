@@ -36,6 +36,9 @@ let package = Package(
         // Video forwarding: presenter and speaker streams, keyframe switching, request throttling, NACK cache, limits.
         .target(name: "VideoRouter", dependencies: ["RTP", "VideoFormats"]),
 
+        // SDP (RFC 8866): parsing any offer, writing descriptions; the WebRTC answer the bridge gives browsers.
+        .target(name: "SDP"),
+
         // UDP sockets with batched I/O (recvmmsg/sendmmsg).
         .target(name: "Transport", dependencies: ["CVCBShims"]),
         // Adaptive jitter buffer for 20 ms audio frames.
@@ -101,6 +104,7 @@ let package = Package(
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "VideoFormatsTests", dependencies: ["VideoFormats"]),
+        .testTarget(name: "SDPTests", dependencies: ["SDP"], exclude: ["Fixtures"]),
         .testTarget(name: "VideoRouterTests", dependencies: ["VideoRouter", "VideoFormats", "RTP", "SRTP"]),
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
