@@ -67,7 +67,9 @@ public final class BridgeServer: @unchecked Sendable {
         keys = SiteKeyStore(dataDirectory: options.dataDirectory)
         let rules = ScheduleRules(capacity: options.settings.bridgeCapacity, setupSeconds: options.settings.setupSeconds,
                                   maxOccurrences: options.settings.maxOccurrences)
-        store = Mutex(try ScheduleStore(dataDirectory: options.dataDirectory, directory: directory, rules: rules))
+        let schedule = try ScheduleStore(dataDirectory: options.dataDirectory, directory: directory, rules: rules)
+        if let repair = schedule.repair { Log.warning("store-repaired", ["detail": repair]) }
+        store = Mutex(schedule)
         let host = try SocketAddress(ip: options.listenAddress, port: UInt16(options.signalingPort))
         listener = try TCPListener(bindTo: host, backlog: 4096)
         let media = try UDPSocket(bindTo: host.with(port: UInt16(options.mediaPort)), receiveBufferBytes: 4 << 20)

@@ -63,6 +63,8 @@ final class JoinListener: @unchecked Sendable {
     private let refusals = Mutex(RefusalSummary())
     // The listener thread's own state.
     private var pending: [Int32: Pending] = [:]
+    /// When each site whose key file the bridge cannot use was last logged (at most once a minute).
+    private let unusableKeysLogged = Mutex<[String: Int64]>([:])
     private var perHost: [String: Int] = [:]
     private var trouble = AcceptTrouble()
     private var acceptPausedUntil: Int64 = 0
@@ -217,7 +219,20 @@ final class JoinListener: @unchecked Sendable {
         guard let site = bridge.directory.site(siteID) else { return refuse(p, .unknownSite, site: siteID, now: now) }
         // A site without a key (never provisioned, or revoked) cannot authenticate; it is told no more
         // than a wrong key would be, but only after a full exchange, so the two cannot be told apart.
-        let key = try? bridge.keys.key(for: site.id)
+        let key: SiteKey?
+        do {
+            key = try bridge.keys.key(for: site.id)
+        } catch {
+            // The operator's problem (a key file others can read, or damaged): the site is refused as
+            // for a wrong key, and the log says why, once a minute at most.
+            key = nil
+            let due = unusableKeysLogged.withLock { logged -> Bool in
+                guard now - (logged[site.id] ?? .min / 2) >= 60_000_000_000 else { return false }
+                logged[site.id] = now
+                return true
+            }
+            if due { Log.error("site-key-unusable", ["site": site.id, "error": "\(error)"]) }
+        }
         let secret = key?.secret ?? ((try? SecureRandom.bytes(SiteKey.secretLength)) ?? [UInt8](repeating: 0, count: 32))
         guard let bridgeNonce = try? SecureRandom.bytes(JoinProtocol.nonceLength),
               let sessionKeys = try? JoinProtocol.deriveKeys(secret: secret, site: site.id, siteNonce: siteNonce,
@@ -304,48 +319,46 @@ final class JoinListener: @unchecked Sendable {
             }
             return refuse(connection, .notBooked, site: site.id, extra: extra)
         }
-        let endpointSSRC = UInt32.random(in: 1...UInt32.max)
-        let bridgeSSRC = UInt32.random(in: 1...UInt32.max)
-        let videoSSRC = UInt32.random(in: 1...UInt32.max)
-        let presenterSSRC = UInt32.random(in: 1...UInt32.max)
-        let speakerSSRC = UInt32.random(in: 1...UInt32.max)
-        let session = Admitted(site: site, meeting: meeting.id, generation: key.generation, connection: connection, end: meeting.end)
         // The key may have been revoked or rotated since the hello: it is read again as the session is
         // registered, under the table's lock, so the schedule follower's revocation pass sees either
         // the session or the new key. The new session replaces an old one of the same site only now.
         let keys = bridge.keys
-        let admission = bridge.sessions.admit(session) { (try? keys.key(for: site.id))??.generation == key.generation }
-        guard case .admitted(let replaced) = admission else {
+        let admission = bridge.sessions.admit(keyStillValid: { (try? keys.key(for: site.id))??.generation == key.generation }) {
+            Admitted(site: site, meeting: meeting.id, generation: key.generation, connection: connection, end: meeting.end, ssrcs: $0)
+        }
+        guard case .admitted(let session, let replaced) = admission else {
             return refuse(connection, .authenticationFailed, site: site.id, detail: "the key was revoked or rotated during the join")
         }
         if let replaced {
             replaced.send(["type": "ended", "reason": "replaced"])
             replaced.connection.shutdownBoth()
         }
+        let ssrcs = session.ssrcs
         let mailbox = bridge.mailbox
         mailbox.post(.add(SessionSetup(
-            site: site.index, siteID: site.id, meeting: meeting.id, endpointSSRC: endpointSSRC, bridgeSSRC: bridgeSSRC,
-            videoSSRC: videoSSRC, presenterSSRC: presenterSSRC, speakerSSRC: speakerSSRC, host: meeting.host,
+            site: site.index, siteID: site.id, meeting: meeting.id, endpointSSRC: ssrcs.siteAudio, bridgeSSRC: ssrcs.bridgeAudio,
+            videoSSRC: ssrcs.siteVideo, presenterSSRC: ssrcs.presenter, speakerSSRC: ssrcs.speaker, host: meeting.host,
             floor: bridge.floors.withLock { $0[meeting.id] },
             profile: profile, inboundKey: sessionKeys.siteToBridge, outboundKey: sessionKeys.bridgeToSite)))
         // A site given the floor that rejoins takes it back (the media thread forgot it when the site left).
         if bridge.floors.withLock({ $0[meeting.id] }) == site.index { mailbox.post(.floor(meeting: meeting.id, site: site.index)) }
-        if !mailbox.waitUntilAdded(endpointSSRC, milliseconds: 500) {
+        if !mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 500) {
             Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])
         }
         let video = bridge.options.settings.video
-        session.send([
+        let videoWelcome: [String: Any] = [
+            "ssrc": Int(ssrcs.siteVideo), "presenterSSRC": Int(ssrcs.presenter), "speakerSSRC": Int(ssrcs.speaker),
+            "payloadTypes": ["VP8": 96, "H264": 97], "maxPacketBytes": video.maxPacketBytes,
+            "maxKilobitsPerSecond": video.maxKilobitsPerSecond,
+            "maySend": video.senders == .all || site.index == meeting.host,
+        ]
+        let welcome: [String: Any] = [
             "type": "welcome", "meeting": Int(meeting.id), "title": meeting.title, "start": iso(meeting.start),
-            "end": iso(meeting.end), "mediaPort": Int(bridge.mediaAddress.port), "ssrc": Int(endpointSSRC),
-            "bridgeSSRC": Int(bridgeSSRC), "profile": "AEAD_AES_128_GCM", "payloadType": Int(MediaEngine.payloadType),
-            "audioLevelId": Int(MediaEngine.audioLevelID),
-            "video": [
-                "ssrc": Int(videoSSRC), "presenterSSRC": Int(presenterSSRC), "speakerSSRC": Int(speakerSSRC),
-                "payloadTypes": ["VP8": 96, "H264": 97], "maxPacketBytes": video.maxPacketBytes,
-                "maxKilobitsPerSecond": video.maxKilobitsPerSecond,
-                "maySend": video.senders == .all || site.index == meeting.host,
-            ] as [String: Any],
-        ])
+            "end": iso(meeting.end), "mediaPort": Int(bridge.mediaAddress.port), "ssrc": Int(ssrcs.siteAudio),
+            "bridgeSSRC": Int(ssrcs.bridgeAudio), "profile": "AEAD_AES_128_GCM", "payloadType": Int(MediaEngine.payloadType),
+            "audioLevelId": Int(MediaEngine.audioLevelID), "video": videoWelcome,
+        ]
+        session.send(welcome)
         Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": connection.peer.map { "\($0)" } ?? "-",
                           "generation": key.generation])
         bridge.quality.joined(site: site.index, meeting: meeting.id)

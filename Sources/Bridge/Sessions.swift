@@ -11,13 +11,17 @@ final class Admitted: @unchecked Sendable {
     let meeting: MeetingID
     let generation: Int
     let connection: TCPConnection
+    /// The session's SSRCs, drawn by the table as it registers the session (distinct from each
+    /// other and from every other session's).
+    let ssrcs: SessionSSRCs
     let sendLock = Mutex(())
     /// Touched only by the schedule follower.
     var warnedAt: Set<Int> = []
     var knownEnd: Timestamp
 
-    init(site: Site, meeting: MeetingID, generation: Int, connection: TCPConnection, end: Timestamp) {
+    init(site: Site, meeting: MeetingID, generation: Int, connection: TCPConnection, end: Timestamp, ssrcs: SessionSSRCs) {
         self.site = site
+        self.ssrcs = ssrcs
         self.meeting = meeting
         self.generation = generation
         self.connection = connection
@@ -46,19 +50,22 @@ final class SessionTable: Sendable {
 
     enum Admission {
         /// Registered; the site's previous session, if any, to be told it was replaced.
-        case admitted(replaced: Admitted?)
+        case admitted(Admitted, replaced: Admitted?)
         /// The key the site proved is no longer its key.
         case keyChanged
     }
 
-    /// Registers `session` as its site's current one, if `keyStillValid` (called under the table's
-    /// lock, so that a revocation pass, which reads the table after the keys changed, cannot miss it).
-    func admit(_ session: Admitted, keyStillValid: () -> Bool) -> Admission {
+    /// Registers the session `make` builds as its site's current one, if `keyStillValid` (called
+    /// under the table's lock, so that a revocation pass, which reads the table after the keys
+    /// changed, cannot miss it). Its SSRCs are drawn here: none shared with another session (the
+    /// media port tells sites apart by SSRC) nor between its own streams.
+    func admit(keyStillValid: () -> Bool, make: (SessionSSRCs) -> Admitted) -> Admission {
         sessions.withLock { sessions -> Admission in
             guard keyStillValid() else { return .keyChanged }
+            let session = make(SessionSSRCs.draw(avoiding: Set(sessions.values.flatMap(\.ssrcs.all))))
             let old = sessions[session.site.index]
             sessions[session.site.index] = session
-            return .admitted(replaced: old)
+            return .admitted(session, replaced: old)
         }
     }
 

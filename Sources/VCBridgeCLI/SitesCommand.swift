@@ -93,6 +93,9 @@ struct ConfigCommand: Command {
         table.add(["bridge.capacity", "\(s.bridgeCapacity) sites at once (a cascade link counts as one)"])
         table.add(["bridge.talkers", "\(s.talkers) mixed at once"])
         table.add(["bridge.lostAfterSeconds", "\(s.lostAfterSeconds)"])
+        table.add(["bridge.joinTimeoutMs", "\(s.joinTimeoutMilliseconds) (from accept to a proven key, whatever the peer sends)"])
+        table.add(["bridge.maxPendingJoins", "\(s.maxPendingJoins) joins not yet proven at once (the oldest closed to make room)"])
+        table.add(["bridge.maxPendingJoinsPerAddress", "\(s.maxPendingJoinsPerAddress) of them from one address"])
         let v = s.video
         table.add(["video.senders", v.senders == .all ? "all sites" : "the host and the site given the floor"])
         table.add(["video.maxKilobitsPerSecond", "\(v.maxKilobitsPerSecond) per site"])

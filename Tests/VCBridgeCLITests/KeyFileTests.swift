@@ -1,4 +1,5 @@
 import Foundation
+@testable import VCBridgeCLI
 import Testing
 
 /// Key files others can read are refused by the commands that read them, saying how to fix them.
@@ -31,5 +32,22 @@ struct KeyFileTests {
         let refused = try s.run(["loadtest", "--sites", "1", "--talkers", "0", "--duration", "5s", "--bridge", "127.0.0.1:9"])
         #expect(refused.status == 1)
         #expect(refused.stderr == "error: key file \(path) is readable by others (mode 0644); run: chmod 600 \(path)\n")
+    }
+}
+
+@Suite("Key files the bridge cannot use")
+struct BridgeKeyFileTests {
+    @Test func aSiteWhoseStoredKeyOthersCanReadIsRefusedAndTheLogSaysHowToFixIt() throws {
+        let bridge = try RunningBridge()
+        let stored = bridge.dataDirectory + "/keys/lang-cong.key"
+        chmod(stored, 0o644)
+        #expect(throws: CommandFailure.self) { _ = try RawSite(try bridge.key("lang-cong"), bridge: bridge) }
+        #expect(throws: CommandFailure.self) { _ = try RawSite(try bridge.key("lang-cong"), bridge: bridge) }
+        let lines = bridge.logText.split(separator: "\n").filter { $0.contains("event=site-key-unusable") }
+        #expect(lines.count == 1, "logged once a minute at most: \(lines)")
+        #expect(lines.first?.contains("chmod 600 \(stored)") == true, "\(lines)")
+        chmod(stored, 0o600)
+        _ = try RawSite(try bridge.key("lang-cong"), bridge: bridge)  // fixed: welcome
+        #expect(bridge.stop() == 0)
     }
 }
