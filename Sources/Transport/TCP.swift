@@ -62,17 +62,7 @@ public final class TCPListener {
     ///   `ENOBUFS`/`ENOMEM`, ... The caller backs off and tries again.
     public func acceptIfReady() throws(SocketError) -> TCPConnection? {
         while true {
-            var peer = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let fd = withUnsafeMutablePointer(to: &peer) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(descriptor, $0, &length) }
-            }
-            if fd >= 0 {
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-                let address = withUnsafeBytes(of: &peer) { SocketAddress($0.baseAddress!) }
-                return TCPConnection(descriptor: fd, peer: address)
-            }
+            if let connection = acceptOne(nonBlocking: true) { return connection }
             if errno == EAGAIN || errno == EWOULDBLOCK { return nil }
             if errno == EINTR || errno == ECONNABORTED || errno == EPROTO { continue }
             throw SocketError("accept")
@@ -82,19 +72,24 @@ public final class TCPListener {
     /// Waits for the next connection.
     public func accept() throws(SocketError) -> TCPConnection {
         while true {
-            var peer = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let fd = withUnsafeMutablePointer(to: &peer) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(descriptor, $0, &length) }
-            }
-            if fd >= 0 {
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-                let address = withUnsafeBytes(of: &peer) { SocketAddress($0.baseAddress!) }
-                return TCPConnection(descriptor: fd, peer: address)
-            }
+            if let connection = acceptOne(nonBlocking: false) { return connection }
             if errno == EINTR || errno == ECONNABORTED { continue }
             throw SocketError("accept")
         }
+    }
+
+    /// One accept(2): the connection (close-on-exec, and non-blocking if asked), or nil with errno set.
+    private func acceptOne(nonBlocking: Bool) -> TCPConnection? {
+        var peer = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let fd = withUnsafeMutablePointer(to: &peer) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(descriptor, $0, &length) }
+        }
+        guard fd >= 0 else { return nil }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        if nonBlocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        let address = withUnsafeBytes(of: &peer) { SocketAddress($0.baseAddress!) }
+        return TCPConnection(descriptor: fd, peer: address)
     }
 }
 

@@ -133,6 +133,37 @@ final class LogBuffer: Sendable {
 }
 
 /// A site spoken for by the test itself: the join exchange through the library, then raw SRTP.
+/// The join exchange up to the proof, so a test can act between the challenge and the proof.
+struct StalledJoin {
+    let connection: TCPConnection
+    let proofLine: String
+    /// The session's keys, as the site derived them.
+    let keys: JoinProtocol.SessionKeys
+
+    init(_ key: SiteKey, bridge: RunningBridge) throws {
+        connection = try TCPConnection(connectingTo: bridge.signaling)
+        let ns = try SecureRandom.bytes(32)
+        try connection.send(line: JoinProtocol.encode(["type": "hello", "version": 1, "site": key.site, "nonce": JoinProtocol.hex(ns)]))
+        guard let challengeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
+              let challenge = JoinProtocol.decode(challengeLine),
+              let nb = JoinProtocol.bytes(hex: challenge["nonce"], length: 32)
+        else { throw CommandFailure("no challenge") }
+        keys = try JoinProtocol.deriveKeys(secret: key.secret, site: key.site, siteNonce: ns, bridgeNonce: nb, keyingMaterialLength: 28)
+        proofLine = JoinProtocol.encode([
+            "type": "proof", "proof": JoinProtocol.hex(try JoinProtocol.proof(.site, keys: keys, site: key.site, siteNonce: ns, bridgeNonce: nb)),
+        ])
+    }
+
+    /// Sends the proof; the bridge's answer (welcome or refused).
+    func finish() throws -> [String: Any] {
+        try connection.send(line: proofLine)
+        guard let line = try connection.receiveLine(timeoutMilliseconds: 5000), let answer = JoinProtocol.decode(line) else {
+            throw CommandFailure("no answer to the proof")
+        }
+        return answer
+    }
+}
+
 final class RawSite {
     let key: SiteKey
     let connection: TCPConnection
@@ -151,20 +182,11 @@ final class RawSite {
 
     init(_ key: SiteKey, bridge: RunningBridge) throws {
         self.key = key
-        connection = try TCPConnection(connectingTo: bridge.signaling)
-        let ns = try SecureRandom.bytes(32)
-        try connection.send(line: JoinProtocol.encode(["type": "hello", "version": 1, "site": key.site, "nonce": JoinProtocol.hex(ns)]))
-        guard let challengeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
-              let challenge = JoinProtocol.decode(challengeLine),
-              let nb = JoinProtocol.bytes(hex: challenge["nonce"], length: 32)
-        else { throw CommandFailure("no challenge") }
-        let keys = try JoinProtocol.deriveKeys(secret: key.secret, site: key.site, siteNonce: ns, bridgeNonce: nb, keyingMaterialLength: 28)
-        try connection.send(line: JoinProtocol.encode([
-            "type": "proof", "proof": JoinProtocol.hex(try JoinProtocol.proof(.site, keys: keys, site: key.site, siteNonce: ns, bridgeNonce: nb)),
-        ]))
-        guard let welcomeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
-              let welcome = JoinProtocol.decode(welcomeLine), welcome["type"] as? String == "welcome"
-        else { throw CommandFailure("not welcomed") }
+        let join = try StalledJoin(key, bridge: bridge)
+        let welcome = try join.finish()
+        guard welcome["type"] as? String == "welcome" else { throw CommandFailure("not welcomed: \(welcome)") }
+        connection = join.connection
+        let keys = join.keys
         ssrc = UInt32(welcome["ssrc"] as! Int)
         let video = welcome["video"] as! [String: Any]
         videoSSRC = UInt32(video["ssrc"] as! Int)

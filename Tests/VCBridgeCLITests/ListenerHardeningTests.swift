@@ -332,35 +332,6 @@ struct ListenerHardeningTests {
     }
 }
 
-/// The join exchange up to the proof, so a test can act between the challenge and the proof.
-struct StalledJoin {
-    let connection: TCPConnection
-    let proofLine: String
-
-    init(_ key: SiteKey, bridge: RunningBridge) throws {
-        connection = try TCPConnection(connectingTo: bridge.signaling)
-        let ns = try SecureRandom.bytes(32)
-        try connection.send(line: JoinProtocol.encode(["type": "hello", "version": 1, "site": key.site, "nonce": JoinProtocol.hex(ns)]))
-        guard let challengeLine = try connection.receiveLine(timeoutMilliseconds: 5000),
-              let challenge = JoinProtocol.decode(challengeLine),
-              let nb = JoinProtocol.bytes(hex: challenge["nonce"], length: 32)
-        else { throw CommandFailure("no challenge") }
-        let keys = try JoinProtocol.deriveKeys(secret: key.secret, site: key.site, siteNonce: ns, bridgeNonce: nb, keyingMaterialLength: 28)
-        proofLine = JoinProtocol.encode([
-            "type": "proof", "proof": JoinProtocol.hex(try JoinProtocol.proof(.site, keys: keys, site: key.site, siteNonce: ns, bridgeNonce: nb)),
-        ])
-    }
-
-    /// Sends the proof; the bridge's answer (welcome or refused).
-    func finish() throws -> [String: Any] {
-        try connection.send(line: proofLine)
-        guard let line = try connection.receiveLine(timeoutMilliseconds: 5000), let answer = JoinProtocol.decode(line) else {
-            throw CommandFailure("no answer to the proof")
-        }
-        return answer
-    }
-}
-
 @Suite("Revocation is final", .serialized)
 struct RevocationRaceTests {
     @Test func aJoinStalledBeforeItsProofIsRefusedOnceTheKeyIsRevoked() throws {
