@@ -15,8 +15,11 @@ extension BridgeServer {
             throw BridgeError("quality.httpAddress '\(q.httpAddress)' is not a numeric IP address")
         }
         let report: HTTPServer.Reporter = { event, detail in Log.warning(event, ["listener": "http", "detail": detail]) }
-        let server = try HTTPServer(bindTo: address, report: report) { [unowned self] path, _ in
-            switch path {
+        let server = try HTTPServer(bindTo: address, report: report) { [unowned self] request in
+            guard request.method == .get || request.method == .head else {
+                return HTTPServer.Response(status: 405, contentType: "text/plain; charset=utf-8", body: "only GET\n", headers: [("Allow", "GET, HEAD")])
+            }
+            return switch request.path {
             case "/metrics": HTTPServer.Response(contentType: PrometheusText.contentType, body: self.metrics())
             case "/", "/status": HTTPServer.Response(contentType: "text/html; charset=utf-8", body: self.statusPage())
             case "/quality.json":

@@ -18,11 +18,35 @@ public final class HTTPServer: @unchecked Sendable {
         public var status: Int
         public var contentType: String
         public var body: [UInt8]
-        public init(status: Int = 200, contentType: String, body: String) {
+        public var headers: [(name: String, value: String)]
+        public init(status: Int = 200, contentType: String, body: String, headers: [(name: String, value: String)] = []) {
+            self.init(status: status, contentType: contentType, bytes: Array(body.utf8), headers: headers)
+        }
+        public init(status: Int = 200, contentType: String, bytes: [UInt8], headers: [(name: String, value: String)] = []) {
             self.status = status
             self.contentType = contentType
-            self.body = Array(body.utf8)
+            self.body = bytes
+            self.headers = headers
         }
+        public init(status: Int, headers: [(name: String, value: String)] = []) {
+            self.init(status: status, contentType: "", bytes: [], headers: headers)
+        }
+    }
+
+    public struct Headers: Sendable {
+        public var fields: [(name: String, value: String)] = []
+        public subscript(name: String) -> String? { nil }
+        public func values(for name: String) -> [String] { [] }
+    }
+
+    public struct Request: Sendable {
+        public enum Method: String, Sendable { case get = "GET", head = "HEAD", post = "POST", delete = "DELETE", options = "OPTIONS" }
+        public var method: Method
+        public var path: String
+        public var query: [String: String]
+        public var headers: Headers
+        public var body: [UInt8]
+        public var peer: SocketAddress?
     }
 
     public struct Limits: Sendable {
@@ -30,10 +54,11 @@ public final class HTTPServer: @unchecked Sendable {
         public var requestTimeoutNanoseconds: Int64 = 5_000_000_000
         public var maxHeaders = 100
         public var maxLine = 8192
+        public var maxBodyBytes = 64 * 1024
         public init() {}
     }
 
-    public typealias Handler = @Sendable (_ path: String, _ query: [String: String]) -> Response?
+    public typealias Handler = @Sendable (_ request: Request) -> Response?
     /// Told of trouble in the accept loop: the start of an episode (`accept-failing`, with the error)
     /// and its end (`accepting-again`, with the number of failed accepts).
     public typealias Reporter = @Sendable (_ event: String, _ detail: String) -> Void
@@ -150,7 +175,7 @@ public final class HTTPServer: @unchecked Sendable {
             }
             head = parts[0] == "HEAD"
             let (path, query) = try Self.parseTarget(parts[1])
-            response = handler(path, query) ?? Response(status: 404, contentType: "text/plain; charset=utf-8", body: "not found\n")
+            response = handler(Request(method: head ? .head : .get, path: path, query: query, headers: Headers(), body: [], peer: connection.peer)) ?? Response(status: 404, contentType: "text/plain; charset=utf-8", body: "not found\n")
         } catch {
             response = Response(status: error.status, contentType: "text/plain; charset=utf-8", body: "bad request: \(error.reason)\n")
         }

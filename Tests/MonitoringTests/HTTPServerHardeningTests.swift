@@ -19,8 +19,8 @@ struct HTTPServerHardeningTests {
     @Test func everyHostileRequestGetsAnErrorAndTheServerGoesOn() throws {
         var limits = HTTPServer.Limits()
         limits.requestTimeoutNanoseconds = 1_000_000_000
-        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), limits: limits) { path, _ in
-            path == "/" ? .init(contentType: "text/plain", body: "ok") : nil
+        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), limits: limits) { request in
+            request.path == "/" ? .init(contentType: "text/plain", body: "ok") : nil
         }
         Thread { server.serve() }.start()
         defer { server.close() }
@@ -51,7 +51,7 @@ struct HTTPServerHardeningTests {
         var limits = HTTPServer.Limits()
         limits.maxConnections = 4
         limits.requestTimeoutNanoseconds = 2_000_000_000
-        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), limits: limits) { _, _ in
+        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), limits: limits) { _ in
             .init(contentType: "text/plain", body: "ok")
         }
         Thread { server.serve() }.start()

@@ -35,8 +35,8 @@ struct MonitoringTests {
     }
 
     @Test func theServerAnswersGetOnlyAndSaysNotFound() throws {
-        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)) { path, query in
-            path == "/hello" ? .init(contentType: "text/plain", body: "hi \(query["who"] ?? "")") : nil
+        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)) { request in
+            request.path == "/hello" ? .init(contentType: "text/plain", body: "hi \(request.query["who"] ?? "")") : nil
         }
         Thread { server.serve() }.start()
         defer { server.close() }
