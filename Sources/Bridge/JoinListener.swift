@@ -363,9 +363,12 @@ final class JoinListener: @unchecked Sendable {
                           "generation": key.generation])
         bridge.quality.joined(site: site.index, meeting: meeting.id)
 
-        // Until the site says bye or the connection drops.
-        while bridge.isRunning {
-            guard let line = try? connection.receiveLine(timeoutMilliseconds: 1000) else {
+        // Until the site says bye, the connection drops or fails (a line over the limit included), or
+        // the session is no longer the site's (ended or replaced).
+        while bridge.isRunning && bridge.sessions.isCurrent(session) {
+            let line: String?
+            do { line = try connection.receiveLine(timeoutMilliseconds: 1000) } catch { break }
+            guard let line else {
                 if connection.peerClosed { break } else { continue }  // closed, or just quiet
             }
             if JoinProtocol.decode(line)?["type"] as? String == "bye" { break }

@@ -59,12 +59,20 @@ final class ScheduleFollower: @unchecked Sendable {
         // files, which changes the directory: read them again only then. The table is read after
         // the stamp, so a session admitted before a change is in it (admission checks the key
         // under the table's lock).
+        // A key that cannot be read just now (out of descriptors under a flood, a file others can read)
+        // is not a revocation: its session stays, and the keys are read again next round.
         let stamp = keysDirectoryStamp()
         if stamp != lastKeysStamp {
-            lastKeysStamp = stamp
-            for s in sessions.all where (try? bridge.keys.key(for: s.site.id))??.generation != s.generation {
-                sessions.end(site: s.site.index, session: s, reason: "revoked")
+            var allRead = true
+            for s in sessions.all {
+                let current: SiteKey?
+                do { current = try bridge.keys.key(for: s.site.id) } catch {
+                    allRead = false
+                    continue
+                }
+                if current?.generation != s.generation { sessions.end(site: s.site.index, session: s, reason: "revoked") }
             }
+            if allRead { lastKeysStamp = stamp }
         }
     }
 

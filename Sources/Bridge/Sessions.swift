@@ -48,6 +48,9 @@ final class SessionTable: Sendable {
 
     var all: [Admitted] { sessions.withLock { Array($0.values) } }
 
+    /// Whether `session` is still its site's current one.
+    func isCurrent(_ session: Admitted) -> Bool { sessions.withLock { $0[session.site.index] === session } }
+
     enum Admission {
         /// Registered; the site's previous session, if any, to be told it was replaced.
         case admitted(Admitted, replaced: Admitted?)

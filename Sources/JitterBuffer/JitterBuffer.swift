@@ -88,8 +88,10 @@ public final class JitterBuffer {
     private var playTimestamp: Int64 = 0
     private var lastPlayedSequence: UInt16? = nil
     /// Frames concealed since the last played packet, not counted yet: the next packet's sequence
-    /// number tells how many were lost (the rest were the sender's silence, DTX).
+    /// number tells how many were lost (the rest were the sender's silence, DTX). Those that moved
+    /// playout on, and those spent waiting for a packet before moving on.
     private var pendingConcealed = 0
+    private var pendingWaited = 0
     private var targetMilliseconds: Int64
     /// Ticks spent above / below the target band, to move only when it lasts.
     private var ticksAbove = 0
@@ -139,6 +141,7 @@ public final class JitterBuffer {
         newestTimestamp = lastExtendedTimestamp
         lastPlayedSequence = nil
         pendingConcealed = 0
+        pendingWaited = 0
         expansions = 0
         gaveUpWaiting = false
         ticksAbove = 0
@@ -326,15 +329,16 @@ public final class JitterBuffer {
             expansions += 1
             return .conceal
         }
-        // Moving past the missing frame: the frames spent waiting for it were concealment.
-        pendingConcealed += expansions
+        // Moving past the missing frame: the frames spent waiting for it were concealment, or DTX.
+        pendingWaited += expansions
         expansions = 0
         gaveUpWaiting = !anyLater
         playTimestamp += Self.frameTicks
         if laterSequenceFollows {
             // Consecutive sequence numbers around a timestamp gap: the sender was silent (DTX).
-            statistics.framesDTX += 1 + pendingConcealed
+            statistics.framesDTX += 1 + pendingConcealed + pendingWaited
             pendingConcealed = 0
+            pendingWaited = 0
             // The rest of the pause need not be played out: move on so that what is buffered
             // equals the target (a speech pause is where delay is shed).
             let skipTo = min(earliestBuffered(), newestTimestamp + Self.frameTicks - targetMilliseconds * 48)
@@ -354,16 +358,22 @@ public final class JitterBuffer {
         return .conceal
     }
 
-    /// The packet with `nextSequence` plays after frames were concealed: as many of them as packets
-    /// are missing between it and the last one played were lost; the rest were the sender's DTX.
+    /// The packet with `nextSequence` plays after frames were concealed: as many of those that moved
+    /// playout on as packets are missing between it and the last one played were lost, and so were
+    /// the frames spent waiting, if anything was missing; the rest were the sender's DTX.
     private func settleConcealed(nextSequence: UInt16) {
-        guard pendingConcealed > 0 else { return }
+        guard pendingConcealed + pendingWaited > 0 else { return }
         let missing = lastPlayedSequence.map { max(0, Int(Wrapping.sequenceDistance(from: $0, to: nextSequence)) - 1) }
             ?? pendingConcealed
-        let lost = min(pendingConcealed, missing)
-        statistics.framesConcealed += lost
-        statistics.framesDTX += pendingConcealed - lost
+        if missing == 0 {
+            statistics.framesDTX += pendingConcealed + pendingWaited
+        } else {
+            let lost = min(pendingConcealed, missing)
+            statistics.framesConcealed += lost + pendingWaited
+            statistics.framesDTX += pendingConcealed - lost
+        }
         pendingConcealed = 0
+        pendingWaited = 0
     }
 
     private func earliestBuffered() -> Int64 {

@@ -98,17 +98,18 @@ public struct SiteQuality: Sendable, Equatable {
     /// of the site's audio and what the site reports losing of the bridge's; the delay is half the
     /// round trip plus the bridge's jitter buffer plus one frame.
     ///
-    /// A site silent for at least half the interval (DTX, or nothing sent) has no speech to grade: it
-    /// is graded from what it does send and report (the loss of its DTX packets, its own reports of
-    /// what it hears, the delay) and shown `silent`, cause silence, unless those show trouble; then
-    /// it gets that grade and cause like any other site.
+    /// A site in DTX for at least half the interval has no speech to grade: it is graded from what it
+    /// does send and report (the loss of its DTX packets, its own reports of what it hears, the
+    /// delay) and shown `silent`, cause silence, unless those show trouble; then it gets that grade
+    /// and cause like any other site. No audio packet at all is not DTX (a DTX sender still sends
+    /// one every 400 ms): the site's audio is gone, graded bad, cause silence.
     public static func between(_ a: QualityCounters, _ b: QualityCounters, model: EModel, thresholds: QualityThresholds) -> SiteQuality {
         let seconds = max(0.001, Double(b.at - a.at) / 1e9)
         let received = max(0, b.packetsReceived - a.packetsReceived)
         let lost = max(0, b.packetsLost - a.packetsLost)
         let concealed = max(0, b.framesConcealed - a.framesConcealed)
         let dtx = max(0, b.framesDTX - a.framesDTX)
-        let silent = received == 0 || Double(dtx) >= 0.5 * seconds * 50
+        let silent = received > 0 && Double(dtx) >= 0.5 * seconds * 50
         let lossPercent = received + lost > 0 ? 100 * Double(lost) / Double(received + lost) : 0
         let concealedPercent = received + concealed > 0 ? 100 * Double(concealed) / Double(received + concealed) : 0
         let remoteLossPercent = 100 * b.remoteLossFraction
@@ -131,7 +132,10 @@ public struct SiteQuality: Sendable, Equatable {
             }
         }
         var grade = thresholds.grade(mos: mos)
-        if silent && grade == .good {
+        if received == 0 {
+            grade = .bad
+            cause = .silence
+        } else if silent && grade == .good {
             grade = .silent
             cause = .silence
         }

@@ -91,7 +91,9 @@ final class SiteState {
             highestSequence = Int64(sequence) + 0x1_0000  // room below for packets reordered before it
             return highestSequence!
         }
-        let extended = highest + Int64(Int16(bitPattern: sequence &- UInt16(truncatingIfNeeded: highest)))
+        // A step of exactly half the space counts forward, as libsrtp2 estimates the index.
+        let step = Int64(Int16(bitPattern: sequence &- UInt16(truncatingIfNeeded: highest)))
+        let extended = highest + (step == -32_768 ? 32_768 : step)
         if extended > highest { highestSequence = extended }
         return extended
     }

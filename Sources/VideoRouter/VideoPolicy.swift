@@ -34,11 +34,14 @@ public struct VideoPolicy: Sendable, Equatable {
 
     public init() {}
 
-    /// The bytes a receiver's repair cache holds: its two streams at the most a source may send,
-    /// over the repair window, plus one largest packet each (with room for an SRTP tag).
+    /// The bytes a receiver's repair cache holds: its two streams at the most a source may send over
+    /// the repair window, each packet with its SRTP tag (16 bytes at most), plus one largest packet.
+    /// (A burst above the rate, which the one-second allowance lets through, evicts the oldest first:
+    /// those are the least likely to be asked for.)
     var sentCacheBytes: Int {
         let window = Int64(maximumBitsPerSecond / 8) * repairWindowNanoseconds / 1_000_000_000
-        return 2 * (Int(window) + maximumPacketBytes + 64)
+        let tags = Int64(maximumPacketsPerSecond) * repairWindowNanoseconds / 1_000_000_000 * 16
+        return 2 * (Int(window + tags) + maximumPacketBytes + 64)
     }
 
     /// Index slots of a receiver's repair cache per stream: the window at the maximum packet rate,

@@ -78,4 +78,18 @@ struct DTXTests {
         #expect(buffer.statistics.framesConcealed + buffer.statistics.framesRecoveredByFEC >= lostInRun)
         #expect(buffer.statistics.framesConcealed <= 4 * lost.count, "\(buffer.statistics.framesConcealed) for \(lost.count) lost")
     }
+
+    @Test func framesWaitedForAStalledLinkAreNeverDTX() {
+        // Continuous speech for 30 s; every 10 s the link stalls for 400 ms and then delivers what it held at once.
+        var packets = Simulation.stream(frames: 1500)
+        for i in packets.indices {
+            let sent = Double(i) * 20
+            let phase = sent.truncatingRemainder(dividingBy: 10_000)
+            if phase >= 5_000 && phase < 5_400 { packets[i].arrivalMs = sent - phase + 5_400 + 30 }
+        }
+        let (buffer, concealed) = Self.play(packets.sorted { $0.arrivalMs < $1.arrivalMs }, ticks: 1560)
+        #expect(buffer.statistics.framesDTX == 0, "a sender that never paused: \(buffer.statistics)")
+        #expect((concealed.last ?? 0) > 0)
+        #expect(zip(concealed, concealed.dropFirst()).allSatisfy { $0 <= $1 })
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 @testable import VCBridgeCLI
 import Testing
+import Transport
 
 /// Key files others can read are refused by the commands that read them, saying how to fix them.
 @Suite("Key files from the command line")
@@ -48,6 +49,23 @@ struct BridgeKeyFileTests {
         #expect(lines.first?.contains("chmod 600 \(stored)") == true, "\(lines)")
         chmod(stored, 0o600)
         _ = try RawSite(try bridge.key("lang-cong"), bridge: bridge)  // fixed: welcome
+        #expect(bridge.stop() == 0)
+    }
+}
+
+extension BridgeKeyFileTests {
+    @Test func aKeyThatCannotBeReadJustNowDoesNotEndALiveSessionAsRevoked() throws {
+        let bridge = try RunningBridge()
+        let site = try RawSite(try bridge.key("lang-cong"), bridge: bridge)
+        let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        try socket.send(try site.nextPacket(), to: site.mediaAddress)
+        #expect(try waitFor(10) { try bridge.siteStatus("lang-cong") != nil })
+        chmod(bridge.dataDirectory + "/keys/lang-cong.key", 0o644)  // unreadable for the bridge from now on
+        #expect(try bridge.provision("tam-son").status == 0)  // the keys directory changes: the bridge reads keys again
+        Thread.sleep(forTimeInterval: 1.5)  // six rounds of the schedule follower
+        try socket.send(try site.nextPacket(), to: site.mediaAddress)
+        #expect(try bridge.siteStatus("lang-cong") != nil, "the live session was ended")
+        #expect(!bridge.logText.contains("event=session-ended site=lang-cong"), "\(bridge.logText)")
         #expect(bridge.stop() == 0)
     }
 }

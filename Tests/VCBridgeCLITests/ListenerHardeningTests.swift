@@ -372,3 +372,28 @@ struct RevocationRaceTests {
         #expect(bridge.stop() == 0)
     }
 }
+
+@Suite("Admitted sessions")
+struct AdmittedSessionTests {
+    /// User plus system CPU time of a process, in seconds (/proc/PID/stat, clock ticks of 1/100 s).
+    func cpuSeconds(_ pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+        return (Double(fields[11])! + Double(fields[12])!) / 100
+    }
+
+    @Test func aSiteThatSendsALineOverTheLimitIsEndedAndCostsNothingAfter() throws {
+        let bridge = try RunningBridge()
+        let site = try RawSite(try bridge.key("lang-cong"), bridge: bridge)
+        let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        try socket.send(try site.nextPacket(), to: site.mediaAddress)
+        #expect(try waitFor(10) { try bridge.siteStatus("lang-cong") != nil })
+        try site.connection.send([UInt8](repeating: UInt8(ascii: "x"), count: 10_000))  // no newline, ever
+        #expect(try waitFor(10) { try bridge.siteStatus("lang-cong") == nil }, "the session was not ended")
+        let before = try cpuSeconds(bridge.process.processIdentifier)
+        Thread.sleep(forTimeInterval: 3)
+        let used = try cpuSeconds(bridge.process.processIdentifier) - before
+        #expect(used < 1.5, "the bridge used \(used) s of CPU in 3 s after the session ended (a thread spinning uses about 3)")
+        #expect(bridge.stop() == 0)
+    }
+}

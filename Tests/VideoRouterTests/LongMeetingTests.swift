@@ -185,6 +185,8 @@ final class SRTPRecordingSink: VideoSink {
     private var indices: [UInt32: SequenceExtender] = [:]
     private var ciphertexts: [UInt64: [UInt8]] = [:]
     private(set) var reused: [String] = []
+    private var forwardedIndices: [UInt32: SequenceExtender] = [:]
+    private var forwarded: Set<UInt64> = []
     /// The newest sequence number sent per SSRC.
     private(set) var lastSequence: [UInt32: UInt16] = [:]
     private(set) var protected = 0
@@ -198,6 +200,12 @@ final class SRTPRecordingSink: VideoSink {
         if sessions[receiver] == nil {
             sessions[receiver] = try! SRTPSession(profile: .aeadAES128GCM, direction: .outbound,
                                                   keyingMaterial: (0..<28).map { _ in UInt8.random(in: 0...255) })
+        }
+        // The router must never ask for an index to be protected again (a NACK's answer is a resend of
+        // the bytes, not a second forward): that is where a nonce would be reused, whatever libsrtp2 says.
+        let index = forwardedIndices[ssrc, default: SequenceExtender()].extend(sequenceNumber)
+        if !forwarded.insert(UInt64(ssrc) << 32 | UInt64(UInt32(truncatingIfNeeded: index))).inserted, reused.count < 20 {
+            reused.append("SSRC \(ssrc) index \(index): forwarded twice")
         }
         slot.copyMemory(from: packet)
         slot.storeBytes(of: sequenceNumber.bigEndian, toByteOffset: 2, as: UInt16.self)
@@ -255,5 +263,16 @@ struct NonceReuseTests {
         #expect(sink.reused.isEmpty, "\(sink.reused)")
         #expect(sink.protected > 150_000)
         #expect(sink.repeats > 1_000)  // the storm was answered, within the repair allowance
+    }
+}
+
+@Suite("Source sequence numbers")
+struct SequenceExtensionTests {
+    @Test func aStepOfExactlyHalfTheSpaceCountsForwardAsSRTPEstimatesIt() {
+        let source = SiteState(presenterSSRC: 1, speakerSSRC: 2)
+        let first = source.extendSequence(100)
+        #expect(source.extendSequence(100 &+ 32_768) == first + 32_768)
+        #expect(source.extendSequence(100 &+ 32_769) == first + 32_769)  // and it goes on from there
+        #expect(source.extendSequence(100 &+ 32_700) == first + 32_700)  // a late one stays behind
     }
 }
