@@ -75,7 +75,8 @@ let package = Package(
         .target(
             name: "Bridge",
             dependencies: ["Admission", "AudioSignal", "Configuration", "JitterBuffer", "Mixer", "OpusCodec", "RTP", "SRTP",
-                           "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "QualityModel", "Monitoring"]
+                           "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "VideoFormats", "QualityModel", "Monitoring",
+                           "ICE", "DTLS", "SDP"]
         ),
 
         // Seeded loss / delay / jitter / duplication, and the UDP relay that applies them.

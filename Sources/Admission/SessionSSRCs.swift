@@ -12,6 +12,14 @@ public struct SessionSSRCs: Sendable, Equatable {
     public let presenter: UInt32
     public let speaker: UInt32
 
+    public init(siteAudio: UInt32, siteVideo: UInt32, bridgeAudio: UInt32, presenter: UInt32, speaker: UInt32) {
+        self.siteAudio = siteAudio
+        self.siteVideo = siteVideo
+        self.bridgeAudio = bridgeAudio
+        self.presenter = presenter
+        self.speaker = speaker
+    }
+
     public var all: [UInt32] { [siteAudio, siteVideo, bridgeAudio, presenter, speaker] }
 
     /// Draws five distinct non-zero SSRCs, none of them in `inUse`.

@@ -4,6 +4,7 @@ import Glibc
 import CivilTime
 import Foundation
 import Scheduler
+import SiteDirectory
 import Transport
 
 /// The control socket's and the HTTP listener's views of the running bridge: media status,
@@ -99,5 +100,26 @@ extension BridgeServer {
             "malformedPackets": ticks.malformedPackets, "videoPacketsForwarded": ticks.videoPacketsForwarded,
             "videoForwardP50Us": ticks.videoForwardP50Microseconds, "videoForwardP99Us": ticks.videoForwardP99Microseconds,
         ]
+    }
+}
+
+extension BridgeServer {
+    /// The meeting a site is booked in now (its setup window counts), else its next booking: every
+    /// signalling front-end admits a site by this.
+    func booking(of site: Site) -> (current: Meeting?, next: Meeting?) {
+        let now = Timestamp(wallClock().seconds)
+        return store.withLock { store -> (Meeting?, Meeting?) in
+            _ = try? store.refresh()
+            let current = store.schedule.active(at: now).first { $0.sites.contains(site.index) }
+            let upcoming = store.schedule.agenda(site: site.index, from: now, to: now + 366 * 86400)
+                .first { $0.isActive && $0.sites.contains(site.index) && $0.reservedFrom > now }
+            return (current, upcoming)
+        }
+    }
+
+    /// A booking as refusals name it ("not booked; next: ...").
+    func describe(_ meeting: Meeting) -> [String: Any] {
+        ["meeting": Int(meeting.id), "title": meeting.title, "start": iso(meeting.start), "end": iso(meeting.end),
+         "roomReadyFrom": iso(meeting.reservedFrom)]
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Admission
 import CivilTime
+import DTLS
 import Configuration
 import Foundation
 import KeyDerivation
@@ -58,6 +59,8 @@ public final class BridgeServer: @unchecked Sendable {
     let controlPath: String
     /// Sites given the floor, per meeting (absent: the host presents).
     let floors = Mutex<[MeetingID: Int]>([:])
+    /// The WebRTC front-end (on the HTTP listener) and its DTLS certificate, made at start.
+    private(set) var webRTC: WebRTCFrontEnd!
     let quality: QualityMonitor
 
     var isRunning: Bool { running.withLock { $0 } }
@@ -80,6 +83,11 @@ public final class BridgeServer: @unchecked Sendable {
         controlPath = options.dataDirectory + "/bridge.sock"
         quality = QualityMonitor(settings: options.settings.quality, directory: directory, dataDirectory: options.dataDirectory)
         sessions = SessionTable(mailbox: mailbox, quality: quality)
+        let certificate: DTLSCertificate
+        do { certificate = try DTLSCertificate.selfSigned(commonName: "vcbridge") } catch {
+            throw BridgeError("cannot make the DTLS certificate for WebRTC: \(error)")
+        }
+        webRTC = WebRTCFrontEnd(bridge: self, handshakes: WebRTCHandshakes(certificate: certificate))
     }
 
     /// Runs until SIGINT or SIGTERM, then ends every session cleanly.
@@ -96,9 +104,14 @@ public final class BridgeServer: @unchecked Sendable {
         let talkers = options.settings.talkers
         let lostAfter = options.settings.lostAfterSeconds
         let video = Self.videoPolicy(options.settings.video)
+        let handshakes = webRTC.handshakes
         let mediaThread = Thread {
-            MediaEngine(socket: media.value, mailbox: mailbox, talkers: talkers, lostAfterSeconds: lostAfter, video: video).run()
+            MediaEngine(socket: media.value, mailbox: mailbox, talkers: talkers, lostAfterSeconds: lostAfter, video: video,
+                        handshakes: handshakes).run()
         }
+        let handshakeThread = Thread { handshakes.run(socket: media, mailbox: mailbox) }
+        handshakeThread.name = "dtls"
+        handshakeThread.start()
         mediaThread.name = "media"
         mediaThread.stackSize = 8 << 20
         mediaThread.start()
@@ -124,8 +137,9 @@ public final class BridgeServer: @unchecked Sendable {
         for _ in 0..<100 where !mailbox.stopped.withLock({ $0 }) { usleep(10_000) }
         for session in sessions.all {
             session.send(["type": "ended", "reason": "bridge-shutdown"])
-            session.connection.shutdownBoth()
+            session.connection?.shutdownBoth()
         }
+        handshakes.post(.shutdown)
         control.close()
         http?.close()
         joins.flushRefusals()

@@ -303,21 +303,9 @@ final class JoinListener: @unchecked Sendable {
     private func admit(_ connection: TCPConnection, site: Site, key: SiteKey, sessionKeys: JoinProtocol.SessionKeys) {
         let profile = bridge.profile
         // Is the site booked now (setup window included)?
-        let now = Timestamp(wallClock().seconds)
-        let (meeting, next) = bridge.store.withLock { store -> (Meeting?, Meeting?) in
-            _ = try? store.refresh()
-            let current = store.schedule.active(at: now).first { $0.sites.contains(site.index) }
-            let upcoming = store.schedule.agenda(site: site.index, from: now, to: now + 366 * 86400)
-                .first { $0.isActive && $0.sites.contains(site.index) && $0.reservedFrom > now }
-            return (current, upcoming)
-        }
+        let (meeting, next) = bridge.booking(of: site)
         guard let meeting else {
-            var extra: [String: Any] = [:]
-            if let next {
-                extra["next"] = ["meeting": Int(next.id), "title": next.title, "start": iso(next.start),
-                                 "end": iso(next.end), "roomReadyFrom": iso(next.reservedFrom)]
-            }
-            return refuse(connection, .notBooked, site: site.id, extra: extra)
+            return refuse(connection, .notBooked, site: site.id, extra: next.map { ["next": bridge.describe($0)] } ?? [:])
         }
         // The key may have been revoked or rotated since the hello: it is read again as the session is
         // registered, under the table's lock, so the schedule follower's revocation pass sees either
@@ -331,7 +319,7 @@ final class JoinListener: @unchecked Sendable {
         }
         if let replaced {
             replaced.send(["type": "ended", "reason": "replaced"])
-            replaced.connection.shutdownBoth()
+            replaced.connection?.shutdownBoth()
         }
         let ssrcs = session.ssrcs
         let mailbox = bridge.mailbox
@@ -339,7 +327,8 @@ final class JoinListener: @unchecked Sendable {
             site: site.index, siteID: site.id, meeting: meeting.id, endpointSSRC: ssrcs.siteAudio, bridgeSSRC: ssrcs.bridgeAudio,
             videoSSRC: ssrcs.siteVideo, presenterSSRC: ssrcs.presenter, speakerSSRC: ssrcs.speaker, host: meeting.host,
             floor: bridge.floors.withLock { $0[meeting.id] },
-            profile: profile, inboundKey: sessionKeys.siteToBridge, outboundKey: sessionKeys.bridgeToSite)))
+            transport: .native(profile: profile, inboundKey: sessionKeys.siteToBridge, outboundKey: sessionKeys.bridgeToSite),
+            payloadTypes: .native)))
         // A site given the floor that rejoins takes it back (the media thread forgot it when the site left).
         if bridge.floors.withLock({ $0[meeting.id] }) == site.index { mailbox.post(.floor(meeting: meeting.id, site: site.index)) }
         if !mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 500) {
@@ -355,8 +344,8 @@ final class JoinListener: @unchecked Sendable {
         let welcome: [String: Any] = [
             "type": "welcome", "meeting": Int(meeting.id), "title": meeting.title, "start": iso(meeting.start),
             "end": iso(meeting.end), "mediaPort": Int(bridge.mediaAddress.port), "ssrc": Int(ssrcs.siteAudio),
-            "bridgeSSRC": Int(ssrcs.bridgeAudio), "profile": "AEAD_AES_128_GCM", "payloadType": Int(MediaEngine.payloadType),
-            "audioLevelId": Int(MediaEngine.audioLevelID), "video": videoWelcome,
+            "bridgeSSRC": Int(ssrcs.bridgeAudio), "profile": "AEAD_AES_128_GCM", "payloadType": Int(PayloadTypes.native.audio),
+            "audioLevelId": Int(PayloadTypes.native.audioLevelID ?? 1), "video": videoWelcome,
         ]
         session.send(welcome)
         Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": connection.peer.map { "\($0)" } ?? "-",

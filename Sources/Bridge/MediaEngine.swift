@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import AudioSignal
+import ICE
 import JitterBuffer
 import Mixer
 import OpusCodec
@@ -9,6 +10,7 @@ import RTP
 import SRTP
 import Scheduler
 import Transport
+import VideoFormats
 import VideoRouter
 
 func wallClockNTP() -> NTPTimestamp {
@@ -19,8 +21,16 @@ func wallClockNTP() -> NTPTimestamp {
 /// One site's media state. Lives on the media thread only (libsrtp2 and libopus are not thread-safe).
 final class MediaSession {
     let setup: SessionSetup
-    let inbound: SRTPSession
-    let outbound: SRTPSession
+    /// The site's SRTP contexts: from the join for a native site; for a WebRTC peer once its DTLS
+    /// handshake is done (nothing is sent or accepted before).
+    private(set) var inbound: SRTPSession?
+    private(set) var outbound: SRTPSession?
+    /// A WebRTC peer's ICE-lite state (nil for a native site).
+    var ice: ICELiteSession?
+    /// The SSRCs the site sends audio and video with: the welcome's for a native site; for a WebRTC
+    /// peer, learned from its first authentic packets of each kind.
+    var audioSSRC: UInt32
+    var videoSSRC: UInt32
     let jitter = JitterBuffer()
     let decoder: Opus.Decoder
     var address: SocketAddress?
@@ -56,16 +66,28 @@ final class MediaSession {
 
     init(_ setup: SessionSetup, now: Int64, address: String) throws {
         self.setup = setup
-        inbound = try SRTPSession(profile: setup.profile, direction: .inbound, keyingMaterial: setup.inboundKey)
-        // No index is ever protected twice (a NACK is answered with the bytes sent before, kept by the
-        // video router), so libsrtp2 refuses repeated indices: under AES-GCM one would reuse a nonce.
-        outbound = try SRTPSession(profile: setup.profile, direction: .outbound, keyingMaterial: setup.outboundKey)
+        audioSSRC = setup.endpointSSRC
+        videoSSRC = setup.videoSSRC
         decoder = try Opus.Decoder()
         lastPacketAt = now
         outSequence = UInt16.random(in: 0...UInt16.max)
         outTimestamp = UInt32.random(in: 0...UInt32.max)
         nextReportAt = now + 1_000_000_000
         statistics = SiteMediaStatistics(site: setup.site, siteID: setup.siteID, meeting: setup.meeting, address: address)
+        switch setup.transport {
+        case .native(let profile, let inboundKey, let outboundKey):
+            try key(profile: profile, inbound: inboundKey, outbound: outboundKey)
+        case .webRTC(let local, let remoteUfrag, _):
+            ice = try ICELiteSession(local: local, remoteUfrag: remoteUfrag, now: now)
+        }
+    }
+
+    /// Sets the SRTP contexts (a native join's keys, or a WebRTC peer's from its DTLS handshake).
+    func key(profile: SRTPProfile, inbound inboundKey: [UInt8], outbound outboundKey: [UInt8]) throws(SRTPError) {
+        inbound = try SRTPSession(profile: profile, direction: .inbound, keyingMaterial: inboundKey)
+        // No index is ever protected twice (a NACK is answered with the bytes sent before, kept by the
+        // video router), so libsrtp2 refuses repeated indices: under AES-GCM one would reuse a nonce.
+        outbound = try SRTPSession(profile: profile, direction: .outbound, keyingMaterial: outboundKey)
     }
 }
 
@@ -73,8 +95,6 @@ final class MediaSession {
 /// jitter buffer and codec state, and the meetings' video routers. Nothing else touches this state.
 final class MediaEngine: VideoSink {
     static let tickNanoseconds: Int64 = 20_000_000
-    static let payloadType: UInt8 = 111
-    static let audioLevelID: UInt8 = 1
     static let maximumSites = 256
     /// Audio-only, the thread lets packets gather this long after each receive rather than waking for
     /// each one (147 sites send 7,350 packets a second); arrival times stay kernel-stamped. While video
@@ -92,14 +112,22 @@ final class MediaEngine: VideoSink {
     let mailbox: MediaMailbox
     let talkers: Int
     let lostAfterNanoseconds: Int64
-    private var sessions = [MediaSession?](repeating: nil, count: maximumSites)
-    private var bySSRC: [UInt32: Int] = [:]
+    var sessions = [MediaSession?](repeating: nil, count: maximumSites)
+    var bySSRC: [UInt32: Int] = [:]
+    /// WebRTC peers: by our ICE ufrag (their checks name it), and by the address ICE selected.
+    var byUfrag: [String: Int] = [:]
+    var byAddress: [SocketAddress: Int] = [:]
+    /// Where DTLS datagrams from WebRTC peers go: the handshake thread.
+    let handshakes: WebRTCHandshakes?
+    /// One STUN answer at a time, written here (no allocation).
+    let stunResponse = UnsafeMutableRawBufferPointer.allocate(byteCount: 128, alignment: 8)
+    var stunRefused = 0
     private var mixers: [MeetingID: AudioMixer] = [:]
-    private var routers: [MeetingID: VideoRouter] = [:]
+    var routers: [MeetingID: VideoRouter] = [:]
     private let videoPolicy: VideoPolicy
     /// Video is forwarded as it arrives (not on the tick), its copies sent in chunks.
     private let videoBatch = DatagramBatch(capacity: videoSendChunk, slotSize: 1500)
-    private let receiveBatch = DatagramBatch(capacity: receiveBatchSize, slotSize: 1500, arrivalTimes: true)
+    let receiveBatch = DatagramBatch(capacity: receiveBatchSize, slotSize: 1500, arrivalTimes: true)
     private var arrivals = [Int64](repeating: 0, count: receiveBatchSize)
     private let sendBatch = DatagramBatch(capacity: maximumSites, slotSize: 1500)
     private let scratch = UnsafeMutableBufferPointer<Int16>.allocate(capacity: 5760)
@@ -117,8 +145,10 @@ final class MediaEngine: VideoSink {
     private var malformed = 0
     private var nextPublish: Int64 = 0
 
-    init(socket: UDPSocket, mailbox: MediaMailbox, talkers: Int, lostAfterSeconds: Int, video: VideoPolicy) {
+    init(socket: UDPSocket, mailbox: MediaMailbox, talkers: Int, lostAfterSeconds: Int, video: VideoPolicy,
+         handshakes: WebRTCHandshakes? = nil) {
         self.socket = socket
+        self.handshakes = handshakes
         videoPolicy = video
         self.mailbox = mailbox
         self.talkers = talkers
@@ -126,7 +156,10 @@ final class MediaEngine: VideoSink {
         scratch.initialize(repeating: 0)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        stunResponse.deallocate()
+    }
 
     /// Runs until a `.stop` command; then says goodbye (RTCP BYE) to every site.
     func run() {
@@ -182,6 +215,7 @@ final class MediaEngine: VideoSink {
                     sessions[setup.site] = session
                     bySSRC[setup.endpointSSRC] = setup.site
                     bySSRC[setup.videoSSRC] = setup.site
+                    if let ice = session.ice { byUfrag[ice.localUfrag] = setup.site }
                     if routers[setup.meeting] == nil {
                         let router = VideoRouter(capacity: Self.maximumSites, host: setup.host, policy: videoPolicy)
                         if let floor = setup.floor { router.giveFloor(to: floor, now: now, sink: self) }
@@ -199,6 +233,14 @@ final class MediaEngine: VideoSink {
                 }
             case .remove(let site, let reason):
                 if let session = sessions[site] { remove(session, reason: reason) }
+            case .keys(let site, let keys):
+                if let session = sessions[site] { keyed(session, keys, now: now) }
+            case .transportFailed(let site, let reason):
+                if let session = sessions[site] {
+                    Log.warning("webrtc-transport-failed", ["site": session.setup.siteID, "reason": reason])
+                    remove(session, reason: reason)
+                    mailbox.events.withLock { $0.append(.lost(site: site, meeting: session.setup.meeting)) }
+                }
             case .floor(let meeting, let site):
                 routers[meeting]?.giveFloor(to: site, now: now, sink: self)
             case .stop:
@@ -214,6 +256,7 @@ final class MediaEngine: VideoSink {
         sessions[setup.site] = nil
         bySSRC[setup.endpointSSRC] = nil
         bySSRC[setup.videoSSRC] = nil
+        if session.ice != nil { forgetWebRTC(session) }
         routers[setup.meeting]?.remove(site: setup.site)
         if let mixer = mixers[setup.meeting] {
             mixer.setPresent(setup.site, false)
@@ -255,34 +298,43 @@ final class MediaEngine: VideoSink {
         let datagram = receiveBatch.datagram(index)
         guard datagram.count >= 12 else { return false }
         let type = datagram[1] & 0x7F
-        return type != Self.payloadType && !(datagram[1] >= 200 && datagram[1] <= 206)
+        return type != PayloadTypes.native.audio && !(datagram[1] >= 200 && datagram[1] <= 206)
     }
 
     private func handle(_ index: Int, arrival: Int64) {
         let datagram = receiveBatch.datagram(index)
-        guard datagram.count >= 12, !receiveBatch.isTruncated(index), datagram[0] >> 6 == 2 else {
+        guard !receiveBatch.isTruncated(index) else {
             malformed += 1
             return
         }
-        let packetType = datagram[1]
-        if packetType >= 200 && packetType <= 206 {
-            handleRTCP(index, arrival: arrival)
+        // One port for everything (RFC 7983): STUN and DTLS are WebRTC peers' ICE checks and handshakes.
+        switch MediaDatagramKind(classifying: UnsafeRawBufferPointer(datagram)) {
+        case .stun: return handleSTUN(index, now: arrival)
+        case .dtls: return handleDTLS(index)
+        case .rtcp where datagram.count >= 8: return handleRTCP(index, arrival: arrival)
+        case .rtp where datagram.count >= 12: break
+        default:
+            malformed += 1
             return
         }
         let ssrc = UInt32(datagram[8]) << 24 | UInt32(datagram[9]) << 16 | UInt32(datagram[10]) << 8 | UInt32(datagram[11])
-        guard let site = bySSRC[ssrc], let session = sessions[site] else {
+        guard let site = bySSRC[ssrc] ?? webRTCSite(at: receiveBatch.address(index)), let session = sessions[site] else {
             unknownSSRC += 1
             return
         }
+        guard let inbound = session.inbound else { return }  // a WebRTC peer before its keys: nothing is accepted
         let length: Int
         do {
-            length = try session.inbound.unprotectRTP(datagram, length: datagram.count)
+            length = try inbound.unprotectRTP(datagram, length: datagram.count)
         } catch {
             if error == .replay || error == .replayTooOld { session.statistics.replays += 1 } else { session.statistics.authenticationFailures += 1 }
             return
         }
-        // Only a packet that passed SRTP authentication may move the site's address.
-        if let from = receiveBatch.address(index), from != session.address {
+        if session.ice != nil {
+            // A WebRTC peer's address is ICE's to move, not SRTP's; its SSRCs are learned as they come.
+            if bySSRC[ssrc] == nil { bySSRC[ssrc] = site }
+        } else if let from = receiveBatch.address(index), from != session.address {
+            // Only a packet that passed SRTP authentication may move a native site's address.
             if session.address != nil {
                 session.statistics.relatches += 1
             } else {
@@ -300,11 +352,16 @@ final class MediaEngine: VideoSink {
             malformed += 1
             return
         }
-        guard header.payloadType == Self.payloadType else {
+        let payloadTypes = session.setup.payloadTypes
+        if session.ice != nil {
+            if header.payloadType == payloadTypes.audio { session.audioSSRC = header.ssrc } else { session.videoSSRC = header.ssrc }
+        }
+        guard header.payloadType == payloadTypes.audio else {
             // Anything but the audio payload type is video (the router drops unknown types and counts them).
             forwardingArrival = arrival
             lastVideoAt = arrival
-            routers[session.setup.meeting]?.receive(plain, header: header, from: site, now: arrival, sink: self)
+            routers[session.setup.meeting]?.receive(plain, header: header, codec: payloadTypes.video[header.payloadType],
+                                                    from: site, now: arrival, sink: self)
             flushVideo()
             return
         }
@@ -314,7 +371,7 @@ final class MediaEngine: VideoSink {
         _ = session.reception!.update(sequence: header.sequenceNumber)
         session.reception!.updateJitter(arrival: UInt32(truncatingIfNeeded: arrival / 20_833), rtpTimestamp: header.timestamp)
         var voice: Bool? = nil
-        if let level = header.audioLevel(id: Self.audioLevelID, in: plain) {
+        if let id = payloadTypes.audioLevelID, let level = header.audioLevel(id: id, in: plain) {
             session.sendsLevels = true
             session.level = level.level
             session.levelAt = arrival
@@ -328,11 +385,11 @@ final class MediaEngine: VideoSink {
     private func handleRTCP(_ index: Int, arrival: Int64) {
         let datagram = receiveBatch.datagram(index)
         let ssrc = UInt32(datagram[4]) << 24 | UInt32(datagram[5]) << 16 | UInt32(datagram[6]) << 8 | UInt32(datagram[7])
-        guard let site = bySSRC[ssrc], let session = sessions[site] else {
+        guard let site = bySSRC[ssrc] ?? webRTCSite(at: receiveBatch.address(index)), let session = sessions[site] else {
             unknownSSRC += 1
             return
         }
-        guard let length = try? session.inbound.unprotectRTCP(datagram, length: datagram.count) else {
+        guard let length = try? session.inbound?.unprotectRTCP(datagram, length: datagram.count) else {
             session.statistics.authenticationFailures += 1
             return
         }
@@ -445,9 +502,11 @@ final class MediaEngine: VideoSink {
     /// Queues a copy of a source's packet for a receiver, with that receiver's SSRC, sequence number
     /// and timestamp, protected with its key. Sent by ``flushVideo()``, in chunks.
     /// - Returns: the protected copy (in its send slot, valid until the next call).
-    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
+    func forward(_ packet: UnsafeRawBufferPointer, codec: VideoCodec, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
                  timestamp: UInt32) -> UnsafeRawBufferPointer? {
-        guard let session = sessions[receiver], let address = session.address, let source = packet.baseAddress else { return nil }
+        guard let session = sessions[receiver], let address = session.address, let source = packet.baseAddress,
+              let receiverType = session.setup.payloadTypes.payloadType(for: codec)  // else it cannot decode this source
+        else { return nil }
         if videoBatch.count >= Self.videoSendChunk { flushVideo() }
         let slot = videoBatch.slot(videoBatch.count)
         guard packet.count >= 12, packet.count + SRTPSession.maxTrailerLength <= slot.count else { return nil }
@@ -456,7 +515,8 @@ final class MediaEngine: VideoSink {
         slot.storeBytes(of: timestamp.bigEndian, toByteOffset: 4, as: UInt32.self)
         slot.storeBytes(of: ssrc.bigEndian, toByteOffset: 8, as: UInt32.self)
         // A packet too old for the outbound replay window (its index could have been used) is not sent.
-        guard let length = try? session.outbound.protectRTP(slot, length: packet.count) else { return nil }
+        slot[1] = slot[1] & 0x80 | receiverType  // the receiver's payload type for the codec
+        guard let length = try? session.outbound?.protectRTP(slot, length: packet.count) else { return nil }
         videoBatch.prepare(videoBatch.count, length: length, to: address)
         videoBatch.count += 1
         return UnsafeRawBufferPointer(rebasing: slot[0..<length])
@@ -479,15 +539,15 @@ final class MediaEngine: VideoSink {
         if fir { session.firSequence &+= 1 }
         rtcpBuffer.withUnsafeMutableBytes { raw in
             guard let length = try? RTCPFastPath.writeKeyframeRequest(
-                into: raw, senderSSRC: session.setup.bridgeSSRC, mediaSSRC: session.setup.videoSSRC,
+                into: raw, senderSSRC: session.setup.bridgeSSRC, mediaSSRC: session.videoSSRC,
                 firSequence: fir ? session.firSequence : nil),
-                let protected = try? session.outbound.protectRTCP(raw, length: length)
+                let protected = try? session.outbound?.protectRTCP(raw, length: length)
             else { return }
             try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: address)
         }
     }
 
-    private func flushVideo() {
+    func flushVideo() {
         guard videoBatch.count > 0 else { return }
         do { _ = try socket.send(videoBatch) } catch { Log.error("video-send", ["error": error]) }
         let took = monotonicNanoseconds() - forwardingArrival
@@ -516,7 +576,7 @@ final class MediaEngine: VideoSink {
     private func prepare(_ session: MediaSession, payload: UnsafeRawBufferPointer, slot: Int, to address: SocketAddress) -> Bool {
         let buffer = sendBatch.slot(slot)
         guard let headerLength = try? RTPHeader.write(
-            into: buffer, payloadType: Self.payloadType, sequenceNumber: session.outSequence,
+            into: buffer, payloadType: session.setup.payloadTypes.audio, sequenceNumber: session.outSequence,
             timestamp: session.outTimestamp, ssrc: session.setup.bridgeSSRC),
             headerLength + payload.count + SRTPSession.maxTrailerLength <= buffer.count
         else { return false }
@@ -525,7 +585,7 @@ final class MediaEngine: VideoSink {
         if let base = payload.baseAddress, !payload.isEmpty {
             (buffer.baseAddress! + headerLength).copyMemory(from: base, byteCount: payload.count)
         }
-        guard let length = try? session.outbound.protectRTP(buffer, length: headerLength + payload.count) else { return false }
+        guard let length = try? session.outbound?.protectRTP(buffer, length: headerLength + payload.count) else { return false }
         sendBatch.prepare(slot, length: length, to: address)
         session.packetsSent &+= 1
         session.octetsSent &+= UInt32(payload.count)
@@ -537,7 +597,9 @@ final class MediaEngine: VideoSink {
 
     private func housekeeping(now: Int64, encodes: Int) {
         for case let session? in sessions {
-            if now - session.lastPacketAt > lostAfterNanoseconds {
+            // A WebRTC peer is lost when its consent checks stop (RFC 7675), whatever else it sends.
+            if now - session.lastPacketAt > lostAfterNanoseconds
+                || session.ice?.isConsentExpired(now: now, after: lostAfterNanoseconds) == true {
                 let setup = session.setup
                 Log.warning("site-lost", ["site": setup.siteID, "meeting": setup.meeting,
                                           "silentSeconds": (now - session.lastPacketAt) / 1_000_000_000])
@@ -624,7 +686,7 @@ final class MediaEngine: VideoSink {
                 lsr = last.compact
                 dlsr = CompactNTP.units(nanoseconds: UInt64(max(0, now - last.at)))
             }
-            block = reception.makeReportBlock(ssrc: session.setup.endpointSSRC, lastSenderReport: lsr,
+            block = reception.makeReportBlock(ssrc: session.audioSSRC, lastSenderReport: lsr,
                                               delaySinceLastSenderReport: dlsr)
             session.reception = reception
         }
@@ -634,7 +696,7 @@ final class MediaEngine: VideoSink {
                 packetCount: session.packetsSent, octetCount: session.octetsSent, block: block, cname: "vcbridge",
                 goodbye: goodbye),
                 length + SRTPSession.maxTrailerLength <= raw.count,
-                let protected = try? session.outbound.protectRTCP(raw, length: length)
+                let protected = try? session.outbound?.protectRTCP(raw, length: length)
             else { return }
             try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: address)
         }

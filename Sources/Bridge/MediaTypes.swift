@@ -1,10 +1,35 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import DTLS
+import ICE
 import Scheduler
 import SRTP
 import Synchronization
+import VideoFormats
 import VideoRouter
+
+/// The RTP payload types one site uses, both ways: its audio (Opus) and its video codecs.
+struct PayloadTypes: Sendable, Equatable {
+    var audio: UInt8
+    /// The RFC 6464 audio-level header extension's id, if the site sends it.
+    var audioLevelID: UInt8?
+    var video: [UInt8: VideoCodec]
+
+    /// What the native join's welcome announces.
+    static let native = PayloadTypes(audio: 111, audioLevelID: 1, video: [96: .vp8, 97: .h264])
+
+    func payloadType(for codec: VideoCodec) -> UInt8? { video.first { $0.value == codec }?.key }
+}
+
+/// How a site's media is keyed and reached.
+enum MediaTransport: Sendable {
+    /// The native join: SRTP keys from the join; the address latches on the first authentic packet.
+    case native(profile: SRTPProfile, inboundKey: [UInt8], outboundKey: [UInt8])
+    /// A WebRTC peer: ICE-lite answers its checks (a valid check selects its address) and the DTLS
+    /// handshake, on the handshake thread, gives the SRTP keys.
+    case webRTC(ice: ICECredentials, remoteUfrag: String, peerFingerprint: DTLSFingerprint)
+}
 
 /// A site's media session as the control side sets it up after a successful join.
 struct SessionSetup: Sendable {
@@ -23,13 +48,16 @@ struct SessionSetup: Sendable {
     /// The meeting's host site, and the site given the floor if any (the presenter).
     let host: Int
     let floor: Int?
-    let profile: SRTPProfile
-    let inboundKey: [UInt8]
-    let outboundKey: [UInt8]
+    let transport: MediaTransport
+    let payloadTypes: PayloadTypes
 }
 
 enum MediaCommand: Sendable {
     case add(SessionSetup)
+    /// A WebRTC site's DTLS handshake gave its SRTP keys.
+    case keys(site: Int, DTLSSRTPKeys)
+    /// A WebRTC site's DTLS session failed or closed.
+    case transportFailed(site: Int, reason: String)
     case remove(site: Int, reason: String)
     /// Gives a meeting's floor (the presenter video) to a site; nil gives it back to the host.
     case floor(meeting: MeetingID, site: Int?)

@@ -16,6 +16,7 @@ extension BridgeServer {
         }
         let report: HTTPServer.Reporter = { event, detail in Log.warning(event, ["listener": "http", "detail": detail]) }
         let server = try HTTPServer(bindTo: address, report: report) { [unowned self] request in
+            if let answer = self.webRTC.handle(request) { return answer }
             guard request.method == .get || request.method == .head else {
                 return HTTPServer.Response(status: 405, contentType: "text/plain; charset=utf-8", body: "only GET\n", headers: [("Allow", "GET, HEAD")])
             }

@@ -10,7 +10,10 @@ final class Admitted: @unchecked Sendable {
     let site: Site
     let meeting: MeetingID
     let generation: Int
-    let connection: TCPConnection
+    /// The native join's signalling connection (notices go there); nil for a WebRTC peer, whose
+    /// session is named by ``token`` (its URL, a capability: only the site that joined knows it).
+    let connection: TCPConnection?
+    let token: String?
     /// The session's SSRCs, drawn by the table as it registers the session (distinct from each
     /// other and from every other session's).
     let ssrcs: SessionSSRCs
@@ -19,7 +22,9 @@ final class Admitted: @unchecked Sendable {
     var warnedAt: Set<Int> = []
     var knownEnd: Timestamp
 
-    init(site: Site, meeting: MeetingID, generation: Int, connection: TCPConnection, end: Timestamp, ssrcs: SessionSSRCs) {
+    init(site: Site, meeting: MeetingID, generation: Int, connection: TCPConnection?, token: String? = nil, end: Timestamp,
+         ssrcs: SessionSSRCs) {
+        self.token = token
         self.site = site
         self.ssrcs = ssrcs
         self.meeting = meeting
@@ -30,7 +35,7 @@ final class Admitted: @unchecked Sendable {
 
     func send(_ message: [String: Any]) {
         let line = JoinProtocol.encode(message)
-        sendLock.withLock { _ in try? connection.send(line: line) }
+        sendLock.withLock { _ in try? connection?.send(line: line) }
     }
 }
 
@@ -47,6 +52,9 @@ final class SessionTable: Sendable {
     }
 
     var all: [Admitted] { sessions.withLock { Array($0.values) } }
+
+    /// The WebRTC session with this token.
+    func session(token: String) -> Admitted? { sessions.withLock { $0.values.first { $0.token == token } } }
 
     /// Whether `session` is still its site's current one.
     func isCurrent(_ session: Admitted) -> Bool { sessions.withLock { $0[session.site.index] === session } }
@@ -83,7 +91,7 @@ final class SessionTable: Sendable {
         mailbox.post(.remove(site: site, reason: reason))
         quality.ended(site: site, meeting: removed.meeting, reason: reason)
         if notify { removed.send(["type": "ended", "reason": reason]) }
-        removed.connection.shutdownBoth()
+        removed.connection?.shutdownBoth()
         Log.info("session-ended", ["site": removed.site.id, "meeting": removed.meeting, "reason": reason])
     }
 }

@@ -132,6 +132,11 @@ int vcb_dtls_identity_generate(const char *commonName, int validDays, vcb_dtls_i
     if (unsigned_ == NULL) { status = last_error(); goto done; }
 
     PLArenaPool *arena = unsigned_->arena;
+    // Version 3, written out: NSS leaves version 1, which DER encodes only by its default (absent);
+    // NSS writes it anyway, and strict parsers (Python's cryptography, so aiortc) refuse that.
+    if (SEC_ASN1EncodeInteger(arena, &unsigned_->version, SEC_CERTIFICATE_VERSION_3) == NULL) {
+        status = last_error(); goto done;
+    }
     if (SECOID_SetAlgorithmID(arena, &unsigned_->signature, SEC_OID_ANSIX962_ECDSA_SHA256_SIGNATURE, NULL)
         != SECSuccess) { status = last_error(); goto done; }
     SECItem tbs = { siBuffer, NULL, 0 };

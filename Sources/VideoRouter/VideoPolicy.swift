@@ -10,8 +10,6 @@ public struct VideoPolicy: Sendable, Equatable {
         case presenters
     }
 
-    /// RTP payload types accepted as video, and their formats.
-    public var payloadTypes: [UInt8: VideoCodec] = [96: .vp8, 97: .h264]
     public var senders: Senders = .all
     /// Per site: the most video a site may send, in bits and packets per second (each with one
     /// second of burst allowance, so a key frame gets through).

@@ -13,11 +13,12 @@ public enum VideoStreamKind: Int, Sendable, CaseIterable, CustomStringConvertibl
 
 /// What the router asks of its owner, the media thread, which holds the sockets and SRTP sessions.
 public protocol VideoSink: AnyObject {
-    /// Protect `packet` (a plain RTP packet as its source sent it) for `receiver` with its header's
-    /// SSRC, sequence number and timestamp replaced by these, and send it.
+    /// Protect `packet` (a plain RTP packet as its source sent it, in `codec`) for `receiver` with
+    /// its header's SSRC, sequence number and timestamp replaced by these (and its payload type by
+    /// the one the receiver uses for `codec`), and send it.
     /// - Returns: the packet exactly as protected and sent (valid until the sink is called again),
     ///   kept to answer the receiver's NACKs; nil if it was not sent.
-    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
+    func forward(_ packet: UnsafeRawBufferPointer, codec: VideoCodec, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
                  timestamp: UInt32) -> UnsafeRawBufferPointer?
     /// Send `receiver` again a packet exactly as it was protected for it before (a repair): an SRTP
     /// index is never protected twice.
@@ -130,15 +131,17 @@ public final class VideoRouter {
     // MARK: Packets from sources
 
     /// Takes a video packet (already authenticated and decrypted) from `site` and forwards it to
-    /// every stream showing that site. Packets over the limits, of unknown payload types, too large,
+    /// every stream showing that site. `codec` is what the site's payload type stands for (nil: a
+    /// type it did not negotiate). Packets over the limits, of unknown payload types, too large,
     /// malformed, or from a site not allowed to send are dropped and counted.
-    public func receive(_ packet: UnsafeRawBufferPointer, header: RTPHeader, from site: Int, now: Int64, sink: any VideoSink) {
+    public func receive(_ packet: UnsafeRawBufferPointer, header: RTPHeader, codec: VideoCodec?, from site: Int, now: Int64,
+                        sink: any VideoSink) {
         guard let source = sites[site] else { return }
         if policy.senders == .presenters && site != host && site != floor {
             source.statistics.droppedNotAllowed += 1
             return
         }
-        guard let codec = policy.payloadTypes[header.payloadType] else {
+        guard let codec else {
             source.statistics.droppedPayloadType += 1
             return
         }
@@ -191,7 +194,8 @@ public final class VideoRouter {
                 }
                 let (sequence, timestamp) = stream.outgoing(sequence: header.sequenceNumber, timestamp: header.timestamp, now: now)
                 receiver.streams[kind.rawValue] = stream
-                guard let sent = sink.forward(packet, to: r, ssrc: stream.ssrc, sequenceNumber: sequence, timestamp: timestamp)
+                guard let sent = sink.forward(packet, codec: codec, to: r, ssrc: stream.ssrc, sequenceNumber: sequence,
+                                              timestamp: timestamp)
                 else { continue }
                 receiver.statistics.packetsOut += 1
                 receiver.statistics.bytesOut += packet.count

@@ -1,6 +1,7 @@
 import RTP
 import SRTP
 import Testing
+import VideoFormats
 @testable import VideoRouter
 
 /// A site sending one small VP8 frame per packet, fast enough for hundreds of thousands of packets.
@@ -31,7 +32,7 @@ struct SerialSender {
             raw[raw.count - 5] = UInt8(site)
             raw.storeBytes(of: serial.bigEndian, toByteOffset: raw.count - 4, as: UInt32.self)
             let header = try! RTPHeader(parsing: UnsafeRawBufferPointer(raw))
-            router.receive(UnsafeRawBufferPointer(raw), header: header, from: site, now: now, sink: sink)
+            router.receive(UnsafeRawBufferPointer(raw), header: header, codec: .vp8, from: site, now: now, sink: sink)
         }
         self.sequence &+= 1
         self.timestamp &+= 3000
@@ -75,7 +76,7 @@ final class ContinuitySink: VideoSink {
 
     deinit { sent.deallocate() }
 
-    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
+    func forward(_ packet: UnsafeRawBufferPointer, codec: VideoCodec, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
                  timestamp: UInt32) -> UnsafeRawBufferPointer? {
         let source = packet[packet.count - 5]
         let serial = packet.loadUnaligned(fromByteOffset: packet.count - 4, as: UInt32.self).bigEndian
@@ -195,7 +196,7 @@ final class SRTPRecordingSink: VideoSink {
 
     deinit { slot.deallocate() }
 
-    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
+    func forward(_ packet: UnsafeRawBufferPointer, codec: VideoCodec, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
                  timestamp: UInt32) -> UnsafeRawBufferPointer? {
         if sessions[receiver] == nil {
             sessions[receiver] = try! SRTPSession(profile: .aeadAES128GCM, direction: .outbound,

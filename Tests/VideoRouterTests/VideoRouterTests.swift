@@ -19,7 +19,7 @@ final class RecordingSink: VideoSink {
 
     deinit { sent.deallocate() }
 
-    func forward(_ packet: UnsafeRawBufferPointer, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
+    func forward(_ packet: UnsafeRawBufferPointer, codec: VideoCodec, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
                  timestamp: UInt32) -> UnsafeRawBufferPointer? {
         let header = try! RTPHeader(parsing: packet)
         forwarded.append(Forwarded(receiver: receiver, ssrc: ssrc, sequence: sequenceNumber, timestamp: timestamp,
@@ -76,6 +76,9 @@ struct VideoSender {
     }
 }
 
+/// The payload types the native join announces.
+let nativeCodecs: [UInt8: VideoCodec] = [96: .vp8, 97: .h264]
+
 func presenterSSRC(_ site: Int) -> UInt32 { UInt32(0x1000 + site) }
 func speakerSSRC(_ site: Int) -> UInt32 { UInt32(0x2000 + site) }
 
@@ -93,7 +96,7 @@ final class Meeting {
         for packet in packets {
             packet.withUnsafeBytes { raw in
                 let header = try! RTPHeader(parsing: raw)
-                router.receive(raw, header: header, from: site, now: now, sink: sink)
+                router.receive(raw, header: header, codec: nativeCodecs[header.payloadType], from: site, now: now, sink: sink)
             }
         }
     }

@@ -1,0 +1,83 @@
+import DTLS
+import ICE
+import Transport
+
+/// WebRTC peers on the media thread: ICE-lite checks answered in place, DTLS datagrams handed to
+/// the handshake thread, and the SRTP keys it returns. Everything else about such a site (jitter
+/// buffer, mix, video) is as for a native site.
+extension MediaEngine {
+    /// The WebRTC site whose selected address this is.
+    func webRTCSite(at address: SocketAddress?) -> Int? { address.flatMap { byAddress[$0] } }
+
+    /// A STUN message: answered only if it is a valid check for one of our WebRTC sessions; nothing
+    /// is sent otherwise (and never more bytes than a valid check had).
+    func handleSTUN(_ index: Int, now: Int64) {
+        let datagram = UnsafeRawBufferPointer(receiveBatch.datagram(index))
+        guard let from = receiveBatch.address(index), let ufrag = ICELiteSession.localUfrag(inRequest: datagram),
+              let site = byUfrag[ufrag], let session = sessions[site], var ice = session.ice
+        else {
+            stunRefused += 1
+            return
+        }
+        let result = ice.handle(datagram, from: from, now: now, response: stunResponse)
+        session.ice = ice
+        guard case .respond(let response) = result else {
+            stunRefused += 1
+            return
+        }
+        try? socket.send(UnsafeRawBufferPointer(rebasing: stunResponse[0..<response.byteCount]), to: from)
+        session.lastPacketAt = now
+        if response.selectionChanged { select(from, for: session, now: now) }
+    }
+
+    /// A DTLS record: only from the address ICE selected for a WebRTC session, to its handshake.
+    func handleDTLS(_ index: Int) {
+        guard let from = receiveBatch.address(index), let site = byAddress[from], let session = sessions[site],
+              session.ice != nil, let handshakes
+        else {
+            stunRefused += 1
+            return
+        }
+        handshakes.post(.datagram(site: site, bytes: Array(UnsafeRawBufferPointer(receiveBatch.datagram(index))), from: from))
+    }
+
+    /// ICE selected (or moved) a WebRTC peer's address.
+    private func select(_ address: SocketAddress, for session: MediaSession, now: Int64) {
+        if let old = session.address { byAddress[old] = nil }
+        byAddress[address] = session.setup.site
+        let first = session.address == nil
+        session.address = address
+        session.statistics.address = address.description
+        if !first { session.statistics.relatches += 1 }
+        handshakes?.post(.address(site: session.setup.site, address))
+        startStreams(session, now: now)
+    }
+
+    /// The handshake gave the peer's SRTP keys: media may flow.
+    func keyed(_ session: MediaSession, _ keys: DTLSSRTPKeys, now: Int64) {
+        do {
+            try session.key(profile: keys.profile, inbound: keys.inbound, outbound: keys.outbound)
+        } catch {
+            Log.error("media-session", ["site": session.setup.siteID, "error": error])
+            return
+        }
+        Log.info("webrtc-keyed", ["site": session.setup.siteID, "profile": "\(keys.profile)"])
+        startStreams(session, now: now)
+    }
+
+    /// Video streams start once the peer can be reached and keyed (as a native site's start on its
+    /// first authentic packet).
+    private func startStreams(_ session: MediaSession, now: Int64) {
+        guard session.address != nil, session.outbound != nil else { return }
+        let setup = session.setup
+        guard let router = routers[setup.meeting], router.statistics(of: setup.site) == nil else { return }
+        router.add(site: setup.site, presenterSSRC: setup.presenterSSRC, speakerSSRC: setup.speakerSSRC)
+    }
+
+    func forgetWebRTC(_ session: MediaSession) {
+        if let ufrag = session.ice?.localUfrag { byUfrag[ufrag] = nil }
+        if let address = session.address { byAddress[address] = nil }
+        for (ssrc, site) in bySSRC where site == session.setup.site { bySSRC[ssrc] = nil }
+        handshakes?.post(.stop(site: session.setup.site))
+    }
+}

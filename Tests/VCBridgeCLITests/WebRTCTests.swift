@@ -1,0 +1,118 @@
+import AudioSignal
+import Foundation
+import Testing
+import Transport
+@testable import VCBridgeCLI
+
+/// aiortc, a real and independent WebRTC stack, joining as a site (Scripts/clients/webrtc_site.py),
+/// installed into a virtual environment by Scripts/test.sh, which names its Python in
+/// `VCBRIDGE_AIORTC_PYTHON`.
+struct AiortcSite {
+    static var python: String? {
+        let path = ProcessInfo.processInfo.environment["VCBRIDGE_AIORTC_PYTHON"] ?? ".build/aiortc-venv/bin/python"
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }
+
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Scripts/clients/webrtc_site.py").path
+
+    /// Runs the client to the end; its JSON report.
+    static func run(_ arguments: [String]) throws -> (status: Int32, report: [String: Any], output: String) {
+        guard let python else {
+            throw CommandFailure("aiortc is not installed: run Scripts/test.sh, which installs it into .build/aiortc-venv")
+        }
+        let result = try runTool(python, [script] + arguments)
+        let line = result.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? "{}"
+        let report = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]) ?? [:]
+        return (result.status, report, result.output)
+    }
+}
+
+extension RunningBridge {
+    /// The bridge's web listener, from its log.
+    var web: String {
+        let line = logText.split(separator: "\n").first { $0.contains("event=http ") } ?? ""
+        let address = line.split(separator: " ").first { $0.hasPrefix("address=") }?.dropFirst("address=".count) ?? ""
+        return "http://\(address)"
+    }
+
+    static let withWeb = #"{"httpEnabled": true, "httpAddress": "127.0.0.1", "httpPort": 0}"#
+}
+
+/// A tone file for a site to send.
+func toneFile(_ hertz: Double, seconds: Double, into directory: String) throws -> String {
+    let path = directory + "/tone-\(Int(hertz)).wav"
+    try WAVFile.write(Tone.samples(frequency: hertz, amplitude: 0.25, count: Int(seconds * 48_000)), to: path)
+    return path
+}
+
+@Suite("WebRTC: aiortc joins as a site", .serialized)
+struct WebRTCTests {
+    @Test func aiortcHearsAndIsHeardAndSeesTheHostsVideo() throws {
+        let bridge = try RunningBridge(quality: RunningBridge.withWeb)
+        let video = try encodeTestVideo(.vp8, seconds: 4, kilobits: 300, into: bridge.dataDirectory)
+        let host = try bridge.endpoint("song-lo", ["--silent", "--video", video, "--video-loop", "--duration", "16s"])
+        let commune = try bridge.endpoint("tam-son", ["--tone", "440", "--duration", "14s", "--record", bridge.dataDirectory + "/tam-son-heard.wav"])
+        let heard = bridge.dataDirectory + "/aiortc-heard.wav"
+        let tone = try toneFile(880, seconds: 3, into: bridge.dataDirectory)
+        let site = try AiortcSite.run(["--bridge", bridge.web, "--key-file", bridge.keyPath("lang-cong"), "--send", tone,
+                                       "--record", heard, "--seconds", "10"])
+        #expect(site.status == 0, "\(site.output)")
+        #expect(site.report["state"] as? String == "connected", "\(site.output)")
+        #expect(site.report["left"] as? Bool == true)
+        // The presenter stream (the host's camera) decodes: 25 frames a second, at least 95 % of them
+        // over the last 8 of the 10 seconds (the first keyframe may take a moment).
+        let frames = (site.report["videoFrames"] as? [String: Int])?["1"] ?? 0
+        #expect(frames >= Int(0.95 * 25 * 8), "\(site.report)")
+        _ = bridge.finish(commune)
+        _ = bridge.finish(host)
+        // What each heard, by frequency: aiortc the commune's 440 Hz, the commune aiortc's 880 Hz.
+        let aiortcHeard = try WAVFile.read(heard)
+        #expect(Tone.dominant(among: [440, 880], in: aiortcHeard[(48_000 * 3)..<(48_000 * 7)])?.frequency == 440)
+        let communeHeard = try WAVFile.read(bridge.dataDirectory + "/tam-son-heard.wav")
+        #expect(Tone.dominant(among: [440, 880], in: communeHeard[(48_000 * 5)..<(48_000 * 9)])?.frequency == 880)
+        #expect(bridge.logText.contains("event=join site=lang-cong meeting=1"), "\(bridge.logText)")
+        #expect(bridge.logText.contains("transport=webrtc"))
+        #expect(bridge.stop() == 0)
+    }
+
+    @Test func aWrongKeyAndAReplayedRequestAreRefused() throws {
+        let bridge = try RunningBridge(quality: RunningBridge.withWeb)
+        // A key file of the right site with another secret.
+        let forged = bridge.dataDirectory + "/forged.key"
+        let real = try String(contentsOfFile: bridge.keyPath("lang-cong"), encoding: .utf8)
+        let secretLine = real.split(separator: "\n").first { $0.hasPrefix("secret=") }!
+        try real.replacingOccurrences(of: String(secretLine), with: "secret=" + String(repeating: "ab", count: 32))
+            .write(toFile: forged, atomically: true, encoding: .utf8)
+        chmod(forged, 0o600)
+        let wrong = try AiortcSite.run(["--bridge", bridge.web, "--key-file", forged, "--seconds", "1"])
+        #expect(wrong.report["joined"] as? Bool == false && wrong.report["status"] as? Int == 401, "\(wrong.output)")
+        #expect(try bridge.siteStatus("lang-cong") == nil)
+
+        // A genuine join, whose request is then sent again: refused, though its proof verifies.
+        let recorded = bridge.dataDirectory + "/request.json"
+        let genuine = try AiortcSite.run(["--bridge", bridge.web, "--key-file", bridge.keyPath("lang-cong"), "--seconds", "2",
+                                          "--replay-to", recorded])
+        #expect(genuine.report["joined"] as? Bool == true, "\(genuine.output)")
+        let request = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: recorded))) as! [String: String]
+        let replay = try httpPost(bridge.web + "/webrtc/join", body: request["offer"]!,
+                                  headers: ["Content-Type": "application/sdp", "Authorization": request["authorization"]!])
+        #expect(replay.status == 401, "\(replay)")
+        #expect(bridge.stop() == 0)
+    }
+}
+
+/// A plain HTTP/1.1 POST over a socket; the status and body.
+func httpPost(_ url: String, body: String, headers: [String: String]) throws -> (status: Int, body: String) {
+    let rest = url.dropFirst("http://".count)
+    let slash = rest.firstIndex(of: "/")!
+    let connection = try TCPConnection(connectingTo: try SocketAddress(parsing: String(rest[..<slash])))
+    let bytes = Array(body.utf8)
+    var head = "POST \(rest[slash...]) HTTP/1.1\r\nHost: bridge\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n"
+    for (name, value) in headers { head += "\(name): \(value)\r\n" }
+    try connection.send(Array((head + "\r\n").utf8) + bytes)
+    var lines: [String] = []
+    while let line = try connection.receiveLine(timeoutMilliseconds: 5000) { lines.append(line) }
+    let status = lines.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+    return (status, lines.joined(separator: "\n"))
+}
