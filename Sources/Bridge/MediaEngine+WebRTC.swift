@@ -1,5 +1,6 @@
 import DTLS
 import ICE
+import RTP
 import Transport
 
 /// WebRTC peers on the media thread: ICE-lite checks answered in place, DTLS datagrams handed to
@@ -79,5 +80,19 @@ extension MediaEngine {
         if let address = session.address { byAddress[address] = nil }
         for (ssrc, site) in bySSRC where site == session.setup.site { bySSRC[ssrc] = nil }
         handshakes?.post(.stop(site: session.setup.site))
+    }
+
+    /// Tells a browser the most video it may send (REMB): without it Chrome raises its bitrate
+    /// without bound. Once a second, for peers that negotiated goog-remb.
+    func sendEstimatedMaximumBitrate(_ session: MediaSession) {
+        guard let cap = session.setup.videoCapBitsPerSecond, let address = session.address, let outbound = session.outbound
+        else { return }
+        rtcpBuffer.withUnsafeMutableBytes { raw in
+            guard let length = try? RTCPFastPath.writeEstimatedMaximumBitrate(
+                into: raw, senderSSRC: session.setup.bridgeSSRC, mediaSSRC: session.videoSSRC, bitsPerSecond: UInt64(cap)),
+                let protected = try? outbound.protectRTCP(raw, length: length)
+            else { return }
+            try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: address)
+        }
     }
 }

@@ -126,12 +126,13 @@ final class MediaEngine: VideoSink {
     var routers: [MeetingID: VideoRouter] = [:]
     private let videoPolicy: VideoPolicy
     /// Video is forwarded as it arrives (not on the tick), its copies sent in chunks.
-    private let videoBatch = DatagramBatch(capacity: videoSendChunk, slotSize: 1500)
+    // Room for the largest packet the settings allow (1,472 bytes) and libsrtp2's trailer.
+    private let videoBatch = DatagramBatch(capacity: videoSendChunk, slotSize: 1472 + SRTPSession.maxTrailerLength)
     let receiveBatch = DatagramBatch(capacity: receiveBatchSize, slotSize: 1500, arrivalTimes: true)
     private var arrivals = [Int64](repeating: 0, count: receiveBatchSize)
     private let sendBatch = DatagramBatch(capacity: maximumSites, slotSize: 1500)
     private let scratch = UnsafeMutableBufferPointer<Int16>.allocate(capacity: 5760)
-    private var rtcpBuffer = [UInt8](repeating: 0, count: 1500)
+    var rtcpBuffer = [UInt8](repeating: 0, count: 1500)
     /// Tick lateness since start, in 50 µs buckets (the last bucket holds everything from 50 ms).
     private var lateness = [Int](repeating: 0, count: 1000)
     private var latenessCount = 0
@@ -614,6 +615,7 @@ final class MediaEngine: VideoSink {
         }
         guard now >= nextPublish else { return }
         nextPublish = now + 1_000_000_000
+        for case let session? in sessions { sendEstimatedMaximumBitrate(session) }
         for (meeting, mixer) in mixers {
             mixer.adaptToReportedLoss { site in
                 guard let s = self.sessions[site], s.setup.meeting == meeting, s.statistics.roundTripMilliseconds != nil

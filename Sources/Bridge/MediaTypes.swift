@@ -50,6 +50,8 @@ struct SessionSetup: Sendable {
     let floor: Int?
     let transport: MediaTransport
     let payloadTypes: PayloadTypes
+    /// For a peer that takes REMB (a browser): the most video it may send, told once a second.
+    var videoCapBitsPerSecond: Int? = nil
 }
 
 enum MediaCommand: Sendable {

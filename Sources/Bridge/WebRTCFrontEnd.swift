@@ -122,7 +122,11 @@ final class WebRTCFrontEnd: @unchecked Sendable {
             site: site.index, siteID: site.id, meeting: meeting.id, endpointSSRC: ssrcs.siteAudio, bridgeSSRC: ssrcs.bridgeAudio,
             videoSSRC: ssrcs.siteVideo, presenterSSRC: ssrcs.presenter, speakerSSRC: ssrcs.speaker, host: meeting.host, floor: floor,
             transport: .webRTC(ice: ice, remoteUfrag: n.remoteICE.ufrag, peerFingerprint: peerFingerprint),
-            payloadTypes: PayloadTypes(audio: n.audio.payloadType, audioLevelID: n.audio.audioLevelExtensionID, video: video))))
+            payloadTypes: PayloadTypes(audio: n.audio.payloadType, audioLevelID: n.audio.audioLevelExtensionID, video: video),
+            // REMB asks for 80 % of the allowance: an encoder's target leaves out packet overhead and
+            // keyframe bursts (aiortc overshoots its target by about 10 %), which the allowance must pass.
+            videoCapBitsPerSecond: n.camera?.codecs.contains { $0.feedback.contains(.remb) } == true
+                ? bridge.options.settings.video.maxKilobitsPerSecond * 800 : nil)))
         if floor == site.index { bridge.mailbox.post(.floor(meeting: meeting.id, site: site.index)) }
         Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": request.peer.map { "\($0)" } ?? "-",
                           "generation": key.generation, "transport": "webrtc"])

@@ -362,6 +362,32 @@ public enum RTCPFastPath {
         return length
     }
 
+    /// An RR without blocks followed by a receiver estimated maximum bitrate (REMB: payload-specific
+    /// feedback, FMT 15, draft-alvestrand-rmcat-remb) asking the sender of `mediaSSRC` to keep its
+    /// video under `bitsPerSecond` (written as an 18-bit mantissa and a 6-bit exponent, rounded down).
+    /// - Returns: the compound's length (32 bytes).
+    public static func writeEstimatedMaximumBitrate(
+        into buffer: UnsafeMutableRawBufferPointer, senderSSRC: UInt32, mediaSSRC: UInt32, bitsPerSecond: UInt64
+    ) throws(PacketError) -> Int {
+        guard buffer.count >= 32 else { throw .bufferTooSmall }
+        var exponent: UInt32 = 0
+        while exponent < 63 && bitsPerSecond >> UInt64(exponent) >= 1 << 18 { exponent += 1 }
+        let mantissa = UInt32(truncatingIfNeeded: bitsPerSecond >> UInt64(exponent)) & 0x3FFFF
+        buffer.put(UInt8(0x80), at: 0)
+        buffer.put(RTCPPacketType.receiverReport, at: 1)
+        buffer.put(UInt16(1), at: 2)
+        buffer.put(senderSSRC, at: 4)
+        buffer.put(UInt8(0x80 | 15), at: 8)
+        buffer.put(RTCPPacketType.payloadFeedback, at: 9)
+        buffer.put(UInt16(24 / 4 - 1), at: 10)
+        buffer.put(senderSSRC, at: 12)
+        buffer.put(UInt32(0), at: 16)  // the media source is named in the SSRC list instead
+        buffer.put(UInt32(0x5245_4D42), at: 20)  // "REMB"
+        buffer.put(UInt32(1) << 24 | exponent << 18 | mantissa, at: 24)
+        buffer.put(mediaSSRC, at: 28)
+        return 32
+    }
+
     /// What the bridge reads from a received compound.
     public struct Reading {
         /// The middle 32 bits of a sender report's NTP time, if the compound has an SR.

@@ -16,7 +16,7 @@ public struct VideoPolicy: Sendable, Equatable {
     public var maximumBitsPerSecond = 2_500_000
     public var maximumPacketsPerSecond = 400
     /// Largest video RTP packet accepted (after SRTP is removed).
-    public var maximumPacketBytes = 1300
+    public var maximumPacketBytes = 1400
     /// At most one keyframe request forwarded to a source per interval, whatever asked for it.
     public var keyframeRequestIntervalNanoseconds: Int64 = 1_000_000_000
     /// How long a stream waits for the new source's keyframe before it retries (it keeps showing

@@ -20,7 +20,7 @@ struct SettingsTests {
         #expect(s.maxOccurrences == 366)
         #expect(s.talkers == 3 && s.lostAfterSeconds == 10)
         #expect(s.signalingPort == 7400 && s.mediaPort == 7402 && s.listenAddress == "0.0.0.0")
-        #expect(s.video == VideoSettings(senders: .all, maxKilobitsPerSecond: 2500, maxPacketsPerSecond: 400, maxPacketBytes: 1300,
+        #expect(s.video == VideoSettings(senders: .all, maxKilobitsPerSecond: 2500, maxPacketsPerSecond: 400, maxPacketBytes: 1400,
                                          keyframeRequestIntervalMilliseconds: 1000, switchTimeoutMilliseconds: 2000,
                                          repairWindowMilliseconds: 500, maxRepairsPerSecond: 200, speakerHoldMilliseconds: 1000))
         #expect(s.quality == QualitySettings(goodMOS: 2.7, fairMOS: 2.4, poorMOS: 1.9, alertAfterSeconds: 10, sampleSeconds: 5,

@@ -220,3 +220,29 @@ struct RTCPFastPathTests {
         }
     }
 }
+
+@Suite("REMB")
+struct REMBTests {
+    @Test func aREMBForThreeHundredKilobitsIsLaidOutAsTheDraftSays() throws {
+        var bytes = [UInt8](repeating: 0, count: 40)
+        let length = try bytes.withUnsafeMutableBytes {
+            try RTCPFastPath.writeEstimatedMaximumBitrate(into: $0, senderSSRC: 0x0102_0304, mediaSSRC: 0xA0B0_C0D0, bitsPerSecond: 300_000)
+        }
+        #expect(length == 32)
+        #expect(Array(bytes[0..<8]) == [0x80, 201, 0, 1, 1, 2, 3, 4])  // an empty RR first: a compound starts with a report
+        #expect(Array(bytes[8..<12]) == [0x8F, 206, 0, 5])  // PSFB, FMT 15, six words
+        #expect(Array(bytes[12..<24]) == [1, 2, 3, 4, 0, 0, 0, 0] + Array("REMB".utf8))
+        // One SSRC; 300,000 = 150,000 x 2^1: exponent 1, mantissa 150,000 (0x249F0).
+        #expect(Array(bytes[24..<28]) == [1, 0x06, 0x49, 0xF0])
+        #expect(Array(bytes[28..<32]) == [0xA0, 0xB0, 0xC0, 0xD0])
+        // Any rate survives the 18-bit mantissa within one part in 2^17.
+        for rate: UInt64 in [0, 1, 262_143, 262_144, 2_500_000, 1 << 40] {
+            _ = try bytes.withUnsafeMutableBytes {
+                try RTCPFastPath.writeEstimatedMaximumBitrate(into: $0, senderSSRC: 1, mediaSSRC: 2, bitsPerSecond: rate)
+            }
+            let word = UInt32(bytes[24]) << 24 | UInt32(bytes[25]) << 16 | UInt32(bytes[26]) << 8 | UInt32(bytes[27])
+            let decoded = UInt64(word & 0x3FFFF) << UInt64((word >> 18) & 0x3F)
+            #expect(decoded <= rate && rate - decoded <= rate >> 17, "\(rate) -> \(decoded)")
+        }
+    }
+}

@@ -16,6 +16,21 @@ struct AiortcSite {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Scripts/clients/webrtc_site.py").path
 
+    /// Starts the client; its output (and errors) in the pipe.
+    static func start(_ arguments: [String]) throws -> (Process, Pipe) {
+        guard let python else {
+            throw CommandFailure("aiortc is not installed: run Scripts/test.sh, which installs it into .build/aiortc-venv")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [script] + arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        return (p, pipe)
+    }
+
     /// Runs the client to the end; its JSON report.
     static func run(_ arguments: [String]) throws -> (status: Int32, report: [String: Any], output: String) {
         guard let python else {
@@ -98,6 +113,35 @@ struct WebRTCTests {
         let replay = try httpPost(bridge.web + "/webrtc/join", body: request["offer"]!,
                                   headers: ["Content-Type": "application/sdp", "Authorization": request["authorization"]!])
         #expect(replay.status == 401, "\(replay)")
+        #expect(bridge.stop() == 0)
+    }
+}
+
+extension WebRTCTests {
+    @Test func REMBHoldsAnAiortcCameraToTheBridgesLimit() throws {
+        let bridge = try RunningBridge(video: #"{"maxKilobitsPerSecond": 300}"#, quality: RunningBridge.withWeb)
+        let camera = try encodeTestVideo(.vp8, pattern: "testsrc2", seconds: 15, size: "320x240", kilobits: 1500, into: bridge.dataDirectory)
+        let site = try AiortcSite.start(["--bridge", bridge.web, "--key-file", bridge.keyPath("lang-cong"), "--video", camera,
+                                         "--seconds", "13"])
+        func video() throws -> [String: Any] { (try bridge.siteStatus("lang-cong")?["video"] as? [String: Any]) ?? [:] }
+        #expect(try waitFor(15) { try video()["packetsIn"] as? Int ?? 0 > 0 })
+        // From 5 s after its first video on, the camera keeps within 1.2 x the limit: what the bridge
+        // accepts stays under it, and it hardly has to drop anything over the site's allowance.
+        Thread.sleep(forTimeInterval: 5)
+        let before = try video()
+        var rates: [Double] = []
+        for _ in 0..<5 {
+            Thread.sleep(forTimeInterval: 1)
+            rates.append(try video()["inKbps"] as? Double ?? -1)
+        }
+        let after = try video()
+        let accepted = (after["packetsIn"] as? Int ?? 0) - (before["packetsIn"] as? Int ?? 0)
+        let dropped = (after["droppedOverRate"] as? Int ?? 0) - (before["droppedOverRate"] as? Int ?? 0)
+        // What the camera sent: what was accepted, scaled up by the packets dropped over the allowance.
+        let sent = rates.reduce(0, +) / Double(rates.count) * Double(accepted + dropped) / Double(max(1, accepted))
+        #expect(accepted > 100 && sent < 300 * 1.2, "sent about \(sent) kb/s: accepted \(accepted) packets, dropped \(dropped), kb/s \(rates)")
+        #expect(rates.allSatisfy { $0 > 100 && $0 < 300 * 1.2 }, "camera kb/s from 5 s: \(rates)")
+        site.0.waitUntilExit()
         #expect(bridge.stop() == 0)
     }
 }
