@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "VCBridgeCLITests",
             dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory", "Admission", "SRTP", "RTP", "Transport",
-                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring"]
+                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring", "ICE"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -156,7 +156,9 @@ func httpPost(_ url: String, body: String, headers: [String: String]) throws -> 
     for (name, value) in headers { head += "\(name): \(value)\r\n" }
     try connection.send(Array((head + "\r\n").utf8) + bytes)
     var lines: [String] = []
-    while let line = try connection.receiveLine(timeoutMilliseconds: 5000) { lines.append(line) }
+    while let line = try connection.receiveLine(timeoutMilliseconds: 5000) {
+        lines.append(line.utf8.last == UInt8(ascii: "\r") ? String(decoding: line.utf8.dropLast(), as: UTF8.self) : line)
+    }
     let status = lines.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
     return (status, lines.joined(separator: "\n"))
 }
