@@ -8,7 +8,8 @@ import Transport
 
 /// The bridge's local control socket: an owner-only Unix socket through which the CLI and
 /// technicians talk to the running bridge. One JSON request per line, one JSON answer per line;
-/// clients are served concurrently, each with 2 s from accept to send its request.
+/// clients are served concurrently, each with 2 s from accept to send its request and 5 s from
+/// accept to have read the answer (a client that reads too slowly is reset).
 ///   {"command":"status"}          per-site media figures and the mixer clock
 ///   {"command":"quality"}         every site of the meetings in progress: state, quality figures, grade; open alerts
 ///   {"command":"quality","site":ID} the same with that site's last 10 minutes, second by second
@@ -64,6 +65,8 @@ final class ControlSocket: @unchecked Sendable {
     static let maxClients = 64
     /// Time from accept for a client to send its request line.
     static let requestTimeoutNanoseconds: Int64 = 2_000_000_000
+    /// Time from accept for the client to have read the answer.
+    static let answerTimeoutNanoseconds: Int64 = 5_000_000_000
     private let clients = Mutex(0)
 
     /// Accepts clients until ``close()``, each served on its own thread (at most ``maxClients`` at
@@ -86,32 +89,34 @@ final class ControlSocket: @unchecked Sendable {
                 Log.info("accepting-again", ["listener": "control", "failedAccepts": failures])
             }
             let connection = TCPConnection(descriptor: fd, peer: nil)
-            connection.setSendTimeout(milliseconds: 5000)
             let admitted = clients.withLock { count -> Bool in
                 guard count < Self.maxClients else { return false }
                 count += 1
                 return true
             }
             guard admitted else {
-                try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "the bridge is busy with other control clients; try again"]))
+                // One short line into an empty socket buffer: the deadline is a formality.
+                try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "the bridge is busy with other control clients; try again"]),
+                                     deadline: monotonicNanoseconds() + 100_000_000)
                 connection.close()
                 continue
             }
-            let handoff = Handoff(value: (connection, monotonicNanoseconds() + Self.requestTimeoutNanoseconds))
+            let handoff = Handoff(value: (connection, monotonicNanoseconds()))
             Thread {
-                self.answer(handoff.value.0, deadline: handoff.value.1)
+                self.answer(handoff.value.0, accepted: handoff.value.1)
                 handoff.value.0.close()
                 self.clients.withLock { $0 -= 1 }
             }.start()
         }
     }
 
-    private func answer(_ connection: TCPConnection, deadline: Int64) {
+    private func answer(_ connection: TCPConnection, accepted: Int64) {
         connection.maximumLine = 16 * 1024
-        guard let line = try? connection.receiveLine(deadline: deadline),
+        let sendBy = accepted + Self.answerTimeoutNanoseconds
+        guard let line = try? connection.receiveLine(deadline: accepted + Self.requestTimeoutNanoseconds),
               let request = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         else {
-            try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "expected one JSON request line"]))
+            try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "expected one JSON request line"]), deadline: sendBy)
             return
         }
         var answer: [String: Any]
@@ -135,6 +140,6 @@ final class ControlSocket: @unchecked Sendable {
         }
         // Unsorted keys: sorting a status of every site costs more than building it.
         let reply = (try? JSONSerialization.data(withJSONObject: answer)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        try? connection.send(line: reply)
+        do { try connection.send(line: reply, deadline: sendBy) } catch { connection.reset() }
     }
 }

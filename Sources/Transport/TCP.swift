@@ -140,13 +140,6 @@ public final class TCPConnection: @unchecked Sendable {
     /// The socket, for `poll`.
     public var pollDescriptor: Int32 { descriptor }
 
-    /// Makes a blocking send give up (`EAGAIN`) after `milliseconds` without progress, so a peer
-    /// that stops reading cannot hold the sender.
-    public func setSendTimeout(milliseconds: Int) {
-        var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
-        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
-
     /// Switches between blocking calls and calls that return at once (`O_NONBLOCK`).
     public func setBlocking(_ blocking: Bool) {
         let flags = fcntl(descriptor, F_GETFL)
@@ -238,6 +231,44 @@ public final class TCPConnection: @unchecked Sendable {
             }
             sent += n
         }
+    }
+
+    /// Sends bytes as they are, giving up when the monotonic clock (``monotonicNanoseconds()``)
+    /// reaches `deadline`, however the peer reads: each send returns at once (`MSG_DONTWAIT`) and
+    /// the wait for room is a poll against what is left, so a peer that takes a little at a time
+    /// cannot stretch it (a send timeout restarts with every send that makes progress).
+    /// - Throws: ``SocketError``: `ETIMEDOUT` when the deadline passed with bytes unsent; a failed send.
+    public func send(_ bytes: [UInt8], deadline: Int64) throws(SocketError) {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            }
+            if n >= 0 {
+                sent += n
+                continue
+            }
+            if errno == EINTR { continue }
+            guard errno == EAGAIN || errno == EWOULDBLOCK else { throw SocketError("send") }
+            let left = deadline - monotonicNanoseconds()
+            guard left > 0 else { throw SocketError("send", code: ETIMEDOUT) }
+            var fds = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+            if poll(&fds, 1, Int32(min(left / 1_000_000 + 1, 60_000))) < 0 && errno != EINTR { throw SocketError("poll") }
+        }
+    }
+
+    /// Sends one line (a newline is added) by `deadline` (``send(_:deadline:)``).
+    public func send(line: String, deadline: Int64) throws(SocketError) {
+        try send(Array((line + "\n").utf8), deadline: deadline)
+    }
+
+    /// Closes at once, discarding what is still unsent (the peer sees a reset), so a peer that
+    /// reads too slowly does not keep the kernel sending after the deadline.
+    public func reset() {
+        guard descriptor >= 0 else { return }
+        var off = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &off, socklen_t(MemoryLayout<linger>.size))
+        close()
     }
 
     /// Receives one line, waiting at most `timeoutMilliseconds` (-1: forever).
