@@ -67,7 +67,7 @@ final class JoinListener: @unchecked Sendable {
     // The listener thread's own state.
     private var pending: [Int32: Pending] = [:]
     /// When each site whose key file the bridge cannot use was last logged (at most once a minute).
-    private let unusableKeysLogged = Mutex<[String: Int64]>([:])
+    private var unusableKeysLogged: [String: Int64] = [:]
     private var perGroup: [String: Int] = [:]
     private var trouble = AcceptTrouble()
     private var acceptPausedUntil: Int64 = 0
@@ -238,12 +238,10 @@ final class JoinListener: @unchecked Sendable {
             // The operator's problem (a key file others can read, or damaged): the site is refused as
             // for a wrong key, and the log says why, once a minute at most.
             key = nil
-            let due = unusableKeysLogged.withLock { logged -> Bool in
-                guard now - (logged[site.id] ?? .min / 2) >= 60_000_000_000 else { return false }
-                logged[site.id] = now
-                return true
+            if now - (unusableKeysLogged[site.id] ?? .min / 2) >= 60_000_000_000 {
+                unusableKeysLogged[site.id] = now
+                Log.error("site-key-unusable", ["site": site.id, "error": "\(error)"])
             }
-            if due { Log.error("site-key-unusable", ["site": site.id, "error": "\(error)"]) }
         }
         let secret = key?.secret ?? ((try? SecureRandom.bytes(SiteKey.secretLength)) ?? [UInt8](repeating: 0, count: 32))
         guard let bridgeNonce = try? SecureRandom.bytes(JoinProtocol.nonceLength),
