@@ -94,6 +94,11 @@ public final class TCPListener {
 }
 
 /// A connected TCP stream carrying newline-terminated messages.
+///
+/// Lines are read either waiting (``receiveLine(deadline:)``, or with a timeout) or, on a
+/// non-blocking socket polled by the caller, with ``readAvailable()`` then ``bufferedLine()``. Every
+/// reader treats a line longer than ``maximumLine`` the same way: an error (`EMSGSIZE`), whether
+/// its newline has arrived or not.
 public final class TCPConnection: @unchecked Sendable {
     public let peer: SocketAddress?
     private var descriptor: Int32
@@ -183,7 +188,9 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Receives one line, waiting until the monotonic clock (``monotonicNanoseconds()``) reaches
     /// `deadline` at the latest, however the bytes trickle in.
-    /// - Returns: the line, or nil when the peer closed the stream or the deadline passed.
+    /// - Returns: the line without its newline, or nil when the peer closed the stream (``peerClosed``)
+    ///   or the deadline passed.
+    /// - Throws: ``SocketError`` for a failed read or a line longer than ``maximumLine``.
     public func receiveLine(deadline: Int64) throws(SocketError) -> String? {
         while true {
             if let line = try bufferedLine() { return line }
@@ -271,35 +278,8 @@ public final class TCPConnection: @unchecked Sendable {
         close()
     }
 
-    /// Receives one line, waiting at most `timeoutMilliseconds` (-1: forever).
-    /// - Returns: the line without its newline, or nil when the peer closed the stream or the wait ran out.
-    /// - Throws: ``SocketError`` for a failed read or a line longer than ``maximumLine``.
+    /// Receives one line, waiting at most `timeoutMilliseconds` in all (-1: forever): ``receiveLine(deadline:)``.
     public func receiveLine(timeoutMilliseconds: Int32) throws(SocketError) -> String? {
-        while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            guard buffer.count <= maximumLine else { throw SocketError("receive", code: EMSGSIZE) }
-            var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fds, 1, timeoutMilliseconds)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw SocketError("poll")
-            }
-            if ready == 0 { return nil }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SocketError("recv")
-            }
-            if n == 0 {
-                peerClosed = true
-                return nil
-            }
-            buffer += chunk[0..<n]
-        }
+        try receiveLine(deadline: timeoutMilliseconds < 0 ? .max : monotonicNanoseconds() + Int64(timeoutMilliseconds) * 1_000_000)
     }
 }

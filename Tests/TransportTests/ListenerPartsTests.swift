@@ -78,6 +78,33 @@ struct ListenerPartsTests {
         client.close()
     }
 
+    @Test func aLineOverTheLimitIsAnErrorFromEveryReaderEvenWithItsNewline() throws {
+        let listener = try TCPListener(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        listener.setNonBlocking()
+        for reader in ["timeout", "deadline", "non-blocking"] {
+            let client = try TCPConnection(connectingTo: listener.localAddress)
+            try client.send(Array(repeating: UInt8(ascii: "x"), count: 100) + [10] + Array("next\n".utf8))
+            var accepted: TCPConnection? = nil
+            for _ in 0..<200 where accepted == nil {
+                accepted = try listener.acceptIfReady()
+                if accepted == nil { usleep(10_000) }
+            }
+            let server = try #require(accepted)
+            server.maximumLine = 16
+            usleep(50_000)  // the whole line and its newline have arrived
+            #expect(throws: SocketError("receive", code: EMSGSIZE), "\(reader)") {
+                switch reader {
+                case "timeout": _ = try server.receiveLine(timeoutMilliseconds: 1000)
+                case "deadline": _ = try server.receiveLine(deadline: monotonicNanoseconds() + Self.second)
+                default:
+                    _ = try server.readAvailable()
+                    _ = try server.bufferedLine()
+                }
+            }
+            client.close()
+        }
+    }
+
     @Test func nonBlockingAcceptAndReadsReturnAtOnce() throws {
         let listener = try TCPListener(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
         listener.setNonBlocking()
