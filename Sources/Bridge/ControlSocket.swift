@@ -18,47 +18,26 @@ import Transport
 ///   {"command":"floor","meeting":N} give meeting N's floor back to its host
 final class ControlSocket: @unchecked Sendable {
     let path: String
-    private var descriptor: Int32
+    private let listener: UnixListener
+    /// Set by ``close()`` before the listener closes, so the accept that fails then is not reported as trouble.
+    private let closing = Atomic(false)
     private unowned let server: BridgeServer
 
     init(path: String, server: BridgeServer) throws {
         self.path = path
         self.server = server
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw BridgeError("cannot create the control socket: \(String(cString: strerror(errno)))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            Glibc.close(fd)
+        do {
+            listener = try UnixListener(path: path)
+        } catch where error.code == ENAMETOOLONG {
             throw BridgeError("the control socket path \(path) is too long")
+        } catch {
+            throw BridgeError("cannot listen on \(path): \(String(cString: strerror(error.code)))")
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let previousMask = umask(0o177)  // created owner-only
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        umask(previousMask)
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let message = String(cString: strerror(errno))
-            Glibc.close(fd)
-            throw BridgeError("cannot listen on \(path): \(message)")
-        }
-        chmod(path, 0o600)
-        descriptor = fd
     }
 
     func close() {
-        if descriptor >= 0 {
-            shutdown(descriptor, Int32(SHUT_RDWR))
-            Glibc.close(descriptor)
-            descriptor = -1
-            unlink(path)
-        }
+        closing.store(true, ordering: .releasing)
+        listener.close()
     }
 
     /// Clients served at once; more are told the bridge is busy.
@@ -74,21 +53,20 @@ final class ControlSocket: @unchecked Sendable {
     func serve() {
         var trouble = AcceptTrouble()
         while true {
-            let fd = accept(descriptor, nil, nil)
-            if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                if descriptor < 0 || errno == EBADF || errno == EINVAL { return }  // closed
+            let connection: TCPConnection
+            do {
+                connection = try listener.accept()
+            } catch {
+                if closing.load(ordering: .acquiring) || listener.isClosed { return }
                 if trouble.failed(now: monotonicNanoseconds()) {
-                    Log.warning("accept-failing", ["listener": "control", "error": String(cString: strerror(errno))])
+                    Log.warning("accept-failing", ["listener": "control", "error": String(cString: strerror(error.code))])
                 }
                 usleep(useconds_t(AcceptTrouble.backoffNanoseconds / 1000))
                 continue
             }
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             if let failures = trouble.ended(now: monotonicNanoseconds()) {
                 Log.info("accepting-again", ["listener": "control", "failedAccepts": failures])
             }
-            let connection = TCPConnection(descriptor: fd, peer: nil)
             let admitted = clients.withLock { count -> Bool in
                 guard count < Self.maxClients else { return false }
                 count += 1

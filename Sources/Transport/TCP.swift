@@ -1,11 +1,14 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
-/// A listening TCP socket (the bridge's signalling port).
-public final class TCPListener {
+/// A listening TCP socket (the bridge's signalling port). ``close()`` may be called from another
+/// thread than the one blocked in ``accept()``.
+public final class TCPListener: Sendable {
     public let localAddress: SocketAddress
-    private var descriptor: Int32
+    /// The socket; -1 once closed (read atomically, so a close from another thread is seen).
+    private let descriptor: Atomic<Int32>
 
     /// - Parameter backlog: connections the kernel may hold before they are accepted (capped by `net.core.somaxconn`).
     public init(bindTo address: SocketAddress, backlog: Int32 = 64) throws(SocketError) {
@@ -29,30 +32,29 @@ public final class TCPListener {
             throw SocketError("getsockname", code: EINVAL)
         }
         localAddress = resolved
-        descriptor = fd
+        descriptor = Atomic(fd)
     }
 
     deinit { close() }
 
     /// Stops accepting (a blocked `accept` returns with an error).
     public func close() {
-        if descriptor >= 0 {
-            shutdown(descriptor, Int32(SHUT_RDWR))
-            Glibc.close(descriptor)
-            descriptor = -1
-        }
+        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
+        guard fd >= 0 else { return }
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
     }
 
     /// Set once ``close()`` was called: an accept that fails now means "stop", not "trouble".
-    public var isClosed: Bool { descriptor < 0 }
+    public var isClosed: Bool { descriptor.load(ordering: .acquiring) < 0 }
 
     /// The socket, for `poll` (readable: a connection is waiting).
-    public var pollDescriptor: Int32 { descriptor }
+    public var pollDescriptor: Int32 { descriptor.load(ordering: .acquiring) }
 
     /// Makes ``acceptIfReady()`` return at once when no connection waits.
     public func setNonBlocking() {
-        let flags = fcntl(descriptor, F_GETFL)
-        _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
+        let fd = descriptor.load(ordering: .acquiring)
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     }
 
     /// The next waiting connection (non-blocking and close-on-exec), or nil when none waits
@@ -78,19 +80,29 @@ public final class TCPListener {
         }
     }
 
-    /// One accept(2): the connection (close-on-exec, and non-blocking if asked), or nil with errno set.
     private func acceptOne(nonBlocking: Bool) -> TCPConnection? {
-        var peer = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let fd = withUnsafeMutablePointer(to: &peer) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(descriptor, $0, &length) }
+        let fd = descriptor.load(ordering: .acquiring)
+        guard fd >= 0 else {
+            errno = EBADF
+            return nil
         }
-        guard fd >= 0 else { return nil }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        if nonBlocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        let address = withUnsafeBytes(of: &peer) { SocketAddress($0.baseAddress!) }
-        return TCPConnection(descriptor: fd, peer: address)
+        return acceptStream(on: fd, nonBlocking: nonBlocking)
     }
+}
+
+/// One accept(2) on the listening socket `listener` (TCP or Unix): the connection (close-on-exec,
+/// and non-blocking if asked; no peer address for a Unix socket), or nil with errno set.
+func acceptStream(on listener: Int32, nonBlocking: Bool) -> TCPConnection? {
+    var peer = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let fd = withUnsafeMutablePointer(to: &peer) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listener, $0, &length) }
+    }
+    guard fd >= 0 else { return nil }
+    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    if nonBlocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+    let address = withUnsafeBytes(of: &peer) { SocketAddress($0.baseAddress!) }
+    return TCPConnection(descriptor: fd, peer: address)
 }
 
 /// A connected TCP stream carrying newline-terminated messages.
