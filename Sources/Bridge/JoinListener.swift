@@ -156,9 +156,12 @@ final class JoinListener: @unchecked Sendable {
                 }
                 drop(victim, reason: "over-capacity", now: now)
             }
-            if pending.count >= pendingCap && evict(toFit: pendingCap - 1, now: now) == 0 {
-                drop(p, reason: "over-capacity", now: now)
-                continue
+            if pending.count >= pendingCap {
+                evict(toFit: pendingCap - 1, now: now)
+                if pending.count >= pendingCap {
+                    drop(p, reason: "over-capacity", now: now)
+                    continue
+                }
             }
             pending[connection.pollDescriptor] = p
             perGroup[p.group, default: 0] += 1
