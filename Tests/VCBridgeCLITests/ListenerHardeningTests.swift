@@ -236,10 +236,10 @@ struct ListenerHardeningTests {
         #expect(bitten, "closed: \(crowd.closedByPeer) of the crowd, \(neighbours.closedByPeer) of the neighbours")
         #expect(bridge.logText.contains("reason=over-capacity"), "\(bridge.logText.suffix(600))")
         // The proof arrives after the flood: the join is welcomed.
-        let answer = try stalled.finish()
-        #expect(answer["type"] as? String == "welcome", "\(answer)")
+        let answer = try? stalled.finish()  // (on failure the bridge is still stopped below)
+        #expect(answer?["type"] as? String == "welcome", "\(String(describing: answer))")
         // A site that connects during the flood gets in too (a silent connection makes room for it).
-        _ = try RawSite(try bridge.key("tam-son"), bridge: bridge)
+        #expect((try? RawSite(try bridge.key("tam-son"), bridge: bridge)) != nil)
         #expect(bridge.process.isRunning)
         #expect(bridge.stop() == 0)
     }
