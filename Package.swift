@@ -45,8 +45,10 @@ let package = Package(
         .target(name: "JitterBuffer", dependencies: ["RTP"]),
         // ICE-lite for WebRTC peers: STUN messages (RFC 5389), checks and consent (RFC 8445 §2.5, RFC 7675), RFC 7983 demultiplexing.
         .target(name: "ICE", dependencies: ["KeyDerivation", "Transport"]),
+        // A directory's entries synced to disk (the booking journal and the key files share it).
+        .target(name: "FileSync"),
         // Site secrets and the join exchange (HKDF-derived SRTP keys, mutual HMAC proofs).
-        .target(name: "Admission", dependencies: ["KeyDerivation"]),
+        .target(name: "Admission", dependencies: ["KeyDerivation", "FileSync"]),
         // Talker selection, mix-minus, limiter and shared encoding.
         .target(name: "Mixer", dependencies: ["OpusCodec"]),
         // The E-model MOS estimate and quality grades (for technicians' views).
@@ -69,7 +71,7 @@ let package = Package(
         .target(name: "SiteDirectory", dependencies: ["EmbeddedConfig"]),
 
         // Bookings: recurrence, conflicts, priority, the durable journal.
-        .target(name: "Scheduler", dependencies: ["SiteDirectory", "CivilTime"]),
+        .target(name: "Scheduler", dependencies: ["SiteDirectory", "CivilTime", "FileSync"]),
 
         // The bridge: media thread (SRTP, jitter buffers, mixer), join listener, schedule follower, control socket.
         .target(

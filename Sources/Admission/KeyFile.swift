@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FileSync
 
 /// Key files as ssh treats private keys: a key file (or the keys directory) that group or others
 /// can reach is refused with the command that fixes it, and a file put in place, replaced or
@@ -120,21 +121,8 @@ enum KeyFile {
         return true
     }
 
-    /// Syncs the directory holding `path` (its entries: names created, replaced or removed).
+    /// Syncs the directory holding `path` (``FileSync/syncDirectory(containing:)``), failing as the key store does.
     static func syncDirectory(containing path: String) throws(KeyStoreError) {
-        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        try syncDirectory(directory)
-    }
-
-    /// Syncs a directory's entries to disk. A file system that cannot sync directories (EINVAL) is accepted.
-    static func syncDirectory(_ directory: String) throws(KeyStoreError) {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw KeyStoreError("cannot sync the directory \(directory) to disk: \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        guard fsync(fd) == 0 || errno == EINVAL else {
-            throw KeyStoreError("cannot sync the directory \(directory) to disk: \(String(cString: strerror(errno)))")
-        }
+        do { try FileSync.syncDirectory(containing: path) } catch { throw KeyStoreError(error.message) }
     }
 }

@@ -8,7 +8,8 @@ import Transport
 
 /// The bridge's local control socket: an owner-only Unix socket through which the CLI and
 /// technicians talk to the running bridge. One JSON request per line, one JSON answer per line;
-/// clients are served concurrently, each with 2 s from accept to send its request.
+/// clients are served concurrently, each with 2 s from accept to send its request and 5 s from
+/// accept to have read the answer (a client that reads too slowly is reset).
 ///   {"command":"status"}          per-site media figures and the mixer clock
 ///   {"command":"quality"}         every site of the meetings in progress: state, quality figures, grade; open alerts
 ///   {"command":"quality","site":ID} the same with that site's last 10 minutes, second by second
@@ -17,53 +18,34 @@ import Transport
 ///   {"command":"floor","meeting":N} give meeting N's floor back to its host
 final class ControlSocket: @unchecked Sendable {
     let path: String
-    private var descriptor: Int32
+    private let listener: UnixListener
+    /// Set by ``close()`` before the listener closes, so the accept that fails then is not reported as trouble.
+    private let closing = Atomic(false)
     private unowned let server: BridgeServer
 
     init(path: String, server: BridgeServer) throws {
         self.path = path
         self.server = server
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw BridgeError("cannot create the control socket: \(String(cString: strerror(errno)))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            Glibc.close(fd)
+        do {
+            listener = try UnixListener(path: path)
+        } catch where error.code == ENAMETOOLONG {
             throw BridgeError("the control socket path \(path) is too long")
+        } catch {
+            throw BridgeError("cannot listen on \(path): \(String(cString: strerror(error.code)))")
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let previousMask = umask(0o177)  // created owner-only
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        umask(previousMask)
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let message = String(cString: strerror(errno))
-            Glibc.close(fd)
-            throw BridgeError("cannot listen on \(path): \(message)")
-        }
-        chmod(path, 0o600)
-        descriptor = fd
     }
 
     func close() {
-        if descriptor >= 0 {
-            shutdown(descriptor, Int32(SHUT_RDWR))
-            Glibc.close(descriptor)
-            descriptor = -1
-            unlink(path)
-        }
+        closing.store(true, ordering: .releasing)
+        listener.close()
     }
 
     /// Clients served at once; more are told the bridge is busy.
     static let maxClients = 64
     /// Time from accept for a client to send its request line.
     static let requestTimeoutNanoseconds: Int64 = 2_000_000_000
+    /// Time from accept for the client to have read the answer.
+    static let answerTimeoutNanoseconds: Int64 = 5_000_000_000
     private let clients = Mutex(0)
 
     /// Accepts clients until ``close()``, each served on its own thread (at most ``maxClients`` at
@@ -71,47 +53,48 @@ final class ControlSocket: @unchecked Sendable {
     func serve() {
         var trouble = AcceptTrouble()
         while true {
-            let fd = accept(descriptor, nil, nil)
-            if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                if descriptor < 0 || errno == EBADF || errno == EINVAL { return }  // closed
+            let connection: TCPConnection
+            do {
+                connection = try listener.accept()
+            } catch {
+                if closing.load(ordering: .acquiring) || listener.isClosed { return }
                 if trouble.failed(now: monotonicNanoseconds()) {
-                    Log.warning("accept-failing", ["listener": "control", "error": String(cString: strerror(errno))])
+                    Log.warning("accept-failing", ["listener": "control", "error": String(cString: strerror(error.code))])
                 }
                 usleep(useconds_t(AcceptTrouble.backoffNanoseconds / 1000))
                 continue
             }
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             if let failures = trouble.ended(now: monotonicNanoseconds()) {
                 Log.info("accepting-again", ["listener": "control", "failedAccepts": failures])
             }
-            let connection = TCPConnection(descriptor: fd, peer: nil)
-            connection.setSendTimeout(milliseconds: 5000)
             let admitted = clients.withLock { count -> Bool in
                 guard count < Self.maxClients else { return false }
                 count += 1
                 return true
             }
             guard admitted else {
-                try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "the bridge is busy with other control clients; try again"]))
+                // One short line into an empty socket buffer: the deadline is a formality.
+                try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "the bridge is busy with other control clients; try again"]),
+                                     deadline: monotonicNanoseconds() + 100_000_000)
                 connection.close()
                 continue
             }
-            let handoff = Handoff(value: (connection, monotonicNanoseconds() + Self.requestTimeoutNanoseconds))
+            let handoff = Handoff(value: (connection, monotonicNanoseconds()))
             Thread {
-                self.answer(handoff.value.0, deadline: handoff.value.1)
+                self.answer(handoff.value.0, accepted: handoff.value.1)
                 handoff.value.0.close()
                 self.clients.withLock { $0 -= 1 }
             }.start()
         }
     }
 
-    private func answer(_ connection: TCPConnection, deadline: Int64) {
+    private func answer(_ connection: TCPConnection, accepted: Int64) {
         connection.maximumLine = 16 * 1024
-        guard let line = try? connection.receiveLine(deadline: deadline),
+        let sendBy = accepted + Self.answerTimeoutNanoseconds
+        guard let line = try? connection.receiveLine(deadline: accepted + Self.requestTimeoutNanoseconds),
               let request = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         else {
-            try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "expected one JSON request line"]))
+            try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "expected one JSON request line"]), deadline: sendBy)
             return
         }
         var answer: [String: Any]
@@ -135,6 +118,6 @@ final class ControlSocket: @unchecked Sendable {
         }
         // Unsorted keys: sorting a status of every site costs more than building it.
         let reply = (try? JSONSerialization.data(withJSONObject: answer)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        try? connection.send(line: reply)
+        do { try connection.send(line: reply, deadline: sendBy) } catch { connection.reset() }
     }
 }

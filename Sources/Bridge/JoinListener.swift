@@ -16,9 +16,11 @@ import Transport
 ///
 /// Before a peer has proved its site's key it costs one descriptor and a little memory, nothing
 /// more: one thread polls every such connection (non-blocking), each has a deadline counted from
-/// accept (``Limits/timeoutNanoseconds``), and their number is capped in total and per address. Over a
-/// cap, or when descriptors run out, the oldest unauthenticated connection is closed to make room,
-/// so a genuine site still gets in while thousands of hostile connections wait. Only an authenticated
+/// accept (``Limits/timeoutNanoseconds``), and their number is capped in total and per peer
+/// (``SocketAddress/peerGroup``: an IPv4 address, an IPv6 /64). Over a cap, or when descriptors run
+/// out, an unauthenticated connection is closed to make room (``JoinEviction``: the oldest that has
+/// not had its challenge; one that has keeps its place until its deadline), so a genuine site still
+/// gets in and finishes while thousands of hostile connections arrive. Only an authenticated
 /// connection gets a thread of its own (a session's; at most one per site stays). Refusals of
 /// unauthenticated peers are summarised (``RefusalSummary``), not logged one by one.
 final class JoinListener: @unchecked Sendable {
@@ -34,7 +36,8 @@ final class JoinListener: @unchecked Sendable {
     private final class Pending {
         let connection: TCPConnection
         let peer: String
-        let host: String
+        /// What the per-address cap counts (``SocketAddress/peerGroup``).
+        let group: String
         let accepted: Int64
         let deadline: Int64
         var challenge: Challenge?
@@ -42,7 +45,7 @@ final class JoinListener: @unchecked Sendable {
         init(connection: TCPConnection, accepted: Int64, timeout: Int64) {
             self.connection = connection
             peer = connection.peer.map { "\($0)" } ?? "-"
-            host = RefusalSummary.host(of: peer)
+            group = connection.peer?.peerGroup ?? "-"
             self.accepted = accepted
             deadline = accepted + timeout
         }
@@ -64,8 +67,8 @@ final class JoinListener: @unchecked Sendable {
     // The listener thread's own state.
     private var pending: [Int32: Pending] = [:]
     /// When each site whose key file the bridge cannot use was last logged (at most once a minute).
-    private let unusableKeysLogged = Mutex<[String: Int64]>([:])
-    private var perHost: [String: Int] = [:]
+    private var unusableKeysLogged: [String: Int64] = [:]
+    private var perGroup: [String: Int] = [:]
     private var trouble = AcceptTrouble()
     private var acceptPausedUntil: Int64 = 0
     /// The cap in force: lowered below ``Limits/maxPending`` while descriptors are short.
@@ -132,7 +135,7 @@ final class JoinListener: @unchecked Sendable {
                     if episode {
                         Log.error("descriptors-exhausted", ["listener": "join", "error": error, "pending": pending.count,
                                                             "descriptorLimit": DescriptorLimit.current,
-                                                            "action": "closing the oldest unauthenticated connections"])
+                                                            "action": "closing unauthenticated connections that have no challenge yet"])
                     }
                     // Keep some descriptors free for sessions, key files and the journal.
                     pendingCap = max(1, pending.count - 8)
@@ -145,30 +148,42 @@ final class JoinListener: @unchecked Sendable {
             }
             let p = Pending(connection: connection, accepted: now, timeout: limits.timeoutNanoseconds)
             connection.maximumLine = limits.maxLine
-            if perHost[p.host, default: 0] >= limits.maxPendingPerAddress, let oldest = oldest(host: p.host) {
-                drop(oldest, reason: "over-capacity", now: now)
+            // Over a cap, a connection without a challenge gives way; if there is none, the newcomer does.
+            if perGroup[p.group, default: 0] >= limits.maxPendingPerAddress {
+                guard let victim = victim(group: p.group) else {
+                    drop(p, reason: "over-capacity", now: now)
+                    continue
+                }
+                drop(victim, reason: "over-capacity", now: now)
             }
-            evict(toFit: pendingCap - 1, now: now)
+            if pending.count >= pendingCap {
+                evict(toFit: pendingCap - 1, now: now)
+                if pending.count >= pendingCap {
+                    drop(p, reason: "over-capacity", now: now)
+                    continue
+                }
+            }
             pending[connection.pollDescriptor] = p
-            perHost[p.host, default: 0] += 1
+            perGroup[p.group, default: 0] += 1
         }
     }
 
-    /// Closes the oldest unauthenticated connections until at most `count` remain. - Returns: how many it closed.
+    /// Closes connections without a challenge until at most `count` remain (or none is left to close).
+    /// - Returns: how many it closed.
     @discardableResult
     private func evict(toFit count: Int, now: Int64) -> Int {
         var closed = 0
-        while pending.count > max(0, count), let oldest = oldest(host: nil) {
-            drop(oldest, reason: "over-capacity", now: now)
+        while pending.count > max(0, count), let victim = victim(group: nil) {
+            drop(victim, reason: "over-capacity", now: now)
             closed += 1
         }
         return closed
     }
 
-    private func oldest(host: String?) -> Pending? {
-        var found: Pending? = nil
-        for p in pending.values where (host == nil || p.host == host) && p.accepted < (found?.accepted ?? .max) { found = p }
-        return found
+    /// The connection to close to make room, among all or those of one peer group (``JoinEviction``).
+    private func victim(group: String?) -> Pending? {
+        JoinEviction.victim(among: pending.values.lazy.filter { group == nil || $0.group == group },
+                            accepted: \.accepted, challenged: { $0.challenge != nil })
     }
 
     private func expire(now: Int64) {
@@ -226,12 +241,10 @@ final class JoinListener: @unchecked Sendable {
             // The operator's problem (a key file others can read, or damaged): the site is refused as
             // for a wrong key, and the log says why, once a minute at most.
             key = nil
-            let due = unusableKeysLogged.withLock { logged -> Bool in
-                guard now - (logged[site.id] ?? .min / 2) >= 60_000_000_000 else { return false }
-                logged[site.id] = now
-                return true
+            if now - (unusableKeysLogged[site.id] ?? .min / 2) >= 60_000_000_000 {
+                unusableKeysLogged[site.id] = now
+                Log.error("site-key-unusable", ["site": site.id, "error": "\(error)"])
             }
-            if due { Log.error("site-key-unusable", ["site": site.id, "error": "\(error)"]) }
         }
         let secret = key?.secret ?? ((try? SecureRandom.bytes(SiteKey.secretLength)) ?? [UInt8](repeating: 0, count: 32))
         guard let bridgeNonce = try? SecureRandom.bytes(JoinProtocol.nonceLength),
@@ -267,8 +280,8 @@ final class JoinListener: @unchecked Sendable {
     private func remove(_ p: Pending) {
         guard pending[p.connection.pollDescriptor] === p else { return }
         pending[p.connection.pollDescriptor] = nil
-        perHost[p.host, default: 1] -= 1
-        if perHost[p.host] == 0 { perHost[p.host] = nil }
+        perGroup[p.group, default: 1] -= 1
+        if perGroup[p.group] == 0 { perGroup[p.group] = nil }
     }
 
     private static func log(_ line: RefusalSummary.Line) {

@@ -15,9 +15,11 @@ import Transport
 /// 501 (RFC 9112 §6.1: a coding the server does not understand), even beside a `Content-Length`
 /// (which it would override).
 ///
-/// Bounded all the same: at most ``Limits/maxConnections`` at once (more are closed at once), one
-/// deadline for the whole request, head and body, from accept (a request cut by it gets a 408 if it
-/// had begun); lines of at most ``Limits/maxLine`` bytes and at most ``Limits/maxHeaders`` headers;
+/// Bounded all the same: at most ``Limits/maxConnections`` at once and ``Limits/maxConnectionsPerPeer``
+/// from one peer (more are closed at once); one deadline for the whole request, head and body, from
+/// accept (a request cut by it gets a 408 if it had begun), and for the response too (at least a
+/// second after the request, so a 408 can go out): a client that reads too slowly is reset
+/// however it paces its reads; lines of at most ``Limits/maxLine`` bytes and at most ``Limits/maxHeaders`` headers;
 /// the accept loop outlives any failure (out of descriptors, out of memory, ...), backing off
 /// briefly and reporting each episode once. Every malformed request gets a 4xx, never a trap.
 public final class HTTPServer: @unchecked Sendable {
@@ -100,6 +102,8 @@ public final class HTTPServer: @unchecked Sendable {
 
     public struct Limits: Sendable {
         public var maxConnections = 32
+        /// From one peer (``SocketAddress/peerGroup``: an IPv4 address or an IPv6 /64), so one cannot take every slot.
+        public var maxConnectionsPerPeer = 8
         /// For the whole request, head and body, from accept.
         public var requestTimeoutNanoseconds: Int64 = 5_000_000_000
         public var maxHeaders = 100
@@ -120,10 +124,13 @@ public final class HTTPServer: @unchecked Sendable {
     let handler: Handler
     let limits: Limits
     let report: Reporter
-    private let active = Mutex(0)
+    /// Connections being served: in all, and per peer group.
+    private let active = Mutex((total: 0, perPeer: [String: Int]()))
     /// Set by ``close()`` before the listener closes, so the accept that fails then is not reported as trouble.
     private let closing = Atomic(false)
     public var localAddress: SocketAddress { listener.localAddress }
+    /// Connections being served now (for tests).
+    var activeConnections: Int { active.withLock { $0.total } }
 
     /// - Parameter handler: the response for a request, or nil for 404.
     public init(bindTo address: SocketAddress, limits: Limits = Limits(), report: @escaping Reporter = { _, _ in },
@@ -148,9 +155,11 @@ public final class HTTPServer: @unchecked Sendable {
                 continue
             }
             if let failures = trouble.ended(now: monotonicNanoseconds()) { report("accepting-again", "\(failures) failed accepts") }
+            let peer = connection.peer?.peerGroup ?? "-"
             let admitted = active.withLock { count -> Bool in
-                guard count < limits.maxConnections else { return false }
-                count += 1
+                guard count.total < limits.maxConnections, count.perPeer[peer, default: 0] < limits.maxConnectionsPerPeer else { return false }
+                count.total += 1
+                count.perPeer[peer, default: 0] += 1
                 return true
             }
             guard admitted else {
@@ -160,7 +169,11 @@ public final class HTTPServer: @unchecked Sendable {
             let handoff = Handoff(value: (connection, monotonicNanoseconds() + limits.requestTimeoutNanoseconds))
             Thread {
                 self.answer(handoff.value.0, deadline: handoff.value.1)
-                self.active.withLock { $0 -= 1 }
+                self.active.withLock { count in
+                    count.total -= 1
+                    count.perPeer[peer, default: 1] -= 1
+                    if count.perPeer[peer] == 0 { count.perPeer[peer] = nil }
+                }
             }.start()
         }
     }
@@ -380,25 +393,28 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func answer(_ connection: TCPConnection, deadline: Int64) {
         defer { connection.close() }
-        connection.setSendTimeout(milliseconds: Int(limits.requestTimeoutNanoseconds / 1_000_000))
+        let response: Response
+        var head = false
         switch read(connection, deadline: deadline) {
         case .gone:
             return
         case .timedOut:
-            send(Self.plain(408, "the request did not arrive within \(limits.requestTimeoutNanoseconds / 1_000_000) ms"), head: false, on: connection)
-            linger(connection)
+            response = Self.plain(408, "the request did not arrive within \(limits.requestTimeoutNanoseconds / 1_000_000) ms")
         case let .refused(error):
-            send(Self.plain(error.status, error.reason), head: false, on: connection)
-            linger(connection)
+            response = Self.plain(error.status, error.reason)
         case let .request(request):
-            var response = handler(request) ?? Self.plain(404, "not found")
-            if let problem = Self.problem(in: response) {
+            var answer = handler(request) ?? Self.plain(404, "not found")
+            if let problem = Self.problem(in: answer) {
                 report("bad-response", "\(request.method.rawValue) \(request.path.debugDescription): \(problem)")
-                response = Self.plain(500, "internal error: the response could not be sent")
+                answer = Self.plain(500, "internal error: the response could not be sent")
             }
-            send(response, head: request.method == .head, on: connection)
-            linger(connection)
+            response = answer
+            head = request.method == .head
         }
+        // Sent by the deadline from accept; an answer due at the deadline (a 408) gets a second.
+        let sendBy = max(deadline, monotonicNanoseconds() + 1_000_000_000)
+        guard send(response, head: head, on: connection, deadline: sendBy) else { return connection.reset() }
+        linger(connection)
     }
 
     /// A plain-text answer that says what went wrong.
@@ -427,7 +443,8 @@ public final class HTTPServer: @unchecked Sendable {
         415: "Unsupported Media Type", 500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
     ]
 
-    private func send(_ response: Response, head: Bool, on connection: TCPConnection) {
+    /// - Returns: false when the response could not be sent whole by `deadline`.
+    private func send(_ response: Response, head: Bool, on connection: TCPConnection, deadline: Int64) -> Bool {
         let reason = Self.reasons[response.status] ?? "Status \(response.status)"
         var header = "HTTP/1.1 \(response.status) \(reason)\r\n"
         let bodiless = response.status == 204
@@ -438,7 +455,12 @@ public final class HTTPServer: @unchecked Sendable {
         for (name, value) in response.headers { header += "\(name): \(value)\r\n" }
         if !response.headers.contains(where: { $0.name.lowercased() == "cache-control" }) { header += "Cache-Control: no-store\r\n" }
         header += "Connection: close\r\n\r\n"
-        try? connection.send(Array(header.utf8) + (head || bodiless ? [] : response.body))
+        do {
+            try connection.send(Array(header.utf8) + (head || bodiless ? [] : response.body), deadline: deadline)
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// Ends the sending side and discards what the client still sends for a moment, so that closing

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FileSync
 
 /// A store that cannot be opened, read or written: the message names the file and the fault.
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -230,18 +231,9 @@ final class BookingJournal {
         try sync()
     }
 
-    /// Syncs the directory holding `path`, so a file created, replaced or removed there stays so
-    /// after a power loss. A file system that cannot sync directories (EINVAL) is accepted.
+    /// Syncs the directory holding `path` (``FileSync/syncDirectory(containing:)``), failing as the store does.
     static func syncDirectory(containing path: String) throws(StoreError) {
-        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw StoreError("cannot sync the directory \(directory) to disk: \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        guard fsync(fd) == 0 || errno == EINVAL else {
-            throw StoreError("cannot sync the directory \(directory) to disk: \(String(cString: strerror(errno)))")
-        }
+        do { try FileSync.syncDirectory(containing: path) } catch { throw StoreError(error.message) }
     }
 
     private func writeAll(_ bytes: [UInt8], at offset: Int) throws(StoreError) {

@@ -99,8 +99,13 @@ public final class ScheduleStore {
     private var records = 0
     /// What follows `readEnd` as last read: a torn tail, or damage.
     private var tail: BookingJournal.Tail?
-    /// The file's size when `tail` was read (a damaged journal is read again only when it changes).
+    /// The file's size when `tail` was read: a damaged journal is read again only when it changes.
     private var tailFileSize = 0
+    /// A torn tail's bytes as last read: it is scanned again only when the size or these change
+    /// (the next writer cuts it and may append a record exactly as long).
+    private var tornBytes: [UInt8] = []
+    /// Journal scans done by ``refresh()`` (for tests: an unchanged tail is not scanned again).
+    private(set) var scans = 0
 
     /// Opens (creating if needed) the store in `dataDirectory`, loads it and cuts off a torn tail.
     /// - Parameter allowingDamage: open a journal damaged before its end with the records before the
@@ -144,16 +149,21 @@ public final class ScheduleStore {
             return false
         }
         let bytes = try journal.read(from: readEnd)
+        // A torn tail left by a writer that died, with no writer since: nothing to scan again.
+        if case .torn = tail, size == tailFileSize, bytes == tornBytes { return false }
+        scans += 1
         var scan = BookingJournal.Scan(end: readEnd)
         let added = try schedule.ingest(bytes, base: readEnd, source: journal.path) { (bytes, base, body) throws(StoreError) in
             scan = try journal.scan(bytes, base: base, body)
             return scan.records
         }
         schedule.sortIfNeeded()
+        let readEndBefore = readEnd
         readEnd = scan.end
         records += added
         tail = scan.tail
         tailFileSize = size
+        if case .torn = scan.tail { tornBytes = Array(bytes[(scan.end - readEndBefore)...]) } else { tornBytes = [] }
         if case .damaged(let d) = scan.tail {
             let error = StoreError(Self.damageMessage(path: journal.path, d, recordsBefore: records))
             guard allowingDamage else { throw error }

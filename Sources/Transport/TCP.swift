@@ -1,11 +1,14 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
-/// A listening TCP socket (the bridge's signalling port).
-public final class TCPListener {
+/// A listening TCP socket (the bridge's signalling port). ``close()`` may be called from another
+/// thread than the one blocked in ``accept()``.
+public final class TCPListener: Sendable {
     public let localAddress: SocketAddress
-    private var descriptor: Int32
+    /// The socket; -1 once closed (read atomically, so a close from another thread is seen).
+    private let descriptor: Atomic<Int32>
 
     /// - Parameter backlog: connections the kernel may hold before they are accepted (capped by `net.core.somaxconn`).
     public init(bindTo address: SocketAddress, backlog: Int32 = 64) throws(SocketError) {
@@ -29,30 +32,29 @@ public final class TCPListener {
             throw SocketError("getsockname", code: EINVAL)
         }
         localAddress = resolved
-        descriptor = fd
+        descriptor = Atomic(fd)
     }
 
     deinit { close() }
 
     /// Stops accepting (a blocked `accept` returns with an error).
     public func close() {
-        if descriptor >= 0 {
-            shutdown(descriptor, Int32(SHUT_RDWR))
-            Glibc.close(descriptor)
-            descriptor = -1
-        }
+        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
+        guard fd >= 0 else { return }
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
     }
 
     /// Set once ``close()`` was called: an accept that fails now means "stop", not "trouble".
-    public var isClosed: Bool { descriptor < 0 }
+    public var isClosed: Bool { descriptor.load(ordering: .acquiring) < 0 }
 
     /// The socket, for `poll` (readable: a connection is waiting).
-    public var pollDescriptor: Int32 { descriptor }
+    public var pollDescriptor: Int32 { descriptor.load(ordering: .acquiring) }
 
     /// Makes ``acceptIfReady()`` return at once when no connection waits.
     public func setNonBlocking() {
-        let flags = fcntl(descriptor, F_GETFL)
-        _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
+        let fd = descriptor.load(ordering: .acquiring)
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     }
 
     /// The next waiting connection (non-blocking and close-on-exec), or nil when none waits
@@ -78,22 +80,37 @@ public final class TCPListener {
         }
     }
 
-    /// One accept(2): the connection (close-on-exec, and non-blocking if asked), or nil with errno set.
     private func acceptOne(nonBlocking: Bool) -> TCPConnection? {
-        var peer = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let fd = withUnsafeMutablePointer(to: &peer) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(descriptor, $0, &length) }
+        let fd = descriptor.load(ordering: .acquiring)
+        guard fd >= 0 else {
+            errno = EBADF
+            return nil
         }
-        guard fd >= 0 else { return nil }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        if nonBlocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        let address = withUnsafeBytes(of: &peer) { SocketAddress($0.baseAddress!) }
-        return TCPConnection(descriptor: fd, peer: address)
+        return acceptStream(on: fd, nonBlocking: nonBlocking)
     }
 }
 
+/// One accept(2) on the listening socket `listener` (TCP or Unix): the connection (close-on-exec,
+/// and non-blocking if asked; no peer address for a Unix socket), or nil with errno set.
+func acceptStream(on listener: Int32, nonBlocking: Bool) -> TCPConnection? {
+    var peer = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let fd = withUnsafeMutablePointer(to: &peer) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listener, $0, &length) }
+    }
+    guard fd >= 0 else { return nil }
+    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    if nonBlocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+    let address = withUnsafeBytes(of: &peer) { SocketAddress($0.baseAddress!) }
+    return TCPConnection(descriptor: fd, peer: address)
+}
+
 /// A connected TCP stream carrying newline-terminated messages.
+///
+/// Lines are read either waiting (``receiveLine(deadline:)``, or with a timeout) or, on a
+/// non-blocking socket polled by the caller, with ``readAvailable()`` then ``bufferedLine()``. Every
+/// reader treats a line longer than ``maximumLine`` the same way: an error (`EMSGSIZE`), whether
+/// its newline has arrived or not.
 public final class TCPConnection: @unchecked Sendable {
     public let peer: SocketAddress?
     private var descriptor: Int32
@@ -140,13 +157,6 @@ public final class TCPConnection: @unchecked Sendable {
     /// The socket, for `poll`.
     public var pollDescriptor: Int32 { descriptor }
 
-    /// Makes a blocking send give up (`EAGAIN`) after `milliseconds` without progress, so a peer
-    /// that stops reading cannot hold the sender.
-    public func setSendTimeout(milliseconds: Int) {
-        var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
-        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
-
     /// Switches between blocking calls and calls that return at once (`O_NONBLOCK`).
     public func setBlocking(_ blocking: Bool) {
         let flags = fcntl(descriptor, F_GETFL)
@@ -190,7 +200,9 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Receives one line, waiting until the monotonic clock (``monotonicNanoseconds()``) reaches
     /// `deadline` at the latest, however the bytes trickle in.
-    /// - Returns: the line, or nil when the peer closed the stream or the deadline passed.
+    /// - Returns: the line without its newline, or nil when the peer closed the stream (``peerClosed``)
+    ///   or the deadline passed.
+    /// - Throws: ``SocketError`` for a failed read or a line longer than ``maximumLine``.
     public func receiveLine(deadline: Int64) throws(SocketError) -> String? {
         while true {
             if let line = try bufferedLine() { return line }
@@ -240,35 +252,46 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
-    /// Receives one line, waiting at most `timeoutMilliseconds` (-1: forever).
-    /// - Returns: the line without its newline, or nil when the peer closed the stream or the wait ran out.
-    /// - Throws: ``SocketError`` for a failed read or a line longer than ``maximumLine``.
-    public func receiveLine(timeoutMilliseconds: Int32) throws(SocketError) -> String? {
-        while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
+    /// Sends bytes as they are, giving up when the monotonic clock (``monotonicNanoseconds()``)
+    /// reaches `deadline`, however the peer reads: each send returns at once (`MSG_DONTWAIT`) and
+    /// the wait for room is a poll against what is left, so a peer that takes a little at a time
+    /// cannot stretch it (a send timeout restarts with every send that makes progress).
+    /// - Throws: ``SocketError``: `ETIMEDOUT` when the deadline passed with bytes unsent; a failed send.
+    public func send(_ bytes: [UInt8], deadline: Int64) throws(SocketError) {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
             }
-            guard buffer.count <= maximumLine else { throw SocketError("receive", code: EMSGSIZE) }
-            var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fds, 1, timeoutMilliseconds)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw SocketError("poll")
+            if n >= 0 {
+                sent += n
+                continue
             }
-            if ready == 0 { return nil }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SocketError("recv")
-            }
-            if n == 0 {
-                peerClosed = true
-                return nil
-            }
-            buffer += chunk[0..<n]
+            if errno == EINTR { continue }
+            guard errno == EAGAIN || errno == EWOULDBLOCK else { throw SocketError("send") }
+            let left = deadline - monotonicNanoseconds()
+            guard left > 0 else { throw SocketError("send", code: ETIMEDOUT) }
+            var fds = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+            if poll(&fds, 1, Int32(min(left / 1_000_000 + 1, 60_000))) < 0 && errno != EINTR { throw SocketError("poll") }
         }
+    }
+
+    /// Sends one line (a newline is added) by `deadline` (``send(_:deadline:)``).
+    public func send(line: String, deadline: Int64) throws(SocketError) {
+        try send(Array((line + "\n").utf8), deadline: deadline)
+    }
+
+    /// Closes at once, discarding what is still unsent (the peer sees a reset), so a peer that
+    /// reads too slowly does not keep the kernel sending after the deadline.
+    public func reset() {
+        guard descriptor >= 0 else { return }
+        var off = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &off, socklen_t(MemoryLayout<linger>.size))
+        close()
+    }
+
+    /// Receives one line, waiting at most `timeoutMilliseconds` in all (-1: forever): ``receiveLine(deadline:)``.
+    public func receiveLine(timeoutMilliseconds: Int32) throws(SocketError) -> String? {
+        try receiveLine(deadline: timeoutMilliseconds < 0 ? .max : monotonicNanoseconds() + Int64(timeoutMilliseconds) * 1_000_000)
     }
 }

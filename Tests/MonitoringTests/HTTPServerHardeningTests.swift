@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
 import Transport
@@ -57,14 +60,118 @@ struct HTTPServerHardeningTests {
         Thread { server.serve() }.start()
         defer { server.close() }
         let silent = try (0..<4).map { _ in try TCPConnection(connectingTo: server.localAddress) }
-        Thread.sleep(forTimeInterval: 0.2)
+        #expect(waitUntil(seconds: 5) { server.activeConnections == 4 })
         let over = try TCPConnection(connectingTo: server.localAddress)
         _ = try? over.receiveLine(timeoutMilliseconds: 1000)
         #expect(over.peerClosed)
         for c in silent { c.close() }
-        Thread.sleep(forTimeInterval: 0.2)
+        #expect(waitUntil(seconds: 5) { server.activeConnections == 0 })
         let c = try TCPConnection(connectingTo: server.localAddress)
         try c.send(Array("GET / HTTP/1.1\r\n\r\n".utf8))
         #expect(try c.receiveLine(timeoutMilliseconds: 2000) == "HTTP/1.1 200 OK\r")
     }
+
+    /// A connection to `address` from the loopback address `source`, with a receive buffer of
+    /// `receiveBuffer` bytes if given (so that the kernel cannot take a whole response at once).
+    func connect(to address: SocketAddress, from source: String = "127.0.0.1", receiveBuffer: Int32? = nil) throws -> TCPConnection {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        #expect(fd >= 0)
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, source, &local.sin_addr)
+        var remote = sockaddr_in()
+        remote.sin_family = sa_family_t(AF_INET)
+        remote.sin_port = address.port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr)
+        let ok = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0 && withUnsafePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+        guard ok else {
+            let error = errno
+            close(fd)
+            throw POSIXError(POSIXErrorCode(rawValue: error) ?? .EIO)
+        }
+        return TCPConnection(descriptor: fd, peer: address)
+    }
+
+    @Test func aClientThatReadsSlowlyIsCutAtTheDeadlineFromAccept() throws {
+        var limits = HTTPServer.Limits()
+        limits.requestTimeoutNanoseconds = 1_000_000_000
+        let body = [UInt8](repeating: UInt8(ascii: "x"), count: 32 << 20)
+        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), limits: limits) { _ in
+            .init(contentType: "application/octet-stream", bytes: body)
+        }
+        Thread { server.serve() }.start()
+        defer { server.close() }
+        let c = try connect(to: server.localAddress, receiveBuffer: 16 * 1024)
+        let opened = monotonicNanoseconds()
+        try c.send(Array("GET / HTTP/1.1\r\n\r\n".utf8))
+        // 64 KiB every 0.3 s: progress on every send, so a timeout that restarts with each send never ends it.
+        var received = 0
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var endedAfter: Double? = nil
+        while monotonicNanoseconds() - opened < 12_000_000_000 {
+            var got = 0
+            while got < chunk.count {
+                let n = chunk.withUnsafeMutableBytes { recv(c.pollDescriptor, $0.baseAddress! + got, $0.count - got, 0) }
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 { break }
+                got += n
+            }
+            received += got
+            if got < chunk.count {
+                endedAfter = Double(monotonicNanoseconds() - opened) / 1e9
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        let seconds = try #require(endedAfter, "still served after 12 s (\(received) bytes) with a 1 s deadline from accept")
+        #expect(seconds < 6, "the response went on for \(seconds) s with a 1 s deadline")
+        #expect(received < body.count)
+        // The server is free again.
+        #expect(waitUntil(seconds: 5) { server.activeConnections == 0 })
+    }
+
+    @Test func oneAddressCannotTakeEverySlot() throws {
+        var limits = HTTPServer.Limits()
+        limits.requestTimeoutNanoseconds = 5_000_000_000
+        #expect(limits.maxConnectionsPerPeer == 8)
+        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), limits: limits) { _ in
+            .init(contentType: "text/plain", body: "ok")
+        }
+        Thread { server.serve() }.start()
+        defer { server.close() }
+        // Eight silent connections from one address hold their slots; a ninth from it is closed at once.
+        let held = try (0..<8).map { _ in try connect(to: server.localAddress, from: "127.0.0.5") }
+        #expect(waitUntil(seconds: 5) { server.activeConnections == 8 })
+        let ninth = try connect(to: server.localAddress, from: "127.0.0.5")
+        try? ninth.send(Array("GET / HTTP/1.1\r\n\r\n".utf8))
+        // Closed without an answer: an end of stream, or a reset (the request was left unread).
+        var outcome = "reset"
+        do { outcome = try ninth.receiveLine(timeoutMilliseconds: 2000) ?? (ninth.peerClosed ? "closed" : "still open") } catch {}
+        #expect(outcome == "reset" || outcome == "closed", "the ninth connection from one address: \(outcome)")
+        // Another address is served meanwhile.
+        let other = try connect(to: server.localAddress, from: "127.0.0.6")
+        try other.send(Array("GET / HTTP/1.1\r\n\r\n".utf8))
+        #expect(try other.receiveLine(timeoutMilliseconds: 2000) == "HTTP/1.1 200 OK\r")
+        // Once the eight are gone, the address gets in again.
+        for c in held { c.close() }
+        #expect(waitUntil(seconds: 5) { server.activeConnections == 0 })
+        let again = try connect(to: server.localAddress, from: "127.0.0.5")
+        try again.send(Array("GET / HTTP/1.1\r\n\r\n".utf8))
+        #expect(try again.receiveLine(timeoutMilliseconds: 2000) == "HTTP/1.1 200 OK\r")
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `seconds` pass.
+func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = monotonicNanoseconds() + Int64(seconds * 1e9)
+    while monotonicNanoseconds() < deadline {
+        if condition() { return true }
+        usleep(20_000)
+    }
+    return condition()
 }

@@ -94,6 +94,26 @@ struct PowerLossTests {
         }, "torn record, then zeros to the end of the page")
     }
 
+    @Test func aTornTailLeftByACrashedWriterIsScannedOnceNotOnEveryRefresh() throws {
+        let dir = temporaryDirectory()
+        let follower = try makeStore(dir)
+        try bookA(follower)
+        let b = try recordB()
+        // A writer in another process died halfway through B: its length and first bytes are on disk.
+        let torn = Array(b.prefix(12)) + [UInt8](repeating: 0, count: b.count - 12)
+        try append(torn, to: dir)
+        let before = follower.scans
+        for _ in 0..<200 { #expect(try !follower.refresh()) }
+        #expect(follower.scans - before <= 1, "an unchanged torn tail was scanned \(follower.scans - before) times in 200 refreshes")
+        #expect(follower.schedule.allMeetings.map(\.title) == ["A"])
+        // The next writer cuts the tail and appends B, exactly as long as the torn tail: the file's
+        // size is unchanged, and the follower still sees B.
+        try bookB(try makeStore(dir))
+        #expect(try journalBytes(dir).count == (try cleanJournalOfAB()).count)
+        #expect(try follower.refresh())
+        #expect(follower.schedule.allMeetings.map(\.title) == ["A", "B"])
+    }
+
     @Test func aRecordCutShortInItsLengthFieldIsCutOff() throws {
         let b = try recordB()
         for cut in 1..<4 { try expectRepaired(tail: { _ in Array(b.prefix(cut)) }, "\(cut) bytes of the length") }

@@ -114,6 +114,19 @@ final class HostileConnections: @unchecked Sendable {
         for fd in descriptors { _ = send(fd, &b, 1, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// How many of the connections the other end has closed (end of stream or reset seen, without waiting).
+    var closedByPeer: Int {
+        var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        guard poll(&fds, nfds_t(fds.count), 0) > 0 else { return 0 }
+        var closed = 0
+        var byte: UInt8 = 0
+        for f in fds where f.revents != 0 {
+            // Readable: end of stream (0), a reset (error) or, never here, data the bridge sent.
+            if recv(f.fd, &byte, 1, Int32(MSG_DONTWAIT) | Int32(MSG_PEEK)) <= 0 { closed += 1 }
+        }
+        return closed
+    }
+
     func closeAll() {
         for fd in descriptors { close(fd) }
         descriptors.removeAll()
@@ -198,6 +211,35 @@ struct ListenerHardeningTests {
         let again = Date()
         _ = try RawSite(try bridge.key("tam-son"), bridge: bridge)
         #expect(Date().timeIntervalSince(again) < 1)
+        #expect(bridge.process.isRunning)
+        #expect(bridge.stop() == 0)
+    }
+
+    @Test func aJoinThatHasItsChallengeSurvivesAFloodOverBothCaps() throws {
+        // A long join deadline, so that only eviction, never the clock, can end the stalled join.
+        let bridge = try RunningBridge(bridgeSettings: #""joinTimeoutMs": 30000"#)
+        // A genuine site on a slow link: it has its challenge and its proof is on the way.
+        let stalled = try StalledJoin(try bridge.key("lang-cong"), bridge: bridge)
+        // The flood: 2,048 silent connections from 32 other addresses (64 each: the per-address cap,
+        // 2,048 in all: twice the total cap), and 256 from the site's own address (four times the
+        // per-address cap), all opened after the challenge, so every one of them is newer than it.
+        let crowd = HostileConnections(2048, port: bridge.signaling.port, sources: 32)
+        let neighbours = HostileConnections(256, port: bridge.signaling.port)
+        defer {
+            crowd.closeAll()
+            neighbours.closeAll()
+        }
+        #expect(crowd.descriptors.count == 2048 && neighbours.descriptors.count == 256)
+        // Both caps bite: the bridge closes at least what exceeds them.
+        let overTotal = 2048 + 256 + 1 - 1024, overNeighbours = 256 + 1 - 64
+        let bitten = waitFor(20) { crowd.closedByPeer + neighbours.closedByPeer >= overTotal && neighbours.closedByPeer >= overNeighbours }
+        #expect(bitten, "closed: \(crowd.closedByPeer) of the crowd, \(neighbours.closedByPeer) of the neighbours")
+        #expect(bridge.logText.contains("reason=over-capacity"), "\(bridge.logText.suffix(600))")
+        // The proof arrives after the flood: the join is welcomed.
+        let answer = try? stalled.finish()  // (on failure the bridge is still stopped below)
+        #expect(answer?["type"] as? String == "welcome", "\(String(describing: answer))")
+        // A site that connects during the flood gets in too (a silent connection makes room for it).
+        #expect((try? RawSite(try bridge.key("tam-son"), bridge: bridge)) != nil)
         #expect(bridge.process.isRunning)
         #expect(bridge.stop() == 0)
     }
