@@ -83,9 +83,17 @@ public final class BridgeServer: @unchecked Sendable {
         controlPath = options.dataDirectory + "/bridge.sock"
         quality = QualityMonitor(settings: options.settings.quality, directory: directory, dataDirectory: options.dataDirectory)
         sessions = SessionTable(mailbox: mailbox, quality: quality)
+        // One identity for WebRTC's DTLS and the web listener's HTTPS: the configured files, or made now.
+        let q = options.settings.quality
         let certificate: DTLSCertificate
-        do { certificate = try DTLSCertificate.selfSigned(commonName: "vcbridge") } catch {
-            throw BridgeError("cannot make the DTLS certificate for WebRTC: \(error)")
+        if !q.tlsCertificateFile.isEmpty {
+            do { certificate = try DTLSCertificate.load(certificateFile: q.tlsCertificateFile, privateKeyFile: q.tlsPrivateKeyFile) } catch {
+                throw BridgeError("cannot use quality.tlsCertificateFile '\(q.tlsCertificateFile)' with quality.tlsPrivateKeyFile '\(q.tlsPrivateKeyFile)': \(error)")
+            }
+        } else {
+            do { certificate = try DTLSCertificate.selfSigned(commonName: "vcbridge") } catch {
+                throw BridgeError("cannot make the certificate for WebRTC and HTTPS: \(error)")
+            }
         }
         webRTC = WebRTCFrontEnd(bridge: self, handshakes: WebRTCHandshakes(certificate: certificate))
     }

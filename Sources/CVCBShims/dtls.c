@@ -24,6 +24,7 @@
 
 #include "vcb_shims.h"
 #include "vcb_dtls.h"
+#include "vcb_identity.h"
 
 static int last_error(void) {
     int code = PR_GetError();
@@ -59,10 +60,7 @@ int vcb_dtls_sha256(const uint8_t *data, size_t length, uint8_t *out) {
 
 // ---- Certificates ----
 
-struct vcb_dtls_identity {
-    CERTCertificate *certificate;
-    SECKEYPrivateKey *privateKey;
-};
+// struct vcb_dtls_identity is in vcb_identity.h (tls.c configures its listener with the same identity).
 
 void vcb_dtls_identity_free(vcb_dtls_identity *identity) {
     if (identity == NULL) return;

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import DTLS
 import Foundation
 import Synchronization
 import Transport
@@ -20,6 +21,11 @@ import Transport
 /// had begun); lines of at most ``Limits/maxLine`` bytes and at most ``Limits/maxHeaders`` headers;
 /// the accept loop outlives any failure (out of descriptors, out of memory, ...), backing off
 /// briefly and reporting each episode once. Every malformed request gets a 4xx, never a trap.
+///
+/// With a ``DTLS/TLSServerContext`` every connection is HTTPS: the TLS handshake (NSS) runs against the same
+/// deadline from accept as the request, and a connection whose handshake fails (a plain-HTTP request, random
+/// bytes, a client that stops mid-handshake) is closed and counted in ``tlsHandshakeFailures``; the listener
+/// serves on.
 public final class HTTPServer: @unchecked Sendable {
     /// The header fields of a request, in arrival order. Names are compared without regard to
     /// case; values are trimmed of spaces and tabs. A repeated field keeps each value:
@@ -117,18 +123,28 @@ public final class HTTPServer: @unchecked Sendable {
     public typealias Reporter = @Sendable (_ event: String, _ detail: String) -> Void
 
     let listener: TCPListener
+    /// Set: every connection is TLS.
+    let tls: TLSServerContext?
     let handler: Handler
     let limits: Limits
     let report: Reporter
     private let active = Mutex(0)
     /// Set by ``close()`` before the listener closes, so the accept that fails then is not reported as trouble.
     private let closing = Atomic(false)
+    private let failedHandshakes = Atomic(0)
+    /// TLS connections closed because their handshake failed or did not complete by the deadline.
+    public var tlsHandshakeFailures: Int { failedHandshakes.load(ordering: .relaxed) }
+    /// Whether connections are TLS.
+    public var servesTLS: Bool { tls != nil }
     public var localAddress: SocketAddress { listener.localAddress }
 
-    /// - Parameter handler: the response for a request, or nil for 404.
-    public init(bindTo address: SocketAddress, limits: Limits = Limits(), report: @escaping Reporter = { _, _ in },
-                handler: @escaping Handler) throws {
+    /// - Parameters:
+    ///   - tls: serve every connection over TLS with this context; nil: plain HTTP.
+    ///   - handler: the response for a request, or nil for 404.
+    public init(bindTo address: SocketAddress, tls: TLSServerContext? = nil, limits: Limits = Limits(),
+                report: @escaping Reporter = { _, _ in }, handler: @escaping Handler) throws {
         listener = try TCPListener(bindTo: address, backlog: 128)
+        self.tls = tls
         self.handler = handler
         self.limits = limits
         self.report = report
@@ -271,10 +287,22 @@ public final class HTTPServer: @unchecked Sendable {
     /// A control character other than the tab.
     static func isControlByte(_ byte: UInt8) -> Bool { (byte < 0x20 && byte != 0x09) || byte == 0x7F }
 
+    /// Where a request's bytes come from and its response goes: the TCP connection, or TLS on it.
+    private enum Channel {
+        case plain(TCPConnection)
+        case tls(TCPConnection, TLSServerConnection)
+
+        var connection: TCPConnection {
+            switch self {
+            case let .plain(connection), let .tls(connection, _): connection
+            }
+        }
+    }
+
     /// The bytes of a connection, read against one deadline.
     private struct Reader {
         enum End: Error { case closed, timedOut }
-        let descriptor: Int32
+        let channel: Channel
         let deadline: Int64
         var bytes: [UInt8] = []
         /// Any byte has arrived.
@@ -284,6 +312,17 @@ public final class HTTPServer: @unchecked Sendable {
 
         /// Waits for more bytes, at most `limit` of them.
         mutating func receive(atMost limit: Int) throws(End) {
+            if case let .tls(_, secure) = channel {
+                let chunk: [UInt8]
+                do { chunk = try secure.receive(atMost: max(1, min(limit, 4096)), deadline: deadline) } catch {
+                    throw error == .readTimedOut ? .timedOut : .closed
+                }
+                guard !chunk.isEmpty else { throw .closed }
+                bytes += chunk
+                started = true
+                return
+            }
+            let descriptor = channel.connection.pollDescriptor
             var chunk = [UInt8](repeating: 0, count: max(1, min(limit, 4096)))
             while true {
                 let left = deadline - monotonicNanoseconds()
@@ -335,8 +374,9 @@ public final class HTTPServer: @unchecked Sendable {
         case timedOut
     }
 
-    private func read(_ connection: TCPConnection, deadline: Int64) -> Outcome {
-        var reader = Reader(descriptor: connection.pollDescriptor, deadline: deadline)
+    private func read(_ channel: Channel, deadline: Int64) -> Outcome {
+        let connection = channel.connection
+        var reader = Reader(channel: channel, deadline: deadline)
         let method: Request.Method
         let target: Substring
         var headers = Headers()
@@ -381,23 +421,42 @@ public final class HTTPServer: @unchecked Sendable {
     private func answer(_ connection: TCPConnection, deadline: Int64) {
         defer { connection.close() }
         connection.setSendTimeout(milliseconds: Int(limits.requestTimeoutNanoseconds / 1_000_000))
-        switch read(connection, deadline: deadline) {
+        let channel: Channel
+        if let tls {
+            let secure: TLSServerConnection
+            do {
+                secure = try TLSServerConnection(context: tls, socket: connection.pollDescriptor)
+                try secure.handshake(deadline: deadline)
+            } catch {
+                failedHandshakes.add(1, ordering: .relaxed)
+                return
+            }
+            channel = .tls(connection, secure)
+        } else {
+            channel = .plain(connection)
+        }
+        answer(channel, deadline: deadline)
+        if case let .tls(_, secure) = channel { secure.close() }  // close_notify before the linger's FIN
+    }
+
+    private func answer(_ channel: Channel, deadline: Int64) {
+        switch read(channel, deadline: deadline) {
         case .gone:
             return
         case .timedOut:
-            send(Self.plain(408, "the request did not arrive within \(limits.requestTimeoutNanoseconds / 1_000_000) ms"), head: false, on: connection)
-            linger(connection)
+            send(Self.plain(408, "the request did not arrive within \(limits.requestTimeoutNanoseconds / 1_000_000) ms"), head: false, on: channel)
+            linger(channel)
         case let .refused(error):
-            send(Self.plain(error.status, error.reason), head: false, on: connection)
-            linger(connection)
+            send(Self.plain(error.status, error.reason), head: false, on: channel)
+            linger(channel)
         case let .request(request):
             var response = handler(request) ?? Self.plain(404, "not found")
             if let problem = Self.problem(in: response) {
                 report("bad-response", "\(request.method.rawValue) \(request.path.debugDescription): \(problem)")
                 response = Self.plain(500, "internal error: the response could not be sent")
             }
-            send(response, head: request.method == .head, on: connection)
-            linger(connection)
+            send(response, head: request.method == .head, on: channel)
+            linger(channel)
         }
     }
 
@@ -427,7 +486,7 @@ public final class HTTPServer: @unchecked Sendable {
         415: "Unsupported Media Type", 500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
     ]
 
-    private func send(_ response: Response, head: Bool, on connection: TCPConnection) {
+    private func send(_ response: Response, head: Bool, on channel: Channel) {
         let reason = Self.reasons[response.status] ?? "Status \(response.status)"
         var header = "HTTP/1.1 \(response.status) \(reason)\r\n"
         let bodiless = response.status == 204
@@ -438,14 +497,20 @@ public final class HTTPServer: @unchecked Sendable {
         for (name, value) in response.headers { header += "\(name): \(value)\r\n" }
         if !response.headers.contains(where: { $0.name.lowercased() == "cache-control" }) { header += "Cache-Control: no-store\r\n" }
         header += "Connection: close\r\n\r\n"
-        try? connection.send(Array(header.utf8) + (head || bodiless ? [] : response.body))
+        let bytes = Array(header.utf8) + (head || bodiless ? [] : response.body)
+        switch channel {
+        case let .plain(connection): try? connection.send(bytes)
+        case let .tls(_, secure): try? secure.send(bytes, timeoutMilliseconds: Int(limits.requestTimeoutNanoseconds / 1_000_000))
+        }
     }
 
     /// Ends the sending side and discards what the client still sends for a moment, so that closing
     /// with unread bytes (a refused body) does not reset the connection before the client has read
     /// the answer. Bounded: half a second, 1 MiB, or the client's own close.
-    private func linger(_ connection: TCPConnection) {
-        let descriptor = connection.pollDescriptor
+    /// Over TLS, the `close_notify` goes first and the client's remaining records are discarded unread.
+    private func linger(_ channel: Channel) {
+        if case let .tls(_, secure) = channel { secure.close() }
+        let descriptor = channel.connection.pollDescriptor
         shutdown(descriptor, Int32(SHUT_WR))
         let end = monotonicNanoseconds() + 500_000_000
         var discarded = 0
