@@ -39,7 +39,7 @@ extension BridgeServer {
         }
         Thread { server.serve() }.start()
         if !(q.httpAddress == "127.0.0.1" || q.httpAddress == "::1") {
-            Log.warning("http-not-localhost", ["address": q.httpAddress, "note": "metrics and the status page are reachable from the network"])
+            Log.warning("http-not-localhost", ["address": q.httpAddress, "note": "metrics and the status page are reachable from the network (HTTPS)"])
         }
         if let tls {
             Log.info("https", ["address": server.localAddress, "paths": "/ /metrics /quality.json",

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import DTLS
 import Foundation
+import Synchronization
 import Testing
 import Transport
 @testable import Monitoring
@@ -89,6 +90,20 @@ struct HTTPSServerTests {
             #expect(seen.response.hasSuffix("\r\n\r\nhello over TLS\n"))
             let missing = try Self.fetch(server.localAddress, path: "/nothing")
             #expect(missing.response.hasPrefix("HTTP/1.1 404 "))
+        }
+    }
+
+    /// Connections handshake at the same time on their own threads, all from the one model socket.
+    @Test func concurrentClientsAreAllServed() throws {
+        try Self.withTLSServer { server, certificate in
+            let results = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 8) { i in
+                let seen = try? Self.fetch(server.localAddress, path: "/hello", version: i % 2 == 0 ? "1.2" : "1.3")
+                results.withLock { $0.append(seen.map { $0.fingerprint + " " + $0.response } ?? "failed") }
+            }
+            let all = results.withLock { $0 }
+            #expect(all.count == 8)
+            #expect(all.allSatisfy { $0.hasPrefix(Self.hex(certificate.fingerprint.bytes)) && $0.hasSuffix("hello over TLS\n") }, "\(all)")
         }
     }
 
