@@ -44,7 +44,7 @@ extension BridgeServer {
         if let tls {
             Log.info("https", ["address": server.localAddress, "paths": "/ /metrics /quality.json",
                                "fingerprint": tls.certificate.fingerprint.sdpValue.dropFirst("sha-256 ".count),
-                               "certificate": q.tlsCertificateFile.isEmpty ? "self-signed, made at start" : q.tlsCertificateFile])
+                               "certificate": q.tlsCertificateFile.isEmpty ? options.dataDirectory + "/https-certificate.pem" : q.tlsCertificateFile])
         } else {
             Log.info("http", ["address": server.localAddress, "paths": "/ /metrics /quality.json"])
         }

@@ -1,10 +1,13 @@
 // TLS server on NSS libssl3 over accepted TCP sockets (the web listener's HTTPS), with the DTLS identity.
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
 
 #include <nss.h>
+#include <pk11pub.h>
+#include <secitem.h>
 #include <ssl.h>
 #include <sslerr.h>
 #include <sslproto.h>
@@ -171,6 +174,25 @@ int vcb_tls_connection_write(vcb_tls_connection *connection, const uint8_t *byte
     }
     int restored = set_nonblocking(connection->fd, PR_TRUE);
     return status != 0 ? status : restored;
+}
+
+int vcb_tls_identity_export_key(const vcb_dtls_identity *identity, uint8_t **der, size_t *length) {
+    *der = NULL;
+    *length = 0;
+    int status = vcb_dtls_init();
+    if (status != 0) return status;
+    SECItem *item = PK11_ExportDERPrivateKeyInfo(identity->privateKey, NULL);
+    if (item == NULL) return tls_error();
+    uint8_t *copy = malloc(item->len > 0 ? item->len : 1);
+    if (copy == NULL) {
+        SECITEM_ZfreeItem(item, PR_TRUE);
+        return SEC_ERROR_NO_MEMORY;
+    }
+    memcpy(copy, item->data, item->len);
+    *der = copy;
+    *length = item->len;
+    SECITEM_ZfreeItem(item, PR_TRUE);
+    return 0;
 }
 
 uint16_t vcb_tls_connection_version(vcb_tls_connection *connection) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import Transport
 @testable import VCBridgeCLI
@@ -59,6 +60,45 @@ struct HTTPSBridgeTests {
         let plain = try rawHTTP(Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8), to: SocketAddress(parsing: address))
         #expect(!plain.contains("vcbridge_"))
         #expect(try httpsGet(address, path: "/metrics").response.hasPrefix("HTTP/1.1 200 OK\r\n"))
+    }
+
+    /// Without certificate files the bridge makes one at its first start, keeps it in the data directory, and shows
+    /// the same one after a restart.
+    @Test func theCertificateMadeAtFirstStartIsKeptAcrossARestart() throws {
+        let bridge = try RunningBridge(quality: #"{"httpEnabled": true, "httpAddress": "127.0.0.1", "httpPort": 0, "httpTLS": "on"}"#)
+        let first = try #require(bridge.httpsFields["fingerprint"], "\(bridge.logText)")
+        let kept = bridge.dataDirectory + "/https-certificate.pem"
+        let printed = try runTool("openssl", ["x509", "-in", kept, "-noout", "-fingerprint", "-sha256"])
+        #expect(printed.output.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("=" + first), "\(printed.output)")
+        let mode = try FileManager.default.attributesOfItem(atPath: bridge.dataDirectory + "/https-key.pem")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(bridge.stop() == 0)
+
+        // The same data directory and settings again.
+        let again = Process()
+        again.executableURL = VCBridgeProcess.executable
+        again.arguments = ["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0", "--config",
+                           bridge.dataDirectory + "/config.json"]
+        again.environment = ProcessInfo.processInfo.environment.merging(bridge.environment) { _, new in new }
+        let pipe = Pipe()
+        again.standardError = pipe
+        again.standardOutput = FileHandle.nullDevice
+        let text = Mutex("")
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = String(decoding: handle.availableData, as: UTF8.self)
+            text.withLock { $0 += chunk }
+        }
+        try again.run()
+        defer {
+            if again.isRunning { again.terminate() }
+            again.waitUntilExit()
+            pipe.fileHandleForReading.readabilityHandler = nil
+        }
+        #expect(waitFor(10) { text.withLock { $0.contains("event=listening") } }, "\(text.withLock { $0 })")
+        let line = text.withLock { $0 }.split(separator: "\n").first { $0.contains("event=https ") } ?? ""
+        #expect(line.contains(" fingerprint=\(first) "), "\(line)")
+        let address = line.split(separator: " ").first { $0.hasPrefix("address=") }.map { String($0.dropFirst("address=".count)) } ?? ""
+        #expect(try httpsGet(address, path: "/metrics").fingerprint == first)
     }
 
     @Test func theConfiguredCertificateIsShownForHTTPS() throws {

@@ -40,6 +40,10 @@ int vcb_tls_connection_read(vcb_tls_connection *connection, uint8_t *buffer, siz
 /// (PR_IO_TIMEOUT_ERROR when the client does not read).
 int vcb_tls_connection_write(vcb_tls_connection *connection, const uint8_t *bytes, size_t length,
                              uint32_t timeoutMilliseconds);
+/// The identity's private key as DER PrivateKeyInfo (PKCS#8, unencrypted), to keep a made certificate across
+/// restarts: *der is malloc'd (the caller zeroes and frees it).
+int vcb_tls_identity_export_key(const vcb_dtls_identity *identity, uint8_t **der, size_t *length);
+
 /// The negotiated protocol version (0x0303 TLS 1.2, 0x0304 TLS 1.3) after the handshake, else 0.
 uint16_t vcb_tls_connection_version(vcb_tls_connection *connection);
 
