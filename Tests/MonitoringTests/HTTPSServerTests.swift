@@ -107,6 +107,45 @@ struct HTTPSServerTests {
         }
     }
 
+    /// Clients that reset the connection right after their request, while the server writes a large response and
+    /// its close_notify into a dead socket: no SIGPIPE ends the process, and the listener serves on.
+    @Test func clientsThatResetMidResponseDoNotStopTheServer() throws {
+        let certificate = try DTLSCertificate.selfSigned(commonName: "vcbridge-test")
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 4 << 20)
+        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), tls: TLSServerContext(certificate: certificate)) { request in
+            request.path == "/big" ? HTTPServer.Response(contentType: "text/plain", bytes: big)
+                : HTTPServer.Response(contentType: "text/plain", body: "hello over TLS\n")
+        }
+        Thread { server.serve() }.start()
+        defer { server.close() }
+        let script = """
+            import socket, ssl, struct, sys, time
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            for i in range(10):
+                raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+                tls = context.wrap_socket(raw)
+                tls.sendall(b"GET /big HTTP/1.1\\r\\n\\r\\n")
+                tls.recv(100)
+                tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                tls.close()
+            time.sleep(0.5)
+            print("done")
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, String(server.localAddress.port)]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(String(decoding: data, as: UTF8.self).contains("done"))
+        let seen = try Self.fetch(server.localAddress, path: "/hello")
+        #expect(seen.response.hasSuffix("hello over TLS\n"))
+    }
+
     /// Connects, sends `bytes`, and waits (up to `waitMilliseconds`) for the server to close; returns what came back
     /// and whether it closed.
     static func poke(_ address: SocketAddress, _ bytes: [UInt8], waitMilliseconds: Int64 = 10_000) throws -> HTTPServerRequestTests.Answer {
