@@ -134,8 +134,6 @@ public final class HTTPServer: @unchecked Sendable {
     private let failedHandshakes = Atomic(0)
     /// TLS connections closed because their handshake failed or did not complete by the deadline.
     public var tlsHandshakeFailures: Int { failedHandshakes.load(ordering: .relaxed) }
-    /// Whether connections are TLS.
-    public var servesTLS: Bool { tls != nil }
     public var localAddress: SocketAddress { listener.localAddress }
 
     /// - Parameters:
