@@ -26,8 +26,9 @@ let package = Package(
         .target(name: "SRTP", dependencies: ["CSRTP"]),
         // HMAC-SHA-256 (NSS), HKDF (RFC 5869), system CSPRNG.
         .target(name: "KeyDerivation", dependencies: ["CVCBShims"]),
-        // DTLS-SRTP server (RFC 5764) on NSS libssl3: certificates, fingerprints, sessions over datagrams the owner carries.
-        .target(name: "DTLS", dependencies: ["CVCBShims", "SRTP"]),
+        // DTLS-SRTP server (RFC 5764) on NSS libssl3: certificates, fingerprints, sessions over datagrams the owner carries;
+        // the TLS server connection the web listener serves HTTPS with (same NSS, same certificate).
+        .target(name: "DTLS", dependencies: ["CVCBShims", "SRTP", "Transport"]),
         // libopus encoder/decoder owners.
         .target(name: "OpusCodec", dependencies: ["COpus", "CVCBShims"]),
 
@@ -54,7 +55,7 @@ let package = Package(
         // The E-model MOS estimate and quality grades (for technicians' views).
         .target(name: "QualityModel"),
         // Monitoring: a small HTTP server, Prometheus text, the technicians' status page.
-        .target(name: "Monitoring", dependencies: ["Transport"]),
+        .target(name: "Monitoring", dependencies: ["Transport", "DTLS"]),
         // Test and diagnostic signals (tones, Goertzel detection, levels).
         .target(name: "AudioSignal"),
 
@@ -123,7 +124,7 @@ let package = Package(
         .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal"]),
         .testTarget(name: "ImpairmentTests", dependencies: ["Impairment"]),
         .testTarget(name: "QualityModelTests", dependencies: ["QualityModel", "JitterBuffer", "RTP"]),
-        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Transport"]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Transport", "DTLS"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "EndpointTests", dependencies: ["Endpoint", "RTP", "VideoFormats"]),
         .testTarget(

@@ -7,14 +7,22 @@ sends a WAV file (and optionally a video file), records what it hears, counts th
 decodes per stream, leaves with DELETE, and prints one JSON object.
 
     webrtc_site.py --bridge http://127.0.0.1:7480 --key-file SITE.key --send tone.wav --record heard.wav --seconds 8
+
+Over HTTPS (the bridge's web listener off loopback, or with quality.httpTLS "on"), either the system's trust
+store checks the certificate, or --fingerprint pins the SHA-256 the bridge logged (event=https fingerprint=...),
+or --insecure accepts any certificate (tests only):
+
+    webrtc_site.py --bridge https://10.0.0.5:7480 --fingerprint AB:CD:... --key-file SITE.key
 """
 import argparse
 import asyncio
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
+import ssl
 import sys
 import time
 import urllib.error
@@ -24,6 +32,30 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer, MediaRecorder
 
 LABEL = "vcbridge-webrtc-v1"
+
+
+def opener_for(bridge, insecure, pin):
+    """urllib's opener for the bridge: plain for http://; for https://, the trust store, or any certificate
+    (insecure), or only the certificate whose SHA-256 is `pin` (bytes)."""
+    if not bridge.startswith("https://"):
+        return urllib.request.build_opener()
+    context = ssl.create_default_context()
+    if insecure or pin is not None:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+
+    class PinnedConnection(http.client.HTTPSConnection):
+        def connect(self):
+            super().connect()
+            if pin is not None and hashlib.sha256(self.sock.getpeercert(binary_form=True)).digest() != pin:
+                self.sock.close()
+                raise urllib.error.URLError("the bridge's certificate does not have the --fingerprint given")
+
+    class Handler(urllib.request.HTTPSHandler):
+        def https_open(self, request):
+            return self.do_open(PinnedConnection, request, context=context)
+
+    return urllib.request.build_opener(Handler(context=context))
 
 
 def read_key(path):
@@ -48,6 +80,8 @@ def fingerprint(sdp):
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bridge", required=True, help="the bridge's web listener, e.g. http://127.0.0.1:7480")
+    parser.add_argument("--fingerprint", help="https: accept only this certificate (SHA-256, AB:CD:... as the bridge logs it)")
+    parser.add_argument("--insecure", action="store_true", help="https: accept any certificate (tests only)")
     parser.add_argument("--key-file", required=True)
     parser.add_argument("--send", help="a WAV file to send as the microphone")
     parser.add_argument("--video", help="a video file to send as the camera")
@@ -56,6 +90,10 @@ async def main():
     parser.add_argument("--replay-to", help="also write the join request here (for replay tests)")
     args = parser.parse_args()
     site, secret = read_key(args.key_file)
+    pin = bytes.fromhex(args.fingerprint.replace(":", "")) if args.fingerprint else None
+    if pin is not None and len(pin) != 32:
+        parser.error("--fingerprint must be a SHA-256: 32 bytes as AB:CD:...")
+    opener = opener_for(args.bridge, args.insecure, pin)
 
     pc = RTCPeerConnection()
     players = []
@@ -103,9 +141,13 @@ async def main():
     request = urllib.request.Request(args.bridge + "/webrtc/join", data=offer.encode(), method="POST",
                                      headers={"Content-Type": "application/sdp", "Authorization": authorization})
     try:
-        response = urllib.request.urlopen(request, timeout=10)
+        response = opener.open(request, timeout=10)
     except urllib.error.HTTPError as error:
         print(json.dumps({"joined": False, "status": error.code, "body": error.read().decode(errors="replace")}))
+        await pc.close()
+        return 1
+    except urllib.error.URLError as error:
+        print(json.dumps({"joined": False, "error": str(error.reason)}))
         await pc.close()
         return 1
     answer = response.read().decode()
@@ -123,7 +165,7 @@ async def main():
         await asyncio.sleep(0.2)
     state = pc.connectionState
     try:
-        urllib.request.urlopen(urllib.request.Request(args.bridge + location, method="DELETE"), timeout=5)
+        opener.open(urllib.request.Request(args.bridge + location, method="DELETE"), timeout=5)
         left = True
     except urllib.error.URLError:
         left = False
@@ -136,7 +178,8 @@ async def main():
     await pc.close()
     for consumer in consumers:
         consumer.cancel()
-    print(json.dumps({"joined": True, "state": state, "left": left, "videoFrames": frames, "session": location}))
+    print(json.dumps({"joined": True, "state": state, "left": left, "videoFrames": frames, "session": location,
+                      "bridgeFingerprint": ":".join("%02X" % b for b in fingerprint(answer))}))
     return 0 if state == "connected" or state == "closed" else 1
 
 

@@ -83,11 +83,38 @@ public final class BridgeServer: @unchecked Sendable {
         controlPath = options.dataDirectory + "/bridge.sock"
         quality = QualityMonitor(settings: options.settings.quality, directory: directory, dataDirectory: options.dataDirectory)
         sessions = SessionTable(mailbox: mailbox, quality: quality)
+        // One identity for WebRTC's DTLS and the web listener's HTTPS: the configured files, or made now.
+        let q = options.settings.quality
         let certificate: DTLSCertificate
-        do { certificate = try DTLSCertificate.selfSigned(commonName: "vcbridge") } catch {
-            throw BridgeError("cannot make the DTLS certificate for WebRTC: \(error)")
+        if !q.tlsCertificateFile.isEmpty {
+            do { certificate = try DTLSCertificate.load(certificateFile: q.tlsCertificateFile, privateKeyFile: q.tlsPrivateKeyFile) } catch {
+                throw BridgeError("cannot use quality.tlsCertificateFile '\(q.tlsCertificateFile)' with quality.tlsPrivateKeyFile '\(q.tlsPrivateKeyFile)': \(error)")
+            }
+        } else {
+            certificate = try Self.keptCertificate(in: options.dataDirectory)
         }
         webRTC = WebRTCFrontEnd(bridge: self, handshakes: WebRTCHandshakes(certificate: certificate))
+    }
+
+    /// The self-signed certificate made at the first start and kept in the data directory (`https-certificate.pem`,
+    /// `https-key.pem`, 0600), so that browsers and pinned clients see the same one after a restart. Made again
+    /// when either file is missing; one that cannot be kept is used for this run with a warning.
+    static func keptCertificate(in dataDirectory: String) throws -> DTLSCertificate {
+        let certificateFile = dataDirectory + "/https-certificate.pem", keyFile = dataDirectory + "/https-key.pem"
+        if FileManager.default.fileExists(atPath: certificateFile), FileManager.default.fileExists(atPath: keyFile) {
+            do { return try DTLSCertificate.load(certificateFile: certificateFile, privateKeyFile: keyFile) } catch {
+                throw BridgeError("cannot use the kept certificate \(certificateFile) with \(keyFile): \(error) (delete both to make a new one)")
+            }
+        }
+        let certificate: DTLSCertificate
+        do { certificate = try DTLSCertificate.selfSigned(commonName: "vcbridge", validDays: 3650) } catch {
+            throw BridgeError("cannot make the certificate for WebRTC and HTTPS: \(error)")
+        }
+        do { try certificate.write(certificateFile: certificateFile, privateKeyFile: keyFile) } catch {
+            Log.warning("certificate-not-kept", ["file": certificateFile, "error": "\(error)",
+                                                 "note": "a new certificate will be made at the next start"])
+        }
+        return certificate
     }
 
     /// Runs until SIGINT or SIGTERM, then ends every session cleanly.

@@ -1,4 +1,5 @@
 import CivilTime
+import DTLS
 import Foundation
 import Monitoring
 import QualityModel
@@ -14,8 +15,15 @@ extension BridgeServer {
         do { address = try SocketAddress(ip: q.httpAddress, port: UInt16(q.httpPort)) } catch {
             throw BridgeError("quality.httpAddress '\(q.httpAddress)' is not a numeric IP address")
         }
+        // HTTPS unless plain HTTP on loopback (browsers need a secure context for cameras and WebCrypto).
+        var tls: TLSServerContext?
+        if q.httpServesTLS {
+            do { tls = try TLSServerContext(certificate: webRTC.handshakes.certificate) } catch {
+                throw BridgeError("cannot set up HTTPS on the web listener: \(error)")
+            }
+        }
         let report: HTTPServer.Reporter = { event, detail in Log.warning(event, ["listener": "http", "detail": detail]) }
-        let server = try HTTPServer(bindTo: address, report: report) { [unowned self] request in
+        let server = try HTTPServer(bindTo: address, tls: tls, report: report) { [unowned self] request in
             if let answer = self.webRTC.handle(request) { return answer }
             guard request.method == .get || request.method == .head else {
                 return HTTPServer.Response(status: 405, contentType: "text/plain; charset=utf-8", body: "only GET\n", headers: [("Allow", "GET, HEAD")])
@@ -31,9 +39,15 @@ extension BridgeServer {
         }
         Thread { server.serve() }.start()
         if !(q.httpAddress == "127.0.0.1" || q.httpAddress == "::1") {
-            Log.warning("http-not-localhost", ["address": q.httpAddress, "note": "metrics and the status page are reachable from the network"])
+            Log.warning("http-not-localhost", ["address": q.httpAddress, "note": "metrics and the status page are reachable from the network (HTTPS)"])
         }
-        Log.info("http", ["address": server.localAddress, "paths": "/ /metrics /quality.json"])
+        if let tls {
+            Log.info("https", ["address": server.localAddress, "paths": "/ /metrics /quality.json",
+                               "fingerprint": tls.certificate.fingerprint.sdpValue.dropFirst("sha-256 ".count),
+                               "certificate": q.tlsCertificateFile.isEmpty ? options.dataDirectory + "/https-certificate.pem" : q.tlsCertificateFile])
+        } else {
+            Log.info("http", ["address": server.localAddress, "paths": "/ /metrics /quality.json"])
+        }
         return server
     }
 

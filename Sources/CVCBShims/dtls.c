@@ -24,6 +24,7 @@
 
 #include "vcb_shims.h"
 #include "vcb_dtls.h"
+#include "vcb_identity.h"
 
 static int last_error(void) {
     int code = PR_GetError();
@@ -59,10 +60,7 @@ int vcb_dtls_sha256(const uint8_t *data, size_t length, uint8_t *out) {
 
 // ---- Certificates ----
 
-struct vcb_dtls_identity {
-    CERTCertificate *certificate;
-    SECKEYPrivateKey *privateKey;
-};
+// struct vcb_dtls_identity is in vcb_identity.h (tls.c configures its listener with the same identity).
 
 void vcb_dtls_identity_free(vcb_dtls_identity *identity) {
     if (identity == NULL) return;
@@ -108,7 +106,10 @@ int vcb_dtls_identity_generate(const char *commonName, int validDays, vcb_dtls_i
 
     slot = PK11_GetInternalSlot();
     if (slot == NULL) { status = last_error(); goto done; }
-    privateKey = PK11_GenerateKeyPair(slot, CKM_EC_KEY_PAIR_GEN, params, &publicKey, PR_FALSE, PR_TRUE, NULL);
+    // Not a token object, and not CKA_SENSITIVE, so that vcb_tls_identity_export_key can write it out as PKCS#8:
+    // the bridge keeps the certificate it made at first start in its data directory (the key lives in this
+    // process's memory either way: the softoken is in-process).
+    privateKey = PK11_GenerateKeyPair(slot, CKM_EC_KEY_PAIR_GEN, params, &publicKey, PR_FALSE, PR_FALSE, NULL);
     if (privateKey == NULL) { status = last_error(); goto done; }
     spki = SECKEY_CreateSubjectPublicKeyInfo(publicKey);
     if (spki == NULL) { status = last_error(); goto done; }

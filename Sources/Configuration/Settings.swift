@@ -65,7 +65,7 @@ public struct Settings: Sendable, Equatable {
                    "maxPendingJoins", "maxPendingJoinsPerAddress"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
         "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
-                    "httpAddress", "httpPort"],
+                    "httpAddress", "httpPort", "httpTLS", "tlsCertificateFile", "tlsPrivateKeyFile"],
         "video": ["senders", "maxKilobitsPerSecond", "maxPacketsPerSecond", "maxPacketBytes", "keyframeRequestIntervalMs",
                   "switchTimeoutMs", "repairWindowMs", "maxRepairsPerSecond", "speakerHoldMs"],
     ]
@@ -130,6 +130,19 @@ public struct Settings: Sendable, Equatable {
             httpEnabled: try value("quality", "httpEnabled", as: Bool.self),
             httpAddress: try value("quality", "httpAddress", as: String.self),
             httpPort: try integer("quality", "httpPort", in: 0...65535))
+        let tls = try value("quality", "httpTLS", as: String.self)
+        guard let tlsValue = QualitySettings.HTTPTLS(rawValue: tls) else {
+            throw SettingsError("\(origin): 'quality.httpTLS' is '\(tls)'; it must be \"auto\", \"on\" or \"off\"")
+        }
+        quality.httpTLS = tlsValue
+        if tlsValue == .off, !QualitySettings.isLoopback(quality.httpAddress) {
+            throw SettingsError("\(origin): 'quality.httpTLS' is \"off\" but 'quality.httpAddress' is \(quality.httpAddress): plain HTTP is served only on loopback (127.0.0.1 or ::1); browsers need HTTPS for cameras")
+        }
+        quality.tlsCertificateFile = try value("quality", "tlsCertificateFile", as: String.self)
+        quality.tlsPrivateKeyFile = try value("quality", "tlsPrivateKeyFile", as: String.self)
+        guard quality.tlsCertificateFile.isEmpty == quality.tlsPrivateKeyFile.isEmpty else {
+            throw SettingsError("\(origin): 'quality.tlsCertificateFile' and 'quality.tlsPrivateKeyFile' go together: give both (PEM certificate, PEM PKCS#8 key) or neither (a self-signed certificate is made at start)")
+        }
         guard quality.goodMOS > quality.fairMOS, quality.fairMOS > quality.poorMOS else {
             throw SettingsError("\(origin): the grade thresholds must fall: quality.goodMOS > fairMOS > poorMOS")
         }
@@ -229,4 +242,30 @@ public struct QualitySettings: Sendable, Equatable {
     public var httpEnabled: Bool
     public var httpAddress: String
     public var httpPort: Int
+    /// Whether the HTTP listener speaks TLS.
+    public enum HTTPTLS: String, Sendable {
+        /// TLS unless bound to loopback (127.0.0.1 or ::1).
+        case auto
+        /// TLS on any address, loopback included.
+        case on
+        /// Plain HTTP: only allowed on loopback.
+        case off
+    }
+    public var httpTLS: HTTPTLS = .auto
+    /// The certificate (PEM) and its unencrypted PKCS#8 private key (PEM) the bridge shows for both HTTPS and
+    /// WebRTC's DTLS; both empty: a self-signed P-256 certificate is made at start.
+    public var tlsCertificateFile = ""
+    public var tlsPrivateKeyFile = ""
+
+    /// Whether the listener serves TLS on its configured address.
+    public var httpServesTLS: Bool {
+        switch httpTLS {
+        case .on: true
+        case .off: false
+        case .auto: !Self.isLoopback(httpAddress)
+        }
+    }
+
+    /// 127.0.0.1 or ::1 (as typed).
+    public static func isLoopback(_ address: String) -> Bool { address == "127.0.0.1" || address == "::1" }
 }

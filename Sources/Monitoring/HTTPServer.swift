@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import DTLS
 import Foundation
 import Synchronization
 import Transport
@@ -22,6 +23,11 @@ import Transport
 /// however it paces its reads; lines of at most ``Limits/maxLine`` bytes and at most ``Limits/maxHeaders`` headers;
 /// the accept loop outlives any failure (out of descriptors, out of memory, ...), backing off
 /// briefly and reporting each episode once. Every malformed request gets a 4xx, never a trap.
+///
+/// With a ``DTLS/TLSServerContext`` every connection is HTTPS: the TLS handshake (NSS) runs against the same
+/// deadline from accept as the request, and a connection whose handshake fails (a plain-HTTP request, random
+/// bytes, a client that stops mid-handshake) is closed and counted in ``tlsHandshakeFailures``; the listener
+/// serves on.
 public final class HTTPServer: @unchecked Sendable {
     /// The header fields of a request, in arrival order. Names are compared without regard to
     /// case; values are trimmed of spaces and tabs. A repeated field keeps each value:
@@ -121,6 +127,8 @@ public final class HTTPServer: @unchecked Sendable {
     public typealias Reporter = @Sendable (_ event: String, _ detail: String) -> Void
 
     let listener: TCPListener
+    /// Set: every connection is TLS.
+    let tls: TLSServerContext?
     let handler: Handler
     let limits: Limits
     let report: Reporter
@@ -128,14 +136,20 @@ public final class HTTPServer: @unchecked Sendable {
     private let active = Mutex((total: 0, perPeer: [String: Int]()))
     /// Set by ``close()`` before the listener closes, so the accept that fails then is not reported as trouble.
     private let closing = Atomic(false)
+    private let failedHandshakes = Atomic(0)
+    /// TLS connections closed because their handshake failed or did not complete by the deadline.
+    public var tlsHandshakeFailures: Int { failedHandshakes.load(ordering: .relaxed) }
     public var localAddress: SocketAddress { listener.localAddress }
     /// Connections being served now (for tests).
     var activeConnections: Int { active.withLock { $0.total } }
 
-    /// - Parameter handler: the response for a request, or nil for 404.
-    public init(bindTo address: SocketAddress, limits: Limits = Limits(), report: @escaping Reporter = { _, _ in },
-                handler: @escaping Handler) throws {
+    /// - Parameters:
+    ///   - tls: serve every connection over TLS with this context; nil: plain HTTP.
+    ///   - handler: the response for a request, or nil for 404.
+    public init(bindTo address: SocketAddress, tls: TLSServerContext? = nil, limits: Limits = Limits(),
+                report: @escaping Reporter = { _, _ in }, handler: @escaping Handler) throws {
         listener = try TCPListener(bindTo: address, backlog: 128)
+        self.tls = tls
         self.handler = handler
         self.limits = limits
         self.report = report
@@ -284,10 +298,22 @@ public final class HTTPServer: @unchecked Sendable {
     /// A control character other than the tab.
     static func isControlByte(_ byte: UInt8) -> Bool { (byte < 0x20 && byte != 0x09) || byte == 0x7F }
 
+    /// Where a request's bytes come from and its response goes: the TCP connection, or TLS on it.
+    private enum Channel {
+        case plain(TCPConnection)
+        case tls(TCPConnection, TLSServerConnection)
+
+        var connection: TCPConnection {
+            switch self {
+            case let .plain(connection), let .tls(connection, _): connection
+            }
+        }
+    }
+
     /// The bytes of a connection, read against one deadline.
     private struct Reader {
         enum End: Error { case closed, timedOut }
-        let descriptor: Int32
+        let channel: Channel
         let deadline: Int64
         var bytes: [UInt8] = []
         /// Any byte has arrived.
@@ -297,6 +323,17 @@ public final class HTTPServer: @unchecked Sendable {
 
         /// Waits for more bytes, at most `limit` of them.
         mutating func receive(atMost limit: Int) throws(End) {
+            if case let .tls(_, secure) = channel {
+                let chunk: [UInt8]
+                do { chunk = try secure.receive(atMost: max(1, min(limit, 4096)), deadline: deadline) } catch {
+                    throw error == .readTimedOut ? .timedOut : .closed
+                }
+                guard !chunk.isEmpty else { throw .closed }
+                bytes += chunk
+                started = true
+                return
+            }
+            let descriptor = channel.connection.pollDescriptor
             var chunk = [UInt8](repeating: 0, count: max(1, min(limit, 4096)))
             while true {
                 let left = deadline - monotonicNanoseconds()
@@ -348,8 +385,9 @@ public final class HTTPServer: @unchecked Sendable {
         case timedOut
     }
 
-    private func read(_ connection: TCPConnection, deadline: Int64) -> Outcome {
-        var reader = Reader(descriptor: connection.pollDescriptor, deadline: deadline)
+    private func read(_ channel: Channel, deadline: Int64) -> Outcome {
+        let connection = channel.connection
+        var reader = Reader(channel: channel, deadline: deadline)
         let method: Request.Method
         let target: Substring
         var headers = Headers()
@@ -393,9 +431,28 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func answer(_ connection: TCPConnection, deadline: Int64) {
         defer { connection.close() }
+        let channel: Channel
+        if let tls {
+            let secure: TLSServerConnection
+            do {
+                secure = try TLSServerConnection(context: tls, socket: connection.pollDescriptor)
+                try secure.handshake(deadline: deadline)
+            } catch {
+                failedHandshakes.add(1, ordering: .relaxed)
+                return
+            }
+            channel = .tls(connection, secure)
+        } else {
+            channel = .plain(connection)
+        }
+        answer(channel, deadline: deadline)
+        if case let .tls(_, secure) = channel { secure.close() }  // close_notify before the linger's FIN
+    }
+
+    private func answer(_ channel: Channel, deadline: Int64) {
         let response: Response
         var head = false
-        switch read(connection, deadline: deadline) {
+        switch read(channel, deadline: deadline) {
         case .gone:
             return
         case .timedOut:
@@ -413,8 +470,8 @@ public final class HTTPServer: @unchecked Sendable {
         }
         // Sent by the deadline from accept; an answer due at the deadline (a 408) gets a second.
         let sendBy = max(deadline, monotonicNanoseconds() + 1_000_000_000)
-        guard send(response, head: head, on: connection, deadline: sendBy) else { return connection.reset() }
-        linger(connection)
+        guard send(response, head: head, on: channel, deadline: sendBy) else { return channel.connection.reset() }
+        linger(channel)
     }
 
     /// A plain-text answer that says what went wrong.
@@ -444,7 +501,7 @@ public final class HTTPServer: @unchecked Sendable {
     ]
 
     /// - Returns: false when the response could not be sent whole by `deadline`.
-    private func send(_ response: Response, head: Bool, on connection: TCPConnection, deadline: Int64) -> Bool {
+    private func send(_ response: Response, head: Bool, on channel: Channel, deadline: Int64) -> Bool {
         let reason = Self.reasons[response.status] ?? "Status \(response.status)"
         var header = "HTTP/1.1 \(response.status) \(reason)\r\n"
         let bodiless = response.status == 204
@@ -455,8 +512,13 @@ public final class HTTPServer: @unchecked Sendable {
         for (name, value) in response.headers { header += "\(name): \(value)\r\n" }
         if !response.headers.contains(where: { $0.name.lowercased() == "cache-control" }) { header += "Cache-Control: no-store\r\n" }
         header += "Connection: close\r\n\r\n"
+        let bytes = Array(header.utf8) + (head || bodiless ? [] : response.body)
         do {
-            try connection.send(Array(header.utf8) + (head || bodiless ? [] : response.body), deadline: deadline)
+            switch channel {
+            case let .plain(connection): try connection.send(bytes, deadline: deadline)
+            case let .tls(_, secure):
+                try secure.send(bytes, timeoutMilliseconds: max(1, Int((deadline - monotonicNanoseconds()) / 1_000_000)))
+            }
             return true
         } catch {
             return false
@@ -466,8 +528,10 @@ public final class HTTPServer: @unchecked Sendable {
     /// Ends the sending side and discards what the client still sends for a moment, so that closing
     /// with unread bytes (a refused body) does not reset the connection before the client has read
     /// the answer. Bounded: half a second, 1 MiB, or the client's own close.
-    private func linger(_ connection: TCPConnection) {
-        let descriptor = connection.pollDescriptor
+    /// Over TLS, the `close_notify` goes first and the client's remaining records are discarded unread.
+    private func linger(_ channel: Channel) {
+        if case let .tls(_, secure) = channel { secure.close() }
+        let descriptor = channel.connection.pollDescriptor
         shutdown(descriptor, Int32(SHUT_WR))
         let end = monotonicNanoseconds() + 500_000_000
         var discarded = 0
