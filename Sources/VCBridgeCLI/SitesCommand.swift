@@ -111,6 +111,9 @@ struct ConfigCommand: Command {
         table.add(["quality.alertAfterSeconds", "\(q.alertAfterSeconds)"])
         table.add(["quality.sampleSeconds", "\(q.sampleSeconds) (history kept \(q.historyDays) days)"])
         table.add(["quality.http", q.httpEnabled ? "\(q.httpAddress):\(q.httpPort)" : "off"])
+        table.add(["quality.httpTLS", "\(q.httpTLS.rawValue) (HTTPS \(q.httpServesTLS ? "on" : "off") on \(q.httpAddress))"])
+        table.add(["quality.tlsCertificateFile", q.tlsCertificateFile.isEmpty
+            ? "none: a self-signed certificate kept in the data directory (HTTPS and WebRTC's DTLS)" : q.tlsCertificateFile])
         table.add(["schedule.setupMinutes", "\(s.setupSeconds / 60)"])
         table.add(["schedule.workingHours", hours])
         table.add(["schedule.workingDays", s.workingDays.sorted().map(\.description).joined(separator: ",")])
