@@ -97,6 +97,7 @@ extension BridgeServer {
             "pid": Int(getpid()),
             "ticks": ticks.ticks, "tickLateP50Us": ticks.lateP50Microseconds, "tickLateP99Us": ticks.lateP99Microseconds,
             "encodesLastTick": ticks.encodesLastTick, "unknownSSRCPackets": ticks.unknownSSRCPackets,
+            "refusedWebRTCPackets": ticks.refusedWebRTCPackets,
             "malformedPackets": ticks.malformedPackets, "videoPacketsForwarded": ticks.videoPacketsForwarded,
             "videoForwardP50Us": ticks.videoForwardP50Microseconds, "videoForwardP99Us": ticks.videoForwardP99Microseconds,
         ]

@@ -14,7 +14,10 @@ extension MediaEngine {
     /// is sent otherwise (and never more bytes than a valid check had).
     func handleSTUN(_ index: Int, now: Int64) {
         let datagram = UnsafeRawBufferPointer(receiveBatch.datagram(index))
-        guard let from = receiveBatch.address(index), let ufrag = ICELiteSession.localUfrag(inRequest: datagram),
+        // Our ufrags are 8 characters (ICECredentials.generate): a longer local part is not ours, and
+        // a short one is a Swift small string, so the lookup allocates nothing whatever is sent.
+        guard let from = receiveBatch.address(index),
+              let ufrag = ICELiteSession.localUfrag(inRequest: datagram, maximumLength: 15),
               let site = byUfrag[ufrag], let session = sessions[site], var ice = session.ice
         else {
             stunRefused += 1

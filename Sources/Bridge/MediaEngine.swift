@@ -670,7 +670,8 @@ final class MediaEngine: VideoSink {
         let ticks = TickStatistics(
             ticks: tickCount, lateP50Microseconds: percentile(0.5, of: lateness, bucketMicroseconds: 50),
             lateP99Microseconds: percentile(0.99, of: lateness, bucketMicroseconds: 50), encodesLastTick: encodes,
-            unknownSSRCPackets: unknownSSRC, malformedPackets: malformed, videoPacketsForwarded: forwardDelay.reduce(0, +),
+            unknownSSRCPackets: unknownSSRC, malformedPackets: malformed, refusedWebRTCPackets: stunRefused,
+            videoPacketsForwarded: forwardDelay.reduce(0, +),
             videoForwardP50Microseconds: percentile(0.5, of: forwardDelay, bucketMicroseconds: 10),
             videoForwardP99Microseconds: percentile(0.99, of: forwardDelay, bucketMicroseconds: 10))
         mailbox.ticks.withLock { $0 = ticks }

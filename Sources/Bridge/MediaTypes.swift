@@ -123,6 +123,9 @@ public struct TickStatistics: Sendable, Equatable {
     public var encodesLastTick = 0
     public var unknownSSRCPackets = 0
     public var malformedPackets = 0
+    /// STUN and DTLS datagrams not answered or taken: no session's ufrag, a check without valid
+    /// integrity, a DTLS record from an address ICE did not select.
+    public var refusedWebRTCPackets = 0
     /// Video copies sent since start, and how long each took from its source packet's arrival (the
     /// return of the read that got it) to the return of the send that carried it.
     public var videoPacketsForwarded = 0

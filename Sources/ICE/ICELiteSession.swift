@@ -212,7 +212,9 @@ public struct ICELiteSession: Sendable {
     /// The local ufrag a Binding request is addressed to: USERNAME's part before the first ':', found without
     /// validating the rest of the message, so the owner can pick the session cheaply (a ufrag of at most 15
     /// bytes makes no allocation). Nil when the datagram is not a STUN message with such a USERNAME.
-    public static func localUfrag(inRequest datagram: UnsafeRawBufferPointer) -> String? {
+    /// - Parameter maximumLength: longer local parts are not looked at (nil): an owner whose ufrags are
+    ///   short can refuse without making a String (up to 15 bytes a Swift string allocates nothing).
+    public static func localUfrag(inRequest datagram: UnsafeRawBufferPointer, maximumLength: Int = 256) -> String? {
         guard let end = try? STUNMessage.validateHeader(datagram) else { return nil }
         var offset = STUNWire.headerLength
         while end - offset >= 4 {
@@ -222,7 +224,7 @@ public struct ICELiteSession: Sendable {
             guard length <= end - value else { return nil }
             if type == STUNAttribute.username {
                 let username = UnsafeRawBufferPointer(rebasing: datagram[value..<(value + length)])
-                guard let colon = username.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+                guard let colon = username.firstIndex(of: UInt8(ascii: ":")), colon <= maximumLength else { return nil }
                 return String(decoding: UnsafeRawBufferPointer(rebasing: username[..<colon]), as: UTF8.self)
             }
             if type == STUNAttribute.messageIntegrity { return nil }  // USERNAME must come before it

@@ -80,6 +80,7 @@ struct WebRTCTransportTests {
         for _ in 0..<20 { try socket.send(try join.check(password: "a-password-that-is-wrong-1234"), to: join.media) }
         try socket.send([0, 1, 0, 0, 0x21, 0x12, 0xA4, 0x42] + [UInt8](repeating: 7, count: 12), to: join.media)
         #expect(try answers(within: 1.5).isEmpty, "the bridge answered a check it could not verify")
+        #expect(try waitFor(5) { try bridge.status()["refusedWebRTCPackets"] as? Int ?? 0 >= 21 })  // counted, for technicians
         // Genuine: answered with a success response, never larger than the request.
         let request = try join.check(password: join.password)
         try socket.send(request, to: join.media)
