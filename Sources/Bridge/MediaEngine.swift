@@ -240,7 +240,7 @@ final class MediaEngine: VideoSink {
                 if let session = sessions[site] {
                     Log.warning("webrtc-transport-failed", ["site": session.setup.siteID, "reason": reason])
                     remove(session, reason: reason)
-                    mailbox.events.withLock { $0.append(.lost(site: site, meeting: session.setup.meeting)) }
+                    mailbox.events.withLock { $0.append(.lost(site: site, meeting: session.setup.meeting, ssrc: session.setup.endpointSSRC)) }
                 }
             case .floor(let meeting, let site):
                 routers[meeting]?.giveFloor(to: site, now: now, sink: self)
@@ -605,7 +605,7 @@ final class MediaEngine: VideoSink {
                 Log.warning("site-lost", ["site": setup.siteID, "meeting": setup.meeting,
                                           "silentSeconds": (now - session.lastPacketAt) / 1_000_000_000])
                 remove(session, reason: "no media received")
-                mailbox.events.withLock { $0.append(.lost(site: setup.site, meeting: setup.meeting)) }
+                mailbox.events.withLock { $0.append(.lost(site: setup.site, meeting: setup.meeting, ssrc: setup.endpointSSRC)) }
                 continue
             }
             if now >= session.nextReportAt, session.address != nil {

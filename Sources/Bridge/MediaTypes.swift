@@ -67,8 +67,10 @@ enum MediaCommand: Sendable {
 }
 
 enum MediaEvent: Sendable {
-    /// Nothing came from the site for the configured time.
-    case lost(site: Int, meeting: MeetingID)
+    /// Nothing came from the site for the configured time (or its WebRTC transport failed). `ssrc`
+    /// names the session (its audio SSRC, unique while it lives), so a site that has joined again
+    /// since is not ended with it.
+    case lost(site: Int, meeting: MeetingID, ssrc: UInt32)
 }
 
 /// Per-site figures the media thread publishes once a second.

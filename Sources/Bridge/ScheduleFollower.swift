@@ -26,7 +26,10 @@ final class ScheduleFollower: @unchecked Sendable {
     private func step(now: Timestamp) {
         let sessions = bridge.sessions
         for event in bridge.mailbox.events.withLock({ events -> [MediaEvent] in defer { events.removeAll() }; return events }) {
-            if case .lost(let site, _) = event { sessions.end(site: site, reason: "lost") }
+            // Only the session that was lost: the site may have joined again since the report.
+            if case .lost(let site, _, let ssrc) = event, let lost = sessions.all.first(where: { $0.site.index == site && $0.ssrcs.siteAudio == ssrc }) {
+                sessions.end(site: site, session: lost, reason: "lost")
+            }
         }
         let admitted = sessions.all
         let meetings = bridge.store.withLock { store -> [MeetingID: Meeting] in
