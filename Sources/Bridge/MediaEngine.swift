@@ -319,7 +319,8 @@ final class MediaEngine: VideoSink {
             return
         }
         let ssrc = UInt32(datagram[8]) << 24 | UInt32(datagram[9]) << 16 | UInt32(datagram[10]) << 8 | UInt32(datagram[11])
-        guard let site = bySSRC[ssrc] ?? webRTCSite(at: receiveBatch.address(index)), let session = sessions[site] else {
+        let known = bySSRC[ssrc]
+        guard let site = known ?? webRTCSite(at: receiveBatch.address(index)), let session = sessions[site] else {
             unknownSSRC += 1
             return
         }
@@ -333,7 +334,7 @@ final class MediaEngine: VideoSink {
         }
         if session.ice != nil {
             // A WebRTC peer's address is ICE's to move, not SRTP's; its SSRCs are learned as they come.
-            if bySSRC[ssrc] == nil { bySSRC[ssrc] = site }
+            if known == nil { bySSRC[ssrc] = site }
         } else if let from = receiveBatch.address(index), from != session.address {
             // Only a packet that passed SRTP authentication may move a native site's address.
             if session.address != nil {

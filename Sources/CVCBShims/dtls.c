@@ -74,6 +74,20 @@ void vcb_dtls_identity_der(const vcb_dtls_identity *identity, const uint8_t **de
     *length = identity->certificate->derCert.len;
 }
 
+
+// Hands a certificate and its key over to a new identity (and clears the caller's pointers to them).
+// Returns 0 or SEC_ERROR_NO_MEMORY (then the caller still owns both).
+static int take_identity(CERTCertificate **certificate, SECKEYPrivateKey **privateKey, vcb_dtls_identity **out) {
+    vcb_dtls_identity *identity = calloc(1, sizeof *identity);
+    if (identity == NULL) return SEC_ERROR_NO_MEMORY;
+    identity->certificate = *certificate;
+    identity->privateKey = *privateKey;
+    *certificate = NULL;
+    *privateKey = NULL;
+    *out = identity;
+    return 0;
+}
+
 int vcb_dtls_identity_generate(const char *commonName, int validDays, vcb_dtls_identity **out) {
     int status = vcb_dtls_init();
     if (status != 0) return status;
@@ -152,14 +166,7 @@ int vcb_dtls_identity_generate(const char *commonName, int validDays, vcb_dtls_i
     certificate = CERT_NewTempCertificate(CERT_GetDefaultCertDB(), &signedDER, NULL, PR_FALSE, PR_TRUE);
     if (certificate == NULL) { status = last_error(); goto done; }
 
-    vcb_dtls_identity *identity = calloc(1, sizeof *identity);
-    if (identity == NULL) { status = SEC_ERROR_NO_MEMORY; goto done; }
-    identity->certificate = certificate;
-    identity->privateKey = privateKey;
-    certificate = NULL;
-    privateKey = NULL;
-    *out = identity;
-    status = 0;
+    status = take_identity(&certificate, &privateKey, out);
 done:
     if (certificate) CERT_DestroyCertificate(certificate);
     if (unsigned_) CERT_DestroyCertificate(unsigned_);
@@ -221,14 +228,7 @@ int vcb_dtls_identity_import(const uint8_t *certificateDER, size_t certificateLe
     }
     if (!key_matches(privateKey, publicKey)) { status = VCB_DTLS_ERR_KEY_MISMATCH; goto done; }
 
-    vcb_dtls_identity *identity = calloc(1, sizeof *identity);
-    if (identity == NULL) { status = SEC_ERROR_NO_MEMORY; goto done; }
-    identity->certificate = certificate;
-    identity->privateKey = privateKey;
-    certificate = NULL;
-    privateKey = NULL;
-    *out = identity;
-    status = 0;
+    status = take_identity(&certificate, &privateKey, out);
 done:
     if (certificate) CERT_DestroyCertificate(certificate);
     if (privateKey) SECKEY_DestroyPrivateKey(privateKey);
