@@ -1,15 +1,23 @@
+#include <pthread.h>
 #include <nss.h>
 #include <pk11pub.h>
 #include <prerror.h>
 #include "vcb_shims.h"
 
+/* Serialised: the HMAC, HKDF, DTLS and TLS code may first need NSS on different threads at once, and two
+   NSS_NoDB_Init calls racing each other can leave one caller with a failure (seen: HMAC-SHA-1 failing in
+   tests that ran beside the DTLS tests). */
+static pthread_mutex_t vcb_nss_init_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int vcb_nss_init(void) {
-    if (NSS_IsInitialized()) return 0;
-    if (NSS_NoDB_Init(NULL) != SECSuccess) {
+    pthread_mutex_lock(&vcb_nss_init_lock);
+    int status = 0;
+    if (!NSS_IsInitialized() && NSS_NoDB_Init(NULL) != SECSuccess) {
         int code = PORT_GetError();
-        return code != 0 ? code : -1;
+        status = code != 0 ? code : -1;
     }
-    return 0;
+    pthread_mutex_unlock(&vcb_nss_init_lock);
+    return status;
 }
 
 static int vcb_nss_error(void) {
