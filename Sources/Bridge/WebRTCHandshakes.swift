@@ -40,10 +40,10 @@ final class WebRTCHandshakes: Sendable {
     /// Runs the handshakes until ``Input/shutdown``. The sessions live on this thread only.
     func run(socket: Handoff<UDPSocket>, mailbox: MediaMailbox) {
         final class Peer {
-            let session: DTLSServerSession
+            let session: DTLSSession
             var address: SocketAddress?
             var reported = false
-            init(_ session: DTLSServerSession) { self.session = session }
+            init(_ session: DTLSSession) { self.session = session }
         }
         var peers: [Int: Peer] = [:]
 
@@ -83,7 +83,7 @@ final class WebRTCHandshakes: Sendable {
                 case .start(let site, let fingerprint):
                     peers[site]?.session.close()
                     do {
-                        peers[site] = Peer(try DTLSServerSession(certificate: certificate, peerFingerprint: fingerprint, now: time))
+                        peers[site] = Peer(try DTLSSession(role: .server, certificate: certificate, peerFingerprint: fingerprint, now: time))
                     } catch {
                         mailbox.post(.transportFailed(site: site, reason: "DTLS: \(error)"))
                     }

@@ -1,4 +1,4 @@
-// DTLS-SRTP server on NSS libssl3: certificates, an NSPR I/O layer over queued datagrams, the handshake, the exporter.
+// DTLS-SRTP server (and the load generator's client) on NSS libssl3: certificates, an NSPR I/O layer over queued datagrams, the handshake, the exporter.
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -288,7 +288,8 @@ struct vcb_dtls_session {
     int handshakeDone;
     uint16_t profiles[VCB_DTLS_MAX_PROFILES];  // ours, in order of preference
     size_t profileCount;
-    uint16_t chosenProfile;  // 0 until the client's use_srtp offered one of ours
+    uint16_t chosenProfile;  // 0 until the client's use_srtp offered one of ours (server), or the server chose one (client)
+    const vcb_dtls_identity *identity;  // a client's certificate, for the server's CertificateRequest (borrowed)
 };
 
 // ---- The NSPR I/O layer: the bottom of the stack, over the two queues ----
@@ -559,6 +560,60 @@ static PRBool write_use_srtp(PRFileDesc *fd, SSLHandshakeType message, PRUint8 *
     return PR_TRUE;
 }
 
+// Client side. ClientHello: our profiles in order of preference and an empty MKI.
+static PRBool write_use_srtp_offer(PRFileDesc *fd, SSLHandshakeType message, PRUint8 *data, unsigned int *len,
+                                   unsigned int maxLen, void *arg) {
+    (void)fd;
+    vcb_dtls_session *session = arg;
+    unsigned int profilesLength = (unsigned int)(2 * session->profileCount);
+    if (message != ssl_hs_client_hello || maxLen < 3 + profilesLength) return PR_FALSE;
+    data[0] = (PRUint8)(profilesLength >> 8);
+    data[1] = (PRUint8)(profilesLength & 0xFF);
+    for (size_t i = 0; i < session->profileCount; i++) {
+        data[2 + 2 * i] = (PRUint8)(session->profiles[i] >> 8);
+        data[3 + 2 * i] = (PRUint8)(session->profiles[i] & 0xFF);
+    }
+    data[2 + profilesLength] = 0;
+    *len = 3 + profilesLength;
+    return PR_TRUE;
+}
+
+// ServerHello: exactly one profile, one we offered, and an empty MKI.
+static SECStatus handle_use_srtp_answer(PRFileDesc *fd, SSLHandshakeType message, const PRUint8 *data, unsigned int len,
+                                        SSLAlertDescription *alert, void *arg) {
+    (void)fd;
+    vcb_dtls_session *session = arg;
+    if (message != ssl_hs_server_hello || len != 5 || data[0] != 0 || data[1] != 2 || data[4] != 0) {
+        *alert = message != ssl_hs_server_hello ? ALERT_ILLEGAL_PARAMETER : ALERT_DECODE_ERROR;
+        return SECFailure;
+    }
+    uint16_t chosen = (uint16_t)((data[2] << 8) | data[3]);
+    for (size_t i = 0; i < session->profileCount; i++) {
+        if (session->profiles[i] == chosen) {
+            session->chosenProfile = chosen;
+            return SECSuccess;
+        }
+    }
+    *alert = ALERT_ILLEGAL_PARAMETER;
+    return SECFailure;
+}
+
+// The client's certificate when the server asks for one (a DTLS-SRTP server always does).
+static SECStatus client_certificate(void *arg, PRFileDesc *fd, CERTDistNames *caNames, CERTCertificate **certificate,
+                                    SECKEYPrivateKey **privateKey) {
+    (void)fd;
+    (void)caNames;
+    const vcb_dtls_identity *identity = ((vcb_dtls_session *)arg)->identity;
+    *certificate = CERT_DupCertificate(identity->certificate);
+    *privateKey = SECKEY_CopyPrivateKey(identity->privateKey);
+    if (*certificate == NULL || *privateKey == NULL) {
+        if (*certificate) CERT_DestroyCertificate(*certificate);
+        if (*privateKey) SECKEY_DestroyPrivateKey(*privateKey);
+        return SECFailure;
+    }
+    return SECSuccess;
+}
+
 void vcb_dtls_session_free(vcb_dtls_session *session) {
     if (session == NULL) return;
     if (session->fd) PR_Close(session->fd);
@@ -567,8 +622,8 @@ void vcb_dtls_session_free(vcb_dtls_session *session) {
     free(session);
 }
 
-int vcb_dtls_session_create(const vcb_dtls_identity *identity, const uint8_t *expectedFingerprint,
-                            const uint16_t *profiles, size_t profileCount, vcb_dtls_session **out) {
+static int session_create(int isClient, const vcb_dtls_identity *identity, const uint8_t *expectedFingerprint,
+                          const uint16_t *profiles, size_t profileCount, vcb_dtls_session **out) {
     int status = vcb_dtls_init();
     if (status != 0) return status;
     *out = NULL;
@@ -583,6 +638,7 @@ int vcb_dtls_session_create(const vcb_dtls_identity *identity, const uint8_t *ex
     memcpy(session->expected, expectedFingerprint, sizeof session->expected);
     memcpy(session->profiles, profiles, profileCount * sizeof profiles[0]);
     session->profileCount = profileCount;
+    session->identity = identity;
 
     PRFileDesc *bottom = PR_CreateIOLayerStub(layer_identity, &layer_methods);
     if (bottom == NULL) { status = last_error(); goto failed; }
@@ -597,28 +653,44 @@ int vcb_dtls_session_create(const vcb_dtls_identity *identity, const uint8_t *ex
 
 #define CHECK(call) do { if ((call) != SECSuccess) { status = last_error(); goto failed; } } while (0)
     CHECK(SSL_OptionSet(fd, SSL_SECURITY, PR_TRUE));
-    CHECK(SSL_OptionSet(fd, SSL_HANDSHAKE_AS_CLIENT, PR_FALSE));
-    CHECK(SSL_OptionSet(fd, SSL_HANDSHAKE_AS_SERVER, PR_TRUE));
+    CHECK(SSL_OptionSet(fd, SSL_HANDSHAKE_AS_CLIENT, isClient ? PR_TRUE : PR_FALSE));
+    CHECK(SSL_OptionSet(fd, SSL_HANDSHAKE_AS_SERVER, isClient ? PR_FALSE : PR_TRUE));
     CHECK(SSL_OptionSet(fd, SSL_NO_CACHE, PR_TRUE));
     CHECK(SSL_OptionSet(fd, SSL_ENABLE_SESSION_TICKETS, PR_FALSE));
     CHECK(SSL_OptionSet(fd, SSL_NO_LOCKS, PR_TRUE));
     CHECK(SSL_OptionSet(fd, SSL_ENABLE_RENEGOTIATION, SSL_RENEGOTIATE_NEVER));
     CHECK(SSL_OptionSet(fd, SSL_ENABLE_EXTENDED_MASTER_SECRET, PR_TRUE));
-    CHECK(SSL_OptionSet(fd, SSL_REQUEST_CERTIFICATE, PR_TRUE));
-    CHECK(SSL_OptionSet(fd, SSL_REQUIRE_CERTIFICATE, SSL_REQUIRE_ALWAYS));
     SSLVersionRange versions = { SSL_LIBRARY_VERSION_TLS_1_2, SSL_LIBRARY_VERSION_TLS_1_2 };  // DTLS 1.2
     CHECK(SSL_VersionRangeSet(fd, &versions));
-    CHECK(SSL_ConfigServerCert(fd, identity->certificate, identity->privateKey, NULL, 0));
+    if (isClient) {
+        CHECK(SSL_GetClientAuthDataHook(fd, client_certificate, session));
+        CHECK(SSL_InstallExtensionHooks(fd, ssl_use_srtp_xtn, write_use_srtp_offer, session, handle_use_srtp_answer,
+                                        session));
+    } else {
+        CHECK(SSL_OptionSet(fd, SSL_REQUEST_CERTIFICATE, PR_TRUE));
+        CHECK(SSL_OptionSet(fd, SSL_REQUIRE_CERTIFICATE, SSL_REQUIRE_ALWAYS));
+        CHECK(SSL_ConfigServerCert(fd, identity->certificate, identity->privateKey, NULL, 0));
+        CHECK(SSL_InstallExtensionHooks(fd, ssl_use_srtp_xtn, write_use_srtp, session, handle_use_srtp, session));
+    }
     CHECK(SSL_AuthCertificateHook(fd, authenticate_peer, session));
     CHECK(SSL_HandshakeCallback(fd, handshake_done, session));
-    CHECK(SSL_InstallExtensionHooks(fd, ssl_use_srtp_xtn, write_use_srtp, session, handle_use_srtp, session));
-    CHECK(SSL_ResetHandshake(fd, PR_TRUE));
+    CHECK(SSL_ResetHandshake(fd, isClient ? PR_FALSE : PR_TRUE));
 #undef CHECK
     *out = session;
     return 0;
 failed:
     vcb_dtls_session_free(session);
     return status;
+}
+
+int vcb_dtls_session_create(const vcb_dtls_identity *identity, const uint8_t *expectedFingerprint,
+                            const uint16_t *profiles, size_t profileCount, vcb_dtls_session **out) {
+    return session_create(0, identity, expectedFingerprint, profiles, profileCount, out);
+}
+
+int vcb_dtls_client_session_create(const vcb_dtls_identity *identity, const uint8_t *expectedFingerprint,
+                                   const uint16_t *profiles, size_t profileCount, vcb_dtls_session **out) {
+    return session_create(1, identity, expectedFingerprint, profiles, profileCount, out);
 }
 
 int vcb_dtls_session_push(vcb_dtls_session *session, const uint8_t *bytes, size_t length) {

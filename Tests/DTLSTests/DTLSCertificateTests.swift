@@ -132,11 +132,14 @@ import Transport
 
     @Test func theExporterOutputSplitsIntoClientAndServerKeysPerRFC5764() {
         let material = (0..<60).map { UInt8($0) }
-        let keys = DTLSSRTPKeys(profile: .aesCM128HMACSHA1_80, exported: material)
+        let keys = DTLSSRTPKeys(profile: .aesCM128HMACSHA1_80, exported: material, role: .server)
         #expect(keys.inbound == Array(0..<16) + Array(32..<46))
         #expect(keys.outbound == Array(16..<32) + Array(46..<60))
-        let gcm = DTLSSRTPKeys(profile: .aeadAES128GCM, exported: Array(material.prefix(56)))
+        let gcm = DTLSSRTPKeys(profile: .aeadAES128GCM, exported: Array(material.prefix(56)), role: .server)
         #expect(gcm.inbound == Array(0..<16) + Array(32..<44))
         #expect(gcm.outbound == Array(16..<32) + Array(44..<56))
+        // The client sends with what the server receives with, and the other way round.
+        let client = DTLSSRTPKeys(profile: .aesCM128HMACSHA1_80, exported: material, role: .client)
+        #expect(client.outbound == keys.inbound && client.inbound == keys.outbound)
     }
 }

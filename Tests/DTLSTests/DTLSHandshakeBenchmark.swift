@@ -18,8 +18,8 @@ import Transport
         var total: [Int64] = []
         for _ in 0..<6 {
             let pump = try DatagramPump()
-            let session = try DTLSServerSession(
-                certificate: certificate, peerFingerprint: fingerprint, now: monotonicNanoseconds())
+            let session = try DTLSSession(
+                role: .server, certificate: certificate, peerFingerprint: fingerprint, now: monotonicNanoseconds())
             let client = try OpenSSLClient(port: pump.port, directory: directory, identity: peerIdentity)
             try pump.run(session) { pump.keys != nil }
             let keys = try #require(pump.keys, "openssl said:\n\(client.output)")

@@ -20,7 +20,7 @@ struct SplitMix64: RandomNumberGenerator {
     final class Tally {
         let certificate: DTLSCertificate
         let fingerprint: DTLSFingerprint
-        var session: DTLSServerSession
+        var session: DTLSSession
         var failures: [String: Int] = [:]
         var answered = 0
         var fed = 0
@@ -28,11 +28,11 @@ struct SplitMix64: RandomNumberGenerator {
         init() throws {
             certificate = try DTLSCertificate.selfSigned()
             fingerprint = try DTLSCertificate.selfSigned().fingerprint
-            session = try DTLSServerSession(certificate: certificate, peerFingerprint: fingerprint, now: 0)
+            session = try DTLSSession(role: .server, certificate: certificate, peerFingerprint: fingerprint, now: 0)
         }
 
         func feed(_ datagram: [UInt8], fresh: Bool = false) throws {
-            if fresh { session = try DTLSServerSession(certificate: certificate, peerFingerprint: fingerprint, now: 0) }
+            if fresh { session = try DTLSSession(role: .server, certificate: certificate, peerFingerprint: fingerprint, now: 0) }
             fed += 1
             let state = session.receive(datagram, now: Int64(fed))
             if !session.takeOutgoing().isEmpty { answered += 1 }
@@ -42,7 +42,7 @@ struct SplitMix64: RandomNumberGenerator {
                 #expect(error.rawValue < 0, "not an NSS failure: \(error)")
                 #expect(!error.name.hasPrefix("error "), "an unnamed NSS error: \(error.rawValue)")
                 failures[error.name, default: 0] += 1
-                session = try DTLSServerSession(certificate: certificate, peerFingerprint: fingerprint, now: 0)
+                session = try DTLSSession(role: .server, certificate: certificate, peerFingerprint: fingerprint, now: 0)
             case .established, .closed:
                 Issue.record("garbage moved a session to \(state)")
             }
@@ -87,9 +87,9 @@ struct SplitMix64: RandomNumberGenerator {
 
     @Test func emptyAndOversizedDatagramsAreDroppedAndCounted() throws {
         let certificate = try DTLSCertificate.selfSigned()
-        let session = try DTLSServerSession(certificate: certificate, peerFingerprint: certificate.fingerprint, now: 0)
+        let session = try DTLSSession(role: .server, certificate: certificate, peerFingerprint: certificate.fingerprint, now: 0)
         #expect(session.receive([], now: 1) == .handshaking)
-        #expect(session.receive([UInt8](repeating: 22, count: DTLSServerSession.maximumDatagramLength + 1), now: 2)
+        #expect(session.receive([UInt8](repeating: 22, count: DTLSSession.maximumDatagramLength + 1), now: 2)
             == .handshaking)
         #expect(session.droppedDatagrams == 2)
         #expect(session.takeOutgoing().isEmpty)
@@ -134,8 +134,8 @@ struct SplitMix64: RandomNumberGenerator {
         let directory = try ScratchDirectory()
         let identity = try OpenSSLIdentity(in: directory, name: "browser")
         let pump = try DatagramPump()
-        let session = try DTLSServerSession(
-            certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try identity.fingerprint(),
+        let session = try DTLSSession(
+            role: .server, certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try identity.fingerprint(),
             now: monotonicNanoseconds())
         var random = SplitMix64(state: 0x6A5B)
         for _ in 0..<200 {  // records of the wrong version, or not records at all: discarded

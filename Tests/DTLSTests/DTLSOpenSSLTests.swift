@@ -6,7 +6,7 @@ import Transport
 
 /// The bridge's DTLS server against OpenSSL's DTLS client, a real third-party peer, over loopback UDP.
 @Suite(.serialized) struct DTLSOpenSSLTests {
-    private func isFinal(_ state: DTLSServerSession.State) -> Bool {
+    private func isFinal(_ state: DTLSSession.State) -> Bool {
         switch state {
         case .closed, .failed: true
         case .handshaking, .established: false
@@ -28,8 +28,8 @@ import Transport
 
         let certificate = try DTLSCertificate.selfSigned()
         let pump = try DatagramPump()
-        let session = try DTLSServerSession(
-            certificate: certificate, peerFingerprint: offered, now: monotonicNanoseconds())
+        let session = try DTLSSession(
+            role: .server, certificate: certificate, peerFingerprint: offered, now: monotonicNanoseconds())
         let client = try OpenSSLClient(port: pump.port, directory: directory, identity: peerIdentity)
         try pump.run(session) { isFinal(session.state) }
         waitForExit(client)
@@ -62,14 +62,14 @@ import Transport
 
     /// One handshake with OpenSSL offering `offer`; the session accepts `accepted`.
     private func handshake(
-        offer: String, exportLength: Int, accepted: [SRTPProfile] = DTLSServerSession.defaultSRTPProfiles,
+        offer: String, exportLength: Int, accepted: [SRTPProfile] = DTLSSession.defaultSRTPProfiles,
         extraArguments: [String] = []
-    ) throws -> (DTLSServerSession, DatagramPump, OpenSSLClient) {
+    ) throws -> (DTLSSession, DatagramPump, OpenSSLClient) {
         let directory = try ScratchDirectory()
         let peerIdentity = try OpenSSLIdentity(in: directory, name: "browser")
         let pump = try DatagramPump()
-        let session = try DTLSServerSession(
-            certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
+        let session = try DTLSSession(
+            role: .server, certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
             now: monotonicNanoseconds(), srtpProfiles: accepted)
         let client = try OpenSSLClient(
             port: pump.port, directory: directory, identity: peerIdentity, profiles: offer, exportLength: exportLength,
@@ -118,8 +118,8 @@ import Transport
         let directory = try ScratchDirectory()
         let peerIdentity = try OpenSSLIdentity(in: directory, name: "browser")
         let pump = try DatagramPump()
-        let session = try DTLSServerSession(
-            certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
+        let session = try DTLSSession(
+            role: .server, certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
             now: monotonicNanoseconds())
         let client = try OpenSSLClient(port: pump.port, directory: directory, identity: peerIdentity, keepInputOpen: true)
         try pump.run(session) { session.keys != nil }
@@ -158,8 +158,8 @@ import Transport
         #expect(certificate.fingerprint.sdpValue == (try serverIdentity.fingerprintFromOpenSSL()))
 
         let pump = try DatagramPump()
-        let session = try DTLSServerSession(
-            certificate: certificate, peerFingerprint: try peerIdentity.fingerprint(), now: monotonicNanoseconds())
+        let session = try DTLSSession(
+            role: .server, certificate: certificate, peerFingerprint: try peerIdentity.fingerprint(), now: monotonicNanoseconds())
         let client = try OpenSSLClient(port: pump.port, directory: directory, identity: peerIdentity)
         try pump.run(session) { isFinal(session.state) }
         waitForExit(client)
@@ -175,8 +175,8 @@ import Transport
         let offeredIdentity = try OpenSSLIdentity(in: directory, name: "offered")
         let otherIdentity = try OpenSSLIdentity(in: directory, name: "impostor")
         let pump = try DatagramPump()
-        let session = try DTLSServerSession(
-            certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try offeredIdentity.fingerprint(),
+        let session = try DTLSSession(
+            role: .server, certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try offeredIdentity.fingerprint(),
             now: monotonicNanoseconds())
         let client = try OpenSSLClient(port: pump.port, directory: directory, identity: otherIdentity)
         try pump.run(session) { isFinal(session.state) }
@@ -196,8 +196,8 @@ import Transport
         let directory = try ScratchDirectory()
         let offeredIdentity = try OpenSSLIdentity(in: directory, name: "offered")
         let pump = try DatagramPump()
-        let session = try DTLSServerSession(
-            certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try offeredIdentity.fingerprint(),
+        let session = try DTLSSession(
+            role: .server, certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try offeredIdentity.fingerprint(),
             now: monotonicNanoseconds())
         let client = try OpenSSLClient(port: pump.port, directory: directory, identity: nil)
         try pump.run(session) { isFinal(session.state) }
@@ -219,8 +219,8 @@ import Transport
         client.process.terminate()  // the peer is gone after its first flight
 
         let start: Int64 = 5_000_000_000  // the owner's clock: any origin
-        let session = try DTLSServerSession(
-            certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
+        let session = try DTLSSession(
+            role: .server, certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
             now: start, handshakeTimeout: 10_000_000_000)
         #expect(session.handshakeDeadline == start + 10_000_000_000)
         #expect(session.receive(clientHello, now: start) == .handshaking)
@@ -250,8 +250,8 @@ import Transport
         let clientHello = try #require(try pump.receiveOne(within: 10_000_000_000), "openssl sent no ClientHello")
         client.process.terminate()
 
-        let session = try DTLSServerSession(
-            certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
+        let session = try DTLSSession(
+            role: .server, certificate: try DTLSCertificate.selfSigned(), peerFingerprint: try peerIdentity.fingerprint(),
             now: monotonicNanoseconds())
         session.receive(clientHello, now: monotonicNanoseconds())
         let flight = session.takeOutgoing()

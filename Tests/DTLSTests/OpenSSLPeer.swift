@@ -88,7 +88,7 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// `openssl s_client -dtls1_2` connected to a loopback UDP socket that the test pumps into a ``DTLSServerSession``.
+/// `openssl s_client -dtls1_2` connected to a loopback UDP socket that the test pumps into a ``DTLSSession``.
 /// Its standard input is empty, so once the handshake is done it prints what it negotiated and closes
 /// (close_notify).
 final class OpenSSLClient {
@@ -176,7 +176,7 @@ final class DatagramPump {
 
     /// Carries datagrams between the socket and the session, and runs its timers on the real monotonic clock,
     /// until `done` says so or `limit` nanoseconds pass.
-    func run(_ session: DTLSServerSession, limit: Int64 = 20_000_000_000, until done: () -> Bool) throws {
+    func run(_ session: DTLSSession, limit: Int64 = 20_000_000_000, until done: () -> Bool) throws {
         let deadline = monotonicNanoseconds() + limit
         while !done() && monotonicNanoseconds() < deadline {
             if try socket.waitReadable(nanoseconds: 10_000_000) {
@@ -202,7 +202,7 @@ final class DatagramPump {
         }
     }
 
-    func flush(_ session: DTLSServerSession) throws {
+    func flush(_ session: DTLSSession) throws {
         for datagram in session.takeOutgoing() {
             guard let peer else { continue }
             try socket.send(datagram, to: peer)

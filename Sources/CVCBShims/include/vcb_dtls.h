@@ -1,4 +1,5 @@
-// vcbridge DTLS-SRTP server on NSS libssl3 (RFC 5764), for the DTLS module.
+// vcbridge DTLS-SRTP on NSS libssl3 (RFC 5764), for the DTLS module: the bridge's server, and a client for the
+// load generator and tests.
 //  - Certificates: a self-signed ECDSA P-256 certificate, or one imported from DER + PKCS#8.
 //  - A session: an NSPR I/O layer whose recv pops a queued datagram and whose send fills an outbox, with
 //    DTLS_ImportFD on top; the Swift owner pushes datagrams in and drains the outbox.
@@ -66,6 +67,12 @@ void vcb_dtls_identity_free(vcb_dtls_identity *identity);
 /// 1...VCB_DTLS_MAX_PROFILES of them) that the client offers is chosen.
 int vcb_dtls_session_create(const vcb_dtls_identity *identity, const uint8_t *expectedFingerprint,
                             const uint16_t *profiles, size_t profileCount, vcb_dtls_session **out);
+/// A DTLS 1.2 client session (the load generator's side of a WebRTC join, and tests): presents the identity's
+/// certificate when asked, accepts the server only when the SHA-256 of its certificate's DER equals
+/// expectedFingerprint, and offers `profiles` in use_srtp (the server's choice must be one of them). The first call
+/// of vcb_dtls_session_handshake writes the ClientHello into the outbox. The identity must outlive the session.
+int vcb_dtls_client_session_create(const vcb_dtls_identity *identity, const uint8_t *expectedFingerprint,
+                                   const uint16_t *profiles, size_t profileCount, vcb_dtls_session **out);
 void vcb_dtls_session_free(vcb_dtls_session *session);
 
 /// Queues one datagram for NSS to read. Returns 1 if queued, 0 if refused (empty, longer than

@@ -1,7 +1,8 @@
 internal import CVCBShims
 public import SRTP
 
-/// One DTLS-SRTP server session (RFC 5764) with one WebRTC peer, over datagrams its owner carries.
+/// One DTLS-SRTP session (RFC 5764) with one WebRTC peer, over datagrams its owner carries: the bridge is the
+/// server (`a=setup:passive`); the client role is the load generator's and the tests' side of a join.
 ///
 /// The owner feeds every DTLS datagram from the peer to ``receive(_:now:)``, sends everything ``takeOutgoing()``
 /// returns to the peer after each call, and calls ``handleTimeout(now:)`` when ``nextTimeout`` passes (handshake
@@ -17,11 +18,18 @@ public import SRTP
 /// Not thread-safe, and not `Sendable`: NSS runs this session's socket without locks (`SSL_NO_LOCKS`), so create
 /// it and make every call on one thread (the bridge's handshake thread); hand the keys (which are `Sendable`) to the
 /// media thread.
-public final class DTLSServerSession {
+public final class DTLSSession {
+    public enum Role: Sendable, Hashable {
+        /// Waits for a ClientHello; requires the peer's certificate; chooses the SRTP profile.
+        case server
+        /// Sends the ClientHello on the first ``DTLSSession/handleTimeout(now:)``; offers the SRTP profiles.
+        case client
+    }
+
     public enum State: Sendable, Hashable {
         /// Waiting for the peer's next flight or for a retransmission timer.
         case handshaking
-        /// The handshake completed, the peer proved the certificate of its offer, and SRTP was negotiated.
+        /// The handshake completed, the peer proved the certificate of its SDP, and SRTP was negotiated.
         case established(DTLSSRTPKeys)
         /// The peer sent `close_notify`, or ``close()`` was called. Final.
         case closed
@@ -29,7 +37,7 @@ public final class DTLSServerSession {
         case failed(DTLSError)
     }
 
-    /// The SRTP profiles offered by default, in order of preference: AEAD_AES_128_GCM (no separate HMAC pass),
+    /// The SRTP profiles accepted (server) or offered (client) by default, in order of preference: AEAD_AES_128_GCM (no separate HMAC pass),
     /// then AES_CM_128_HMAC_SHA1_80 (which every browser offers).
     public static let defaultSRTPProfiles: [SRTPProfile] = [.aeadAES128GCM, .aesCM128HMACSHA1_80]
     /// How long a handshake may take from the session's creation: 10 s.
@@ -39,6 +47,7 @@ public final class DTLSServerSession {
 
     /// The time (owner's clock, ns) by which the handshake must complete.
     public let handshakeDeadline: Int64
+    public let role: Role
     public private(set) var state: State = .handshaking
     /// Datagrams refused: empty, longer than ``maximumDatagramLength``, or arriving after the session ended.
     public private(set) var droppedDatagrams = 0
@@ -49,19 +58,20 @@ public final class DTLSServerSession {
     private let certificate: DTLSCertificate
     private var lastNow: Int64
 
-    /// A server session that accepts only a peer whose certificate has `peerFingerprint` (from its SDP offer).
+    /// A session that accepts only a peer whose certificate has `peerFingerprint` (from its SDP).
     /// - Parameters:
-    ///   - certificate: the bridge's certificate, the one whose fingerprint its answer announces.
-    ///   - peerFingerprint: the `a=fingerprint` of the peer's offer; compared in constant time.
+    ///   - role: server (the bridge) or client (a peer that sent `a=setup:active`/`actpass` and got `passive`).
+    ///   - certificate: this side's certificate, the one whose fingerprint its SDP announces.
+    ///   - peerFingerprint: the `a=fingerprint` of the peer's SDP; compared in constant time.
     ///   - now: the owner's monotonic clock, nanoseconds.
     ///   - handshakeTimeout: nanoseconds from `now` within which the handshake must complete.
-    ///   - srtpProfiles: the profiles the bridge accepts, in order of preference (1 to 2, no repeats): the first
-    ///     one the peer offers is chosen.
+    ///   - srtpProfiles: the profiles this side accepts, in order of preference (1 to 2, no repeats): a server
+    ///     chooses the first one the client offers; a client offers them all and accepts the server's choice.
     /// - Throws: ``DTLSError`` naming the NSS failure if the socket cannot be set up.
     public init(
-        certificate: DTLSCertificate, peerFingerprint: DTLSFingerprint, now: Int64,
-        handshakeTimeout: Int64 = DTLSServerSession.defaultHandshakeTimeout,
-        srtpProfiles: [SRTPProfile] = DTLSServerSession.defaultSRTPProfiles
+        role: Role, certificate: DTLSCertificate, peerFingerprint: DTLSFingerprint, now: Int64,
+        handshakeTimeout: Int64 = DTLSSession.defaultHandshakeTimeout,
+        srtpProfiles: [SRTPProfile] = DTLSSession.defaultSRTPProfiles
     ) throws(DTLSError) {
         precondition(peerFingerprint.bytes.count == 32)
         precondition(!srtpProfiles.isEmpty && Set(srtpProfiles).count == srtpProfiles.count, "1 or 2 distinct profiles")
@@ -69,11 +79,17 @@ public final class DTLSServerSession {
         var handle: OpaquePointer?
         let status = peerFingerprint.bytes.withUnsafeBufferPointer { fingerprint in
             codes.withUnsafeBufferPointer {
-                vcb_dtls_session_create(certificate.handle, fingerprint.baseAddress, $0.baseAddress, $0.count, &handle)
+                switch role {
+                case .server:
+                    vcb_dtls_session_create(certificate.handle, fingerprint.baseAddress, $0.baseAddress, $0.count, &handle)
+                case .client:
+                    vcb_dtls_client_session_create(certificate.handle, fingerprint.baseAddress, $0.baseAddress, $0.count, &handle)
+                }
             }
         }
         guard status == 0, let handle else { throw DTLSError(code: status == 0 ? 1 : status) }
         self.handle = handle
+        self.role = role
         self.certificate = certificate
         lastNow = now
         handshakeDeadline = now.addingReportingOverflow(handshakeTimeout).overflow ? .max : now + handshakeTimeout
@@ -124,7 +140,8 @@ public final class DTLSServerSession {
     }
 
     /// Runs what is due at `now`: retransmits the last flight if its timer expired, fails the session with
-    /// ``DTLSError/handshakeTimedOut`` at the deadline. Send ``takeOutgoing()`` afterwards.
+    /// ``DTLSError/handshakeTimedOut`` at the deadline; a client's first call writes its ClientHello. Send
+    /// ``takeOutgoing()`` afterwards.
     @discardableResult
     public func handleTimeout(now: Int64) -> State {
         guard isActive else { return state }
@@ -209,7 +226,7 @@ public final class DTLSServerSession {
         var material = [UInt8](repeating: 0, count: 2 * profile.keyingMaterialLength)
         status = vcb_dtls_session_srtp(handle, &profileCode, &material, material.count)
         guard status == 0 else { throw DTLSError(code: status) }
-        return DTLSSRTPKeys(profile: profile, exported: material)
+        return DTLSSRTPKeys(profile: profile, exported: material, role: role)
     }
 }
 
