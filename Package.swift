@@ -87,15 +87,15 @@ let package = Package(
         // The reference endpoint a technician uses to test a room's link.
         .target(
             name: "Endpoint",
-            dependencies: ["Admission", "AudioSignal", "JitterBuffer", "KeyDerivation", "OpusCodec", "RTP", "SRTP", "Transport",
-                           "VideoFormats"]
+            dependencies: ["Admission", "AudioSignal", "DTLS", "ICE", "JitterBuffer", "KeyDerivation", "OpusCodec", "RTP", "SDP",
+                           "SRTP", "Transport", "VideoFormats"]
         ),
 
         // Command line.
         .target(
             name: "VCBridgeCLI",
             dependencies: ["RTP", "SRTP", "KeyDerivation", "OpusCodec", "AudioSignal", "Configuration", "SiteDirectory",
-                           "Scheduler", "CivilTime", "Admission", "Bridge", "Endpoint", "Transport", "Impairment",
+                           "Scheduler", "CivilTime", "Admission", "Bridge", "DTLS", "Endpoint", "Transport", "Impairment",
                            "QualityModel", "VideoFormats"]
         ),
         .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "VCBridgeCLITests",
             dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory", "Admission", "SRTP", "RTP", "Transport",
-                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring", "ICE"]
+                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring", "ICE", "DTLS", "Endpoint"]
         ),
     ],
     swiftLanguageModes: [.v6]

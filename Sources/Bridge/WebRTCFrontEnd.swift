@@ -20,7 +20,6 @@ import VideoFormats
 /// URL leaves. Like the native join it only authenticates a site, finds its booking and admits it
 /// through the session table; the media thread and the handshake thread do the rest.
 final class WebRTCFrontEnd: @unchecked Sendable {
-    static let label = "vcbridge-webrtc-v1"
     /// A request's time may be this far from the bridge's clock; its nonce is remembered as long.
     static let clockSkewSeconds: Int64 = 120
     static let maximumRememberedNonces = 100_000
@@ -57,7 +56,7 @@ final class WebRTCFrontEnd: @unchecked Sendable {
         guard request.headers["Content-Type"]?.lowercased().hasPrefix("application/sdp") == true else {
             return Self.text(415, "the offer must be application/sdp\n")
         }
-        guard let authorization = request.headers["Authorization"], let credentials = Self.credentials(authorization) else {
+        guard let authorization = request.headers["Authorization"], let credentials = WebRTCJoinProof.Credentials(authorization: authorization) else {
             return Self.refusal(401, "malformed", "an Authorization header: VCBridge site=\"…\", nonce=\"…\", time=\"…\", proof=\"…\"")
         }
         guard let site = bridge.directory.site(credentials.site) else { return Self.refusal(404, "unknown-site", nil) }
@@ -76,8 +75,8 @@ final class WebRTCFrontEnd: @unchecked Sendable {
         }
         // A site without a usable key is refused as a wrong key would be.
         guard let key = try? bridge.keys.key(for: site.id),
-              let authentication = try? Self.authenticationKey(secret: key.secret, site: site.id, nonce: credentials.nonce),
-              let expected = try? Self.proof(.site, key: authentication, site: site.id, time: credentials.time,
+              let authentication = try? WebRTCJoinProof.authenticationKey(secret: key.secret, site: site.id, nonce: credentials.nonce),
+              let expected = try? WebRTCJoinProof.proof(.site, key: authentication, site: site.id, time: credentials.time,
                                              nonce: credentials.nonce, fingerprints: [siteFingerprint]),
               HMACSHA256.constantTimeEqual(expected, credentials.proof)
         else { return Self.refusal(401, "authentication-failed", nil) }
@@ -128,11 +127,16 @@ final class WebRTCFrontEnd: @unchecked Sendable {
             videoCapBitsPerSecond: n.camera?.codecs.contains { $0.feedback.contains(.remb) } == true
                 ? bridge.options.settings.video.maxKilobitsPerSecond * 800 : nil)))
         if floor == site.index { bridge.mailbox.post(.floor(meeting: meeting.id, site: site.index)) }
+        // Answer once the media thread knows the session, so the peer's first check is answered (a browser
+        // retransmits an unanswered check only after 100-250 ms).
+        if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 500) {
+            Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])
+        }
         Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": request.peer.map { "\($0)" } ?? "-",
                           "generation": key.generation, "transport": "webrtc"])
         bridge.quality.joined(site: site.index, meeting: meeting.id)
 
-        let bridgeProof = (try? Self.proof(.bridge, key: authentication, site: site.id, time: credentials.time,
+        let bridgeProof = (try? WebRTCJoinProof.proof(.bridge, key: authentication, site: site.id, time: credentials.time,
                                            nonce: credentials.nonce, fingerprints: [siteFingerprint, handshakes.certificate.fingerprint.bytes])) ?? []
         return HTTPServer.Response(status: 201, contentType: "application/sdp", body: answer.text, headers: [
             ("Location", "/webrtc/sessions/\(token)"), ("VCBridge-Proof", JoinProtocol.hex(bridgeProof)),
@@ -160,44 +164,6 @@ final class WebRTCFrontEnd: @unchecked Sendable {
             seen[nonce] = now + 2 * Self.clockSkewSeconds
             return true
         }
-    }
-
-    // MARK: The proof (docs/PROTOCOL.md, "Joining from a browser")
-
-    struct Credentials {
-        var site: String
-        var nonce: [UInt8]
-        var time: Int64
-        var proof: [UInt8]
-    }
-
-    /// `VCBridge site="…", nonce="<64 hex>", time="<unix seconds>", proof="<64 hex>"`.
-    static func credentials(_ header: String) -> Credentials? {
-        guard header.hasPrefix("VCBridge ") else { return nil }
-        var fields: [String: String] = [:]
-        for part in header.dropFirst("VCBridge ".count).split(separator: ",") {
-            let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[1].count >= 2, pair[1].hasPrefix("\""), pair[1].hasSuffix("\""),
-                  fields[String(pair[0])] == nil else { return nil }
-            fields[String(pair[0])] = String(pair[1].dropFirst().dropLast())
-        }
-        guard fields.count == 4, let site = fields["site"], !site.isEmpty,
-              let nonce = JoinProtocol.bytes(hex: fields["nonce"], length: JoinProtocol.nonceLength),
-              let timeText = fields["time"], let time = Int64(timeText),
-              let proof = JoinProtocol.bytes(hex: fields["proof"], length: HMACSHA256.outputLength)
-        else { return nil }
-        return Credentials(site: site, nonce: nonce, time: time, proof: proof)
-    }
-
-    static func authenticationKey(secret: [UInt8], site: String, nonce: [UInt8]) throws(KeyDerivationError) -> [UInt8] {
-        let prk = try HKDF.extract(salt: nonce, inputKeyMaterial: secret)
-        return try HKDF.expand(pseudoRandomKey: prk, info: Array("\(label) auth \(site)".utf8), length: 32)
-    }
-
-    static func proof(_ role: JoinProtocol.Role, key: [UInt8], site: String, time: Int64, nonce: [UInt8],
-                      fingerprints: [[UInt8]]) throws(KeyDerivationError) -> [UInt8] {
-        try HMACSHA256.authenticationCode(key: key, data: Array("\(label)|\(role.rawValue)|\(site)|\(time)|".utf8) + nonce
-                                              + fingerprints.flatMap { $0 })
     }
 
     // MARK: Responses

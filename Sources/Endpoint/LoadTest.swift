@@ -3,14 +3,19 @@ import Glibc
 #endif
 import Admission
 import AudioSignal
+import DTLS
+import Foundation
 import OpusCodec
 import RTP
 import SRTP
+import Synchronization
 import Transport
 
 /// Many endpoints in one process: real joins, real SRTP, real Opus, one UDP socket (one address)
 /// per site, on one thread. The first `talkers` sites send distinct tones (encoded every frame);
 /// the others send a quiet encoded frame with a silent RFC 6464 level, as a muted room would.
+/// Sites join natively, or (``Options/webRTC``) the way a browser does: an SDP offer over HTTP, ICE checks,
+/// DTLS as the client (NSS), SRTP from the exporter, consent checks while the meeting runs.
 public final class LoadTest {
     public struct Options: Sendable {
         public var bridge: SocketAddress
@@ -24,12 +29,47 @@ public final class LoadTest {
         public var videoKilobitsPerSecond = 1500
         public var videoFramesPerSecond = 25
         public var videoPacketBytes = 1200
+        /// Join as WebRTC peers through this web listener (plain HTTP, loopback) instead of the native join.
+        public var webRTC: WebRTCOptions?
         public init(bridge: SocketAddress, keys: [SiteKey], talkers: Int, duration: Double) {
             self.bridge = bridge
             self.keys = keys
             self.talkers = talkers
             self.duration = duration
         }
+    }
+
+    public struct WebRTCOptions: Sendable {
+        public var web: SocketAddress
+        /// The SRTP profiles the DTLS client offers, in order of preference.
+        public var srtpProfiles: [SRTPProfile]
+        /// Join threads: each posts its share of the offers, one after another, and runs those sites' checks and
+        /// DTLS handshakes until their first audio packet.
+        public var signallingThreads = 2
+        public init(web: SocketAddress, srtpProfiles: [SRTPProfile] = DTLSSession.defaultSRTPProfiles) {
+            self.web = web
+            self.srtpProfiles = srtpProfiles
+        }
+    }
+
+    /// How WebRTC joins went: each site's time from posting its offer to its first audio packet from the bridge.
+    public struct JoinResult: Sendable {
+        /// Per site that got audio, milliseconds, sorted.
+        public var joinMilliseconds: [Double] = []
+        /// From the first offer posted to the last (all offers go out at once, as many as the threads allow).
+        public var offerSpreadMilliseconds = 0.0
+        /// From the first offer posted to the last site's first audio packet.
+        public var allJoinedMilliseconds = 0.0
+        /// Sites whose join failed, with why.
+        public var failures: [String] = []
+        /// Medians of the join's stages, milliseconds: offer posted to answer read, answer to the first Binding
+        /// success, that to DTLS done (keys), keys to the first audio packet.
+        public var answeredP50Milliseconds = 0.0
+        public var checkedP50Milliseconds = 0.0
+        public var handshakeP50Milliseconds = 0.0
+        public var firstAudioP50Milliseconds = 0.0
+        /// The SRTP profile each connected site negotiated, counted.
+        public var profiles: [String: Int] = [:]
     }
 
     /// Video through the bridge, over the whole run.
@@ -62,41 +102,75 @@ public final class LoadTest {
 
     final class Participant {
         let key: SiteKey
-        let joined: JoinClient.Joined
         let socket: UDPSocket
-        let outbound: SRTPSession
-        let inbound: SRTPSession
-        let destination: SocketAddress
+        var outbound: SRTPSession?
+        var inbound: SRTPSession?
+        var destination: SocketAddress
         let encoder: Opus.Encoder?
         let frequency: Double
         var sequence = UInt16.random(in: 0...UInt16.max)
         var timestamp = UInt32.random(in: 0...UInt32.max)
         var result: SiteResult
         var receivedAtStart = 0
-        let audioSSRC: UInt32
-        let videoSSRC: UInt32
-        let streamSSRCs: [UInt32]
+        /// The site's own audio SSRC, the bridge's mix SSRC, the site's video SSRC, the two streams it receives.
+        var ssrc: UInt32
+        var audioSSRC: UInt32
+        var videoSSRC: UInt32
+        var streamSSRCs: [UInt32]
         var videoSequence = UInt16.random(in: 0...UInt16.max)
         var videoTimestamp = UInt32.random(in: 0...UInt32.max)
         var videoReceived = 0
         var videoReceivedAtStart = 0
         /// The bridge asked for a keyframe (PLI or FIR): the next frame is one, as from an encoder.
         var keyframeRequested = false
+        /// Native join: the join connection (kept open for the session).
+        var joined: JoinClient.Joined?
+        /// WebRTC join: the offer, the answer once signalled, the ICE/DTLS link, when the offer was posted and
+        /// when the first audio packet came back.
+        var offer: WebRTCSignalling.Offer?
+        var answer: WebRTCSignalling.Answer?
+        var link: WebRTCLink?
+        var offerPostedAt: Int64 = 0
+        var firstAudioAt: Int64?
 
-        init(key: SiteKey, joined: JoinClient.Joined, bridge: SocketAddress, talkerFrequency: Double?) throws {
+        init(key: SiteKey, talkerFrequency: Double?) throws {
             self.key = key
-            self.joined = joined
             socket = try UDPSocket(bindTo: try SocketAddress(ip: "127.0.0.1", port: 0), receiveBufferBytes: 1 << 20)
-            outbound = try SRTPSession(profile: joined.profile, direction: .outbound, keyingMaterial: joined.keys.siteToBridge)
-            inbound = try SRTPSession(profile: joined.profile, direction: .inbound, keyingMaterial: joined.keys.bridgeToSite)
-            destination = bridge.with(port: UInt16(joined.mediaPort))
             encoder = talkerFrequency == nil ? nil : try Opus.Encoder(configuration: .init(dtx: false))
             frequency = talkerFrequency ?? 0
             result = SiteResult(site: key.site)
+            destination = socket.localAddress
+            (ssrc, audioSSRC, videoSSRC, streamSSRCs) = (0, 0, 0, [])
+        }
+
+        func joined(_ joined: JoinClient.Joined, bridge: SocketAddress) throws {
+            self.joined = joined
+            outbound = try SRTPSession(profile: joined.profile, direction: .outbound, keyingMaterial: joined.keys.siteToBridge)
+            inbound = try SRTPSession(profile: joined.profile, direction: .inbound, keyingMaterial: joined.keys.bridgeToSite)
+            destination = bridge.with(port: UInt16(joined.mediaPort))
             let video = joined.welcome["video"] as? [String: Any] ?? [:]
+            ssrc = joined.ssrc
             audioSSRC = UInt32(truncatingIfNeeded: joined.welcome["bridgeSSRC"] as? Int ?? 0)
             videoSSRC = UInt32(truncatingIfNeeded: video["ssrc"] as? Int ?? 0)
             streamSSRCs = [video["presenterSSRC"] as? Int ?? 0, video["speakerSSRC"] as? Int ?? 0].map { UInt32(truncatingIfNeeded: $0) }
+        }
+
+        func signalled(_ answer: WebRTCSignalling.Answer, link: WebRTCLink) {
+            self.answer = answer
+            self.link = link
+            destination = answer.media
+            audioSSRC = answer.audioSSRC
+            streamSSRCs = [answer.presenterSSRC, answer.speakerSSRC]
+        }
+
+        /// Sends what the WebRTC link has to send; takes its keys once it has them.
+        func flushLink() {
+            guard let link else { return }
+            for datagram in link.takeOutgoing() { try? socket.send(datagram, to: destination) }
+            if outbound == nil, link.state == .connected {
+                outbound = link.outbound
+                inbound = link.inbound
+            }
         }
     }
 
@@ -104,14 +178,17 @@ public final class LoadTest {
     public init(options: Options) { self.options = options }
     /// Filled by ``run()`` when video was sent.
     public private(set) var video = VideoResult()
+    /// Filled by ``run()`` for WebRTC joins.
+    public private(set) var joins = JoinResult()
 
     public func run() throws -> [SiteResult] {
         var participants: [Participant] = []
         for (i, key) in options.keys.enumerated() {
-            let joined = try JoinClient.join(key: key, bridge: options.bridge)
-            participants.append(try Participant(key: key, joined: joined, bridge: options.bridge,
-                                                talkerFrequency: i < options.talkers ? 300 + 110 * Double(i) : nil))
+            let participant = try Participant(key: key, talkerFrequency: i < options.talkers ? 300 + 110 * Double(i) : nil)
+            if options.webRTC == nil { try participant.joined(try JoinClient.join(key: key, bridge: options.bridge), bridge: options.bridge) }
+            participants.append(participant)
         }
+        let signalling = try options.webRTC.map { try WebRTCJoins(participants, options: $0) }
         // A muted room's frame: a low hiss, encoded once.
         let quietEncoder = try Opus.Encoder(configuration: .init(dtx: false))
         var quiet = [UInt8]()
@@ -119,7 +196,8 @@ public final class LoadTest {
 
         var packet = [UInt8](repeating: 0, count: 1500)
         let batch = DatagramBatch(capacity: 16, slotSize: 1500)
-        var fds = participants.map { pollfd(fd: $0.socket.descriptorForPolling, events: Int16(POLLIN), revents: 0) }
+        // A WebRTC site's socket belongs to its join thread until the site is handed over (poll skips fd -1).
+        var fds = participants.map { pollfd(fd: signalling == nil ? $0.socket.descriptorForPolling : -1, events: Int16(POLLIN), revents: 0) }
         // Video delays in 10 µs buckets up to 100 ms.
         var delays = [Int](repeating: 0, count: 10_001)
         let videoSenders = participants.prefix(options.videoSenders)
@@ -138,6 +216,8 @@ public final class LoadTest {
         var videoFrame = 0
         var frame = 0
         var measuredFrom: Int64 = 0
+        // When every site can send (native: at once; WebRTC: once each link is connected or has failed).
+        var readyAt: Int64? = signalling == nil ? start : nil
         while true {
             let now = monotonicNanoseconds()
             if Double(now - start) / 1e9 >= options.duration { break }
@@ -149,6 +229,7 @@ public final class LoadTest {
                     pacedNext = 0
                 }
                 nextPacketAt = max(nextPacketAt, now - pacing) + pacing
+                guard let outbound = p.sender.outbound else { continue }
                 try packet.withUnsafeMutableBytes { raw in
                     let header = try RTPHeader.write(into: raw, marker: p.last, payloadType: 96, sequenceNumber: p.sender.videoSequence,
                                                      timestamp: p.sender.videoTimestamp, ssrc: p.sender.videoSSRC)
@@ -158,7 +239,7 @@ public final class LoadTest {
                     for i in (header + 2)..<(header + size - 8) { raw[i] = 0x5A }
                     var sent = monotonicNanoseconds()
                     withUnsafeBytes(of: &sent) { UnsafeMutableRawBufferPointer(rebasing: raw[(header + size - 8)..<(header + size)]).copyMemory(from: $0) }
-                    let protected = try p.sender.outbound.protectRTP(raw, length: header + size)
+                    let protected = try outbound.protectRTP(raw, length: header + size)
                     try p.sender.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.sender.destination)
                     video.sendTimes.append(sent)
                     video.packetsSent += 1
@@ -177,10 +258,15 @@ public final class LoadTest {
                         let arrival = monotonicNanoseconds()
                         for j in 0..<count {
                             let datagram = batch.datagram(j)
-                            guard datagram.count > 12 else { continue }
+                            if let link = p.link {
+                                let media = link.receive(UnsafeRawBufferPointer(datagram), now: arrival)
+                                p.flushLink()
+                                guard media else { continue }
+                            }
+                            guard datagram.count > 12, let inbound = p.inbound else { continue }
                             guard datagram[1] < 200 || datagram[1] > 206 else {
                                 // RTCP: a video sender answers keyframe requests.
-                                if i < options.videoSenders, let n = try? p.inbound.unprotectRTCP(datagram, length: datagram.count) {
+                                if i < options.videoSenders, let n = try? inbound.unprotectRTCP(datagram, length: datagram.count) {
                                     _ = try? RTCPFastPath.read(UnsafeRawBufferPointer(rebasing: datagram[0..<n]), blockAbout: 0) { request in
                                         switch request {
                                         case .pictureLoss(_, p.videoSSRC), .fullIntraRequest(_, p.videoSSRC, _):
@@ -194,12 +280,13 @@ public final class LoadTest {
                             }
                             let ssrc = UInt32(datagram[8]) << 24 | UInt32(datagram[9]) << 16 | UInt32(datagram[10]) << 8 | UInt32(datagram[11])
                             let isVideo = ssrc != p.audioSSRC && p.streamSSRCs.contains(ssrc)
-                            guard let n = try? p.inbound.unprotectRTP(datagram, length: datagram.count) else {
+                            guard let n = try? inbound.unprotectRTP(datagram, length: datagram.count) else {
                                 if isVideo { video.authenticationFailures += 1 } else { p.result.authenticationFailures += 1 }
                                 continue
                             }
                             guard isVideo else {
                                 p.result.received += 1
+                                if p.firstAudioAt == nil { p.firstAudioAt = arrival }
                                 continue
                             }
                             p.videoReceived += 1
@@ -215,7 +302,12 @@ public final class LoadTest {
                 continue
             }
             nextTick += 20_000_000
-            if frame == 50 {
+            if let signalling {
+                for i in signalling.takeJoined() { fds[i].fd = participants[i].socket.descriptorForPolling }
+                signalling.advance(now: now)
+                if readyAt == nil, signalling.isSettled { readyAt = now }
+            }
+            if measuredFrom == 0, let readyAt, now - readyAt >= 1_000_000_000 {
                 measuredFrom = now
                 for p in participants {
                     p.receivedAtStart = p.result.received
@@ -241,11 +333,12 @@ public final class LoadTest {
                 }
             }
             for p in participants {
+                guard let outbound = p.outbound else { continue }
                 try packet.withUnsafeMutableBytes { raw in
                     let talking = p.encoder != nil
                     let level: UInt8 = talking ? 20 : 127
                     let header = try RTPHeader.write(into: raw, payloadType: 111, sequenceNumber: p.sequence, timestamp: p.timestamp,
-                                                     ssrc: p.joined.ssrc,
+                                                     ssrc: p.ssrc,
                                                      audioLevel: (id: 1, level: AudioLevel(level: level, voiceActivity: talking)))
                     var length = header
                     if let encoder = p.encoder {
@@ -257,7 +350,7 @@ public final class LoadTest {
                         UnsafeMutableRawBufferPointer(rebasing: raw[header..<(header + quiet.count)]).copyBytes(from: quiet)
                         length += quiet.count
                     }
-                    let protected = try p.outbound.protectRTP(raw, length: length)
+                    let protected = try outbound.protectRTP(raw, length: length)
                     try p.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.destination)
                 }
                 p.sequence &+= 1
@@ -266,7 +359,8 @@ public final class LoadTest {
             }
             frame += 1
         }
-        let measured = Double(monotonicNanoseconds() - measuredFrom) / 1e9
+        let measured = measuredFrom == 0 ? 0 : Double(monotonicNanoseconds() - measuredFrom) / 1e9
+        if let signalling { joins = signalling.result() }
         if !videoSenders.isEmpty {
             let total = delays.reduce(0, +)
             func percentile(_ q: Double) -> Int {
@@ -286,8 +380,11 @@ public final class LoadTest {
         }
         for p in participants {
             p.result.receivedPerSecond = measured > 0 ? Double(p.result.received - p.receivedAtStart) / measured : 0
-            try? p.joined.connection.send(line: JoinProtocol.encode(["type": "bye"]))
-            p.joined.connection.close()
+            if let joined = p.joined {
+                try? joined.connection.send(line: JoinProtocol.encode(["type": "bye"]))
+                joined.connection.close()
+            }
+            if let answer = p.answer, let web = options.webRTC?.web { try? WebRTCSignalling.leave(answer, web: web) }
         }
         return participants.map(\.result)
     }

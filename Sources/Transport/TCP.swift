@@ -229,6 +229,35 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
+    /// Receives exactly `count` bytes (after any line already read), waiting until `deadline` at the latest.
+    /// - Returns: the bytes, or nil when the peer closed the stream first or the deadline passed.
+    public func receive(count: Int, deadline: Int64) throws(SocketError) -> [UInt8]? {
+        while buffer.count < count {
+            let left = deadline - monotonicNanoseconds()
+            guard left > 0 else { return nil }
+            var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&fds, 1, Int32(min(left / 1_000_000 + 1, 60_000)))
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw SocketError("poll")
+            }
+            if ready == 0 { continue }
+            var chunk = [UInt8](repeating: 0, count: min(65_536, max(4096, count - buffer.count)))
+            let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw SocketError("recv")
+            }
+            if n == 0 {
+                peerClosed = true
+                return nil
+            }
+            buffer += chunk[0..<n]
+        }
+        defer { buffer.removeFirst(count) }
+        return Array(buffer[0..<count])
+    }
+
     /// Ends the stream so that a blocked reader on the other side (or here) wakes up.
     public func shutdownBoth() {
         if descriptor >= 0 { shutdown(descriptor, Int32(SHUT_RDWR)) }

@@ -4,10 +4,12 @@ import Glibc
 import Admission
 import AudioSignal
 import Bridge
+import DTLS
 import Endpoint
 import Foundation
 import Impairment
 import QualityModel
+import SRTP
 import Transport
 import VideoFormats
 
@@ -452,13 +454,14 @@ struct RelayCommand: Command {
 struct LoadTestCommand: Command {
     static let name = "loadtest"
     static let abstract = "Run N endpoints in one process against a running bridge and report delivery, CPU and memory."
-    static let usage = "vcbridge loadtest --sites N --talkers K --duration D --bridge HOST:PORT [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one; they must be booked now\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay"
+    static let usage = "vcbridge loadtest --sites N --talkers K --duration D --bridge HOST:PORT [--webrtc [--web HOST:PORT] [--srtp gcm|cm] [--join-threads T]] [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one; they must be booked now\n  --webrtc: every site joins as a browser does (SDP offer over HTTP to the web listener, default the configured quality.httpAddress:httpPort, plain HTTP on loopback; ICE checks; DTLS client on NSS; SRTP from the exporter) and the join time of each (offer to first audio packet) is reported\n  --srtp: the only SRTP profile the WebRTC sites offer: gcm (AEAD_AES_128_GCM) or cm (AES_CM_128_HMAC_SHA1_80); default both, GCM preferred\n  --join-threads: threads that post the offers and run the sites' checks and handshakes until their first audio (default 2)\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
         self.arguments = try Arguments(arguments, options: ["--sites", "--talkers", "--duration", "--bridge", "--video-senders", "--video-kbps",
-                                                            "--video-fps", "--video-send-log"], flags: ["--json"])
+                                                            "--video-fps", "--video-send-log", "--web", "--srtp", "--join-threads"],
+                                       flags: ["--json", "--webrtc"])
         _ = try self.arguments.required("--bridge")
     }
 
@@ -493,6 +496,26 @@ struct LoadTestCommand: Command {
         if let path = try arguments.value("--video-send-log"), !FileManager.default.createFile(atPath: path, contents: nil) {
             throw ValidationError("--video-send-log: cannot create \(path)")
         }
+        var webRTC: LoadTest.WebRTCOptions?
+        if arguments.flag("--webrtc") {
+            let webText = try arguments.value("--web") ?? "\(context.settings.quality.httpAddress):\(context.settings.quality.httpPort)"
+            let web: SocketAddress
+            do { web = try SocketAddress(parsing: webText) } catch { throw ValidationError("--web must be a numeric HOST:PORT, not '\(webText)'") }
+            guard [try SocketAddress(ip: "127.0.0.1", port: web.port), try SocketAddress(ip: "::1", port: web.port)].contains(web) else {
+                throw ValidationError("--web \(webText): the load generator speaks plain HTTP, so only to a web listener on loopback")
+            }
+            let profiles: [SRTPProfile]
+            switch try arguments.value("--srtp") {
+            case nil: profiles = DTLSSession.defaultSRTPProfiles
+            case "gcm": profiles = [.aeadAES128GCM]
+            case "cm": profiles = [.aesCM128HMACSHA1_80]
+            case let other?: throw ValidationError("--srtp is 'gcm' or 'cm', not '\(other)'")
+            }
+            webRTC = LoadTest.WebRTCOptions(web: web, srtpProfiles: profiles)
+            webRTC?.signallingThreads = try arguments.integer("--join-threads", in: 1...16) ?? 2
+        } else if try arguments.value("--web") != nil || arguments.value("--srtp") != nil || arguments.value("--join-threads") != nil {
+            throw ValidationError("--web, --srtp and --join-threads go with --webrtc")
+        }
         let store = SiteKeyStore(dataDirectory: context.dataDirectory)
         var keys: [SiteKey] = []
         do {
@@ -510,12 +533,19 @@ struct LoadTestCommand: Command {
         let peak = Shared(before?.rssMB ?? 0)
         // The mixer's figures while every site is connected (sampled until the last seconds of the run).
         let running = Shared<[String: Int]>([:])
+        // The bridge's CPU time when every site was first seen connected, and at the last sample: the steady meeting
+        // without the joins.
+        let steady = Shared<(first: (at: Double, cpu: Double)?, last: (at: Double, cpu: Double)?)>((nil, nil))
         let dataDirectory = context.dataDirectory
         let sampler = Thread {
             while Date().timeIntervalSince(started) < duration + 2 {
                 if let pid, let u = Self.usage(pid: pid) { peak.withLock { $0 = max($0, u.rssMB) } }
                 if Date().timeIntervalSince(started) < duration - 1,
                    let s = try? controlRequest(dataDirectory, ["command": "status"]), (s["sites"] as? [Any])?.count == count {
+                    if let pid, let u = Self.usage(pid: pid) {
+                        let sample = (at: Date().timeIntervalSince(started), cpu: u.cpu)
+                        steady.withLock { $0 = ($0.first ?? sample, sample) }
+                    }
                     running.withLock {
                         $0 = ["tickLateP50Us": s["tickLateP50Us"] as? Int ?? -1, "tickLateP99Us": s["tickLateP99Us"] as? Int ?? -1,
                               "encodesLastTick": s["encodesLastTick"] as? Int ?? -1,
@@ -531,6 +561,7 @@ struct LoadTestCommand: Command {
         options.videoSenders = videoSenders
         options.videoKilobitsPerSecond = videoKilobits
         options.videoFramesPerSecond = videoFPS
+        options.webRTC = webRTC
         let loadTest = LoadTest(options: options)
         do {
             results = try loadTest.run()
@@ -542,11 +573,15 @@ struct LoadTestCommand: Command {
         let after = pid.flatMap(Self.usage)
         let final = running.withLock { $0 }
         let cpu = (before != nil && after != nil) ? (after!.cpu - before!.cpu) / elapsed * 100 : -1
+        let steadyCPU: Double = steady.withLock { s in
+            guard let first = s.first, let last = s.last, last.at - first.at >= 4 else { return -1 }
+            return (last.cpu - first.cpu) / (last.at - first.at) * 100
+        }
         let rates = results.map(\.receivedPerSecond).sorted()
         let starved = results.filter { $0.receivedPerSecond < 49 }
         var summary: [String: Any] = [
             "sites": results.count, "talkers": talkers, "seconds": duration,
-            "bridgeCPUPercent": cpu, "bridgeCPUSeconds": (before != nil && after != nil) ? after!.cpu - before!.cpu : -1,
+            "bridgeCPUPercent": cpu, "bridgeSteadyCPUPercent": steadyCPU, "bridgeCPUSeconds": (before != nil && after != nil) ? after!.cpu - before!.cpu : -1,
             "elapsedSeconds": elapsed, "bridgeRSSMB": after?.rssMB ?? -1, "bridgePeakRSSMB": peakRSS,
             "deliveryMinPerSecond": rates.first ?? 0, "deliveryMedianPerSecond": rates.isEmpty ? 0 : rates[rates.count / 2],
             "deliveryMaxPerSecond": rates.last ?? 0, "sitesBelow49PerSecond": starved.map(\.site),
@@ -575,6 +610,18 @@ struct LoadTestCommand: Command {
                 "bridgeForwardP50Us": final["videoForwardP50Us"] ?? -1, "bridgeForwardP99Us": final["videoForwardP99Us"] ?? -1,
             ] as [String: Any]
         }
+        let joins = loadTest.joins
+        if webRTC != nil {
+            let times = joins.joinMilliseconds
+            func percentile(_ q: Double) -> Double { times.isEmpty ? -1 : times[min(times.count - 1, Int(Double(times.count) * q))] }
+            summary["webRTC"] = [
+                "joined": times.count, "failures": joins.failures, "joinP50Ms": percentile(0.5), "joinP99Ms": percentile(0.99),
+                "joinMaxMs": times.last ?? -1, "offerSpreadMs": joins.offerSpreadMilliseconds,
+                "allJoinedMs": joins.allJoinedMilliseconds, "srtpProfiles": joins.profiles,
+                "stagesP50Ms": ["answer": joins.answeredP50Milliseconds, "checks": joins.checkedP50Milliseconds,
+                                "dtls": joins.handshakeP50Milliseconds, "firstAudio": joins.firstAudioP50Milliseconds],
+            ] as [String: Any]
+        }
         if arguments.flag("--json") {
             let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
             Output.line(String(decoding: data, as: UTF8.self))
@@ -583,7 +630,7 @@ struct LoadTestCommand: Command {
         Output.line("""
             loadtest: \(results.count) sites, \(talkers) talkers, \(Int(duration)) s
               delivery per site   min \(String(format: "%.1f", rates.first ?? 0)), median \(String(format: "%.1f", rates.isEmpty ? 0 : rates[rates.count / 2])), max \(String(format: "%.1f", rates.last ?? 0)) packets/s\(starved.isEmpty ? "" : "; below 49/s: " + starved.map(\.site).joined(separator: ", "))
-              bridge              CPU \(String(format: "%.1f", cpu)) % of one core, RSS \(String(format: "%.1f", after?.rssMB ?? -1)) MB (peak \(String(format: "%.1f", peakRSS)) MB)
+              bridge              CPU \(String(format: "%.1f", cpu)) % of one core (with every site in: \(steadyCPU < 0 ? "-" : String(format: "%.1f", steadyCPU)) %), RSS \(String(format: "%.1f", after?.rssMB ?? -1)) MB (peak \(String(format: "%.1f", peakRSS)) MB)
               mixer clock         late p50 \(summary["tickLateP50Us"]!) µs, p99 \(summary["tickLateP99Us"]!) µs; \(summary["encodesLastTick"]!) encodes per tick
             """)
         if options.videoSenders > 0 {
@@ -591,6 +638,16 @@ struct LoadTestCommand: Command {
                   video               \(String(format: "%.0f", Double(video.packetsSent) / duration)) packets/s sent by \(options.videoSenders) site(s); per receiver min \(String(format: "%.1f", videoRates.first ?? 0)), median \(String(format: "%.1f", videoRates.isEmpty ? 0 : videoRates[videoRates.count / 2])) packets/s
                   video delay         send to arrival p50 \(video.delayP50Microseconds) µs, p99 \(video.delayP99Microseconds) µs; in the bridge p50 \(final["videoForwardP50Us"] ?? -1) µs, p99 \(final["videoForwardP99Us"] ?? -1) µs
                 """)
+        }
+        if webRTC != nil {
+            let times = joins.joinMilliseconds
+            func ms(_ q: Double) -> String { times.isEmpty ? "-" : String(format: "%.0f", times[min(times.count - 1, Int(Double(times.count) * q))]) }
+            Output.line("""
+                  WebRTC joins        \(times.count) of \(results.count) joined (\(joins.profiles.map { "\($0.value) \($0.key)" }.sorted().joined(separator: ", "))); offer to first audio p50 \(ms(0.5)) ms, p99 \(ms(0.99)) ms, max \(ms(1)) ms
+                  WebRTC join stages  medians: answer \(String(format: "%.1f", joins.answeredP50Milliseconds)) ms, ICE check \(String(format: "%.1f", joins.checkedP50Milliseconds)) ms, DTLS \(String(format: "%.1f", joins.handshakeP50Milliseconds)) ms, first audio \(String(format: "%.1f", joins.firstAudioP50Milliseconds)) ms
+                  WebRTC offers       all posted within \(String(format: "%.0f", joins.offerSpreadMilliseconds)) ms; every site had audio \(String(format: "%.0f", joins.allJoinedMilliseconds)) ms after the first offer
+                """)
+            for failure in joins.failures.prefix(10) { Output.line("  join failed: \(failure)") }
         }
     }
 }

@@ -92,6 +92,21 @@ struct WebRTCTransportTests {
         #expect(bridge.stop() == 0)
     }
 
+    @Test func theFirstCheckRightAfterTheAnswerIsAnswered() throws {
+        // The answer comes once the media thread has the session: a browser's first check, sent the moment it
+        // has the answer, must not be dropped as unknown (its retransmission would come 100-250 ms later).
+        let bridge = try RunningBridge(quality: RunningBridge.withWeb)
+        let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let batch = DatagramBatch(capacity: 4, slotSize: 1500)
+        for site in ["lang-cong", "tam-son", "song-lo"] {
+            let join = try HandMadeWebRTCJoin(bridge: bridge, site: site)
+            try socket.send(try join.check(password: join.password), to: join.media)
+            #expect(try socket.waitReadable(nanoseconds: 1_000_000_000), "the first check of \(site) was not answered")
+            #expect(try socket.receive(into: batch) == 1)
+        }
+        #expect(bridge.stop() == 0)
+    }
+
     @Test func aPeerWhoseConsentChecksStopIsShownLost() throws {
         let bridge = try RunningBridge(lostAfterSeconds: 3, quality: RunningBridge.withWeb)
         let join = try HandMadeWebRTCJoin(bridge: bridge, site: "lang-cong")

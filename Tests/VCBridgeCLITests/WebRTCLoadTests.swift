@@ -1,0 +1,83 @@
+import DTLS
+import Endpoint
+import Foundation
+import Testing
+import Transport
+@testable import VCBridgeCLI
+
+/// The browser path driven by vcbridge's own WebRTC client (the load generator's): `loadtest --webrtc` joining a
+/// meeting, and a peer whose DTLS certificate is not the one its proven offer named.
+@Suite("WebRTC load generator", .serialized)
+struct WebRTCLoadTests {
+    @Test func theLoadGeneratorJoinsEverySiteAsABrowserDoesAndEachHearsTheMix() throws {
+        let bridge = try RunningBridge(quality: RunningBridge.withWeb)
+        let web = String(bridge.web.dropFirst("http://".count))
+        for profile in ["gcm", "cm"] {
+            let run = try bridge.cli(["loadtest", "--sites", "3", "--talkers", "1", "--duration", "6s", "--bridge", bridge.signaling.description,
+                                      "--webrtc", "--web", web, "--srtp", profile, "--json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] ?? [:]
+            let joins = summary["webRTC"] as? [String: Any] ?? [:]
+            #expect(joins["joined"] as? Int == 3, "\(summary)")
+            #expect((joins["failures"] as? [String])?.isEmpty == true, "\(joins)")
+            #expect(joins["srtpProfiles"] as? [String: Int] == [profile == "gcm" ? "aeadAES128GCM" : "aesCM128HMACSHA1_80": 3], "\(joins)")
+            #expect(joins["joinP99Ms"] as? Double ?? 10_000 < 3000, "\(joins)")
+            // Every site got the mix: 50 packets a second, none failing authentication.
+            #expect(summary["deliveryMinPerSecond"] as? Double ?? 0 >= 49, "\(summary)")
+            #expect(summary["authenticationFailures"] as? Int == 0, "\(summary)")
+            // They left (DELETE): the bridge no longer has them.
+            #expect(try waitFor(5) { (try bridge.status()["sites"] as? [Any])?.isEmpty == true })
+        }
+        #expect(bridge.logText.contains("transport=webrtc"))
+        let misuse = try bridge.cli(["loadtest", "--sites", "3", "--duration", "5s", "--bridge", bridge.signaling.description, "--srtp", "gcm"])
+        #expect(misuse.status == 64 && misuse.stderr.contains("--webrtc"), "\(misuse.stderr)")
+        let remote = try bridge.cli(["loadtest", "--sites", "3", "--duration", "5s", "--bridge", bridge.signaling.description,
+                                     "--webrtc", "--web", "192.0.2.1:443"])
+        #expect(remote.status == 64 && remote.stderr.contains("loopback"), "\(remote.stderr)")
+        #expect(bridge.stop() == 0)
+    }
+
+    @Test func aDTLSCertificateThatIsNotTheOffersIsRefusedAndGetsNoMedia() throws {
+        let bridge = try RunningBridge(quality: RunningBridge.withWeb)
+        let web = try SocketAddress(parsing: String(bridge.web.dropFirst("http://".count)))
+        // tam-son is in the meeting throughout, natively.
+        let commune = try bridge.endpoint("tam-son", ["--tone", "440", "--duration", "8s", "--json"])
+        #expect(try waitFor(5) { try bridge.siteStatus("tam-son") != nil })
+
+        // lang-cong's offer proves certificate A (its key is genuine); the handshake then presents certificate B.
+        let proven = try DTLSCertificate.selfSigned(commonName: "proven")
+        let presented = try DTLSCertificate.selfSigned(commonName: "presented")
+        let offer = try WebRTCSignalling.Offer(fingerprint: proven.fingerprint, audioSSRC: 1111, videoSSRC: 2222)
+        let answer = try WebRTCSignalling.join(offer: offer, key: try bridge.key("lang-cong"), web: web)
+        let link = try WebRTCLink(offer: offer, answer: answer, certificate: presented, now: monotonicNanoseconds())
+        let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let batch = DatagramBatch(capacity: 16, slotSize: 1500)
+        var media = 0
+        let deadline = monotonicNanoseconds() + 5_000_000_000
+        while monotonicNanoseconds() < deadline {
+            link.advance(now: monotonicNanoseconds())
+            for datagram in link.takeOutgoing() { try socket.send(datagram, to: answer.media) }
+            if case .failed = link.state { break }
+            guard try socket.waitReadable(nanoseconds: 20_000_000) else { continue }
+            for i in 0..<(try socket.receive(into: batch)) where link.receive(UnsafeRawBufferPointer(batch.datagram(i)), now: monotonicNanoseconds()) {
+                media += 1
+            }
+        }
+        // The bridge refused the handshake (its alert ends ours), named why, and ended the session.
+        #expect(link.state != .connected && link.outbound == nil, "\(link.state)")
+        #expect(try waitFor(5) { bridge.logText.contains("event=webrtc-transport-failed site=lang-cong") }, "\(bridge.logText)")
+        #expect(bridge.logText.contains("fingerprintMismatch"), "\(bridge.logText)")
+        #expect(try waitFor(5) { try bridge.siteStatus("lang-cong") == nil })
+        // Nothing but the handshake's own records came back: no RTP or RTCP.
+        #expect(try socket.waitReadable(nanoseconds: 1_000_000_000) == false || (0..<(try socket.receive(into: batch))).allSatisfy {
+            batch.datagram($0).first.map { !(128...191).contains($0) } ?? true
+        })
+        #expect(media == 0)
+        // The meeting went on: the commune was never dropped and heard its 50 packets a second.
+        let finished = bridge.finish(commune)
+        #expect(finished.status == 0, "\(finished.output)")
+        #expect(try bridge.siteStatus("lang-cong") == nil)
+        #expect(!bridge.logText.contains("site-lost site=tam-son"))
+        #expect(bridge.stop() == 0)
+    }
+}
