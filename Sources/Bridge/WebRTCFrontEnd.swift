@@ -26,8 +26,9 @@ final class WebRTCFrontEnd: @unchecked Sendable {
 
     private unowned let bridge: BridgeServer
     let handshakes: WebRTCHandshakes
-    /// Nonces of accepted requests, with when they may be forgotten: a replayed request is refused.
-    private let seenNonces = Mutex<[[UInt8]: Int64]>([:])
+    /// Nonces of accepted requests: a replayed request is refused. A nonce is kept for twice the allowed skew, after
+    /// which a replay fails the time check.
+    private let seenNonces = Mutex(ReplayCache(capacity: maximumRememberedNonces, lifetime: 2 * clockSkewSeconds))
 
     init(bridge: BridgeServer, handshakes: WebRTCHandshakes) {
         self.bridge = bridge
@@ -80,7 +81,11 @@ final class WebRTCFrontEnd: @unchecked Sendable {
                                              nonce: credentials.nonce, fingerprints: [siteFingerprint]),
               HMACSHA256.constantTimeEqual(expected, credentials.proof)
         else { return Self.refusal(401, "authentication-failed", nil) }
-        guard remember(credentials.nonce, now: now) else { return Self.refusal(401, "authentication-failed", nil) }  // a replay
+        switch seenNonces.withLock({ $0.insert(credentials.nonce, now: now) }) {
+        case .accepted: break
+        case .replayed: return Self.refusal(401, "authentication-failed", nil)
+        case .full: return Self.refusal(503, "busy", "over \(Self.maximumRememberedNonces) joins in \(2 * Self.clockSkewSeconds) s")
+        }
 
         let (meeting, next) = bridge.booking(of: site)
         guard let meeting else {
@@ -154,16 +159,6 @@ final class WebRTCFrontEnd: @unchecked Sendable {
             fingerprint: .sha256(handshakes.certificate.fingerprint.bytes), address: bridge.options.listenAddress,
             port: bridge.mediaAddress.port, audio: stream(ssrcs.bridgeAudio, "mix"), presenter: stream(ssrcs.presenter, "presenter"),
             speaker: stream(ssrcs.speaker, "speaker"), sessionID: UInt64(ssrcs.bridgeAudio))
-    }
-
-    /// Remembers an accepted request's nonce; false if it was seen (a replay) or too many are held.
-    private func remember(_ nonce: [UInt8], now: Int64) -> Bool {
-        seenNonces.withLock { seen in
-            if seen.count >= Self.maximumRememberedNonces { seen = seen.filter { $0.value > now } }
-            guard seen.count < Self.maximumRememberedNonces, seen[nonce] == nil else { return false }
-            seen[nonce] = now + 2 * Self.clockSkewSeconds
-            return true
-        }
     }
 
     // MARK: Responses

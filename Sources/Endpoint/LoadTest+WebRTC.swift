@@ -10,9 +10,10 @@ import Transport
 
 extension LoadTest {
     /// The load generator's WebRTC joins, off the media loop so that neither one's work delays the other's
-    /// measurements: a few join threads each post their share of the offers (the first ones at once), run each
-    /// site's checks and DTLS handshake on the site's socket, and wait for the first authentic audio packet from the
-    /// bridge; then they hand the site over (its link, keyed) to the media loop, which keeps its consent checks.
+    /// measurements: offer threads post the offers (as many at once as there are threads; an answer takes the bridge
+    /// up to a media tick), and two link threads run each answered site's checks and DTLS handshake on the site's
+    /// socket until the first authentic audio packet from the bridge; then they hand the site over (its link, keyed)
+    /// to the media loop, which keeps its consent checks.
     final class WebRTCJoins {
         /// A site handed over, or its join's failure.
         private struct Outcome: @unchecked Sendable {  // the link moves to the media loop's thread once, under the inbox lock
@@ -23,22 +24,32 @@ extension LoadTest {
             var firstAudioAt: Int64?
         }
 
-        private final class Inbox: Sendable {
-            let outcomes = Mutex<[Outcome]>([])
-        }
-
-        private struct Job: @unchecked Sendable {  // the socket is used by the join thread until the site is handed over
+        private struct Job: @unchecked Sendable {  // the socket is used by a link thread until the site is handed over
             var index: Int
             var key: SiteKey
             var offer: WebRTCSignalling.Offer
             var socket: UDPSocket
         }
 
+        /// An offer thread's result for a link thread.
+        private struct Answered: Sendable {
+            var job: Job
+            var answer: Result<WebRTCSignalling.Answer, EndpointError>
+            var postedAt: Int64
+        }
+
+        private final class Queue<Element: Sendable>: Sendable {
+            let items = Mutex<[Element]>([])
+            func append(_ item: Element) { items.withLock { $0.append(item) } }
+            func takeAll() -> [Element] { items.withLock { list in defer { list.removeAll() }; return list } }
+        }
+
         /// How long one site's join may take from its offer to its first audio packet.
         static let joinTimeout: Int64 = 30_000_000_000
+        static let linkThreads = 2
 
         private let participants: [Participant]
-        private let inbox = Inbox()
+        private let inbox = Queue<Outcome>()
         private var postTimes: [Int64] = []
         private var pending: Int
         private var failures: [Int: String] = [:]
@@ -57,11 +68,31 @@ extension LoadTest {
                 jobs.append(Job(index: i, key: p.key, offer: offer, socket: p.socket))
             }
             pending = jobs.count
-            let threads = max(1, min(options.signallingThreads, jobs.count))
-            for t in 0..<threads {
-                let share = jobs.enumerated().filter { $0.offset % threads == t }.map(\.element)
+            let links = (0..<min(Self.linkThreads, jobs.count)).map { _ in Queue<Answered>() }
+            for (t, queue) in links.enumerated() {
+                let share = jobs.filter { $0.index % links.count == t }.count
                 Thread.detachNewThread { [inbox] in
-                    Self.join(share, certificate: certificate, options: options, inbox: inbox)
+                    Self.runLinks(expecting: share, from: queue, certificate: certificate, options: options, inbox: inbox)
+                }
+            }
+            let next = Atomic<Int>(0)
+            let all = jobs
+            for _ in 0..<max(1, min(options.offerThreads, jobs.count)) {
+                Thread.detachNewThread {
+                    while true {
+                        let i = next.add(1, ordering: .relaxed).oldValue
+                        guard i < all.count else { return }
+                        let postedAt = monotonicNanoseconds()
+                        let answer: Result<WebRTCSignalling.Answer, EndpointError>
+                        do {
+                            answer = .success(try WebRTCSignalling.join(offer: all[i].offer, key: all[i].key, web: options.web))
+                        } catch let error as EndpointError {
+                            answer = .failure(error)
+                        } catch {
+                            answer = .failure(EndpointError("\(error)"))
+                        }
+                        links[i % links.count].append(Answered(job: all[i], answer: answer, postedAt: postedAt))
+                    }
                 }
             }
         }
@@ -69,7 +100,7 @@ extension LoadTest {
         /// Takes the sites handed over since the last call; returns their indices.
         func takeJoined() -> [Int] {
             var joined: [Int] = []
-            for outcome in inbox.outcomes.withLock({ list in defer { list.removeAll() }; return list }) {
+            for outcome in inbox.takeAll() {
                 pending -= 1
                 postTimes.append(outcome.postedAt)
                 let p = participants[outcome.index]
@@ -122,7 +153,7 @@ extension LoadTest {
             return result
         }
 
-        // MARK: One join thread
+        // MARK: One link thread
 
         private struct Joining {
             var job: Job
@@ -131,42 +162,50 @@ extension LoadTest {
             var postedAt: Int64
         }
 
-        /// Posts each offer of `jobs` in turn, and between posts (and after the last) runs the links of those already
-        /// answered until each has its first audio packet, fails, or times out.
-        private static func join(_ jobs: [Job], certificate: DTLSCertificate, options: WebRTCOptions, inbox: Inbox) {
-            var toPost = jobs[...]
+        /// Runs the links of the answers that `queue` brings until each has its first audio packet, fails, or times
+        /// out, and `expecting` sites have been dealt with.
+        private static func runLinks(expecting: Int, from queue: Queue<Answered>, certificate: DTLSCertificate,
+                                     options: WebRTCOptions, inbox: Queue<Outcome>) {
             var joining: [Joining] = []
+            var remaining = expecting
             let batch = DatagramBatch(capacity: 16, slotSize: 1500)
             var buffer = [UInt8](repeating: 0, count: 1500)
-            func finish(_ j: Joining, failure: String?, firstAudioAt: Int64? = nil) {
-                let outcome = Outcome(index: j.job.index, joined: failure == nil ? (j.answer, j.link) : nil, failure: failure,
-                                      postedAt: j.postedAt, firstAudioAt: firstAudioAt)
-                inbox.outcomes.withLock { $0.append(outcome) }
+            func finish(_ index: Int, postedAt: Int64, joined: (WebRTCSignalling.Answer, WebRTCLink)?, failure: String?,
+                        firstAudioAt: Int64? = nil) {
+                remaining -= 1
+                inbox.append(Outcome(index: index, joined: joined, failure: failure, postedAt: postedAt, firstAudioAt: firstAudioAt))
             }
             func send(_ j: Joining) {
                 for datagram in j.link.takeOutgoing() { try? j.job.socket.send(datagram, to: j.answer.media) }
             }
-            while !toPost.isEmpty || !joining.isEmpty {
-                if let job = toPost.popFirst() {
-                    let postedAt = monotonicNanoseconds()
-                    do {
-                        let answer = try WebRTCSignalling.join(offer: job.offer, key: job.key, web: options.web)
-                        let link = try WebRTCLink(offer: job.offer, answer: answer, certificate: certificate,
-                                                  srtpProfiles: options.srtpProfiles, now: monotonicNanoseconds())
-                        let j = Joining(job: job, answer: answer, link: link, postedAt: postedAt)
-                        link.advance(now: monotonicNanoseconds())
-                        send(j)
-                        joining.append(j)
-                    } catch {
-                        inbox.outcomes.withLock { $0.append(Outcome(index: job.index, failure: "\(error)", postedAt: postedAt)) }
+            while remaining > 0 {
+                for answered in queue.takeAll() {
+                    switch answered.answer {
+                    case .failure(let error):
+                        finish(answered.job.index, postedAt: answered.postedAt, joined: nil, failure: "\(error)")
+                    case .success(let answer):
+                        do {
+                            let link = try WebRTCLink(offer: answered.job.offer, answer: answer, certificate: certificate,
+                                                      srtpProfiles: options.srtpProfiles, now: monotonicNanoseconds())
+                            let j = Joining(job: answered.job, answer: answer, link: link, postedAt: answered.postedAt)
+                            link.advance(now: monotonicNanoseconds())
+                            send(j)
+                            joining.append(j)
+                        } catch {
+                            finish(answered.job.index, postedAt: answered.postedAt, joined: nil, failure: "\(error)")
+                        }
                     }
                 }
-                // Wait for datagrams: not at all while offers remain, else until the next timer (at most 10 ms).
+                // Wait for datagrams until the next timer, at most 1 ms (new answers are looked for in between).
                 var now = monotonicNanoseconds()
-                let wake = joining.map(\.link.nextWake).min() ?? now
+                let wake = joining.map(\.link.nextWake).min() ?? now + 1_000_000
                 var fds = joining.map { pollfd(fd: $0.job.socket.descriptorForPolling, events: Int16(POLLIN), revents: 0) }
-                let wait = toPost.isEmpty ? max(0, min(10_000_000, wake - now)) : 0
-                _ = try? pollReadable(&fds, nanoseconds: wait)
+                let wait = max(0, min(1_000_000, wake - now))
+                if fds.isEmpty {
+                    usleep(UInt32(wait / 1000))
+                } else {
+                    _ = try? pollReadable(&fds, nanoseconds: wait)
+                }
                 now = monotonicNanoseconds()
                 var done: Set<Int> = []
                 for (n, j) in joining.enumerated() {
@@ -184,7 +223,7 @@ extension LoadTest {
                             buffer.withUnsafeMutableBytes { $0.copyMemory(from: datagram) }
                             if (try? buffer.withUnsafeMutableBytes({ try inbound.unprotectRTP($0, length: datagram.count) })) != nil {
                                 done.insert(n)
-                                finish(j, failure: nil, firstAudioAt: arrival)
+                                finish(j.job.index, postedAt: j.postedAt, joined: (j.answer, j.link), failure: nil, firstAudioAt: arrival)
                                 break
                             }
                         }
@@ -196,10 +235,11 @@ extension LoadTest {
                     }
                     if case .failed(let why) = j.link.state {
                         done.insert(n)
-                        finish(j, failure: why)
+                        finish(j.job.index, postedAt: j.postedAt, joined: nil, failure: why)
                     } else if now - j.postedAt > joinTimeout {
                         done.insert(n)
-                        finish(j, failure: "no audio from the bridge \(joinTimeout / 1_000_000_000) s after the offer (\(j.link.state))")
+                        finish(j.job.index, postedAt: j.postedAt, joined: nil,
+                               failure: "no audio from the bridge \(joinTimeout / 1_000_000_000) s after the offer (\(j.link.state))")
                     }
                 }
                 if !done.isEmpty { joining = joining.enumerated().filter { !done.contains($0.offset) }.map(\.element) }

@@ -43,9 +43,8 @@ public final class LoadTest {
         public var web: SocketAddress
         /// The SRTP profiles the DTLS client offers, in order of preference.
         public var srtpProfiles: [SRTPProfile]
-        /// Join threads: each posts its share of the offers, one after another, and runs those sites' checks and
-        /// DTLS handshakes until their first audio packet.
-        public var signallingThreads = 2
+        /// Threads posting offers, each one after another (the web listener takes 8 connections from one address).
+        public var offerThreads = 4
         public init(web: SocketAddress, srtpProfiles: [SRTPProfile] = DTLSSession.defaultSRTPProfiles) {
             self.web = web
             self.srtpProfiles = srtpProfiles
