@@ -28,8 +28,8 @@ import time
 import urllib.error
 import urllib.request
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaPlayer, MediaRecorder
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer, MediaRecorder, MediaRelay
 
 LABEL = "vcbridge-webrtc-v1"
 
@@ -88,6 +88,7 @@ async def main():
     parser.add_argument("--record", help="write what the site hears to this WAV file")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--replay-to", help="also write the join request here (for replay tests)")
+    parser.add_argument("--codec", choices=["vp8", "h264"], help="offer only this codec for the camera (default: aiortc's list)")
     args = parser.parse_args()
     site, secret = read_key(args.key_file)
     pin = bytes.fromhex(args.fingerprint.replace(":", "")) if args.fingerprint else None
@@ -108,10 +109,31 @@ async def main():
     else:
         pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("video", direction="recvonly")
+    if args.codec:
+        mime = {"vp8": "video/VP8", "h264": "video/H264"}[args.codec]
+        preferred = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType in (mime, "video/rtx")]
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "video":
+                transceiver.setCodecPreferences(preferred)
 
     recorder = MediaRecorder(args.record) if args.record else None
+    relay = MediaRelay()
     frames = {}
     consumers = []
+    # When the offer was posted, the transport connected (ICE and DTLS done) and the first audio frame came.
+    times = {}
+
+    @pc.on("connectionstatechange")
+    def on_state():
+        if pc.connectionState == "connected":
+            times.setdefault("connected", time.monotonic())
+
+    async def first_audio(track):
+        try:
+            await track.recv()
+            times.setdefault("audio", time.monotonic())
+        except Exception:
+            return
 
     async def count(track, mid):
         while True:
@@ -124,8 +146,10 @@ async def main():
     @pc.on("track")
     def on_track(track):
         mid = next((t.mid for t in pc.getTransceivers() if t.receiver.track is track), "?")
-        if track.kind == "audio" and recorder:
-            recorder.addTrack(track)
+        if track.kind == "audio":
+            consumers.append(asyncio.ensure_future(first_audio(relay.subscribe(track) if recorder else track)))
+            if recorder:
+                recorder.addTrack(relay.subscribe(track))
         elif track.kind == "video":
             consumers.append(asyncio.ensure_future(count(track, mid)))
 
@@ -140,6 +164,7 @@ async def main():
         json.dump({"authorization": authorization, "offer": offer}, open(args.replay_to, "w"))
     request = urllib.request.Request(args.bridge + "/webrtc/join", data=offer.encode(), method="POST",
                                      headers={"Content-Type": "application/sdp", "Authorization": authorization})
+    times["posted"] = time.monotonic()
     try:
         response = opener.open(request, timeout=10)
     except urllib.error.HTTPError as error:
@@ -151,6 +176,7 @@ async def main():
         await pc.close()
         return 1
     answer = response.read().decode()
+    times["answered"] = time.monotonic()
     location = response.headers["Location"]
     expected = proof(key, "bridge", site, when, nonce, [site_fingerprint, fingerprint(answer)])
     if not hmac.compare_digest(bytes.fromhex(response.headers.get("VCBridge-Proof", "")), expected):
@@ -178,7 +204,8 @@ async def main():
     await pc.close()
     for consumer in consumers:
         consumer.cancel()
-    print(json.dumps({"joined": True, "state": state, "left": left, "videoFrames": frames, "session": location,
+    since_post = {k + "Ms": round((v - times["posted"]) * 1000, 1) for k, v in times.items() if k != "posted"}
+    print(json.dumps({"joined": True, "state": state, "left": left, "videoFrames": frames, "session": location, **since_post,
                       "bridgeFingerprint": ":".join("%02X" % b for b in fingerprint(answer))}))
     return 0 if state == "connected" or state == "closed" else 1
 

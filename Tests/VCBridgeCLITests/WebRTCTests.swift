@@ -165,6 +165,25 @@ extension WebRTCTests {
     }
 }
 
+extension WebRTCTests {
+    @Test func anAiortcCameraOfferingOnlyH264IsForwardedAsH264ThatDecodes() throws {
+        let bridge = try RunningBridge(quality: RunningBridge.withWeb)
+        let camera = try encodeTestVideo(.vp8, pattern: "testsrc2", seconds: 15, size: "320x240", kilobits: 500, into: bridge.dataDirectory)
+        let site = try AiortcSite.start(["--bridge", bridge.web, "--key-file", bridge.keyPath("lang-cong"), "--video", camera,
+                                         "--codec", "h264", "--seconds", "14"])
+        #expect(try waitFor(15) { (try bridge.siteStatus("lang-cong")?["video"] as? [String: Any])?["packetsIn"] as? Int ?? 0 > 0 })
+        #expect(try bridge.cli(["meeting", "floor", "lang-cong"]).status == 0)
+        let host = try bridge.endpoint("song-lo", ["--silent", "--duration", "8s", "--record-video", bridge.dataDirectory + "/host", "--json"])
+        let report = endpointJSON(bridge.finish(host).output)
+        // The browser's H.264 reaches the native site as H.264 (its payload type rewritten) and decodes.
+        #expect(!FileManager.default.fileExists(atPath: bridge.dataDirectory + "/host-presenter.ivf"))
+        let decoded = try decodedFrameCount(bridge.dataDirectory + "/host-presenter.h264")
+        #expect(decoded.frames >= 100 && decoded.errors.isEmpty, "\(decoded) \(report)")
+        site.0.waitUntilExit()
+        #expect(bridge.stop() == 0)
+    }
+}
+
 /// A plain HTTP/1.1 POST over a socket; the status and body.
 func httpPost(_ url: String, body: String, headers: [String: String]) throws -> (status: Int, body: String) {
     let rest = url.dropFirst("http://".count)
