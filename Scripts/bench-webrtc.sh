@@ -5,11 +5,14 @@
 #   Scripts/bench-webrtc.sh [SECONDS] [ROUNDS]
 # Prints per round: join time (offer to first audio packet) p50/p99, how long posting all offers took, bridge CPU
 # (whole run, and with every site in) and peak RSS; then medians and the ratios WebRTC/native, and AES-GCM vs AES-CM.
+# Cross-check: in a meeting of 137 native sites, 10 aiortc sites (a real, independent WebRTC stack) join at once, then
+# 10 load-generator WebRTC sites do the same: their join stages side by side.
 # Targets: every offer posted within 1 s, bridge CPU with every site in within 1.3x of native, RSS within 1.3x.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
 source Scripts/bench/common.sh
+vcb_aiortc
 seconds=${1:-30}
 rounds=${2:-3}
 swift build -c release --product vcbridge >&2
@@ -34,9 +37,42 @@ run() (
     grep -c 'event=quality-alert' "$data/bridge.log" > "$results/$1-$2.alerts" || true
 )
 
+# crosscheck: 137 native sites for the whole run; 10 aiortc sites join together, leave, then 10 load-generator sites.
+crosscheck() (
+    bridge_workspace bench-webrtc-cross bench
+    echo '{"quality": {"httpEnabled": true, "httpAddress": "127.0.0.1", "httpPort": 0}}' > "$data/config.json"
+    export VCBRIDGE_CONFIG="$data/config.json"
+    "$bin" meeting book --title "Benchmark: aiortc" --host central --scope all --start now --duration 2h > /dev/null
+    key_sites "$bin"
+    last10=$("$bin" sites --json | sed -n 's/.*"id" : "\([^"]*\)".*/\1/p' | tail -10)
+    for site in $last10; do "$bin" site key "$site" --out "$data/$site.key" > /dev/null; done
+    python3 -c "
+import wave, math, struct
+w = wave.open('$data/tone.wav', 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(48000)
+w.writeframes(b''.join(struct.pack('<h', int(8000 * math.sin(2 * math.pi * 440 * i / 48000))) for i in range(48000 * 3)))"
+    start_bridge "$bin" "$data/bridge.log"
+    web=$(sed -n 's/.*event=http address=\([^ ]*\).*/\1/p' "$data/bridge.log")
+    echo "cross-check: 137 native sites, then 10 aiortc sites at once, then 10 load-generator WebRTC sites" >&2
+    "$bin" loadtest --sites 137 --talkers 3 --duration 60s --bridge "$signaling" --json > "$results/cross-native.json" &
+    native=$!
+    sleep 8
+    pids=()
+    for site in $last10; do
+        "$VCBRIDGE_AIORTC_PYTHON" Scripts/clients/webrtc_site.py --bridge "http://$web" --key-file "$data/$site.key" \
+            --send "$data/tone.wav" --seconds 12 > "$results/aiortc-$site.json" 2> /dev/null &
+        pids+=($!)
+    done
+    wait "${pids[@]}" || true
+    sleep 3
+    "$bin" loadtest --sites 10 --skip 137 --talkers 0 --duration 15s --bridge "$signaling" --webrtc --web "$web" --json \
+        > "$results/cross-loadtest.json"
+    wait "$native"
+)
+
 for round in $(seq 1 "$rounds"); do
     for kind in native gcm cm; do run "$kind" "$round"; done
 done
+crosscheck
 
 python3 - "$results" "$rounds" <<'PY'
 import json, statistics, sys
@@ -74,6 +110,17 @@ for k in ("gcm", "cm"):
     checks.append((f"{k}: RSS within 1.3x of native", rss / native_rss <= 1.3))
 gcm = med("gcm", lambda x: x["bridgeSteadyCPUPercent"]); cm = med("cm", lambda x: x["bridgeSteadyCPUPercent"])
 print(f"AES-GCM vs AES-CM (HMAC-SHA1): bridge CPU with every site in {gcm:.1f} % vs {cm:.1f} % = {gcm / cm:.2f}x")
+import glob
+aiortc = [json.loads(open(f).read().strip().splitlines()[-1]) for f in glob.glob(f"{d}/aiortc-*.json") if open(f).read().strip()]
+joined = [a for a in aiortc if a.get("joined") and "audioMs" in a]
+lt = json.load(open(f"{d}/cross-loadtest.json"))["webRTC"]; st = lt["stagesP50Ms"]
+native = json.load(open(f"{d}/cross-native.json"))
+def m(key): return statistics.median(a[key] for a in joined) if joined else float("nan")
+print()
+print(f"cross-check in a meeting of 137 native sites (their slowest {native['deliveryMinPerSecond']:.1f} packets/s):")
+print(f"  aiortc, 10 at once:          {len(joined)} joined; medians: answered {m('answeredMs'):.0f} ms, connected (ICE + DTLS) {m('connectedMs'):.0f} ms, first audio frame decoded {m('audioMs'):.0f} ms")
+print(f"  load generator, 10 at once:  {lt['joined']} joined; medians: answered {st['answer']:.0f} ms, connected {st['answer'] + st['checks'] + st['dtls']:.0f} ms, first audio packet {lt['joinP50Ms']:.0f} ms")
+checks.append(("aiortc: all 10 joined", len(joined) == 10))
 print()
 for name, ok in checks: print(f"{name:45} {'ok' if ok else 'MISSED'}")
 print("targets:", "met" if all(ok for _, ok in checks) else "NOT met")

@@ -34,3 +34,14 @@ if ! command -v swift >/dev/null 2>&1; then
         exit 1
     fi
 fi
+
+# vcb_aiortc: aiortc (PyPI), a real WebRTC client, in .build/aiortc-venv; exports VCBRIDGE_AIORTC_PYTHON.
+vcb_aiortc() {
+    vcb_apt_install python3-venv
+    if [ ! -x .build/aiortc-venv/bin/python ] || ! .build/aiortc-venv/bin/python -c "import aiortc" 2>/dev/null; then
+        mkdir -p .build
+        python3 -m venv .build/aiortc-venv
+        .build/aiortc-venv/bin/pip install --quiet --disable-pip-version-check "aiortc==1.16.0"
+    fi
+    export VCBRIDGE_AIORTC_PYTHON="$PWD/.build/aiortc-venv/bin/python"
+}

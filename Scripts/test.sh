@@ -8,11 +8,6 @@ source Scripts/setup.sh
 # (s_client) as the peer.
 vcb_apt_install ffmpeg strace openssl python3-venv
 # aiortc (PyPI), a real WebRTC client, joins the bridge as a site in the WebRTC tests.
-if [ ! -x .build/aiortc-venv/bin/python ] || ! .build/aiortc-venv/bin/python -c "import aiortc" 2>/dev/null; then
-    mkdir -p .build
-    python3 -m venv .build/aiortc-venv
-    .build/aiortc-venv/bin/pip install --quiet --disable-pip-version-check "aiortc==1.16.0"
-fi
-export VCBRIDGE_AIORTC_PYTHON="$PWD/.build/aiortc-venv/bin/python"
+vcb_aiortc
 swift build --build-tests
 swift test --skip-build

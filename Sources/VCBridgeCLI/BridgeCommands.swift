@@ -454,12 +454,12 @@ struct RelayCommand: Command {
 struct LoadTestCommand: Command {
     static let name = "loadtest"
     static let abstract = "Run N endpoints in one process against a running bridge and report delivery, CPU and memory."
-    static let usage = "vcbridge loadtest --sites N --talkers K --duration D --bridge HOST:PORT [--webrtc [--web HOST:PORT] [--srtp gcm|cm] [--offer-threads T]] [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one; they must be booked now\n  --webrtc: every site joins as a browser does (SDP offer over HTTP to the web listener, default the configured quality.httpAddress:httpPort, plain HTTP on loopback; ICE checks; DTLS client on NSS; SRTP from the exporter) and the join time of each (offer to first audio packet) is reported\n  --srtp: the only SRTP profile the WebRTC sites offer: gcm (AEAD_AES_128_GCM) or cm (AES_CM_128_HMAC_SHA1_80); default both, GCM preferred\n  --offer-threads: threads posting the offers at once (default 4; two more run the sites' checks and handshakes)\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay"
+    static let usage = "vcbridge loadtest --sites N [--skip S] --talkers K --duration D --bridge HOST:PORT [--webrtc [--web HOST:PORT] [--srtp gcm|cm] [--offer-threads T]] [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one (after skipping --skip S of them); they must be booked now\n  --webrtc: every site joins as a browser does (SDP offer over HTTP to the web listener, default the configured quality.httpAddress:httpPort, plain HTTP on loopback; ICE checks; DTLS client on NSS; SRTP from the exporter) and the join time of each (offer to first audio packet) is reported\n  --srtp: the only SRTP profile the WebRTC sites offer: gcm (AEAD_AES_128_GCM) or cm (AES_CM_128_HMAC_SHA1_80); default both, GCM preferred\n  --offer-threads: threads posting the offers at once (default 4; two more run the sites' checks and handshakes)\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
-        self.arguments = try Arguments(arguments, options: ["--sites", "--talkers", "--duration", "--bridge", "--video-senders", "--video-kbps",
+        self.arguments = try Arguments(arguments, options: ["--sites", "--skip", "--talkers", "--duration", "--bridge", "--video-senders", "--video-kbps",
                                                             "--video-fps", "--video-send-log", "--web", "--srtp", "--offer-threads"],
                                        flags: ["--json", "--webrtc"])
         _ = try self.arguments.required("--bridge")
@@ -518,9 +518,11 @@ struct LoadTestCommand: Command {
         }
         let store = SiteKeyStore(dataDirectory: context.dataDirectory)
         var keys: [SiteKey] = []
+        var skip = try arguments.integer("--skip", in: 0...1000) ?? 0
         do {
             for site in context.directory.sites where keys.count < count {
-                if let key = try store.key(for: site.id) { keys.append(key) }
+                guard let key = try store.key(for: site.id) else { continue }
+                if skip > 0 { skip -= 1 } else { keys.append(key) }
             }
         } catch { throw CommandFailure(error.description) }
         guard keys.count == count else {
@@ -541,7 +543,7 @@ struct LoadTestCommand: Command {
             while Date().timeIntervalSince(started) < duration + 2 {
                 if let pid, let u = Self.usage(pid: pid) { peak.withLock { $0 = max($0, u.rssMB) } }
                 if Date().timeIntervalSince(started) < duration - 1,
-                   let s = try? controlRequest(dataDirectory, ["command": "status"]), (s["sites"] as? [Any])?.count == count {
+                   let s = try? controlRequest(dataDirectory, ["command": "status"]), (s["sites"] as? [Any])?.count ?? 0 >= count {
                     if let pid, let u = Self.usage(pid: pid) {
                         let sample = (at: Date().timeIntervalSince(started), cpu: u.cpu)
                         steady.withLock { $0 = ($0.first ?? sample, sample) }
