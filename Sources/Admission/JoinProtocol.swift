@@ -21,7 +21,8 @@ public enum JoinProtocol {
         public let bridgeToSite: [UInt8]
     }
 
-    public enum Role: String, Sendable { case site, bridge }
+    /// Who a proof is from, or (`floor`) what a WebRTC session's site asks with it.
+    public enum Role: String, Sendable { case site, bridge, floor }
 
     /// Derives the session's keys. `keyingMaterialLength` is the SRTP profile's (30 or 28).
     public static func deriveKeys(

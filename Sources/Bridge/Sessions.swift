@@ -18,6 +18,10 @@ final class Admitted: @unchecked Sendable {
     /// other and from every other session's).
     let ssrcs: SessionSSRCs
     let sendLock = Mutex(())
+    /// A WebRTC session's notices (JSON lines with the time they were given), latest last, at most
+    /// ``maximumNotices``: its page reads them, having no connection to be told on.
+    private let kept = Mutex<[String]>([])
+    static let maximumNotices = 10
     /// Touched only by the schedule follower.
     var warnedAt: Set<Int> = []
     var knownEnd: Timestamp
@@ -34,9 +38,19 @@ final class Admitted: @unchecked Sendable {
     }
 
     func send(_ message: [String: Any]) {
+        guard let connection else {
+            var notice = message
+            notice["at"] = iso(Timestamp(wallClock().seconds))
+            let line = JoinProtocol.encode(notice)
+            kept.withLock { $0 = Array(($0 + [line]).suffix(Self.maximumNotices)) }
+            return
+        }
         let line = JoinProtocol.encode(message)
-        sendLock.withLock { _ in try? connection?.send(line: line) }
+        sendLock.withLock { _ in try? connection.send(line: line) }
     }
+
+    /// The notices kept for a WebRTC session, oldest first.
+    func notices() -> [[String: Any]] { kept.withLock { $0 }.compactMap(JoinProtocol.decode) }
 }
 
 /// The admitted-sites table: at most one session per site, shared by the join, schedule-follower

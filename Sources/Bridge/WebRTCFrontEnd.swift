@@ -24,11 +24,11 @@ final class WebRTCFrontEnd: @unchecked Sendable {
     static let clockSkewSeconds: Int64 = 120
     static let maximumRememberedNonces = 100_000
 
-    private unowned let bridge: BridgeServer
+    unowned let bridge: BridgeServer
     let handshakes: WebRTCHandshakes
     /// Nonces of accepted requests: a replayed request is refused. A nonce is kept for twice the allowed skew, after
     /// which a replay fails the time check.
-    private let seenNonces = Mutex(ReplayCache(capacity: maximumRememberedNonces, lifetime: 2 * clockSkewSeconds))
+    let seenNonces = Mutex(ReplayCache(capacity: maximumRememberedNonces, lifetime: 2 * clockSkewSeconds))
 
     init(bridge: BridgeServer, handshakes: WebRTCHandshakes) {
         self.bridge = bridge
@@ -42,11 +42,23 @@ final class WebRTCFrontEnd: @unchecked Sendable {
             return join(request)
         }
         if request.path.hasPrefix("/webrtc/sessions/") {
-            guard request.method == .delete else { return Self.text(405, "DELETE the session to leave\n", ["Allow": "DELETE"]) }
-            let token = String(request.path.dropFirst("/webrtc/sessions/".count))
-            guard let session = bridge.sessions.session(token: token) else { return Self.text(404, "no such session\n") }
-            bridge.sessions.end(site: session.site.index, session: session, reason: "left", notify: false)
-            return HTTPServer.Response(status: 204)
+            let parts = request.path.dropFirst("/webrtc/sessions/".count).split(separator: "/", omittingEmptySubsequences: false)
+            guard let session = bridge.sessions.session(token: String(parts[0])) else { return Self.json(404, ["reason": "ended"]) }
+            switch (parts.count, parts.last, request.method) {
+            case (1, _, .delete):
+                bridge.sessions.end(site: session.site.index, session: session, reason: "left", notify: false)
+                return HTTPServer.Response(status: 204)
+            case (1, _, .get), (1, _, .head):
+                return state(of: session)
+            case (1, _, _):
+                return Self.text(405, "GET the session's state, DELETE it to leave\n", ["Allow": "GET, HEAD, DELETE"])
+            case (2, "floor", .post):
+                return floor(request, session: session)
+            case (2, "floor", _):
+                return Self.text(405, "POST the floor\n", ["Allow": "POST"])
+            default:
+                return Self.text(404, "no such path\n")
+            }
         }
         return nil
     }
@@ -163,16 +175,16 @@ final class WebRTCFrontEnd: @unchecked Sendable {
 
     // MARK: Responses
 
-    private static func text(_ status: Int, _ body: String, _ headers: [String: String] = [:]) -> HTTPServer.Response {
+    static func text(_ status: Int, _ body: String, _ headers: [String: String] = [:]) -> HTTPServer.Response {
         HTTPServer.Response(status: status, contentType: "text/plain; charset=utf-8", body: body, headers: headers.map { ($0.key, $0.value) })
     }
 
-    private static func json(_ status: Int, _ body: [String: Any]) -> HTTPServer.Response {
+    static func json(_ status: Int, _ body: [String: Any]) -> HTTPServer.Response {
         let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data("{}".utf8)
         return HTTPServer.Response(status: status, contentType: "application/json", bytes: Array(data))
     }
 
-    private static func refusal(_ status: Int, _ reason: String, _ detail: String?) -> HTTPServer.Response {
+    static func refusal(_ status: Int, _ reason: String, _ detail: String?) -> HTTPServer.Response {
         var body: [String: Any] = ["reason": reason]
         if let detail { body["detail"] = detail }
         return json(status, body)

@@ -144,18 +144,18 @@ public enum WebRTCSignalling {
     }
 }
 
-/// One HTTP/1.1 request and its response over a fresh TCP connection, bounded in time and size.
-enum HTTPExchange {
-    struct Response {
-        var status: Int
-        var headers: [(String, String)]
-        var body: [UInt8]
-        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+/// One HTTP/1.1 request and its response over a fresh TCP connection, bounded in time and size (plain HTTP: loopback).
+public enum HTTPExchange {
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: [UInt8]
+        public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
     }
 
     static let maximumBody = 256 * 1024
 
-    static func perform(method: String, path: String, at address: SocketAddress, headers: [(String, String)], body: [UInt8],
+    public static func perform(method: String, path: String, at address: SocketAddress, headers: [(String, String)], body: [UInt8],
                         timeoutMilliseconds: Int64) throws -> Response {
         let deadline = monotonicNanoseconds() + timeoutMilliseconds * 1_000_000
         let connection = try TCPConnection(connectingTo: address)

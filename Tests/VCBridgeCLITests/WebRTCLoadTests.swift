@@ -1,6 +1,8 @@
+import Admission
 import DTLS
 import Endpoint
 import Foundation
+import KeyDerivation
 import Testing
 import Transport
 @testable import VCBridgeCLI
@@ -78,6 +80,83 @@ struct WebRTCLoadTests {
         #expect(finished.status == 0, "\(finished.output)")
         #expect(try bridge.siteStatus("lang-cong") == nil)
         #expect(!bridge.logText.contains("site-lost site=tam-son"))
+        #expect(bridge.stop() == 0)
+    }
+}
+
+/// The session a join page reads and the floor its chair gives, through vcbridge's own WebRTC client.
+@Suite("WebRTC session for the join page", .serialized)
+struct WebRTCSessionTests {
+    /// A request to the web listener with a body; the status and the JSON answer.
+    private func request(_ method: String, _ path: String, web: SocketAddress, body: [UInt8] = [], headers: [(String, String)] = [])
+        throws -> (status: Int, json: [String: Any])
+    {
+        let response = try HTTPExchange.perform(method: method, path: path, at: web, headers: headers, body: body, timeoutMilliseconds: 5000)
+        let json = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
+        let status = response.status
+        return (status, json)
+    }
+
+    private func floorRequest(_ body: String, key: SiteKey, path: String, web: SocketAddress, proofOver: String? = nil) throws
+        -> (status: Int, json: [String: Any])
+    {
+        let nonce = try SecureRandom.bytes(32)
+        let time = Int64(Date().timeIntervalSince1970)
+        let a = try WebRTCJoinProof.authenticationKey(secret: key.secret, site: key.site, nonce: nonce)
+        let proof = try WebRTCJoinProof.proof(.floor, key: a, site: key.site, time: time, nonce: nonce,
+                                              fingerprints: [Array((proofOver ?? body).utf8)])
+        let credentials = WebRTCJoinProof.Credentials(site: key.site, nonce: nonce, time: time, proof: proof)
+        return try request("POST", path + "/floor", web: web, body: Array(body.utf8), headers: [
+            ("Content-Type", "application/json"), ("Authorization", credentials.authorization),
+        ])
+    }
+
+    private func join(_ site: String, bridge: RunningBridge, web: SocketAddress) throws -> WebRTCSignalling.Answer {
+        let certificate = try DTLSCertificate.selfSigned()
+        let offer = try WebRTCSignalling.Offer(fingerprint: certificate.fingerprint, audioSSRC: .random(in: 1...UInt32.max),
+                                               videoSSRC: .random(in: 1...UInt32.max))
+        return try WebRTCSignalling.join(offer: offer, key: try bridge.key(site), web: web)
+    }
+
+    @Test func thePageSeesItsMeetingAndNoticesAndOnlyTheChairGivesTheFloor() throws {
+        // Four minutes left: the 5-minute warning is due at once.
+        let bridge = try RunningBridge(duration: "4m", quality: RunningBridge.withWeb)
+        let web = try SocketAddress(parsing: String(bridge.web.dropFirst("http://".count)))
+        let host = try join("song-lo", bridge: bridge, web: web)
+        let commune = try join("lang-cong", bridge: bridge, web: web)
+
+        let state = try request("GET", host.sessionPath, web: web)
+        #expect(state.status == 200, "\(state)")
+        #expect(state.json["site"] as? String == "song-lo" && state.json["chair"] as? Bool == true)
+        let meeting = state.json["meeting"] as? [String: Any] ?? [:]
+        #expect(meeting["title"] as? String == "Kiểm thử cầu nối" && meeting["host"] as? String == "song-lo", "\(meeting)")
+        let sites = (state.json["sites"] as? [[String: Any]] ?? []).compactMap { $0["site"] as? String }
+        #expect(Set(sites) == ["song-lo", "lang-cong", "tam-son"], "\(sites)")
+        #expect(try waitFor(10) {
+            let notices = try request("GET", commune.sessionPath, web: web).json["notices"] as? [[String: Any]] ?? []
+            return notices.contains { $0["type"] as? String == "warning" && $0["minutesLeft"] as? Int == 5 }
+        }, "no 5-minute warning for the WebRTC session")
+        #expect(try request("GET", commune.sessionPath, web: web).json["chair"] as? Bool == false)
+
+        // The commune cannot take the floor; a wrong proof is refused; the host gives it and takes it back.
+        let communeTry = try floorRequest(#"{"site":"lang-cong"}"#, key: try bridge.key("lang-cong"), path: commune.sessionPath, web: web)
+        #expect(communeTry.status == 403 && communeTry.json["reason"] as? String == "not-chair", "\(communeTry)")
+        let tampered = try floorRequest(#"{"site":"lang-cong"}"#, key: try bridge.key("song-lo"), path: host.sessionPath, web: web,
+                                        proofOver: #"{"site":"tam-son"}"#)
+        #expect(tampered.status == 401, "\(tampered)")
+        let stranger = try floorRequest(#"{"site":"central"}"#, key: try bridge.key("song-lo"), path: host.sessionPath, web: web)
+        #expect(stranger.status == 400 && stranger.json["reason"] as? String == "not-in-meeting", "\(stranger)")
+        let given = try floorRequest(#"{"site":"lang-cong"}"#, key: try bridge.key("song-lo"), path: host.sessionPath, web: web)
+        #expect(given.status == 200 && given.json["floor"] as? String == "lang-cong", "\(given)")
+        #expect(bridge.logText.contains("event=floor meeting=1 site=lang-cong"), "\(bridge.logText)")
+        #expect(try request("GET", commune.sessionPath, web: web).json["floor"] as? String == "lang-cong")
+        let back = try floorRequest(#"{"site":null}"#, key: try bridge.key("song-lo"), path: host.sessionPath, web: web)
+        #expect(back.status == 200 && back.json["floor"] is NSNull, "\(back)")
+
+        // Gone sessions answer 404 "ended", which tells the page to join again.
+        #expect(try request("DELETE", commune.sessionPath, web: web).status == 204)
+        let gone = try request("GET", commune.sessionPath, web: web)
+        #expect(gone.status == 404 && gone.json["reason"] as? String == "ended", "\(gone)")
         #expect(bridge.stop() == 0)
     }
 }
