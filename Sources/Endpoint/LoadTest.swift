@@ -8,7 +8,6 @@ import Foundation
 import OpusCodec
 import RTP
 import SRTP
-import Synchronization
 import Transport
 
 /// Many endpoints in one process: real joins, real SRTP, real Opus, one UDP socket (one address)
