@@ -65,6 +65,9 @@ public final class HTTPServer: @unchecked Sendable {
         public var body: [UInt8]
         /// The other end of the connection (nil for an address family the server does not know).
         public var peer: SocketAddress?
+        /// HTTP/1.1 with `Connection: keep-alive` (and no bytes beyond the body): the client may send another
+        /// request on the connection.
+        public var keepAlive = false
 
         public init(method: Method, path: String, query: [String: String] = [:], headers: Headers = Headers(), body: [UInt8] = [],
                     peer: SocketAddress? = nil) {
@@ -107,7 +110,8 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     public struct Limits: Sendable {
-        public var maxConnections = 32
+        /// Connections at once (a thread each). Join pages keep one open each (keep-alive), so room for every site.
+        public var maxConnections = 256
         /// From one peer (``SocketAddress/peerGroup``: an IPv4 address or an IPv6 /64), so one cannot take every slot.
         public var maxConnectionsPerPeer = 8
         /// For the whole request, head and body, from accept.
@@ -116,6 +120,10 @@ public final class HTTPServer: @unchecked Sendable {
         public var maxLine = 8192
         /// A larger declared `Content-Length` is answered 413 at once, without reading the body.
         public var maxBodyBytes = 64 * 1024
+        /// A kept-alive connection is closed when its next request has not begun within this (or, while more than
+        /// half of ``maxConnections`` are in use, after each response: idle connections must not crowd new ones out).
+        public var keepAliveIdleNanoseconds: Int64 = 15_000_000_000
+        public var maxRequestsPerConnection = 1000
         public init() {}
     }
 
@@ -235,7 +243,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// The request line: the method and the target.
     /// - Throws: ``BadRequest``: 400 for a malformed line or method, 501 for a method the server
     ///   does not implement.
-    static func parseRequestLine(_ line: String) throws(BadRequest) -> (method: Request.Method, target: Substring) {
+    static func parseRequestLine(_ line: String) throws(BadRequest) -> (method: Request.Method, target: Substring, version: Substring) {
         let parts = line.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[2].hasPrefix("HTTP/1."), !parts[0].isEmpty, parts[0].utf8.allSatisfy(isTokenByte) else {
             throw BadRequest(status: 400, reason: "bad request line")
@@ -243,7 +251,7 @@ public final class HTTPServer: @unchecked Sendable {
         guard let method = Request.Method(rawValue: String(parts[0])) else {
             throw BadRequest(status: 501, reason: "method \(parts[0]) is not implemented (GET, HEAD, POST, DELETE, OPTIONS)")
         }
-        return (method, parts[1])
+        return (method, parts[1], parts[2])
     }
 
     /// One header line (`name: value`), the value trimmed of spaces and tabs.
@@ -390,6 +398,7 @@ public final class HTTPServer: @unchecked Sendable {
         var reader = Reader(channel: channel, deadline: deadline)
         let method: Request.Method
         let target: Substring
+        let version: Substring
         var headers = Headers()
         do throws(BadRequest) {
             guard let requestLine = try reader.line(maxLine: limits.maxLine) else {
@@ -403,7 +412,7 @@ public final class HTTPServer: @unchecked Sendable {
                 lines.append(line)
                 guard lines.count <= limits.maxHeaders else { throw BadRequest(reason: "more than \(limits.maxHeaders) header lines") }
             }
-            (method, target) = try Self.parseRequestLine(String(decoding: requestLine, as: UTF8.self))
+            (method, target, version) = try Self.parseRequestLine(String(decoding: requestLine, as: UTF8.self))
             var fields: [(name: String, value: String)] = []
             for line in lines {
                 guard let first = line.first, first != 0x20, first != 0x09 else { throw BadRequest(reason: "a folded header line") }
@@ -426,7 +435,11 @@ public final class HTTPServer: @unchecked Sendable {
         }
         // Bytes beyond the declared length (a pipelined request) are not part of this one.
         let body = Array(reader.bytes.prefix(length))
-        return .request(Request(method: method, path: path, query: query, headers: headers, body: body, peer: connection.peer))
+        var request = Request(method: method, path: path, query: query, headers: headers, body: body, peer: connection.peer)
+        // Kept alive only when asked for (browsers ask; a minimal client that reads to the end is closed as before).
+        request.keepAlive = version == "HTTP/1.1" && reader.bytes.count == length
+            && (headers["Connection"] ?? "").lowercased().split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "keep-alive" }
+        return .request(request)
     }
 
     private func answer(_ connection: TCPConnection, deadline: Int64) {
@@ -449,29 +462,56 @@ public final class HTTPServer: @unchecked Sendable {
         if case let .tls(_, secure) = channel { secure.close() }  // close_notify before the linger's FIN
     }
 
-    private func answer(_ channel: Channel, deadline: Int64) {
-        let response: Response
-        var head = false
-        switch read(channel, deadline: deadline) {
-        case .gone:
-            return
-        case .timedOut:
-            response = Self.plain(408, "the request did not arrive within \(limits.requestTimeoutNanoseconds / 1_000_000) ms")
-        case let .refused(error):
-            response = Self.plain(error.status, error.reason)
-        case let .request(request):
-            var answer = handler(request) ?? Self.plain(404, "not found")
-            if let problem = Self.problem(in: answer) {
-                report("bad-response", "\(request.method.rawValue) \(request.path.debugDescription): \(problem)")
-                answer = Self.plain(500, "internal error: the response could not be sent")
+    /// Answers requests on the connection: one, or (keep-alive) one after another while the client sends them within
+    /// ``Limits/keepAliveIdleNanoseconds``, up to ``Limits/maxRequestsPerConnection``; each request has its own deadline.
+    private func answer(_ channel: Channel, deadline first: Int64) {
+        var deadline = first
+        var served = 0
+        while true {
+            let response: Response
+            var head = false
+            var keepAlive = false
+            switch read(channel, deadline: deadline) {
+            case .gone:
+                return
+            case .timedOut:
+                response = Self.plain(408, "the request did not arrive within \(limits.requestTimeoutNanoseconds / 1_000_000) ms")
+            case let .refused(error):
+                response = Self.plain(error.status, error.reason)
+            case let .request(request):
+                var answer = handler(request) ?? Self.plain(404, "not found")
+                if let problem = Self.problem(in: answer) {
+                    report("bad-response", "\(request.method.rawValue) \(request.path.debugDescription): \(problem)")
+                    answer = Self.plain(500, "internal error: the response could not be sent")
+                }
+                response = answer
+                head = request.method == .head
+                served += 1
+                keepAlive = request.keepAlive && served < limits.maxRequestsPerConnection
+                    && active.withLock { $0.total } <= limits.maxConnections / 2
             }
-            response = answer
-            head = request.method == .head
+            // Sent by the deadline from accept; an answer due at the deadline (a 408) gets a second.
+            let sendBy = max(deadline, monotonicNanoseconds() + 1_000_000_000)
+            guard send(response, head: head, keepAlive: keepAlive, on: channel, deadline: sendBy) else { return channel.connection.reset() }
+            guard keepAlive else { return linger(channel) }
+            // The next request must begin within the idle time; then it has the whole request time.
+            guard Self.waitReadable(channel.connection.pollDescriptor, nanoseconds: limits.keepAliveIdleNanoseconds) else { return }
+            deadline = monotonicNanoseconds() + limits.requestTimeoutNanoseconds
         }
-        // Sent by the deadline from accept; an answer due at the deadline (a 408) gets a second.
-        let sendBy = max(deadline, monotonicNanoseconds() + 1_000_000_000)
-        guard send(response, head: head, on: channel, deadline: sendBy) else { return channel.connection.reset() }
-        linger(channel)
+    }
+
+    /// Whether bytes (or the peer's close) arrive on `descriptor` within `nanoseconds`.
+    private static func waitReadable(_ descriptor: Int32, nanoseconds: Int64) -> Bool {
+        let end = monotonicNanoseconds() + nanoseconds
+        while true {
+            let left = end - monotonicNanoseconds()
+            guard left > 0 else { return false }
+            var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&fds, 1, Int32(min(left / 1_000_000 + 1, 60_000)))
+            if ready < 0, errno == EINTR { continue }
+            if ready == 0 { continue }
+            return ready > 0
+        }
     }
 
     /// A plain-text answer that says what went wrong.
@@ -501,7 +541,7 @@ public final class HTTPServer: @unchecked Sendable {
     ]
 
     /// - Returns: false when the response could not be sent whole by `deadline`.
-    private func send(_ response: Response, head: Bool, on channel: Channel, deadline: Int64) -> Bool {
+    private func send(_ response: Response, head: Bool, keepAlive: Bool, on channel: Channel, deadline: Int64) -> Bool {
         let reason = Self.reasons[response.status] ?? "Status \(response.status)"
         var header = "HTTP/1.1 \(response.status) \(reason)\r\n"
         let bodiless = response.status == 204
@@ -511,7 +551,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
         for (name, value) in response.headers { header += "\(name): \(value)\r\n" }
         if !response.headers.contains(where: { $0.name.lowercased() == "cache-control" }) { header += "Cache-Control: no-store\r\n" }
-        header += "Connection: close\r\n\r\n"
+        header += keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n"
         let bytes = Array(header.utf8) + (head || bodiless ? [] : response.body)
         do {
             switch channel {

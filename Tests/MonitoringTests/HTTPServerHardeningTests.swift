@@ -175,3 +175,73 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
     }
     return condition()
 }
+
+@Suite("HTTP server: keep-alive")
+struct HTTPServerKeepAliveTests {
+    /// Reads one response (head and Content-Length body) from `c`.
+    private func response(_ c: TCPConnection) throws -> (head: [String], body: String)? {
+        var head: [String] = []
+        while let line = try c.receiveLine(timeoutMilliseconds: 3000) {
+            let trimmed = line.hasSuffix("\r") ? String(line.dropLast()) : line
+            if trimmed.isEmpty { break }
+            head.append(trimmed)
+        }
+        guard !head.isEmpty else { return nil }
+        let length = head.first { $0.lowercased().hasPrefix("content-length:") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        let body = try c.receive(count: length, deadline: monotonicNanoseconds() + 3_000_000_000) ?? []
+        return (head, String(decoding: body, as: UTF8.self))
+    }
+
+    @Test func aBrowsersRequestsShareOneConnectionWithinTheLimits() throws {
+        var limits = HTTPServer.Limits()
+        limits.keepAliveIdleNanoseconds = 400_000_000
+        limits.maxRequestsPerConnection = 3
+        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), limits: limits) { request in
+            .init(contentType: "text/plain", body: request.path)
+        }
+        Thread { server.serve() }.start()
+        defer { server.close() }
+        let keepAlive = "Connection: keep-alive\r\n\r\n"
+        // Three requests on one connection; the third is told the connection closes (the per-connection limit).
+        let c = try TCPConnection(connectingTo: server.localAddress)
+        for (i, path) in ["/a", "/b", "/c"].enumerated() {
+            try c.send(Array("GET \(path) HTTP/1.1\r\nHost: x\r\n\(keepAlive)".utf8))
+            let r = try #require(try response(c), "no answer to request \(i + 1)")
+            #expect(r.head.first == "HTTP/1.1 200 OK" && r.body == path)
+            #expect(r.head.contains(i < 2 ? "Connection: keep-alive" : "Connection: close"), "\(r.head)")
+        }
+        _ = try? c.receiveLine(timeoutMilliseconds: 2000)
+        #expect(c.peerClosed)
+        // An idle kept-alive connection is closed after the idle time and frees its slot.
+        let idle = try TCPConnection(connectingTo: server.localAddress)
+        try idle.send(Array("GET /x HTTP/1.1\r\n\(keepAlive)".utf8))
+        #expect(try response(idle)?.head.contains("Connection: keep-alive") == true)
+        let answered = monotonicNanoseconds()
+        _ = try? idle.receiveLine(timeoutMilliseconds: 3000)
+        #expect(idle.peerClosed && monotonicNanoseconds() - answered < 2_000_000_000)
+        #expect(waitUntil(seconds: 5) { server.activeConnections == 0 })
+        // Without keep-alive (or with HTTP/1.0) the connection closes after the answer, as before.
+        for request in ["GET /y HTTP/1.1\r\n\r\n", "GET /y HTTP/1.0\r\n\(keepAlive)", "GET /y HTTP/1.1\r\nConnection: close\r\n\r\n"] {
+            let once = try TCPConnection(connectingTo: server.localAddress)
+            try once.send(Array(request.utf8))
+            #expect(try response(once)?.head.contains("Connection: close") == true, "\(request)")
+        }
+    }
+
+    @Test func keptAliveConnectionsStopBeingKeptWhenTheServerIsHalfFull() throws {
+        var limits = HTTPServer.Limits()
+        limits.maxConnections = 4
+        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), limits: limits) { _ in
+            .init(contentType: "text/plain", body: "ok")
+        }
+        Thread { server.serve() }.start()
+        defer { server.close() }
+        // Two idle connections hold half the slots: the next request is answered and its connection closed.
+        let held = try (0..<2).map { _ in try TCPConnection(connectingTo: server.localAddress) }
+        #expect(waitUntil(seconds: 5) { server.activeConnections == 2 })
+        let c = try TCPConnection(connectingTo: server.localAddress)
+        try c.send(Array("GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n".utf8))
+        #expect(try response(c)?.head.contains("Connection: close") == true)
+        for h in held { h.close() }
+    }
+}
