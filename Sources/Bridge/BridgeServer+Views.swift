@@ -91,6 +91,9 @@ extension BridgeServer {
                         "droppedMalformed": s.video.droppedMalformed, "switches": s.video.switches,
                         "switchTimeouts": s.video.switchTimeouts,
                         "presenter": s.presenterShown ?? "", "speaker": s.speakerShown ?? "",
+                        // REMB (WebRTC peers that take it; -1 otherwise): the rate asked for and the loss it followed.
+                        "rembKbps": s.rembBitsPerSecond.map { Double($0) / 1000 } ?? -1,
+                        "rembLossPercent": s.rembBitsPerSecond == nil ? -1 : (s.rembLossFraction ?? 0) * 100,
                     ] as [String: Any],
                 ]
             },

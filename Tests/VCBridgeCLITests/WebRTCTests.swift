@@ -147,6 +147,63 @@ extension WebRTCTests {
 }
 
 extension WebRTCTests {
+    /// The camera's uplink loses 20 % of its packets (the seeded relay, one way): REMB, shown in the
+    /// site's status, falls below the cap within seconds, and what the camera sends follows it down.
+    @Test func REMBFallsBelowTheCapWhenTheCamerasUplinkLosesPackets() throws {
+        // The cap: 80 % of 1,500 kb/s. aiortc's VP8 encoder takes REMB as its target, within 250-1,500 kb/s.
+        // aiortc sends a consent check every 4-6 s and never again when one is lost: at 20 % loss two
+        // checks in a row are lost often enough that the 10 s of `lostAfterSeconds` would end the session.
+        let bridge = try RunningBridge(lostAfterSeconds: 30, video: #"{"maxKilobitsPerSecond": 1500}"#, quality: RunningBridge.withWeb)
+        let cap = 1200.0
+        let camera = try encodeTestVideo(.vp8, pattern: "testsrc2", seconds: 10, size: "640x480", kilobits: 2000, into: bridge.dataDirectory)
+        let relay = Process()
+        relay.executableURL = VCBridgeProcess.executable
+        relay.arguments = ["relay", "--listen", "127.0.0.1:0", "--to", bridge.media.description, "--seed", "13",
+                           "--loss", "20", "--uplink-only", "--duration", "40s"]
+        let relayErr = Pipe()
+        relay.standardOutput = Pipe()
+        relay.standardError = relayErr
+        try relay.run()
+        defer {
+            relay.interrupt()
+            relay.waitUntilExit()
+        }
+        let banner = String(decoding: relayErr.fileHandleForReading.availableData, as: UTF8.self)
+        let listen = try #require(banner.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") })
+            .trimmingCharacters(in: .punctuationCharacters.subtracting(.init(charactersIn: ":.")))
+        let site = try AiortcSite.start(["--bridge", bridge.web, "--key-file", bridge.keyPath("lang-cong"), "--video", camera,
+                                         "--media-via", listen, "--seconds", "24"])
+        func video() throws -> [String: Any] { (try bridge.siteStatus("lang-cong")?["video"] as? [String: Any]) ?? [:] }
+        #expect(try waitFor(20) { try video()["packetsIn"] as? Int ?? 0 > 0 }, "no video through the relay: \(bridge.logText)")
+        // Within 5 s of the first video, REMB is under the cap (at 20 % loss it is cut by 10 % a second).
+        var rembFell = false
+        var samples: [(remb: Double, inKbps: Double, loss: Double)] = []
+        for _ in 0..<16 {
+            Thread.sleep(forTimeInterval: 1)
+            let v = try video()
+            samples.append((v["rembKbps"] as? Double ?? -1, v["inKbps"] as? Double ?? -1, v["rembLossPercent"] as? Double ?? -1))
+            if samples.count <= 5 && samples.last!.remb > 0 && samples.last!.remb < cap { rembFell = true }
+        }
+        let shown = samples.map { "REMB \(Int($0.remb)) in \(Int($0.inKbps)) loss \(Int($0.loss))%" }.joined(separator: "; ")
+        #expect(rembFell, "REMB still at the cap 5 s after the first video: \(shown)")
+        // After 16 s of such loss REMB is far below the cap (0.9^16 of it, unless the floor is reached first) ...
+        let last = samples.suffix(3)
+        #expect(last.allSatisfy { $0.remb > 0 && $0.remb < cap * 0.4 }, "\(shown)")
+        // ... and the camera followed it down: what arrives at the end is well under what arrived at the
+        // peak, and under REMB (aiortc sends no less than 250 kb/s, whatever it is asked).
+        // (Over the last 5 s, so that a keyframe's burst counts for little, and aiortc's lag of a second.)
+        let peak = samples.prefix(6).map(\.inKbps).max() ?? 0
+        let tail = samples.suffix(5)
+        let end = tail.map(\.inKbps).reduce(0, +) / Double(tail.count)
+        let asked = tail.map(\.remb).reduce(0, +) / Double(tail.count)
+        #expect(end < peak * 0.6, "\(shown)")
+        #expect(end < max(asked, 250) * 1.3, "\(shown)")
+        site.0.waitUntilExit()
+        #expect(bridge.stop() == 0)
+    }
+}
+
+extension WebRTCTests {
     @Test func anAiortcCameraGivenTheFloorIsEveryonesPresenterAndDecodes() throws {
         let bridge = try RunningBridge(quality: RunningBridge.withWeb)
         let camera = try encodeTestVideo(.vp8, pattern: "testsrc2", seconds: 15, size: "320x240", kilobits: 500, into: bridge.dataDirectory)
