@@ -83,7 +83,16 @@ public struct SenderBitrateController: Sendable, Equatable {
     /// - Returns: nil if nothing was measured at all.
     public static func senderLoss(uplink: Double?, receivers: inout [Double]) -> Double? {
         guard !receivers.isEmpty else { return uplink }
-        receivers.sort()
+        // Insertion sort: at most two reports per receiver, and unlike `sort()` it allocates nothing.
+        for i in receivers.indices.dropFirst() {
+            let value = receivers[i]
+            var j = i
+            while j > 0 && receivers[j - 1] > value {
+                receivers[j] = receivers[j - 1]
+                j -= 1
+            }
+            receivers[j] = value
+        }
         let median = receivers[(receivers.count - 1) / 2]
         return max(uplink ?? 0, median)
     }
