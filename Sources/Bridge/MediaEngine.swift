@@ -694,6 +694,10 @@ final class MediaEngine: VideoSink {
                 s.speakerShown = video.speakerSource.flatMap { sessions[$0]?.setup.siteID }
                 session.videoAtLastSnapshot = video
             }
+            s.videoReportedLossFraction = nil
+            for case let report? in session.videoLossReports where now - report.at <= VideoLossReport.freshNanoseconds {
+                s.videoReportedLossFraction = max(s.videoReportedLossFraction ?? 0, report.fraction)
+            }
             published.append(s)
         }
         mailbox.statistics.withLock { $0 = published }

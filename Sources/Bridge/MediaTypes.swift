@@ -119,6 +119,9 @@ public struct SiteMediaStatistics: Sendable, Equatable {
     /// the loss that decision followed (nil: nothing measured).
     public var rembBitsPerSecond: Int? = nil
     public var rembLossFraction: Double? = nil
+    /// The worst fraction lost the site reported (RTCP report blocks, the last 2 s) about the
+    /// presenter and speaker streams it receives; nil if none.
+    public var videoReportedLossFraction: Double? = nil
 }
 
 /// Mixer clock figures.
