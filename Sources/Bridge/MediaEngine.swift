@@ -400,7 +400,7 @@ final class MediaEngine: VideoSink {
             // Anything but the audio payload type is video (the router drops unknown types and counts them).
             forwardingArrival = arrival
             lastVideoAt = arrival
-            session.countVideo(header)
+            if payloadTypes.video[header.payloadType] != nil { session.countVideo(header) }  // not RTX, FEC, ...
             routers[session.setup.meeting]?.receive(plain, header: header, codec: payloadTypes.video[header.payloadType],
                                                     from: site, now: arrival, sink: self)
             flushVideo()
