@@ -175,6 +175,12 @@ extension WebRTCTests {
         // After 16 s of such loss REMB is far below the cap (0.9^16 of it, unless the floor is reached first) ...
         let last = samples.suffix(3)
         #expect(last.allSatisfy { $0.remb > 0 && $0.remb < cap * 0.4 }, "\(shown)")
+        // /metrics shows it too.
+        let metrics = try rawHTTP(Array("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8),
+                                  to: SocketAddress(parsing: String(bridge.web.dropFirst("http://".count))))
+        let metric = metrics.split(separator: "\n").first { $0.hasPrefix("vcbridge_video_remb_kbps{site=\"lang-cong\"") }
+        let value = metric.flatMap { Double($0.split(separator: " ").last?.trimmingCharacters(in: .whitespaces) ?? "") } ?? -1
+        #expect(value > 0 && value < cap * 0.4, "\(metric ?? "no vcbridge_video_remb_kbps for lang-cong")")
         // ... and the camera followed it down: what arrives at the end is well under what arrived at the
         // peak, and near REMB (aiortc sends no less than 250 kb/s, whatever it is asked, and overshoots
         // at low rates). Over the last 5 s, so that a keyframe's burst and aiortc's lag of a second count little.
