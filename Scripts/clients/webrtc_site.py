@@ -89,6 +89,8 @@ async def main():
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--replay-to", help="also write the join request here (for replay tests)")
     parser.add_argument("--codec", choices=["vp8", "h264"], help="offer only this codec for the camera (default: aiortc's list)")
+    parser.add_argument("--media-via", help="send media to this HOST:PORT instead of the bridge's candidate "
+                        "(an impairment relay, vcbridge relay --to the bridge's media port)")
     args = parser.parse_args()
     site, secret = read_key(args.key_file)
     pin = bytes.fromhex(args.fingerprint.replace(":", "")) if args.fingerprint else None
@@ -183,6 +185,10 @@ async def main():
         print(json.dumps({"joined": False, "error": "the bridge's proof does not verify"}))
         await pc.close()
         return 1
+    if args.media_via:
+        # After the proof is checked: the relay stands in for the bridge's one host candidate.
+        host, port = args.media_via.rsplit(":", 1)
+        answer = re.sub(r"(a=candidate:\S+ \d+ (?:udp|UDP) \d+ )\S+ \d+", lambda m: f"{m.group(1)}{host} {port}", answer)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     if recorder:
         await recorder.start()

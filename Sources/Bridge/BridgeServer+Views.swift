@@ -91,6 +91,12 @@ extension BridgeServer {
                         "droppedMalformed": s.video.droppedMalformed, "switches": s.video.switches,
                         "switchTimeouts": s.video.switchTimeouts,
                         "presenter": s.presenterShown ?? "", "speaker": s.speakerShown ?? "",
+                        // REMB (WebRTC peers that take it; -1 otherwise): the rate asked for, and the loss it
+                        // followed (-1: nothing measured, the rate held).
+                        "rembKbps": s.rembBitsPerSecond.map { Double($0) / 1000 } ?? -1,
+                        "rembLossPercent": s.rembLossFraction.map { $0 * 100 } ?? -1,
+                        // What the site reports of the video streams it receives (-1: no report of late).
+                        "reportedLossPercent": s.videoReportedLossFraction.map { $0 * 100 } ?? -1,
                     ] as [String: Any],
                 ]
             },

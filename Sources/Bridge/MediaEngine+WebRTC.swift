@@ -2,6 +2,7 @@ import DTLS
 import ICE
 import RTP
 import Transport
+import VideoRouter
 
 /// WebRTC peers on the media thread: ICE-lite checks answered in place, DTLS datagrams handed to
 /// the handshake thread, and the SRTP keys it returns. Everything else about such a site (jitter
@@ -86,16 +87,58 @@ extension MediaEngine {
     }
 
     /// Tells a browser the most video it may send (REMB): without it Chrome raises its bitrate
-    /// without bound. Once a second, for peers that negotiated goog-remb.
-    func sendEstimatedMaximumBitrate(_ session: MediaSession) {
-        guard let cap = session.setup.videoCapBitsPerSecond, let address = session.address, let outbound = session.outbound
-        else { return }
+    /// without bound. Once a second, for peers that negotiated goog-remb: at most the cap (80 % of
+    /// `video.maxKilobitsPerSecond`), lower while its camera's video is lost. The loss followed is
+    /// the larger of what the bridge found missing from the camera's stream (the uplink) and the
+    /// median of what the receivers showing that camera reported in their last report blocks, if
+    /// fresh (`SenderBitrateController.senderLoss`): one receiver's bad downlink does not slow the
+    /// camera for everyone, a bad uplink does.
+    func sendEstimatedMaximumBitrate(_ session: MediaSession, now: Int64) {
+        guard session.bitrate != nil else { return }
+        let site = session.setup.site
+        receiverLosses.removeAll(keepingCapacity: true)
+        for case let receiver? in sessions where receiver.setup.meeting == session.setup.meeting && receiver !== session {
+            for case let report? in receiver.videoLossReports
+            where report.source == site && now - report.at <= VideoLossReport.freshNanoseconds {
+                receiverLosses.append(report.fraction)
+            }
+        }
+        let loss = SenderBitrateController.senderLoss(uplink: session.takeVideoUplinkLoss(), receivers: &receiverLosses)
+        let bitsPerSecond = session.bitrate!.update(loss: loss, now: now)
+        session.statistics.rembBitsPerSecond = bitsPerSecond
+        session.statistics.rembLossFraction = loss
+        guard let address = session.address, let outbound = session.outbound else { return }
         rtcpBuffer.withUnsafeMutableBytes { raw in
             guard let length = try? RTCPFastPath.writeEstimatedMaximumBitrate(
-                into: raw, senderSSRC: session.setup.bridgeSSRC, mediaSSRC: session.videoSSRC, bitsPerSecond: UInt64(cap)),
+                into: raw, senderSSRC: session.setup.bridgeSSRC, mediaSSRC: session.videoSSRC, bitsPerSecond: UInt64(bitsPerSecond)),
                 let protected = try? outbound.protectRTCP(raw, length: length)
             else { return }
             try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: address)
         }
     }
+
+    /// A report block a site sent: if it is about its presenter or speaker stream, the loss it
+    /// reports is kept with the source that stream shows now (for that source's REMB).
+    func noteVideoLoss(_ block: ReportBlock, from session: MediaSession, router: VideoRouter?, at arrival: Int64) {
+        let setup = session.setup
+        let kind: VideoStreamKind
+        switch block.ssrc {
+        case setup.presenterSSRC: kind = .presenter
+        case setup.speakerSSRC: kind = .speaker
+        default: return
+        }
+        guard let source = router?.source(of: kind, for: setup.site) else { return }
+        session.videoLossReports[kind.rawValue] = VideoLossReport(fraction: Double(block.fractionLost) / 256, source: source, at: arrival)
+    }
+}
+
+/// What a receiver last reported about one of its video streams.
+struct VideoLossReport {
+    /// A report older than this no longer speaks for the stream (browsers report about once a second).
+    static let freshNanoseconds: Int64 = 2_000_000_000
+    /// The fraction lost over the report's interval.
+    var fraction: Double
+    /// The site the stream showed when the report came.
+    var source: Int
+    var at: Int64
 }

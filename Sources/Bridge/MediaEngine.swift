@@ -55,6 +55,16 @@ final class MediaSession {
     var firSequence: UInt8 = 0
     /// What the jitter buffer gave for this tick (its payload is valid until the next call).
     var pendingDecision: PlayoutDecision = .waiting
+    /// The camera video arriving from the site, its loss counted as RFC 3550 A.3 does (the uplink
+    /// loss REMB follows), and the SSRC it is counted for.
+    private var videoReception: RTPSourceStatistics?
+    private var videoReceptionSSRC: UInt32 = 0
+    private var videoExpectedAtLastLoss: UInt32 = 0
+    /// For a peer that takes REMB: the rate it is asked to keep under.
+    var bitrate: SenderBitrateController?
+    /// What the site last reported (RTCP report blocks) about its presenter and speaker streams,
+    /// by `VideoStreamKind.rawValue`.
+    var videoLossReports: [VideoLossReport?] = [nil, nil]
 
     /// Whether this tick carries sound from the site (a packet or a rebuilt frame).
     var pendingDecisionIsAudio: Bool {
@@ -74,12 +84,37 @@ final class MediaSession {
         outTimestamp = UInt32.random(in: 0...UInt32.max)
         nextReportAt = now + 1_000_000_000
         statistics = SiteMediaStatistics(site: setup.site, siteID: setup.siteID, meeting: setup.meeting, address: address)
+        if let cap = setup.videoCapBitsPerSecond {
+            bitrate = SenderBitrateController(cap: cap, now: now)
+            statistics.rembBitsPerSecond = cap
+        }
         switch setup.transport {
         case .native(let profile, let inboundKey, let outboundKey):
             try key(profile: profile, inbound: inboundKey, outbound: outboundKey)
         case .webRTC(let local, let remoteUfrag, _):
             ice = try ICELiteSession(local: local, remoteUfrag: remoteUfrag, now: now)
         }
+    }
+
+    /// Counts a video packet the site sent (authentic, whether the router forwards it or not).
+    func countVideo(_ header: RTPHeader) {
+        if videoReception == nil || header.ssrc != videoReceptionSSRC {
+            videoReception = RTPSourceStatistics(firstSequence: header.sequenceNumber)
+            videoReceptionSSRC = header.ssrc
+            videoExpectedAtLastLoss = 0
+        }
+        _ = videoReception!.update(sequence: header.sequenceNumber)
+    }
+
+    /// The fraction of the site's camera video lost on its way to the bridge since the last call;
+    /// nil if no video came meanwhile.
+    func takeVideoUplinkLoss() -> Double? {
+        guard var reception = videoReception else { return nil }
+        let expected = reception.expected
+        let fraction = reception.takeFractionLost()
+        videoReception = reception
+        defer { videoExpectedAtLastLoss = expected }
+        return expected == videoExpectedAtLastLoss ? nil : Double(fraction) / 256
     }
 
     /// Sets the SRTP contexts (a native join's keys, or a WebRTC peer's from its DTLS handshake).
@@ -133,6 +168,8 @@ final class MediaEngine: VideoSink {
     private let sendBatch = DatagramBatch(capacity: maximumSites, slotSize: 1500)
     private let scratch = UnsafeMutableBufferPointer<Int16>.allocate(capacity: 5760)
     var rtcpBuffer = [UInt8](repeating: 0, count: 1500)
+    /// Once a second, for one camera, the losses its receivers report (room for every stream).
+    var receiverLosses: [Double] = []
     /// Tick lateness since start, in 50 µs buckets (the last bucket holds everything from 50 ms).
     private var lateness = [Int](repeating: 0, count: 1000)
     private var latenessCount = 0
@@ -155,6 +192,7 @@ final class MediaEngine: VideoSink {
         self.talkers = talkers
         lostAfterNanoseconds = Int64(lostAfterSeconds) * 1_000_000_000
         scratch.initialize(repeating: 0)
+        receiverLosses.reserveCapacity(2 * Self.maximumSites)
     }
 
     deinit {
@@ -362,6 +400,7 @@ final class MediaEngine: VideoSink {
             // Anything but the audio payload type is video (the router drops unknown types and counts them).
             forwardingArrival = arrival
             lastVideoAt = arrival
+            if payloadTypes.video[header.payloadType] != nil { session.countVideo(header) }  // not RTX, FEC, ...
             routers[session.setup.meeting]?.receive(plain, header: header, codec: payloadTypes.video[header.payloadType],
                                                     from: site, now: arrival, sink: self)
             flushVideo()
@@ -400,7 +439,8 @@ final class MediaEngine: VideoSink {
         defer { flushVideo() }  // NACK answers
         guard let reading = try? RTCPFastPath.read(UnsafeRawBufferPointer(rebasing: datagram[0..<length]),
                                                    blockAbout: session.setup.bridgeSSRC,
-                                                   feedback: { router?.feedback($0, from: site, now: arrival, sink: self) })
+                                                   feedback: { router?.feedback($0, from: site, now: arrival, sink: self) },
+                                                   reportBlock: { self.noteVideoLoss($0, from: session, router: router, at: arrival) })
         else {
             malformed += 1
             return
@@ -616,7 +656,7 @@ final class MediaEngine: VideoSink {
         }
         guard now >= nextPublish else { return }
         nextPublish = now + 1_000_000_000
-        for case let session? in sessions { sendEstimatedMaximumBitrate(session) }
+        for case let session? in sessions { sendEstimatedMaximumBitrate(session, now: now) }
         for (meeting, mixer) in mixers {
             mixer.adaptToReportedLoss { site in
                 guard let s = self.sessions[site], s.setup.meeting == meeting, s.statistics.roundTripMilliseconds != nil
@@ -653,6 +693,10 @@ final class MediaEngine: VideoSink {
                 s.presenterShown = video.presenterSource.flatMap { sessions[$0]?.setup.siteID }
                 s.speakerShown = video.speakerSource.flatMap { sessions[$0]?.setup.siteID }
                 session.videoAtLastSnapshot = video
+            }
+            s.videoReportedLossFraction = nil
+            for case let report? in session.videoLossReports where now - report.at <= VideoLossReport.freshNanoseconds {
+                s.videoReportedLossFraction = max(s.videoReportedLossFraction ?? 0, report.fraction)
             }
             published.append(s)
         }

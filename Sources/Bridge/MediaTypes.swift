@@ -115,6 +115,13 @@ public struct SiteMediaStatistics: Sendable, Equatable {
     /// Ids of the sites its presenter and speaker streams show.
     public var presenterShown: String? = nil
     public var speakerShown: String? = nil
+    /// For a peer that takes REMB: the most video it was last asked to send (bits per second), and
+    /// the loss that decision followed (nil: nothing measured).
+    public var rembBitsPerSecond: Int? = nil
+    public var rembLossFraction: Double? = nil
+    /// The worst fraction lost the site reported (RTCP report blocks, the last 2 s) about the
+    /// presenter and speaker streams it receives; nil if none.
+    public var videoReportedLossFraction: Double? = nil
 }
 
 /// Mixer clock figures.

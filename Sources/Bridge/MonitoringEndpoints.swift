@@ -67,6 +67,7 @@ extension BridgeServer {
             ("roundTripMs", "vcbridge_round_trip_ms", "Round-trip time to the site from RTCP reports, milliseconds (-1 unknown)"),
             ("videoInKbps", "vcbridge_video_in_kbps", "Video received from the site, kilobits per second, last 5 s"),
             ("videoOutKbps", "vcbridge_video_out_kbps", "Video sent to the site, kilobits per second, last 5 s"),
+            ("rembKbps", "vcbridge_video_remb_kbps", "The most video the bridge asks the site's camera to send (REMB), kilobits per second"),
             ("mos", "vcbridge_mos_estimate", "E-model (ITU-T G.107) MOS estimate of the site's audio, 1-4.5; an estimate, not a measurement"),
         ]
         let counters: [(key: String, name: String, help: String)] = [

@@ -246,6 +246,7 @@ final class QualityMonitor: @unchecked Sendable {
             "recoveredByFEC": s.recoveredByFEC, "talker": s.talker,
             "videoPresenter": s.presenterShown ?? "", "videoSpeaker": s.speakerShown ?? "",
         ]
+        if let remb = s.rembBitsPerSecond { row["rembKbps"] = Double(remb) / 1000 }
         if let q = live.quality {
             row["lossPercent"] = round2(q.lossPercent)
             row["concealedPercent"] = round2(q.concealedPercent)

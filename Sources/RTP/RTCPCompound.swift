@@ -401,12 +401,14 @@ public enum RTCPFastPath {
     ///
     /// Feedback messages (RFC 4585 generic NACK and PLI, RFC 5104 FIR) are handed to `feedback` one
     /// request at a time; a compound may then start with feedback (reduced-size RTCP, RFC 5506).
-    /// The whole compound is validated before `feedback` sees any of it.
+    /// Every report block (about any SSRC) is handed to `reportBlock`, in order. The whole compound
+    /// is validated before `feedback` or `reportBlock` sees any of it.
     public static func read(
-        _ bytes: UnsafeRawBufferPointer, blockAbout ssrc: UInt32, feedback: (Feedback) -> Void = { _ in }
+        _ bytes: UnsafeRawBufferPointer, blockAbout ssrc: UInt32, feedback: (Feedback) -> Void = { _ in },
+        reportBlock: (ReportBlock) -> Void = { _ in }
     ) throws(PacketError) -> Reading {
-        let reading = try scan(bytes, blockAbout: ssrc, deliver: false, feedback: feedback)
-        _ = try scan(bytes, blockAbout: ssrc, deliver: true, feedback: feedback)
+        let reading = try scan(bytes, blockAbout: ssrc, deliver: false, feedback: feedback, reportBlock: reportBlock)
+        _ = try scan(bytes, blockAbout: ssrc, deliver: true, feedback: feedback, reportBlock: reportBlock)
         return reading
     }
 
@@ -421,7 +423,8 @@ public enum RTCPFastPath {
     }
 
     private static func scan(
-        _ bytes: UnsafeRawBufferPointer, blockAbout ssrc: UInt32, deliver: Bool, feedback: (Feedback) -> Void
+        _ bytes: UnsafeRawBufferPointer, blockAbout ssrc: UInt32, deliver: Bool, feedback: (Feedback) -> Void,
+        reportBlock: (ReportBlock) -> Void
     ) throws(PacketError) -> Reading {
         guard !bytes.isEmpty else { throw .rtcpEmptyCompound }
         var reading = Reading()
@@ -488,13 +491,16 @@ public enum RTCPFastPath {
                 guard blocksAt + 24 * count <= offset + length else { throw .rtcpReportCountPastEnd }
                 for i in 0..<count {
                     let o = blocksAt + 24 * i
-                    guard bytes.u32(o) == ssrc else { continue }
+                    let about = bytes.u32(o)
+                    guard about == ssrc || deliver else { continue }
                     let lostWord = bytes.u32(o + 4)
-                    reading.block = ReportBlock(
-                        ssrc: ssrc, fractionLost: UInt8(lostWord >> 24),
+                    let block = ReportBlock(
+                        ssrc: about, fractionLost: UInt8(lostWord >> 24),
                         cumulativeLost: Int32(bitPattern: (lostWord & 0x00FF_FFFF) << 8) >> 8,
                         extendedHighestSequence: bytes.u32(o + 8), jitter: bytes.u32(o + 12),
                         lastSenderReport: bytes.u32(o + 16), delaySinceLastSenderReport: bytes.u32(o + 20))
+                    if about == ssrc { reading.block = block }
+                    if deliver { reportBlock(block) }
                 }
             }
             offset += length

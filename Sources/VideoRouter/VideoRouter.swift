@@ -128,6 +128,11 @@ public final class VideoRouter {
         return s
     }
 
+    /// The source a receiver's stream shows now (nil: none, or no such receiver).
+    public func source(of kind: VideoStreamKind, for receiver: Int) -> Int? {
+        sites[receiver]?.streams[kind.rawValue].source
+    }
+
     // MARK: Packets from sources
 
     /// Takes a video packet (already authenticated and decrypted) from `site` and forwards it to

@@ -205,6 +205,35 @@ struct RTCPFastPathTests {
         #expect(seen == 0)
     }
 
+    @Test func everyReportBlockIsDeliveredWhateverItIsAbout() throws {
+        // A browser's RR about the bridge's audio and its two video streams, then an SR with one more block.
+        func block(_ ssrc: UInt32, lost: UInt8) -> ReportBlock {
+            ReportBlock(ssrc: ssrc, fractionLost: lost, cumulativeLost: Int32(lost), extendedHighestSequence: 9,
+                        jitter: 1, lastSenderReport: 0, delaySinceLastSenderReport: 0)
+        }
+        let blocks = [block(1, lost: 0), block(70, lost: 51), block(71, lost: 3)]
+        let compound = try RTCPCompound.serialize([
+            .receiverReport(ReceiverReport(ssrc: 9, reports: blocks)),
+            .pictureLossIndication(PictureLossIndication(senderSSRC: 9, mediaSSRC: 70)),
+        ])
+        var seen: [ReportBlock] = []
+        var requests = 0
+        let reading = try compound.withUnsafeBytes {
+            try RTCPFastPath.read($0, blockAbout: 1, feedback: { _ in requests += 1 }, reportBlock: { seen.append($0) })
+        }
+        #expect(seen == blocks)
+        #expect(reading.block == blocks[0])
+        #expect(requests == 1)
+        // A malformed compound delivers no block either.
+        var broken = compound
+        broken += [0x80, 200, 0, 9]
+        seen = []
+        #expect(throws: PacketError.rtcpLengthMismatch) {
+            try broken.withUnsafeBytes { try RTCPFastPath.read($0, blockAbout: 1, reportBlock: { seen.append($0) }) }
+        }
+        #expect(seen.isEmpty)
+    }
+
     @Test("keyframe requests parse with the general parser", arguments: [nil, UInt8(7)])
     func keyframeRequests(fir: UInt8?) throws {
         var buffer = [UInt8](repeating: 0, count: 64)

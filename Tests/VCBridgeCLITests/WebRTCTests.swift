@@ -147,6 +147,141 @@ extension WebRTCTests {
 }
 
 extension WebRTCTests {
+    /// The camera's uplink loses 20 % of its packets (the seeded relay, one way): REMB, shown in the
+    /// site's status, falls below the cap within seconds, and what the camera sends follows it down.
+    @Test func REMBFallsBelowTheCapWhenTheCamerasUplinkLosesPackets() throws {
+        // The cap: 80 % of 1,500 kb/s. aiortc's VP8 encoder takes REMB as its target, within 250-1,500 kb/s.
+        // aiortc sends a consent check every 4-6 s and never again when one is lost: at 20 % loss two
+        // checks in a row are lost often enough that the 10 s of `lostAfterSeconds` would end the session.
+        let bridge = try RunningBridge(lostAfterSeconds: 30, video: #"{"maxKilobitsPerSecond": 1500}"#, quality: RunningBridge.withWeb)
+        let cap = 1200.0
+        let camera = try encodeTestVideo(.vp8, pattern: "testsrc2", seconds: 30, size: "640x480", kilobits: 2000, into: bridge.dataDirectory)
+        let relay = try ImpairmentRelayProcess(to: bridge, ["--seed", "13", "--loss", "20", "--uplink-only", "--duration", "40s"])
+        let site = try AiortcSite.start(["--bridge", bridge.web, "--key-file", bridge.keyPath("lang-cong"), "--video", camera,
+                                         "--media-via", relay.listen, "--seconds", "24"])
+        func video() throws -> [String: Any] { (try bridge.siteStatus("lang-cong")?["video"] as? [String: Any]) ?? [:] }
+        #expect(try waitFor(20) { try video()["packetsIn"] as? Int ?? 0 > 0 }, "no video through the relay: \(bridge.logText)")
+        // Within 5 s of the first video, REMB is under the cap (at 20 % loss it is cut by 10 % a second).
+        var rembFell = false
+        var samples: [(remb: Double, inKbps: Double, loss: Double)] = []
+        for _ in 0..<16 {
+            Thread.sleep(forTimeInterval: 1)
+            let v = try video()
+            samples.append((v["rembKbps"] as? Double ?? -1, v["inKbps"] as? Double ?? -1, v["rembLossPercent"] as? Double ?? -1))
+            if samples.count <= 5 && samples.last!.remb > 0 && samples.last!.remb < cap { rembFell = true }
+        }
+        let shown = samples.map { "REMB \(Int($0.remb)) in \(Int($0.inKbps)) loss \(Int($0.loss))%" }.joined(separator: "; ")
+        #expect(rembFell, "REMB still at the cap 5 s after the first video: \(shown)")
+        // After 16 s of such loss REMB is far below the cap (0.9^16 of it, unless the floor is reached first) ...
+        let last = samples.suffix(3)
+        #expect(last.allSatisfy { $0.remb > 0 && $0.remb < cap * 0.4 }, "\(shown)")
+        // /metrics shows it too.
+        let metrics = try rawHTTP(Array("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8),
+                                  to: SocketAddress(parsing: String(bridge.web.dropFirst("http://".count))))
+        let metric = metrics.split(separator: "\n").first { $0.hasPrefix("vcbridge_video_remb_kbps{site=\"lang-cong\"") }
+        let value = metric.flatMap { Double($0.split(separator: " ").last?.trimmingCharacters(in: .whitespaces) ?? "") } ?? -1
+        #expect(value > 0 && value < cap * 0.4, "\(metric ?? "no vcbridge_video_remb_kbps for lang-cong")")
+        // ... and the camera followed it down: what arrives at the end is well under what arrived at the
+        // peak, and near REMB (aiortc sends no less than 250 kb/s, whatever it is asked, and overshoots
+        // at low rates). Over the last 5 s, so that a keyframe's burst and aiortc's lag of a second count little.
+        let peak = samples.prefix(6).map(\.inKbps).max() ?? 0
+        let tail = samples.suffix(5)
+        let end = tail.map(\.inKbps).reduce(0, +) / Double(tail.count)
+        let asked = tail.map(\.remb).reduce(0, +) / Double(tail.count)
+        #expect(end > 150 && end < peak * 0.6, "\(shown)")
+        #expect(end < max(asked, 250) * 1.5, "\(shown)")
+        site.0.waitUntilExit()
+        relay.stop()
+        #expect(bridge.stop() == 0)
+    }
+}
+
+/// The seeded impairment relay (`vcbridge relay`) in front of the bridge's media port, for the test's life.
+final class ImpairmentRelayProcess {
+    let process = Process()
+    let listen: String
+
+    init(to bridge: RunningBridge, _ arguments: [String]) throws {
+        process.executableURL = VCBridgeProcess.executable
+        process.arguments = ["relay", "--listen", "127.0.0.1:0", "--to", bridge.media.description] + arguments
+        let errors = Pipe()
+        process.standardOutput = Pipe()
+        process.standardError = errors
+        try process.run()
+        let banner = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+        listen = try #require(banner.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") })
+            .trimmingCharacters(in: .punctuationCharacters.subtracting(.init(charactersIn: ":.")))
+    }
+
+    /// Stops the relay (also done when it is released; calling this at a test's end keeps it alive until then).
+    func stop() {
+        guard process.isRunning else { return }
+        process.interrupt()
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+extension WebRTCTests {
+    /// Receivers' reports count by their median: one receiver behind a lossy link does not lower the
+    /// presenter camera's REMB; when most receivers of it lose its video, REMB falls, though the
+    /// camera's own uplink is clean.
+    @Test func REMBFollowsTheMedianReceiverNotTheWorst() throws {
+        // No repairs (`maxRepairsPerSecond` 0): aiortc NACKs every gap again and again, so repaired
+        // streams would report almost no loss whatever the link; here they report what the link loses.
+        let bridge = try RunningBridge(sites: ["lang-cong", "tam-son", "quang-yen"], lostAfterSeconds: 30,
+                                       video: #"{"maxKilobitsPerSecond": 1500, "maxRepairsPerSecond": 0}"#, quality: RunningBridge.withWeb)
+        let cap = 1200.0
+        let camera = try encodeTestVideo(.vp8, pattern: "testsrc2", seconds: 70, size: "320x240", kilobits: 800, into: bridge.dataDirectory)
+        let lossy = ["--seed", "21", "--loss", "30", "--duration", "90s"]
+        let relayB = try ImpairmentRelayProcess(to: bridge, lossy)
+        let relayD = try ImpairmentRelayProcess(to: bridge, lossy)
+        // The camera (lang-cong, given the floor: everyone's presenter) reaches the bridge without loss.
+        let presenter = try AiortcSite.start(["--bridge", bridge.web, "--key-file", bridge.keyPath("lang-cong"), "--video", camera,
+                                              "--seconds", "65"])
+        func video(_ site: String) throws -> [String: Any] { (try bridge.siteStatus(site)?["video"] as? [String: Any]) ?? [:] }
+        func number(_ site: String, _ key: String) throws -> Double { try video(site)[key] as? Double ?? -1 }
+        #expect(try waitFor(20) { try video("lang-cong")["packetsIn"] as? Int ?? 0 > 0 })
+        #expect(try bridge.cli(["meeting", "floor", "lang-cong"]).status == 0)
+        // 1. Two receivers: tam-son behind 30 % loss, song-lo on a clean link. The camera keeps the cap.
+        let b = try AiortcSite.start(["--bridge", bridge.web, "--key-file", bridge.keyPath("tam-son"), "--media-via", relayB.listen,
+                                      "--seconds", "60"])
+        let c = try AiortcSite.start(["--bridge", bridge.web, "--key-file", bridge.keyPath("song-lo"), "--seconds", "60"])
+        var log: [String] = []
+        func sample() throws -> (remb: Double, bad: Double, good: Double, third: Double) {
+            let s = (try number("lang-cong", "rembKbps"), try number("tam-son", "reportedLossPercent"),
+                     try number("song-lo", "reportedLossPercent"), try number("quang-yen", "reportedLossPercent"))
+            log.append("REMB \(Int(s.0)) (loss \(Int(try number("lang-cong", "rembLossPercent")))%), tam-son \(Int(s.1))%, "
+                       + "song-lo \(Int(s.2))%, quang-yen \(Int(s.3))%")
+            return s
+        }
+        #expect(try waitFor(30) { try sample().bad > 15 }, "tam-son never reported its loss: \(log)")
+        var oneBad: [(remb: Double, bad: Double, good: Double, third: Double)] = []
+        for _ in 0..<6 {
+            Thread.sleep(forTimeInterval: 1)
+            oneBad.append(try sample())
+        }
+        #expect(oneBad.filter { $0.bad > 15 }.count >= 3 && oneBad.allSatisfy { $0.good < 5 }, "\(log)")
+        #expect(oneBad.allSatisfy { $0.remb >= cap * 0.95 }, "one bad downlink lowered REMB: \(log)")
+        // 2. A third receiver, quang-yen, joins behind 30 % loss too: most receivers now lose the camera's
+        //    video (song-lo still does not), and REMB falls.
+        let d = try AiortcSite.start(["--bridge", bridge.web, "--key-file", bridge.keyPath("quang-yen"), "--media-via", relayD.listen,
+                                      "--seconds", "40"])
+        #expect(try waitFor(30) { let s = try sample(); return s.remb > 0 && s.remb < cap * 0.8 },
+                "REMB did not follow the receivers' median: \(log)")
+        #expect(log.last?.contains("song-lo 0%") == true, "the clean receiver still reports no loss: \(log)")
+        for site in [d, c, b, presenter] {
+            site.0.terminate()
+            site.0.waitUntilExit()
+        }
+        relayB.stop()
+        relayD.stop()
+        #expect(bridge.stop() == 0)
+    }
+}
+
+extension WebRTCTests {
     @Test func anAiortcCameraGivenTheFloorIsEveryonesPresenterAndDecodes() throws {
         let bridge = try RunningBridge(quality: RunningBridge.withWeb)
         let camera = try encodeTestVideo(.vp8, pattern: "testsrc2", seconds: 15, size: "320x240", kilobits: 500, into: bridge.dataDirectory)
