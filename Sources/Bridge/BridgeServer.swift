@@ -130,10 +130,11 @@ public final class BridgeServer: @unchecked Sendable {
         let mailbox = self.mailbox
         let talkers = options.settings.talkers
         let lostAfter = options.settings.lostAfterSeconds
+        let consent = options.settings.consentSeconds
         let video = Self.videoPolicy(options.settings.video)
         let handshakes = webRTC.handshakes
         let mediaThread = Thread {
-            MediaEngine(socket: media.value, mailbox: mailbox, talkers: talkers, lostAfterSeconds: lostAfter, video: video,
+            MediaEngine(socket: media.value, mailbox: mailbox, talkers: talkers, lostAfterSeconds: lostAfter, consentSeconds: consent, video: video,
                         handshakes: handshakes).run()
         }
         let handshakeThread = Thread { handshakes.run(socket: media, mailbox: mailbox) }

@@ -147,6 +147,7 @@ final class MediaEngine: VideoSink {
     let mailbox: MediaMailbox
     let talkers: Int
     let lostAfterNanoseconds: Int64
+    let consentNanoseconds: Int64
     var sessions = [MediaSession?](repeating: nil, count: maximumSites)
     var bySSRC: [UInt32: Int] = [:]
     /// WebRTC peers: by our ICE ufrag (their checks name it), and by the address ICE selected.
@@ -183,7 +184,7 @@ final class MediaEngine: VideoSink {
     private var malformed = 0
     private var nextPublish: Int64 = 0
 
-    init(socket: UDPSocket, mailbox: MediaMailbox, talkers: Int, lostAfterSeconds: Int, video: VideoPolicy,
+    init(socket: UDPSocket, mailbox: MediaMailbox, talkers: Int, lostAfterSeconds: Int, consentSeconds: Int, video: VideoPolicy,
          handshakes: WebRTCHandshakes? = nil) {
         self.socket = socket
         self.handshakes = handshakes
@@ -191,6 +192,7 @@ final class MediaEngine: VideoSink {
         self.mailbox = mailbox
         self.talkers = talkers
         lostAfterNanoseconds = Int64(lostAfterSeconds) * 1_000_000_000
+        consentNanoseconds = Int64(consentSeconds) * 1_000_000_000
         scratch.initialize(repeating: 0)
         receiverLosses.reserveCapacity(2 * Self.maximumSites)
     }
@@ -639,9 +641,10 @@ final class MediaEngine: VideoSink {
 
     private func housekeeping(now: Int64, encodes: Int) {
         for case let session? in sessions {
-            // A WebRTC peer is lost when its consent checks stop (RFC 7675), whatever else it sends.
+            // Lost when nothing comes (checks count), or for a WebRTC peer when its consent checks stop
+            // (RFC 7675), whatever else it sends.
             if now - session.lastPacketAt > lostAfterNanoseconds
-                || session.ice?.isConsentExpired(now: now, after: lostAfterNanoseconds) == true {
+                || session.ice?.isConsentExpired(now: now, after: consentNanoseconds) == true {
                 let setup = session.setup
                 Log.warning("site-lost", ["site": setup.siteID, "meeting": setup.meeting,
                                           "silentSeconds": (now - session.lastPacketAt) / 1_000_000_000])

@@ -203,8 +203,8 @@ public struct ICELiteSession: Sendable {
     }
 
     /// Whether the peer's consent has lapsed: no valid check from the selected address (or, before the first,
-    /// since the session was made) for `timeout` nanoseconds. RFC 7675 gives up after 30 s; the bridge uses
-    /// its `lostAfterSeconds`.
+    /// since the session was made) for `timeout` nanoseconds. RFC 7675 gives up after 30 s (the bridge's
+    /// `bridge.consentSeconds`).
     public func isConsentExpired(now: Int64, after timeout: Int64) -> Bool {
         now - (lastValidCheck ?? createdAt) >= timeout
     }

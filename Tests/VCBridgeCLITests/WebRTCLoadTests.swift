@@ -4,6 +4,7 @@ import Endpoint
 import Foundation
 import KeyDerivation
 import Testing
+import RTP
 import Transport
 @testable import VCBridgeCLI
 
@@ -36,6 +37,51 @@ struct WebRTCLoadTests {
         let remote = try bridge.cli(["loadtest", "--sites", "3", "--duration", "5s", "--bridge", bridge.signaling.description,
                                      "--webrtc", "--web", "192.0.2.1:443"])
         #expect(remote.status == 64 && remote.stderr.contains("loopback"), "\(remote.stderr)")
+        #expect(bridge.stop() == 0)
+    }
+
+    @Test func aPeerWhoseMediaComesButWhoseConsentStopsIsDroppedAfterTheConsentTime() throws {
+        // lostAfterSeconds 3, consentSeconds 8: media without checks keeps the peer past 3 s, not past 8 s.
+        let bridge = try RunningBridge(lostAfterSeconds: 3, quality: RunningBridge.withWeb, bridgeSettings: #""consentSeconds": 8"#)
+        let web = try SocketAddress(parsing: String(bridge.web.dropFirst("http://".count)))
+        let certificate = try DTLSCertificate.selfSigned()
+        let offer = try WebRTCSignalling.Offer(fingerprint: certificate.fingerprint, audioSSRC: 4242, videoSSRC: 4343)
+        let answer = try WebRTCSignalling.join(offer: offer, key: try bridge.key("lang-cong"), web: web)
+        let link = try WebRTCLink(offer: offer, answer: answer, certificate: certificate, now: monotonicNanoseconds())
+        let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let batch = DatagramBatch(capacity: 16, slotSize: 1500)
+        var buffer = [UInt8](repeating: 0, count: 1500)
+        var sequence: UInt16 = 1
+        var connectedAt: Int64?
+        var lostAfter: Double?
+        var seen = false
+        let start = monotonicNanoseconds()
+        while monotonicNanoseconds() - start < 14_000_000_000, lostAfter == nil {
+            let now = monotonicNanoseconds()
+            if connectedAt == nil { link.advance(now: now) }  // checks only until connected: then no consent
+            for datagram in link.takeOutgoing() { try socket.send(datagram, to: answer.media) }
+            if let outbound = link.outbound {
+                connectedAt = connectedAt ?? now
+                // A quiet Opus frame every 20 ms, as a muted browser still sends.
+                let length = try buffer.withUnsafeMutableBytes { raw in
+                    let header = try RTPHeader.write(into: raw, payloadType: 111, sequenceNumber: sequence, timestamp: UInt32(sequence) * 960, ssrc: 4242)
+                    raw[header] = 0xF8; raw[header + 1] = 0xFF; raw[header + 2] = 0xFE
+                    return try outbound.protectRTP(raw, length: header + 3)
+                }
+                try socket.send(Array(buffer[0..<length]), to: answer.media)
+                sequence &+= 1
+                if (sequence % 25) == 0 {
+                    let present = try bridge.siteStatus("lang-cong") != nil
+                    if present { seen = true } else if seen { lostAfter = Double(now - connectedAt!) / 1e9 }
+                }
+            }
+            if try socket.waitReadable(nanoseconds: 20_000_000) {
+                for i in 0..<(try socket.receive(into: batch)) { _ = link.receive(UnsafeRawBufferPointer(batch.datagram(i)), now: now) }
+            }
+        }
+        let lost = try #require(lostAfter, "the peer was never dropped")
+        #expect(lost > 5 && lost < 11, "dropped \(lost) s after its last check")
+        #expect(bridge.logText.contains("event=site-lost site=lang-cong"))
         #expect(bridge.stop() == 0)
     }
 
