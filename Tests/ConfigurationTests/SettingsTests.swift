@@ -35,8 +35,9 @@ struct SettingsTests {
     }
 
     @Test("bad settings name the file, key and fault", arguments: [
-        (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity, joinTimeoutMs, listenAddress, lostAfterSeconds, maxPendingJoins, maxPendingJoinsPerAddress, mediaPort, signalingPort, talkers)"),
+        (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity, consentSeconds, joinTimeoutMs, listenAddress, lostAfterSeconds, maxPendingJoins, maxPendingJoinsPerAddress, mediaPort, signalingPort, talkers)"),
         (#"{"bridge": {"talkers": 0}}"#, "'bridge.talkers' must be a whole number from 1 to 8"),
+        (#"{"bridge": {"lostAfterSeconds": 40}}"#, "'bridge.consentSeconds' (30) must be at least 'bridge.lostAfterSeconds' (40)"),
         (#"{"media": {}}"#, "unknown section 'media' (known: bridge, quality, schedule, video)"),
         (#"{"quality": {"goodMOS": 2.2}}"#, "the grade thresholds must fall"),
         (#"{"quality": {"httpEnabled": "yes"}}"#, "'quality.httpEnabled' is missing or of the wrong type"),
