@@ -43,7 +43,7 @@ public final class LoadTest {
         /// The SRTP profiles the DTLS client offers, in order of preference.
         public var srtpProfiles: [SRTPProfile]
         /// Threads posting offers, each one after another (the web listener takes 8 connections from one address).
-        public var offerThreads = 4
+        public var offerThreads = 6
         public init(web: SocketAddress, srtpProfiles: [SRTPProfile] = DTLSSession.defaultSRTPProfiles) {
             self.web = web
             self.srtpProfiles = srtpProfiles
