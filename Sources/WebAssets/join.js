@@ -12,7 +12,7 @@ const STRINGS = {
     camera: "Máy quay", microphone: "Micrô", speaker: "Loa", micLevel: "Mức micrô", selfView: "Hình của điểm cầu",
     join: "Vào họp", waitingHeading: "Chưa đến giờ họp", stopWaiting: "Thôi chờ", meetingHeading: "Trong cuộc họp",
     muteMic: "Tắt micrô", unmuteMic: "Bật micrô", muteCamera: "Tắt máy quay", unmuteCamera: "Bật máy quay",
-    leave: "Rời cuộc họp", chairHeading: "Điều hành: quyền phát biểu", floorBack: "Lấy lại quyền phát biểu",
+    leave: "Rời cuộc họp", chairHeading: "Cho điểm cầu phát biểu", floorBack: "Lấy lại quyền phát biểu",
     giveFloor: "Cho phát biểu", hasFloor: "đang phát biểu", offline: "chưa kết nối",
     noKey: "Chưa có khóa. Hãy nạp tệp khóa của điểm cầu.", keyFor: (s, g) => `Khóa của điểm cầu ${s} (thế hệ ${g}) đã lưu trong trình duyệt.`,
     keyOther: (s, e) => `Chú ý: khóa là của ${s}, đường dẫn dành cho ${e}.`, keyBad: (w) => `Tệp khóa không dùng được: ${w}.`,
@@ -24,7 +24,7 @@ const STRINGS = {
     next: (t, start, ready) => `Cuộc họp tiếp theo: «${t}», bắt đầu ${start}. Phòng sẵn sàng từ ${ready}; trang sẽ tự vào họp lúc đó.`,
     timeLeft: (t) => `Còn lại ${t}`, ended: "Đã hết giờ", warning: (m) => `Cuộc họp còn ${m} phút`,
     extended: (t) => `Cuộc họp được gia hạn đến ${t}`, left: "Đã rời cuộc họp.",
-    presenter: "Điểm cầu chủ trì", speakerNow: "Đang phát biểu", nobody: "chưa có hình",
+    speakerNow: "Đang phát biểu", nobody: "chưa có hình",
     quality: (g, d) => `Đường truyền: ${g} (${d})`, good: "tốt", fair: "trung bình", poor: "kém",
     qualityDetail: (l, j, r) => `mất gói ${l} %, jitter ${j} ms, trễ vòng ${r} ms`, floorFailed: (r) => `Không đổi được quyền phát biểu: ${r}`,
   },
@@ -34,7 +34,7 @@ const STRINGS = {
     camera: "Camera", microphone: "Microphone", speaker: "Speaker", micLevel: "Microphone level", selfView: "This site's camera",
     join: "Join", waitingHeading: "The meeting has not started", stopWaiting: "Stop waiting", meetingHeading: "In the meeting",
     muteMic: "Mute microphone", unmuteMic: "Unmute microphone", muteCamera: "Turn camera off", unmuteCamera: "Turn camera on",
-    leave: "Leave the meeting", chairHeading: "Chair: the floor", floorBack: "Take the floor back",
+    leave: "Leave the meeting", chairHeading: "Give the floor to", floorBack: "Take the floor back",
     giveFloor: "Give the floor", hasFloor: "has the floor", offline: "not connected",
     noKey: "No key yet. Load the site's key file.", keyFor: (s, g) => `The key of site ${s} (generation ${g}) is kept in this browser.`,
     keyOther: (s, e) => `Note: the key is ${s}'s; the link is for ${e}.`, keyBad: (w) => `The key file cannot be used: ${w}.`,
@@ -46,7 +46,7 @@ const STRINGS = {
     next: (t, start, ready) => `Next meeting: “${t}”, starting ${start}. The room is ready from ${ready}; the page joins by itself then.`,
     timeLeft: (t) => `${t} left`, ended: "Time is up", warning: (m) => `${m} minute${m === 1 ? "" : "s"} left in the meeting`,
     extended: (t) => `The meeting was extended to ${t}`, left: "You left the meeting.",
-    presenter: "Presenting", speakerNow: "Speaking", nobody: "no picture",
+    speakerNow: "Speaking", nobody: "no picture",
     quality: (g, d) => `Link: ${g} (${d})`, good: "good", fair: "fair", poor: "poor",
     qualityDetail: (l, j, r) => `loss ${l} %, jitter ${j} ms, round trip ${r} ms`, floorFailed: (r) => `Could not change the floor: ${r}`,
   },
@@ -224,6 +224,7 @@ function incomingPeak() {
 // ---- Joining ----
 
 function setState(state) {
+  if (state === "in-meeting" && app.state !== state) say(T.inMeeting);
   app.state = state;
   document.body.dataset.state = state;
   $("setup").hidden = state !== "setup";
@@ -238,6 +239,7 @@ function closeConnection() {
   app.pc = null;
   app.incoming = null;
   app.lastStats = null;
+  app.frames = { presenter: 0, speaker: 0 };
 }
 
 async function join() {
@@ -325,7 +327,7 @@ function watchConnection(pc) {
   if (state === "connected") {
     app.backoff = 0;
     app.disconnectedSince = 0;
-    if (app.session) { setState("in-meeting"); say(T.inMeeting); }
+    if (app.session) setState("in-meeting");
   } else if (state === "disconnected") {
     app.disconnectedSince = app.disconnectedSince || Date.now();
   } else if (state === "failed") {
@@ -351,6 +353,7 @@ function retry() {
 // Not booked: show the next meeting, try at the room's setup time and every 60 s meanwhile (bookings change).
 function wait(next) {
   setState("waiting");
+  say("");
   $("next-booking").textContent = next ? T.next(next.title, clock(next.start), clock(next.roomReadyFrom)) : T.notBooked;
   const until = next ? new Date(next.roomReadyFrom).getTime() - Date.now() : Infinity;
   clearTimeout(app.timer);
@@ -380,7 +383,7 @@ async function poll() {
 function showSession(s) {
   $("meeting-title").textContent = s.meeting.title;
   $("site-line").textContent = s.siteName;
-  $("presenter-name").textContent = `${T.presenter}: ${s.presenter ? s.presenter.name : T.nobody}`;
+  $("presenter-name").textContent = s.presenter ? s.presenter.name : T.nobody;
   $("speaker-name").textContent = `${T.speakerNow}: ${s.speaker ? s.speaker.name : T.nobody}`;
   showNotice(s);
   $("chair").hidden = !s.chair;
@@ -422,14 +425,14 @@ function showFloor(s) {
     const button = document.createElement("button");
     button.type = "button";
     button.dataset.floorSite = site.site;
-    button.textContent = `${T.giveFloor}: ${site.name}`;
+    const note = s.floor === site.site ? ` (${T.hasFloor})` : site.connected ? "" : ` (${T.offline})`;
+    button.textContent = site.name + note;
+    button.setAttribute("aria-label", `${T.giveFloor}: ${site.name}${note}`);
     button.setAttribute("aria-pressed", String(s.floor === site.site));
-    const note = document.createElement("span");
-    note.textContent = s.floor === site.site ? ` (${T.hasFloor})` : site.connected ? "" : ` (${T.offline})`;
-    item.append(button, note);
+    item.append(button);
     return item;
   }));
-  $("floor-back").disabled = s.floor === null;
+  $("floor-take").disabled = s.floor === null;
 }
 
 async function giveFloor(site) {
@@ -563,7 +566,7 @@ function start() {
   $("mute-mic").addEventListener("click", (e) => toggle("audio", e.currentTarget, "muteMic", "unmuteMic"));
   $("mute-camera").addEventListener("click", (e) => toggle("video", e.currentTarget, "muteCamera", "unmuteCamera"));
   $("floor-sites").addEventListener("click", (e) => { const b = e.target.closest("[data-floor-site]"); if (b) giveFloor(b.dataset.floorSite); });
-  $("floor-back").addEventListener("click", () => giveFloor(null));
+  $("floor-take").addEventListener("click", () => giveFloor(null));
   setInterval(() => { showMicLevel(); }, 100);
   setInterval(() => { showTimeLeft(); showDiagnostics(); }, 1000);
   showKey();
