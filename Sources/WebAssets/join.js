@@ -26,7 +26,7 @@ const STRINGS = {
     extended: (t) => `Cuộc họp được gia hạn đến ${t}`, left: "Đã rời cuộc họp.",
     speakerNow: "Đang phát biểu", nobody: "chưa có hình",
     quality: (g, d) => `Đường truyền: ${g} (${d})`, good: "tốt", fair: "trung bình", poor: "kém",
-    qualityDetail: (l, j, r) => `mất gói ${l} %, jitter ${j} ms, trễ vòng ${r} ms`, floorFailed: (r) => `Không đổi được quyền phát biểu: ${r}`,
+    qualityDetail: (l, j, r) => `mất ${l} %, jitter ${j} ms, trễ ${r} ms`, floorFailed: (r) => `Không đổi được quyền phát biểu: ${r}`,
   },
   en: {
     pageTitle: "Join the video meeting", setupHeading: "Setup", keyLegend: "The site's key",
@@ -48,7 +48,7 @@ const STRINGS = {
     extended: (t) => `The meeting was extended to ${t}`, left: "You left the meeting.",
     speakerNow: "Speaking", nobody: "no picture",
     quality: (g, d) => `Link: ${g} (${d})`, good: "good", fair: "fair", poor: "poor",
-    qualityDetail: (l, j, r) => `loss ${l} %, jitter ${j} ms, round trip ${r} ms`, floorFailed: (r) => `Could not change the floor: ${r}`,
+    qualityDetail: (l, j, r) => `loss ${l} %, jitter ${j} ms, RTT ${r} ms`, floorFailed: (r) => `Could not change the floor: ${r}`,
   },
 };
 const LANG = (navigator.languages || [navigator.language || "vi"]).map((l) => l.slice(0, 2).toLowerCase())
@@ -152,6 +152,7 @@ async function openDevices() {
     say(T.deviceError(error.name || error));
     app.local = new MediaStream();
   }
+  applyMutes();
   $("self-view").srcObject = app.local;
   meterMicrophone();
   await listDevices();
@@ -295,7 +296,8 @@ function gathered(pc) {
 }
 
 async function answered(pc, response, auth, offer) {
-  const answer = await response.text();
+  let answer;
+  try { answer = await response.text(); } catch (error) { return retry(); }
   const proof = response.headers.get("VCBridge-Proof") || "";
   let valid = false;
   try {
@@ -304,7 +306,8 @@ async function answered(pc, response, auth, offer) {
   } catch (error) { valid = false; }
   if (!valid) { closeConnection(); app.wanted = false; setState("setup"); say(T.badProof); return; }
   app.token = (response.headers.get("Location") || "").split("/").pop();
-  await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  try { await pc.setRemoteDescription({ type: "answer", sdp: answer }); } catch (error) { return retry(); }
+  if (pc !== app.pc) return;
   app.failures = 0;
   app.disconnectedSince = 0;
   app.answeredAt = Date.now();
@@ -364,9 +367,11 @@ function wait(next) {
 
 async function poll() {
   const pc = app.pc;
-  if (!pc || !app.token) return;
+  if (!pc || !app.token || app.polling) return;
+  app.polling = true;
   let response;
   try { response = await fetch(`/webrtc/sessions/${app.token}`, { cache: "no-store" }); } catch (error) { response = null; }
+  app.polling = false;
   if (pc !== app.pc) return;
   if (response && response.status === 404) { app.token = null; return retry(); }
   if (!response || !response.ok) { app.failures += 1; if (app.failures >= 3) retry(); return; }
@@ -478,12 +483,18 @@ async function readStats(pc) {
 
 // ---- Controls ----
 
-function toggle(kind, button, on, off) {
-  const track = app.local && app.local.getTracks().find((t) => t.kind === kind);
-  if (!track) return;
-  track.enabled = !track.enabled;
-  button.setAttribute("aria-pressed", String(!track.enabled));
-  button.textContent = track.enabled ? T[on] : T[off];
+// Mute: the button says what it will do; data-muted keeps the choice across new devices and rejoins.
+function toggle(button, on, off) {
+  const muted = button.dataset.muted !== "true";
+  button.dataset.muted = String(muted);
+  button.textContent = muted ? T[off] : T[on];
+  applyMutes();
+}
+
+function applyMutes() {
+  if (!app.local) return;
+  for (const t of app.local.getAudioTracks()) t.enabled = $("mute-mic").dataset.muted !== "true";
+  for (const t of app.local.getVideoTracks()) t.enabled = $("mute-camera").dataset.muted !== "true";
 }
 
 function replaceTracks() {
@@ -563,8 +574,10 @@ function start() {
   $("join").addEventListener("click", join);
   $("stop-waiting").addEventListener("click", leave);
   $("leave").addEventListener("click", leave);
-  $("mute-mic").addEventListener("click", (e) => toggle("audio", e.currentTarget, "muteMic", "unmuteMic"));
-  $("mute-camera").addEventListener("click", (e) => toggle("video", e.currentTarget, "muteCamera", "unmuteCamera"));
+  $("mute-mic").addEventListener("click", (e) => toggle(e.currentTarget, "muteMic", "unmuteMic"));
+  $("mute-camera").addEventListener("click", (e) => toggle(e.currentTarget, "muteCamera", "unmuteCamera"));
+  navigator.mediaDevices.addEventListener("devicechange", listDevices);
+  for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => audioContext(), { once: true });
   $("floor-sites").addEventListener("click", (e) => { const b = e.target.closest("[data-floor-site]"); if (b) giveFloor(b.dataset.floorSite); });
   $("floor-take").addEventListener("click", () => giveFloor(null));
   setInterval(() => { showMicLevel(); }, 100);
