@@ -211,15 +211,24 @@ function showMicLevel() {
 }
 
 // The strongest frequency heard and its level (dBFS); peakHz only while louder than -50 dBFS.
+// peaks: the frequencies of up to 4 local maxima above -50 dBFS, strongest first (a mix of tones).
 function incomingPeak() {
-  if (!app.incoming) return { peakHz: null, level: null };
+  if (!app.incoming) return { peakHz: null, level: null, peaks: [] };
   const bins = new Float32Array(app.incoming.frequencyBinCount);
   app.incoming.getFloatFrequencyData(bins);
+  const hz = (i) => Math.round((i * app.audio.sampleRate) / app.incoming.fftSize);
   let best = 0;
-  for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+  const maxima = [];
+  for (let i = 1; i < bins.length; i++) {
+    if (bins[i] > bins[best]) best = i;
+    if (bins[i] > -50 && bins[i] >= bins[i - 1] && bins[i] > (bins[i + 1] ?? -Infinity)) maxima.push(i);
+  }
   const level = Number.isFinite(bins[best]) ? Math.round(bins[best] * 10) / 10 : null;
-  const hz = Math.round((best * app.audio.sampleRate) / app.incoming.fftSize);
-  return { peakHz: level !== null && level > -50 ? hz : null, level };
+  const peaks = [];
+  for (const i of maxima.sort((x, y) => bins[y] - bins[x])) {
+    if (peaks.length < 4 && peaks.every((p) => Math.abs(p - hz(i)) > 50)) peaks.push(hz(i));
+  }
+  return { peakHz: level !== null && level > -50 ? hz(best) : null, level, peaks };
 }
 
 // ---- Joining ----
@@ -557,7 +566,7 @@ window.vcbridgeDiagnostics = () => ({
 function showDiagnostics() {
   const d = window.vcbridgeDiagnostics();
   $("diagnostics").textContent = `${d.state} · ${d.site || "-"} · meeting ${d.meeting ?? "-"} · ${d.connectionState} · `
-    + `heard ${d.incoming.peakHz ?? "-"} Hz (${d.incoming.level ?? "-"} dBFS) · frames ${d.framesDecoded.presenter}/`
+    + `heard ${d.incoming.peaks.join("+") || "-"} Hz (${d.incoming.level ?? "-"} dBFS) · frames ${d.framesDecoded.presenter}/`
     + `${d.framesDecoded.speaker} · rejoins ${d.rejoins}`;
 }
 
