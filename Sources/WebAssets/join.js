@@ -277,7 +277,7 @@ async function join() {
     offer = pc.localDescription.sdp;
     auth = await authorize(app.key, "site", fingerprintOf(offer));
     response = await fetch("/webrtc/join", {
-      method: "POST", body: offer, cache: "no-store",
+      method: "POST", body: offer, cache: "no-store", signal: AbortSignal.timeout(10000),
       headers: { "Content-Type": "application/sdp", Authorization: auth.header },
     });
   } catch (error) {
@@ -351,7 +351,7 @@ function watchConnection(pc) {
 function retry() {
   if (!app.wanted) return;
   closeConnection();
-  if (app.token) fetch(`/webrtc/sessions/${app.token}`, { method: "DELETE" }).catch(() => {});
+  if (app.token) fetch(`/webrtc/sessions/${app.token}`, { method: "DELETE", signal: AbortSignal.timeout(5000) }).catch(() => {});
   app.token = null;
   const delay = [0.5, 1, 2, 3, 5][Math.min(app.backoff, 4)];
   app.backoff += 1;
@@ -379,7 +379,7 @@ async function poll() {
   if (!pc || !app.token || app.polling) return;
   app.polling = true;
   let response;
-  try { response = await fetch(`/webrtc/sessions/${app.token}`, { cache: "no-store" }); } catch (error) { response = null; }
+  try { response = await fetch(`/webrtc/sessions/${app.token}`, { cache: "no-store", signal: AbortSignal.timeout(3000) }); } catch (error) { response = null; }
   app.polling = false;
   if (pc !== app.pc) return;
   if (response && response.status === 404) { app.token = null; return retry(); }
@@ -454,7 +454,7 @@ async function giveFloor(site) {
   const body = utf8(JSON.stringify({ site }));
   const auth = await authorize(app.key, "floor", body);
   const response = await fetch(`/webrtc/sessions/${app.token}/floor`, {
-    method: "POST", body, cache: "no-store", headers: { "Content-Type": "application/json", Authorization: auth.header },
+    method: "POST", body, cache: "no-store", signal: AbortSignal.timeout(10000), headers: { "Content-Type": "application/json", Authorization: auth.header },
   }).catch(() => null);
   if (!response || !response.ok) {
     const why = response ? (await response.json().catch(() => ({}))).reason || response.status : "network";
@@ -515,7 +515,7 @@ function replaceTracks() {
 function leave() {
   app.wanted = false;
   clearTimeout(app.timer);
-  if (app.token) fetch(`/webrtc/sessions/${app.token}`, { method: "DELETE" }).catch(() => {});
+  if (app.token) fetch(`/webrtc/sessions/${app.token}`, { method: "DELETE", signal: AbortSignal.timeout(5000) }).catch(() => {});
   app.token = null;
   closeConnection();
   app.session = null;
@@ -586,6 +586,10 @@ function start() {
   $("mute-mic").addEventListener("click", (e) => toggle(e.currentTarget, "muteMic", "unmuteMic"));
   $("mute-camera").addEventListener("click", (e) => toggle(e.currentTarget, "muteCamera", "unmuteCamera"));
   navigator.mediaDevices.addEventListener("devicechange", listDevices);
+  // Closing or reloading the page leaves the meeting at once (else the bridge waits for the site to be lost).
+  window.addEventListener("pagehide", () => {
+    if (app.token) fetch(`/webrtc/sessions/${app.token}`, { method: "DELETE", keepalive: true }).catch(() => {});
+  });
   for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => audioContext(), { once: true });
   $("floor-sites").addEventListener("click", (e) => { const b = e.target.closest("[data-floor-site]"); if (b) giveFloor(b.dataset.floorSite); });
   $("floor-take").addEventListener("click", () => giveFloor(null));
