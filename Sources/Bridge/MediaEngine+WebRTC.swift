@@ -43,7 +43,7 @@ extension MediaEngine {
             stunRefused += 1
             return
         }
-        handshakes.post(.datagram(site: site, bytes: Array(UnsafeRawBufferPointer(receiveBatch.datagram(index))), from: from))
+        handshakes.post(.datagram(site: site, session: session.setup.endpointSSRC, bytes: Array(UnsafeRawBufferPointer(receiveBatch.datagram(index))), from: from))
     }
 
     /// ICE selected (or moved) a WebRTC peer's address.
@@ -54,7 +54,7 @@ extension MediaEngine {
         session.address = address
         session.statistics.address = address.description
         if !first { session.statistics.relatches += 1 }
-        handshakes?.post(.address(site: session.setup.site, address))
+        handshakes?.post(.address(site: session.setup.site, session: session.setup.endpointSSRC, address))
         startStreams(session, now: now)
     }
 
@@ -83,7 +83,7 @@ extension MediaEngine {
         if let ufrag = session.ice?.localUfrag { byUfrag[ufrag] = nil }
         if let address = session.address { byAddress[address] = nil }
         for (ssrc, site) in bySSRC where site == session.setup.site { bySSRC[ssrc] = nil }
-        handshakes?.post(.stop(site: session.setup.site))
+        handshakes?.post(.stop(site: session.setup.site, session: session.setup.endpointSSRC))
     }
 
     /// Tells a browser the most video it may send (REMB): without it Chrome raises its bitrate

@@ -274,10 +274,10 @@ final class MediaEngine: VideoSink {
                 }
             case .remove(let site, let reason):
                 if let session = sessions[site] { remove(session, reason: reason) }
-            case .keys(let site, let keys):
-                if let session = sessions[site] { keyed(session, keys, now: now) }
-            case .transportFailed(let site, let reason):
-                if let session = sessions[site] {
+            case .keys(let site, let id, let keys):
+                if let session = sessions[site], session.setup.endpointSSRC == id { keyed(session, keys, now: now) }
+            case .transportFailed(let site, let id, let reason):
+                if let session = sessions[site], session.setup.endpointSSRC == id {
                     Log.warning("webrtc-transport-failed", ["site": session.setup.siteID, "reason": reason])
                     remove(session, reason: reason)
                     mailbox.events.withLock { $0.append(.lost(site: site, meeting: session.setup.meeting, ssrc: session.setup.endpointSSRC)) }

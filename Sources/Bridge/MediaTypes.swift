@@ -56,10 +56,11 @@ struct SessionSetup: Sendable {
 
 enum MediaCommand: Sendable {
     case add(SessionSetup)
-    /// A WebRTC site's DTLS handshake gave its SRTP keys.
-    case keys(site: Int, DTLSSRTPKeys)
+    /// A WebRTC site's DTLS handshake gave its SRTP keys (for the session whose site audio SSRC is `session`: a
+    /// site that joined again since has another).
+    case keys(site: Int, session: UInt32, DTLSSRTPKeys)
     /// A WebRTC site's DTLS session failed or closed.
-    case transportFailed(site: Int, reason: String)
+    case transportFailed(site: Int, session: UInt32, reason: String)
     case remove(site: Int, reason: String)
     /// Gives a meeting's floor (the presenter video) to a site; nil gives it back to the host.
     case floor(meeting: MeetingID, site: Int?)

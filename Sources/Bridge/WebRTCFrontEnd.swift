@@ -133,7 +133,7 @@ final class WebRTCFrontEnd: @unchecked Sendable {
         for codec in (n.camera ?? n.speaker)?.codecs ?? [] { video[codec.payloadType] = codec.name == .vp8 ? .vp8 : .h264 }
         let ssrcs = session.ssrcs
         let floor = bridge.floors.withLock { $0[meeting.id] }
-        handshakes.post(.start(site: site.index, peerFingerprint: peerFingerprint))
+        handshakes.post(.start(site: site.index, session: ssrcs.siteAudio, peerFingerprint: peerFingerprint))
         bridge.mailbox.post(.add(SessionSetup(
             site: site.index, siteID: site.id, meeting: meeting.id, endpointSSRC: ssrcs.siteAudio, bridgeSSRC: ssrcs.bridgeAudio,
             videoSSRC: ssrcs.siteVideo, presenterSSRC: ssrcs.presenter, speakerSSRC: ssrcs.speaker, host: meeting.host, floor: floor,

@@ -10,13 +10,14 @@ import Transport
 /// side starts a session when it admits the peer; the media thread hands over the DTLS records that
 /// came from the address ICE selected (and that address); the thread sends its flights there from
 /// the media socket and, once a handshake is done, posts the SRTP keys to the media thread (or the
-/// failure, which ends the site's session).
+/// failure, which ends the site's session). Each input names the session it is for (its site audio SSRC): when a
+/// site joins again, what comes for its old session (a stop, a late record) must not touch the new handshake.
 final class WebRTCHandshakes: Sendable {
     enum Input: Sendable {
-        case start(site: Int, peerFingerprint: DTLSFingerprint)
-        case address(site: Int, SocketAddress)
-        case datagram(site: Int, bytes: [UInt8], from: SocketAddress)
-        case stop(site: Int)
+        case start(site: Int, session: UInt32, peerFingerprint: DTLSFingerprint)
+        case address(site: Int, session: UInt32, SocketAddress)
+        case datagram(site: Int, session: UInt32, bytes: [UInt8], from: SocketAddress)
+        case stop(site: Int, session: UInt32)
         case shutdown
     }
 
@@ -41,9 +42,13 @@ final class WebRTCHandshakes: Sendable {
     func run(socket: Handoff<UDPSocket>, mailbox: MediaMailbox) {
         final class Peer {
             let session: DTLSSession
+            let id: UInt32
             var address: SocketAddress?
             var reported = false
-            init(_ session: DTLSSession) { self.session = session }
+            init(_ session: DTLSSession, id: UInt32) {
+                self.session = session
+                self.id = id
+            }
         }
         var peers: [Int: Peer] = [:]
 
@@ -56,13 +61,13 @@ final class WebRTCHandshakes: Sendable {
             switch peer.session.state {
             case .established(let keys):
                 peer.reported = true
-                mailbox.post(.keys(site: site, keys))
+                mailbox.post(.keys(site: site, session: peer.id, keys))
             case .failed(let error):
                 peer.reported = true
-                mailbox.post(.transportFailed(site: site, reason: "DTLS: \(error)"))
+                mailbox.post(.transportFailed(site: site, session: peer.id, reason: "DTLS: \(error)"))
             case .closed:
                 peer.reported = true
-                mailbox.post(.transportFailed(site: site, reason: "DTLS closed by the peer"))
+                mailbox.post(.transportFailed(site: site, session: peer.id, reason: "DTLS closed by the peer"))
             case .handshaking:
                 break
             }
@@ -80,22 +85,28 @@ final class WebRTCHandshakes: Sendable {
             let time = monotonicNanoseconds()
             for input in inputs {
                 switch input {
-                case .start(let site, let fingerprint):
-                    peers[site]?.session.close()
-                    do {
-                        peers[site] = Peer(try DTLSSession(role: .server, certificate: certificate, peerFingerprint: fingerprint, now: time))
-                    } catch {
-                        mailbox.post(.transportFailed(site: site, reason: "DTLS: \(error)"))
+                case .start(let site, let id, let fingerprint):
+                    if let old = peers.removeValue(forKey: site) {
+                        old.reported = true  // the old session is over already: say nothing of it
+                        old.session.close()
+                        flush(site, old)
                     }
-                case .address(let site, let address):
-                    peers[site]?.address = address
-                case .datagram(let site, let bytes, let from):
-                    guard let peer = peers[site] else { continue }
+                    do {
+                        peers[site] = Peer(try DTLSSession(role: .server, certificate: certificate, peerFingerprint: fingerprint, now: time), id: id)
+                    } catch {
+                        mailbox.post(.transportFailed(site: site, session: id, reason: "DTLS: \(error)"))
+                    }
+                case .address(let site, let id, let address):
+                    if let peer = peers[site], peer.id == id { peer.address = address }
+                case .datagram(let site, let id, let bytes, let from):
+                    guard let peer = peers[site], peer.id == id else { continue }
                     peer.address = from
                     peer.session.receive(bytes, now: time)
                     flush(site, peer)
-                case .stop(let site):
-                    if let peer = peers.removeValue(forKey: site) {
+                case .stop(let site, let id):
+                    if let peer = peers[site], peer.id == id {
+                        peers[site] = nil
+                        peer.reported = true
                         peer.session.close()
                         flush(site, peer)
                     }

@@ -85,6 +85,48 @@ struct WebRTCLoadTests {
         #expect(bridge.stop() == 0)
     }
 
+    /// Runs `link` over `socket` until it is connected and has received an authentic packet of the mix, or `seconds` pass.
+    private func connect(_ link: WebRTCLink, _ answer: WebRTCSignalling.Answer, over socket: UDPSocket, seconds: Double) throws -> Bool {
+        let batch = DatagramBatch(capacity: 16, slotSize: 1500)
+        let deadline = monotonicNanoseconds() + Int64(seconds * 1e9)
+        while monotonicNanoseconds() < deadline {
+            link.advance(now: monotonicNanoseconds())
+            for datagram in link.takeOutgoing() { try socket.send(datagram, to: answer.media) }
+            if case .failed = link.state { return false }
+            guard try socket.waitReadable(nanoseconds: 20_000_000) else { continue }
+            for i in 0..<(try socket.receive(into: batch)) {
+                var bytes = Array(batch.datagram(i))
+                guard link.receive(UnsafeRawBufferPointer(batch.datagram(i)), now: monotonicNanoseconds()), let inbound = link.inbound,
+                      bytes.count > 12, !(192...223).contains(bytes[1]) else { continue }
+                if (try? bytes.withUnsafeMutableBytes { try inbound.unprotectRTP($0, length: $0.count) }) != nil { return true }
+            }
+        }
+        return false
+    }
+
+    @Test func aBrowserThatJoinsAgainWithoutLeavingKeepsItsNewSession() throws {
+        // A PC whose page was reloaded, or whose network dropped, joins again while its old session still stands.
+        let bridge = try RunningBridge(quality: RunningBridge.withWeb)
+        let web = try SocketAddress(parsing: String(bridge.web.dropFirst("http://".count)))
+        let host = try bridge.endpoint("song-lo", ["--tone", "440", "--duration", "12s"])
+        var links: [WebRTCLink] = []
+        for attempt in 1...2 {
+            let certificate = try DTLSCertificate.selfSigned()
+            let offer = try WebRTCSignalling.Offer(fingerprint: certificate.fingerprint, audioSSRC: UInt32(5000 + attempt), videoSSRC: UInt32(6000 + attempt))
+            let answer = try WebRTCSignalling.join(offer: offer, key: try bridge.key("lang-cong"), web: web)
+            let link = try WebRTCLink(offer: offer, answer: answer, certificate: certificate, now: monotonicNanoseconds())
+            let socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+            #expect(try connect(link, answer, over: socket, seconds: 5), "join \(attempt) did not connect: \(link.state)")
+            links.append(link)
+        }
+        // The second session stands: no transport failure, still in status seconds later.
+        Thread.sleep(forTimeInterval: 2)
+        #expect(try bridge.siteStatus("lang-cong") != nil)
+        #expect(!bridge.logText.contains("webrtc-transport-failed site=lang-cong"), "\(bridge.logText)")
+        _ = bridge.finish(host)
+        #expect(bridge.stop() == 0)
+    }
+
     @Test func aDTLSCertificateThatIsNotTheOffersIsRefusedAndGetsNoMedia() throws {
         let bridge = try RunningBridge(quality: RunningBridge.withWeb)
         let web = try SocketAddress(parsing: String(bridge.web.dropFirst("http://".count)))
