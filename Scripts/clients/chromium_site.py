@@ -13,16 +13,18 @@ The DevTools protocol runs over --remote-debugging-pipe: Chromium reads commands
 answers and events on 4, each a JSON text ended by a NUL byte. Every wait has a deadline; Chromium is killed if it
 does not close when asked.
 
-Timed actions (SECONDS after the page first loaded; any number of each, run in time order):
+Timed actions, at S seconds after the page loaded, or at STATE+S: S seconds after the page's diagnostics first showed
+that state (`join@in-meeting+2`); any number of each, run in time order:
   --click ID@S           clicks the element with that id (as a user's click: element.click())
   --floor SITE@S         the chair gives the floor to SITE: picks SITE in the page's floor list (the <select>
                          #floor-site) and clicks #floor-give; SITE "-" clicks #floor-take (takes it back)
   --eval JS@S            evaluates an expression in the page (for tests of this tool)
-  --screenshot FILE[@S]  a PNG of the page at S (default: at the end), at the window size
+  --screenshot FILE[@S]  a PNG of the page at S (default, or if the state never came: at the end), window-sized
 
-The report: {"ok", "url", "chromium", "samples": [{"t", "diagnostics"}], "actions": [{"t", "action", "target",
-"ok", "detail"}], "screenshot", "console": [...], "exceptions": [...], "error"}. The exit status is 0 when the page
-loaded and every action found its element, 1 otherwise, 2 for bad arguments.
+The report: {"ok", "url", "chromium", "startedAt" (Unix time of t = 0), "samples": [{"t", "diagnostics"}],
+"actions": [{"t", "action", "target", "ok", "detail"}], "screenshot": {"path", "t"}, "console": [...],
+"exceptions": [...], "error"}. The exit status is 0 when the page loaded and every action found its element and was
+done, 1 otherwise, 2 for bad arguments.
 """
 
 import argparse
@@ -157,19 +159,22 @@ def spki_sha256_base64(pem_text):
 
 
 def timed(value, option, default_time=None):
-    """'X@S' as (X, S); without '@S', (X, default_time) when a default is allowed."""
+    """'X@S' or 'X@STATE+S' as (X, (STATE or None, S)); without '@', (X, (None, default_time)) where allowed."""
     if "@" in value:
         head, _, tail = value.rpartition("@")
+        state, plus, offset = tail.rpartition("+")
+        if not plus and not tail.replace(".", "", 1).isdigit():
+            state, offset = tail, "0"
         try:
-            at = float(tail)
+            at = float(offset)
         except ValueError:
-            raise argparse.ArgumentTypeError("%s %s: the time after @ must be seconds" % (option, value))
+            raise argparse.ArgumentTypeError("%s %s: after @ give SECONDS or STATE+SECONDS" % (option, value))
         if at < 0:
             raise argparse.ArgumentTypeError("%s %s: the time must not be negative" % (option, value))
-        return head, at
+        return head, (state or None, at)
     if default_time is None:
-        raise argparse.ArgumentTypeError("%s %s: give it as VALUE@SECONDS" % (option, value))
-    return value, default_time
+        raise argparse.ArgumentTypeError("%s %s: give it as VALUE@SECONDS or VALUE@STATE+SECONDS" % (option, value))
+    return value, (None, default_time)
 
 
 ACTION_SCRIPTS = {
@@ -230,11 +235,8 @@ def parse_arguments(argv):
     parser.add_argument("--keep-profile", action="store_true", help="keep the browser's profile directory")
     arguments = parser.parse_args(argv)
     try:
-        arguments.actions = sorted(
-            [(timed(v, "--click")[1], "click", timed(v, "--click")[0]) for v in arguments.click]
-            + [(timed(v, "--floor")[1], "floor", timed(v, "--floor")[0]) for v in arguments.floor]
-            + [(timed(v, "--eval")[1], "eval", timed(v, "--eval")[0]) for v in arguments.eval],
-            key=lambda a: a[0])
+        arguments.actions = [(timed(v, "--" + kind)[1], kind, timed(v, "--" + kind)[0])
+                             for kind in ["click", "floor", "eval"] for v in getattr(arguments, kind)]
         arguments.shot = timed(arguments.screenshot, "--screenshot", arguments.seconds) if arguments.screenshot else None
         width, height = (int(x) for x in arguments.window.split(","))
         arguments.size = (width, height)
@@ -392,6 +394,8 @@ def run(arguments):
         if not page_loaded.is_set():
             raise DevToolsError("the page did not load within %.0f s" % arguments.load_timeout)
         started = time.monotonic()
+        report["startedAt"] = round(time.time(), 3)  # wall-clock time of t = 0, to line samples up with other logs
+        seen = {}  # state -> t it was first seen
         ok = True
         if arguments.key_file:
             document = pipe.call("DOM.getDocument", {"depth": 0}, session=session)["root"]["nodeId"]
@@ -407,14 +411,21 @@ def run(arguments):
                           session=session)
             report["actions"].append(entry)
             ok = ok and bool(node)
+        def due(when, now):
+            state, offset = when
+            base = 0.0 if state is None else seen.get(state)
+            return base is not None and base + offset <= now
+
         actions = list(arguments.actions)
         shot = arguments.shot
         next_sample = 0.0
         while True:
             now = time.monotonic() - started
             drain_events(session)
-            while actions and actions[0][0] <= now:
-                at, kind, target_value = actions.pop(0)
+            ready = sorted((a for a in actions if due(a[0], now)), key=lambda a: (seen.get(a[0][0], 0.0) + a[0][1]))
+            for action in ready:
+                actions.remove(action)
+                _, kind, target_value = action
                 try:
                     result = evaluate(session, ACTION_SCRIPTS[kind] % json.dumps(target_value)) or {}
                 except DevToolsError as error:
@@ -423,7 +434,7 @@ def run(arguments):
                                           "target": target_value, "ok": bool(result.get("ok")),
                                           "detail": result.get("detail", "")})
                 ok = ok and bool(result.get("ok"))
-            if shot and shot[1] <= now:
+            if shot and due(shot[1], now):
                 screenshot(session, shot[0], started)
                 shot = None
             if now >= next_sample:
@@ -431,7 +442,10 @@ def run(arguments):
                     value = evaluate(session, DIAGNOSTICS, timeout=5)
                 except DevToolsError as error:
                     value = {"error": str(error)}
-                report["samples"].append({"t": round(time.monotonic() - started, 2), "diagnostics": value})
+                t = round(time.monotonic() - started, 2)
+                report["samples"].append({"t": t, "diagnostics": value})
+                if isinstance(value, dict) and isinstance(value.get("state"), str):
+                    seen.setdefault(value["state"], t)
                 next_sample = now + arguments.interval
             if now >= arguments.seconds:
                 break
@@ -439,6 +453,10 @@ def run(arguments):
         if shot:
             screenshot(session, shot[0], started)
         drain_events(session)
+        for when, kind, target_value in actions:  # waited for a state the page never showed
+            report["actions"].append({"t": None, "action": kind, "target": target_value, "ok": False,
+                                      "detail": "not done: the page never showed state %s" % when[0]})
+            ok = False
         report["ok"] = ok
     except (DevToolsError, OSError, KeyError, TypeError, ValueError) as error:
         report["error"] = str(error)
