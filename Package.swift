@@ -64,6 +64,8 @@ let package = Package(
             name: "EmbeddedConfig", path: "Config", exclude: ["README.md"],
             resources: [.embedInCode("sites.tsv"), .embedInCode("vcbridge.json")]
         ),
+        // The room PC's join page (HTML, JavaScript, CSS) compiled into the binary: the bridge serves it at /join/.
+        .target(name: "WebAssets", resources: [.embedInCode("join.html"), .embedInCode("join.js"), .embedInCode("join.css")]),
         // Dates, times, zones and durations as secretariats type them (Vietnam is UTC+7).
         .target(name: "CivilTime"),
         // Settings: the embedded defaults with an override file on top.
@@ -79,7 +81,7 @@ let package = Package(
             name: "Bridge",
             dependencies: ["Admission", "AudioSignal", "Configuration", "JitterBuffer", "Mixer", "OpusCodec", "RTP", "SRTP",
                            "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "VideoFormats", "QualityModel", "Monitoring",
-                           "ICE", "DTLS", "SDP"]
+                           "ICE", "DTLS", "SDP", "WebAssets"]
         ),
 
         // Seeded loss / delay / jitter / duplication, and the UDP relay that applies them.

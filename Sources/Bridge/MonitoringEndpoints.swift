@@ -4,9 +4,11 @@ import Foundation
 import Monitoring
 import QualityModel
 import Transport
+import WebAssets
 
-/// What the HTTP listener serves: Prometheus metrics (`/metrics`), the status page (`/`), and the
-/// quality view as JSON (`/quality.json`), all from the same figures as `vcbridge quality`.
+/// What the HTTP listener serves: Prometheus metrics (`/metrics`), the status page (`/`), the
+/// quality view as JSON (`/quality.json`), all from the same figures as `vcbridge quality`, and the
+/// room PC's join page (`/join/`).
 extension BridgeServer {
     func startMonitoring() throws -> HTTPServer? {
         let q = options.settings.quality
@@ -28,6 +30,7 @@ extension BridgeServer {
             guard request.method == .get || request.method == .head else {
                 return HTTPServer.Response(status: 405, contentType: "text/plain; charset=utf-8", body: "only GET\n", headers: [("Allow", "GET, HEAD")])
             }
+            if let page = Self.joinPage(request) { return page }
             return switch request.path {
             case "/metrics": HTTPServer.Response(contentType: PrometheusText.contentType, body: self.metrics())
             case "/", "/status": HTTPServer.Response(contentType: "text/html; charset=utf-8", body: self.statusPage())
@@ -42,13 +45,43 @@ extension BridgeServer {
             Log.warning("http-not-localhost", ["address": q.httpAddress, "note": "metrics and the status page are reachable from the network (HTTPS)"])
         }
         if let tls {
-            Log.info("https", ["address": server.localAddress, "paths": "/ /metrics /quality.json",
+            Log.info("https", ["address": server.localAddress, "paths": "/ /metrics /quality.json /join/",
                                "fingerprint": tls.certificate.fingerprint.sdpValue.dropFirst("sha-256 ".count),
                                "certificate": q.tlsCertificateFile.isEmpty ? options.dataDirectory + "/https-certificate.pem" : q.tlsCertificateFile])
         } else {
-            Log.info("http", ["address": server.localAddress, "paths": "/ /metrics /quality.json"])
+            Log.info("http", ["address": server.localAddress, "paths": "/ /metrics /quality.json /join/"])
         }
         return server
+    }
+
+    /// The headers of every `/join/` response: the page runs only its own script and style, talks only to
+    /// this bridge, is never framed, and is revalidated on each load (so a new bridge build is picked up).
+    static let joinPageHeaders: [(name: String, value: String)] = [
+        ("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            + "media-src 'self' blob: mediastream:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+        ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-cache"),
+    ]
+
+    /// Each asset's entity tag: FNV-1a 64 of its bytes, fixed for the life of the binary.
+    static let joinPageTags: [String: String] = Dictionary(uniqueKeysWithValues: WebAssets.all.map { asset in
+        let hash = asset.bytes.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        return (asset.path, "\"" + String(hash, radix: 16) + "\"")
+    })
+
+    /// `/join/` and its files (`/join` redirects there), 304 when `If-None-Match` names the current tag;
+    /// 404 for any other path under `/join/`; nil for paths that are not the page's.
+    static func joinPage(_ request: HTTPServer.Request) -> HTTPServer.Response? {
+        if request.path == "/join" { return HTTPServer.Response(status: 301, headers: [("Location", "/join/")] + joinPageHeaders) }
+        guard request.path.hasPrefix("/join/") else { return nil }
+        guard let asset = WebAssets.asset(at: request.path), let tag = joinPageTags[asset.path] else {
+            return HTTPServer.Response(status: 404, contentType: "text/plain; charset=utf-8", body: "no such file of the join page\n",
+                                       headers: joinPageHeaders)
+        }
+        let headers = joinPageHeaders + [("ETag", tag)]
+        let asked = request.headers.values(for: "If-None-Match").flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.map { $0.hasPrefix("W/") ? String($0.dropFirst(2)) : $0 }
+        if asked.contains(tag) || asked.contains("*") { return HTTPServer.Response(status: 304, headers: headers) }
+        return HTTPServer.Response(contentType: asset.contentType, bytes: asset.bytes, headers: headers)
     }
 
     func metrics() -> String {

@@ -495,7 +495,7 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     static let reasons = [
-        200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+        200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
         405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 411: "Length Required", 413: "Content Too Large",
         415: "Unsupported Media Type", 500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
     ]
@@ -504,7 +504,7 @@ public final class HTTPServer: @unchecked Sendable {
     private func send(_ response: Response, head: Bool, on channel: Channel, deadline: Int64) -> Bool {
         let reason = Self.reasons[response.status] ?? "Status \(response.status)"
         var header = "HTTP/1.1 \(response.status) \(reason)\r\n"
-        let bodiless = response.status == 204
+        let bodiless = response.status == 204 || response.status == 304
         if !bodiless {
             if !response.contentType.isEmpty { header += "Content-Type: \(response.contentType)\r\n" }
             header += "Content-Length: \(response.body.count)\r\n"
