@@ -16,8 +16,10 @@ does not close when asked.
 Timed actions, at S seconds after the page loaded, or at STATE+S: S seconds after the page's diagnostics first showed
 that state (`join@in-meeting+2`); any number of each, run in time order:
   --click ID@S           clicks the element with that id (as a user's click: element.click())
-  --floor SITE@S         the chair gives the floor to SITE: picks SITE in the page's floor list (the <select>
-                         #floor-site) and clicks #floor-give; SITE "-" clicks #floor-take (takes it back)
+  --floor SITE@S         the chair gives the floor to SITE: clicks SITE's button in the page's floor list
+                         (#floor-sites [data-floor-site=SITE]); SITE "-" clicks #floor-take (takes it back)
+A click or floor whose element is missing or disabled is tried again every 0.25 s for up to --patience seconds
+(default 5), as a person waits for a button to appear.
   --eval JS@S            evaluates an expression in the page (for tests of this tool)
   --screenshot FILE[@S]  a PNG of the page at S (default, or if the state never came: at the end), window-sized
 
@@ -186,18 +188,10 @@ ACTION_SCRIPTS = {
         return {ok: true, detail: ""};
     })(%s)""",
     "floor": """(function (site) {
-        var id = site === "-" ? "floor-take" : "floor-give";
-        if (site !== "-") {
-            var list = document.getElementById("floor-site");
-            if (!list) return {ok: false, detail: "no element #floor-site"};
-            var found = Array.prototype.some.call(list.options, function (o) { return o.value === site; });
-            if (!found) return {ok: false, detail: "no option " + site + " in #floor-site"};
-            list.value = site;
-            list.dispatchEvent(new Event("change", {bubbles: true}));
-        }
-        var button = document.getElementById(id);
-        if (!button) return {ok: false, detail: "no element #" + id};
-        if (button.disabled) return {ok: false, detail: "#" + id + " is disabled"};
+        var button = site === "-" ? document.getElementById("floor-take")
+            : document.querySelector("#floor-sites [data-floor-site=" + JSON.stringify(site) + "]");
+        if (!button) return {ok: false, detail: site === "-" ? "no element #floor-take" : "no floor button for " + site};
+        if (button.disabled) return {ok: false, detail: "the floor button for " + site + " is disabled"};
         button.click();
         return {ok: true, detail: ""};
     })(%s)""",
@@ -228,6 +222,7 @@ def parse_arguments(argv):
     parser.add_argument("--floor", action="append", default=[], metavar="SITE@S")
     parser.add_argument("--eval", action="append", default=[], metavar="JS@S")
     parser.add_argument("--screenshot", metavar="FILE[@S]")
+    parser.add_argument("--patience", type=float, default=5.0, help="seconds a click waits for its element")
     parser.add_argument("--lang", help="the browser's language (e.g. en-US); default Chromium's")
     parser.add_argument("--window", default="1366,768", help="window size W,H (default 1366,768)")
     parser.add_argument("--chromium", default=os.environ.get("VCBRIDGE_CHROMIUM", "chromium"), help="the browser to run")
@@ -257,7 +252,8 @@ def chromium_flags(arguments, profile):
     flags = [
         "--headless=new", "--remote-debugging-pipe", "--user-data-dir=" + profile, "--no-first-run",
         "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-extensions", "--mute-audio", "--disable-background-timer-throttling",
+        "--disable-sync", "--disable-extensions", "--disable-breakpad", "--disable-crash-reporter", "--mute-audio",
+        "--disable-background-timer-throttling",
         "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
         "--window-size=%d,%d" % arguments.size, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection", "--disable-dev-shm-usage",
@@ -417,6 +413,7 @@ def run(arguments):
             return base is not None and base + offset <= now
 
         actions = list(arguments.actions)
+        last_detail = {}  # what an action waiting for its element last found
         shot = arguments.shot
         next_sample = 0.0
         while True:
@@ -424,12 +421,16 @@ def run(arguments):
             drain_events(session)
             ready = sorted((a for a in actions if due(a[0], now)), key=lambda a: (seen.get(a[0][0], 0.0) + a[0][1]))
             for action in ready:
-                actions.remove(action)
-                _, kind, target_value = action
+                when, kind, target_value = action
                 try:
                     result = evaluate(session, ACTION_SCRIPTS[kind] % json.dumps(target_value)) or {}
                 except DevToolsError as error:
                     result = {"ok": False, "detail": str(error)}
+                first_due = seen.get(when[0], 0.0) + when[1]
+                if not result.get("ok") and kind != "eval" and now < first_due + arguments.patience:
+                    last_detail[action] = result.get("detail", "")
+                    continue  # not there or not enabled yet: again at the next turn
+                actions.remove(action)
                 report["actions"].append({"t": round(time.monotonic() - started, 2), "action": kind,
                                           "target": target_value, "ok": bool(result.get("ok")),
                                           "detail": result.get("detail", "")})
@@ -449,13 +450,16 @@ def run(arguments):
                 next_sample = now + arguments.interval
             if now >= arguments.seconds:
                 break
-            time.sleep(min(0.05, max(0.0, arguments.seconds - now)))
+            time.sleep(min(0.25 if ready else 0.05, max(0.0, arguments.seconds - now)))
         if shot:
             screenshot(session, shot[0], started)
         drain_events(session)
-        for when, kind, target_value in actions:  # waited for a state the page never showed
-            report["actions"].append({"t": None, "action": kind, "target": target_value, "ok": False,
-                                      "detail": "not done: the page never showed state %s" % when[0]})
+        for action in actions:  # still waiting for a state, or for its element
+            when, kind, target_value = action
+            detail = ("not done: %s" % last_detail[action] if action in last_detail
+                      else "not done: the page never showed state %s" % when[0] if when[0] not in seen
+                      else "not done: the run ended first")
+            report["actions"].append({"t": None, "action": kind, "target": target_value, "ok": False, "detail": detail})
             ok = False
         report["ok"] = ok
     except (DevToolsError, OSError, KeyError, TypeError, ValueError) as error:
