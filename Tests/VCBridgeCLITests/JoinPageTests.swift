@@ -241,7 +241,7 @@ struct JoinPageTests {
         let bridge = try RunningBridge(quality: WebRTCHTTPSTests.withHTTPS)
         let directory = bridge.dataDirectory
         let page = try ChromiumSite.start(try Self.page(bridge, site: "lang-cong", audio: try toneFile(660, seconds: 4, into: directory),
-                                                        video: try ChromiumSite.camera(into: directory), seconds: 32))
+                                                        video: try ChromiumSite.camera(into: directory), seconds: 28))
         let joined = try waitFor(25) { try bridge.siteStatus("lang-cong") != nil }
         #expect(joined, "\(bridge.logText)")
         Thread.sleep(forTimeInterval: 2)
