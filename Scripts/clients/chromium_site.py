@@ -18,10 +18,10 @@ that state (`join@in-meeting+2`); any number of each, run in time order:
   --click ID@S           clicks the element with that id (as a user's click: element.click())
   --floor SITE@S         the chair gives the floor to SITE: clicks SITE's button in the page's floor list
                          (#floor-sites [data-floor-site=SITE]); SITE "-" clicks #floor-take (takes it back)
-A click or floor whose element is missing or disabled is tried again every 0.25 s for up to --patience seconds
-(default 5), as a person waits for a button to appear.
   --eval JS@S            evaluates an expression in the page (for tests of this tool)
   --screenshot FILE[@S]  a PNG of the page at S (default, or if the state never came: at the end), window-sized
+A click or floor whose element is missing or disabled is tried again every 0.25 s for up to --patience seconds
+(default 5), as a person waits for a button to appear.
 
 The report: {"ok", "url", "chromium", "startedAt" (Unix time of t = 0), "samples": [{"t", "diagnostics"}],
 "actions": [{"t", "action", "target", "ok", "detail"}], "screenshot": {"path", "t"}, "console": [...],
@@ -323,8 +323,10 @@ class Browser:
             shutil.rmtree(self.profile, ignore_errors=True)
 
     def stderr_tail(self, limit=2000):
+        """The end of what Chromium wrote, without its complaints about the missing D-Bus of a server."""
         self.stderr.seek(0)
-        return self.stderr.read().decode("utf-8", "replace")[-limit:]
+        lines = self.stderr.read().decode("utf-8", "replace").splitlines()
+        return "\n".join(line for line in lines if "dbus" not in line)[-limit:]
 
 
 def run(arguments):
