@@ -211,15 +211,24 @@ function showMicLevel() {
 }
 
 // The strongest frequency heard and its level (dBFS); peakHz only while louder than -50 dBFS.
+// peaks: the frequencies of up to 4 local maxima above -50 dBFS, strongest first (a mix of tones).
 function incomingPeak() {
-  if (!app.incoming) return { peakHz: null, level: null };
+  if (!app.incoming) return { peakHz: null, level: null, peaks: [] };
   const bins = new Float32Array(app.incoming.frequencyBinCount);
   app.incoming.getFloatFrequencyData(bins);
+  const hz = (i) => Math.round((i * app.audio.sampleRate) / app.incoming.fftSize);
   let best = 0;
-  for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+  const maxima = [];
+  for (let i = 1; i < bins.length; i++) {
+    if (bins[i] > bins[best]) best = i;
+    if (bins[i] > -50 && bins[i] >= bins[i - 1] && bins[i] > (bins[i + 1] ?? -Infinity)) maxima.push(i);
+  }
   const level = Number.isFinite(bins[best]) ? Math.round(bins[best] * 10) / 10 : null;
-  const hz = Math.round((best * app.audio.sampleRate) / app.incoming.fftSize);
-  return { peakHz: level !== null && level > -50 ? hz : null, level };
+  const peaks = [];
+  for (const i of maxima.sort((x, y) => bins[y] - bins[x])) {
+    if (peaks.length < 4 && peaks.every((p) => Math.abs(p - hz(i)) > 50)) peaks.push(hz(i));
+  }
+  return { peakHz: level !== null && level > -50 ? hz(best) : null, level, peaks };
 }
 
 // ---- Joining ----
@@ -268,7 +277,7 @@ async function join() {
     offer = pc.localDescription.sdp;
     auth = await authorize(app.key, "site", fingerprintOf(offer));
     response = await fetch("/webrtc/join", {
-      method: "POST", body: offer, cache: "no-store",
+      method: "POST", body: offer, cache: "no-store", signal: AbortSignal.timeout(10000),
       headers: { "Content-Type": "application/sdp", Authorization: auth.header },
     });
   } catch (error) {
@@ -342,7 +351,7 @@ function watchConnection(pc) {
 function retry() {
   if (!app.wanted) return;
   closeConnection();
-  if (app.token) fetch(`/webrtc/sessions/${app.token}`, { method: "DELETE" }).catch(() => {});
+  if (app.token) fetch(`/webrtc/sessions/${app.token}`, { method: "DELETE", signal: AbortSignal.timeout(5000) }).catch(() => {});
   app.token = null;
   const delay = [0.5, 1, 2, 3, 5][Math.min(app.backoff, 4)];
   app.backoff += 1;
@@ -370,7 +379,7 @@ async function poll() {
   if (!pc || !app.token || app.polling) return;
   app.polling = true;
   let response;
-  try { response = await fetch(`/webrtc/sessions/${app.token}`, { cache: "no-store" }); } catch (error) { response = null; }
+  try { response = await fetch(`/webrtc/sessions/${app.token}`, { cache: "no-store", signal: AbortSignal.timeout(3000) }); } catch (error) { response = null; }
   app.polling = false;
   if (pc !== app.pc) return;
   if (response && response.status === 404) { app.token = null; return retry(); }
@@ -445,7 +454,7 @@ async function giveFloor(site) {
   const body = utf8(JSON.stringify({ site }));
   const auth = await authorize(app.key, "floor", body);
   const response = await fetch(`/webrtc/sessions/${app.token}/floor`, {
-    method: "POST", body, cache: "no-store", headers: { "Content-Type": "application/json", Authorization: auth.header },
+    method: "POST", body, cache: "no-store", signal: AbortSignal.timeout(10000), headers: { "Content-Type": "application/json", Authorization: auth.header },
   }).catch(() => null);
   if (!response || !response.ok) {
     const why = response ? (await response.json().catch(() => ({}))).reason || response.status : "network";
@@ -506,7 +515,7 @@ function replaceTracks() {
 function leave() {
   app.wanted = false;
   clearTimeout(app.timer);
-  if (app.token) fetch(`/webrtc/sessions/${app.token}`, { method: "DELETE" }).catch(() => {});
+  if (app.token) fetch(`/webrtc/sessions/${app.token}`, { method: "DELETE", signal: AbortSignal.timeout(5000) }).catch(() => {});
   app.token = null;
   closeConnection();
   app.session = null;
@@ -557,7 +566,7 @@ window.vcbridgeDiagnostics = () => ({
 function showDiagnostics() {
   const d = window.vcbridgeDiagnostics();
   $("diagnostics").textContent = `${d.state} · ${d.site || "-"} · meeting ${d.meeting ?? "-"} · ${d.connectionState} · `
-    + `heard ${d.incoming.peakHz ?? "-"} Hz (${d.incoming.level ?? "-"} dBFS) · frames ${d.framesDecoded.presenter}/`
+    + `heard ${d.incoming.peaks.join("+") || "-"} Hz (${d.incoming.level ?? "-"} dBFS) · frames ${d.framesDecoded.presenter}/`
     + `${d.framesDecoded.speaker} · rejoins ${d.rejoins}`;
 }
 
@@ -577,6 +586,10 @@ function start() {
   $("mute-mic").addEventListener("click", (e) => toggle(e.currentTarget, "muteMic", "unmuteMic"));
   $("mute-camera").addEventListener("click", (e) => toggle(e.currentTarget, "muteCamera", "unmuteCamera"));
   navigator.mediaDevices.addEventListener("devicechange", listDevices);
+  // Closing or reloading the page leaves the meeting at once (else the bridge waits for the site to be lost).
+  window.addEventListener("pagehide", () => {
+    if (app.token) fetch(`/webrtc/sessions/${app.token}`, { method: "DELETE", keepalive: true }).catch(() => {});
+  });
   for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => audioContext(), { once: true });
   $("floor-sites").addEventListener("click", (e) => { const b = e.target.closest("[data-floor-site]"); if (b) giveFloor(b.dataset.floorSite); });
   $("floor-take").addEventListener("click", () => giveFloor(null));
