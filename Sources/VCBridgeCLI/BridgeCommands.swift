@@ -454,7 +454,7 @@ struct RelayCommand: Command {
 struct LoadTestCommand: Command {
     static let name = "loadtest"
     static let abstract = "Run N endpoints in one process against a running bridge and report delivery, CPU and memory."
-    static let usage = "vcbridge loadtest --sites N [--skip S] --talkers K --duration D --bridge HOST:PORT [--webrtc [--web HOST:PORT] [--srtp gcm|cm] [--offer-threads T]] [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one (after skipping --skip S of them); they must be booked now\n  --webrtc: every site joins as a browser does (SDP offer over HTTP to the web listener, default the configured quality.httpAddress:httpPort, plain HTTP on loopback; ICE checks; DTLS client on NSS; SRTP from the exporter) and the join time of each (offer to first audio packet) is reported\n  --srtp: the only SRTP profile the WebRTC sites offer: gcm (AEAD_AES_128_GCM) or cm (AES_CM_128_HMAC_SHA1_80); default both, GCM preferred\n  --offer-threads: threads posting the offers at once (default 6; two more run the sites' checks and handshakes)\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay"
+    static let usage = "vcbridge loadtest --sites N [--skip S] --talkers K --duration D --bridge HOST:PORT [--webrtc [--web HOST:PORT] [--srtp gcm|cm] [--offer-threads T]] [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one (after skipping --skip S of them); they must be booked now\n  --webrtc: every site joins as a browser does (SDP offer over HTTP to the web listener, default the configured quality.httpAddress:httpPort, plain HTTP on loopback; ICE checks; DTLS client on NSS; SRTP from the exporter) and the join time of each (offer to first audio packet) is reported\n  --srtp: the only SRTP profile the WebRTC sites offer: gcm (AEAD_AES_128_GCM) or cm (AES_CM_128_HMAC_SHA1_80); default both, GCM preferred\n  --offer-threads: threads posting the offers at once (default 4, so that with the connections still closing they stay under the web listener's 8 from one address; two more threads run the sites' checks and handshakes)\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay"
 
     let arguments: Arguments
 
@@ -512,7 +512,7 @@ struct LoadTestCommand: Command {
             case let other?: throw ValidationError("--srtp is 'gcm' or 'cm', not '\(other)'")
             }
             webRTC = LoadTest.WebRTCOptions(web: web, srtpProfiles: profiles)
-            webRTC?.offerThreads = try arguments.integer("--offer-threads", in: 1...8) ?? 6
+            webRTC?.offerThreads = try arguments.integer("--offer-threads", in: 1...8) ?? 4
         } else if try arguments.value("--web") != nil || arguments.value("--srtp") != nil || arguments.value("--offer-threads") != nil {
             throw ValidationError("--web, --srtp and --offer-threads go with --webrtc")
         }
