@@ -39,7 +39,7 @@ echo; echo "== A live meeting: the bridge, six sites joining with their keys, fo
 echo "The province chairs and shows its camera to everyone (presenter); the district and two communes"
 echo "send cameras too, and each site's speaker video follows whoever talks (never itself). Bạch Lưu's link"
 echo "goes through the impairment relay (8 % loss, jittery): watch its grade and the alert technicians get."
-echo "Quảng Yên joins from the join page, as a hall's PC does (headless Chromium with a fake camera and microphone)."
+echo "Quang Yên joins from the join page, as a hall's PC does (headless Chromium with a fake camera and microphone)."
 for pattern in testsrc smptebars rgbtestsrc mandelbrot; do
     ffmpeg -hide_banner -loglevel error -y -f lavfi -i "$pattern=size=320x240:rate=25" -t 4 -g 25 -pix_fmt yuv420p \
         -c:v libvpx -b:v 300k -deadline realtime -cpu-used 8 "$demo/$pattern.ivf"
@@ -73,7 +73,7 @@ run_site lang-cong 660 3s/9s+10s rgbtestsrc
 run_site tam-son 770 3s/9s+7s mandelbrot
 link="http://127.0.0.1:$web/join/#quang-yen"
 echo
-echo "Join link of Xã Quảng Yên: $link"
+echo "Join link of Xã Quang Yên: $link"
 echo "  On a hall's PC the technician opens https://<bridge address>:<port>/join/#quang-yen (HTTPS off loopback),"
 echo "  loads the site's key file (vcbridge site key quang-yen --out quang-yen.key) once, picks camera, microphone"
 echo "  and speaker, and presses Vào họp; before the meeting the page waits and joins by itself at the setup window."
@@ -82,10 +82,10 @@ if command -v chromium >/dev/null 2>&1; then
     ffmpeg -hide_banner -loglevel error -y -f lavfi -i "sine=frequency=880:sample_rate=48000" -t 5 -ac 1 "$demo/browser-tone.wav"
     ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=size=320x240:rate=15" -t 2 -pix_fmt yuv420p "$demo/browser-camera.y4m"
     python3 Scripts/clients/chromium_site.py --url "$link" --key-file "$demo/quang-yen.key" --audio "$demo/browser-tone.wav" \
-        --video "$demo/browser-camera.y4m" --seconds 28 --click join@1 --screenshot "$shot@in-meeting+12" \
+        --video "$demo/browser-camera.y4m" --lang vi --seconds 28 --click join@1 --screenshot "$shot@in-meeting+12" \
         > "$demo/browser.json" 2> "$demo/browser.err" &
 else
-    echo "  (Chromium is not installed: Quảng Yên joins with the reference endpoint instead)"
+    echo "  (Chromium is not installed: Quang Yên joins with the reference endpoint instead)"
     run_site quang-yen 880 1s/29s
 fi
 run_site bach-luu 990 1s/29s "" "$relay"
@@ -105,7 +105,7 @@ sleep 1
 echo; echo "--- what each site's endpoint reported"
 cat "$demo"/*.out
 if [ -s "$demo/browser.json" ]; then
-    echo; echo "--- what the join page in Chromium saw (Quảng Yên)"
+    echo; echo "--- what the join page in Chromium saw (Quang Yên)"
     python3 - "$demo/browser.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
