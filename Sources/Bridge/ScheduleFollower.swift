@@ -52,8 +52,13 @@ final class ScheduleFollower: @unchecked Sendable {
                 s.warnedAt = s.warnedAt.filter { Int64($0) * 60 >= m.end - now }
                 s.send(["type": "extended", "end": iso(m.end)])
             }
-            for minutes in [5, 1] where m.end - now <= Int64(minutes) * 60 && !s.warnedAt.contains(minutes) {
-                s.warnedAt.insert(minutes)
+            // The 5- and 1-minute warnings; a site that joins later than a mark gets one warning with the minutes
+            // really left (rounded up), not "5 minutes" with 3:49 to go.
+            let left = m.end - now
+            let due = [5, 1].filter { left <= Int64($0) * 60 && !s.warnedAt.contains($0) }
+            if let mark = due.min() {
+                s.warnedAt.formUnion(due)
+                let minutes = min(mark, Int((left + 59) / 60))
                 s.send(["type": "warning", "minutesLeft": minutes, "end": iso(m.end)])
                 Log.info("end-warning", ["site": s.site.id, "meeting": s.meeting, "minutes": minutes])
             }
