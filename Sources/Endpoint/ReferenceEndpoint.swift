@@ -68,6 +68,8 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         /// Authentic packets that came again (SRTP replay check): a retransmission answering a NACK for
         /// a packet that was only late, or a duplicate on the path. Not an attack, and not counted above.
         public var duplicates = 0
+        /// The expected loss the encoder was told last (from the bridge's reports about this site's audio), percent.
+        public var encoderExpectedLossPercent = 0
         public var jitterBuffer = JitterBufferStatistics()
         public var notices: [String] = []
         /// Sent packets (sequence, timestamp, payload), when ``Options/keepSentPackets`` is set.
@@ -156,8 +158,19 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         case .tone, .talkingTone: isTone = true
         default: break
         }
-        let encoder = try Opus.Encoder(configuration: .init(bitrate: 32_000, complexity: 5, inbandFEC: true,
-                                                            expectedPacketLossPercent: 10, dtx: !isTone))
+        // Encoded as a browser on a hall's PC does: complexity 10, in-band FEC sized to the loss the bridge reports
+        // about this stream (nothing spent on FEC while the link is clean).
+        var encoding = Opus.EncoderConfiguration(bitrate: 32_000, complexity: 10, inbandFEC: true, expectedPacketLossPercent: 0,
+                                                 dtx: !isTone)
+        let encoder = try Opus.Encoder(configuration: encoding)
+        var lossFollower = EncoderLossFollower()
+        func followLoss(_ blocks: [ReportBlock]) {
+            guard let block = blocks.first(where: { $0.ssrc == ssrc }),
+                  let expected = lossFollower.reported(fractionLost: block.fractionLost) else { return }
+            encoding.expectedPacketLossPercent = expected
+            try? encoder.apply(encoding)
+            report.encoderExpectedLossPercent = Int(expected)
+        }
         let decoder = try Opus.Decoder()
         let jitter = JitterBuffer()
         var reception: RTPSourceStatistics? = nil
@@ -278,7 +291,11 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                             guard let parsed = try? RTCPCompound.parse(UnsafeRawBufferPointer(rebasing: datagram[0..<n])) else { continue }
                             for p in parsed {
                                 switch p {
-                                case .senderReport(let sr): lastSR = (sr.ntpTimestamp.compact, arrival)
+                                case .senderReport(let sr):
+                                    lastSR = (sr.ntpTimestamp.compact, arrival)
+                                    followLoss(sr.reports)
+                                case .receiverReport(let rr):
+                                    followLoss(rr.reports)
                                 case .pictureLossIndication(let pli) where pli.mediaSSRC == videoSSRC: sender?.keyframeRequested()
                                 case .fullIntraRequest(let fir) where fir.entries.contains(where: { $0.ssrc == videoSSRC }):
                                     sender?.keyframeRequested()

@@ -268,7 +268,7 @@ struct EndpointCommand: Command {
                 "seconds": String(format: "%.1f", report.seconds), "packetsSent": "\(report.packetsSent)",
                 "packetsReceived": "\(report.packetsReceived)", "packetsLost": "\(report.packetsLost)",
                 "jitterMs": String(format: "%.1f", report.jitterMilliseconds), "late": "\(j.packetsLate)",
-                "authenticationFailures": "\(report.authenticationFailures)", "duplicates": "\(report.duplicates)",
+                "authenticationFailures": "\(report.authenticationFailures)", "duplicates": "\(report.duplicates)", "encoderExpectedLossPercent": "\(report.encoderExpectedLossPercent)",
                 "concealed": "\(j.framesConcealed)", "recoveredByFEC": "\(j.framesRecoveredByFEC)",
                 "jitterBufferTargetMs": "\(j.targetDelayMilliseconds)",
             ].merging(videoJSON) { a, _ in a })

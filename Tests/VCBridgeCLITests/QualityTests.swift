@@ -210,3 +210,21 @@ struct QualityWatchTests {
         #expect(bridge.stop() == 0)
     }
 }
+
+@Suite("Reference endpoint encodes like a client", .serialized)
+struct EndpointEncodingTests {
+    @Test func theEndpointsFECFollowsTheLossTheBridgeReportsAboutIt() throws {
+        let bridge = try RunningBridge()
+        // lang-cong's uplink loses 10 % (seeded, one way); tam-son's link is clean.
+        let relay = try ImpairmentRelayProcess(to: bridge, ["--seed", "7", "--loss", "10", "--uplink-only", "--duration", "20s"])
+        let lossy = try bridge.endpoint("lang-cong", ["--tone", "440", "--duration", "10s", "--media-via", relay.listen, "--json"])
+        let clean = try bridge.endpoint("tam-son", ["--tone", "880", "--duration", "10s", "--json"])
+        let lossyReport = endpointJSON(bridge.finish(lossy).output)
+        let cleanReport = endpointJSON(bridge.finish(clean).output)
+        relay.stop()
+        let told = Int(lossyReport["encoderExpectedLossPercent"] ?? "") ?? -1
+        #expect((5...20).contains(told), "lang-cong's encoder was told \(told) % expected loss: \(lossyReport)")
+        #expect(cleanReport["encoderExpectedLossPercent"] == "0", "\(cleanReport)")
+        #expect(bridge.stop() == 0)
+    }
+}
