@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
         .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
         .testTarget(name: "JitterBufferTests", dependencies: ["JitterBuffer"]),
-        .testTarget(name: "PlayoutTests", dependencies: ["Playout", "AudioSignal"]),
+        .testTarget(name: "PlayoutTests", dependencies: ["Playout", "AudioSignal", "JitterBuffer"]),
         .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal"]),
         .testTarget(name: "ImpairmentTests", dependencies: ["Impairment"]),
         .testTarget(name: "QualityModelTests", dependencies: ["QualityModel", "JitterBuffer", "RTP"]),
