@@ -16,6 +16,23 @@ enum Signals {
         }
     }
 
+    /// Syllable-like voiced audio: a pitch gliding between 120 and 180 Hz, two harmonics, in 200 ms
+    /// syllables that start from and fall back to silence (10 ms ramps) with 60 ms gaps between them.
+    static func syllables(seconds: Double) -> [Int16] {
+        let count = Int(seconds * 48_000)
+        var phase = 0.0
+        return (0..<count).map { i in
+            let t = Double(i) / 48_000
+            let frequency = 150 + 30 * sin(2 * Double.pi * 0.7 * t)
+            phase += 2 * Double.pi * frequency / 48_000
+            let inSyllable = t.truncatingRemainder(dividingBy: 0.26)
+            let ramp = 0.01
+            let envelope = inSyllable >= 0.2 ? 0 : min(1, inSyllable / ramp, (0.2 - inSyllable) / ramp)
+            let v = 0.35 * sin(phase) + 0.2 * sin(2 * phase + 0.5) + 0.1 * sin(3 * phase + 1.3)
+            return Int16((envelope * v * 32767).rounded())
+        }
+    }
+
     /// Full-scale white noise from a seeded xorshift generator (the same every run).
     static func noise(count: Int, seed: UInt64) -> [Int16] {
         var state = seed | 1

@@ -102,6 +102,32 @@ import Testing
         #expect(outcome.count == 0)
     }
 
+    /// Speech-like audio (a gliding pitch, syllables with onsets from silence and decays into it):
+    /// accelerating every frame shortens it, never with a click or a burst at a joint, and frames
+    /// that are silent or not periodic enough are passed through as they were.
+    @Test func acceleratingSyllablesNeverClicks() {
+        let stretch = TimeStretch()
+        let input = Signals.syllables(seconds: 5)
+        var output: [Int16] = []
+        var untouched = 0
+        var start = 0
+        while start < input.count {
+            let frame = Array(input[start..<min(start + 960, input.count)])
+            let (shortened, outcome) = Signals.run(stretch, frame)
+            if outcome.change == 0 {
+                untouched += 1
+                #expect(shortened == frame)
+            }
+            output += shortened
+            start += 960
+        }
+        print("syllables: kept \(output.count) of \(input.count) samples; \(untouched) of \(input.count / 960) frames untouched")
+        #expect(Double(output.count) <= 0.85 * Double(input.count))
+        #expect(untouched > 0, "the silent gaps are left alone")
+        #expect(Signals.largestStep(output) <= Signals.largestStep(input) + 2)
+        #expect(Signals.loudestWindowRMS(output) <= Signals.loudestWindowRMS(input) * 1.02)
+    }
+
     /// Accelerating every 20 ms frame of 10 s of a periodic signal shortens it by at least 20 %, at the
     /// same pitch, with no click at any joint.
     @Test(arguments: [220.0, 140.0])
