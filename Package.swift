@@ -44,6 +44,8 @@ let package = Package(
         .target(name: "Transport", dependencies: ["CVCBShims"]),
         // Adaptive jitter buffer for 20 ms audio frames.
         .target(name: "JitterBuffer", dependencies: ["RTP"]),
+        // Playout of decoded audio: NetEq-class time-stretching (accelerate / preemptive expand by one pitch period).
+        .target(name: "Playout"),
         // ICE-lite for WebRTC peers: STUN messages (RFC 5389), checks and consent (RFC 8445 §2.5, RFC 7675), RFC 7983 demultiplexing.
         .target(name: "ICE", dependencies: ["KeyDerivation", "Transport"]),
         // A directory's entries synced to disk (the booking journal and the key files share it).
@@ -123,6 +125,7 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
         .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
         .testTarget(name: "JitterBufferTests", dependencies: ["JitterBuffer"]),
+        .testTarget(name: "PlayoutTests", dependencies: ["Playout", "AudioSignal", "JitterBuffer"]),
         .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal"]),
         .testTarget(name: "ImpairmentTests", dependencies: ["Impairment"]),
         .testTarget(name: "QualityModelTests", dependencies: ["QualityModel", "JitterBuffer", "RTP"]),

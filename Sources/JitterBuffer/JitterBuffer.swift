@@ -252,8 +252,10 @@ public final class JitterBuffer {
         UnsafeRawBufferPointer(start: storage.baseAddress! + index * Self.slotBytes, count: slotLength[index])
     }
 
-    /// Audio buffered ahead of playout, in milliseconds.
-    private var bufferedMilliseconds: Int64 {
+    /// Audio buffered ahead of playout, in milliseconds: after `nextFrame`, what still waits here
+    /// (`statistics.currentDelayMilliseconds` is the level before that frame was taken). A playout
+    /// stage after the decoder adds what it holds to this to know the site's whole delay.
+    public var bufferedMilliseconds: Int64 {
         max(0, (newestTimestamp + Self.frameTicks - playTimestamp) / 48)
     }
 
