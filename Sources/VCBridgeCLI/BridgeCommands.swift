@@ -364,8 +364,10 @@ private func videoIn(_ v: [String: Any]) -> String {
     guard number("packetsIn") > 0 else { return "-" }
     let dropped = ["droppedOverRate", "droppedOversize", "droppedPayloadType", "droppedNotAllowed", "droppedMalformed"]
         .reduce(0) { $0 + number($1) }
+    // A browser's camera is asked (REMB) for at most this much, less while its video is lost.
+    let asked = number("rembKbps") > 0 ? String(format: ", asked ≤ %.0f", number("rembKbps")) : ""
     return String(format: "%.0f kb/s %.0f fps", number("inKbps"), number("framesPerSecond"))
-        + (dropped > 0 ? String(format: ", %.0f dropped", dropped) : "")
+        + (dropped > 0 ? String(format: ", %.0f dropped", dropped) : "") + asked
 }
 
 /// Which sites a receiver's presenter and speaker streams show.

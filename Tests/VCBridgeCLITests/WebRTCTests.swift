@@ -135,6 +135,9 @@ extension WebRTCTests {
             rates.append(try video()["inKbps"] as? Double ?? -1)
         }
         let after = try video()
+        // Technicians see what the camera is asked for in the status table: 80 % of the 300 kb/s allowance.
+        let table = try bridge.cli(["status"]).stdout
+        #expect(table.contains("asked ≤ 240"), "\(table)")
         let accepted = (after["packetsIn"] as? Int ?? 0) - (before["packetsIn"] as? Int ?? 0)
         let dropped = (after["droppedOverRate"] as? Int ?? 0) - (before["droppedOverRate"] as? Int ?? 0)
         // What the camera sent: what was accepted, scaled up by the packets dropped over the allowance.
