@@ -15,6 +15,9 @@ public enum WebRTCJoinProof {
         public var time: Int64
         public var proof: [UInt8]
 
+        /// The latest `time` a header may carry (2^40 s).
+        public static let latestTime: Int64 = 1 << 40
+
         public init(site: String, nonce: [UInt8], time: Int64, proof: [UInt8]) {
             self.site = site
             self.nonce = nonce
@@ -39,7 +42,8 @@ public enum WebRTCJoinProof {
             }
             guard fields.count == 4, let site = fields["site"], !site.isEmpty,
                   let nonce = JoinProtocol.bytes(hex: fields["nonce"], length: JoinProtocol.nonceLength),
-                  let timeText = fields["time"], let time = Int64(timeText),
+                  // Unix seconds from 1970 to about year 36,800: nothing outside can make the bridge's arithmetic overflow.
+                  let timeText = fields["time"], let time = Int64(timeText), (0...Self.latestTime).contains(time),
                   let proof = JoinProtocol.bytes(hex: fields["proof"], length: HMACSHA256.outputLength)
             else { return nil }
             self.init(site: site, nonce: nonce, time: time, proof: proof)

@@ -46,7 +46,7 @@ extension WebRTCFrontEnd {
             return Self.refusal(401, "malformed", "an Authorization header signed with the site's key, for this session's site")
         }
         let now = Int64(wallClock().seconds)
-        guard abs(now - credentials.time) <= Self.clockSkewSeconds,
+        guard Self.isWithinSkew(credentials.time, now: now),
               let key = try? bridge.keys.key(for: session.site.id), key.generation == session.generation,
               let authentication = try? WebRTCJoinProof.authenticationKey(secret: key.secret, site: session.site.id, nonce: credentials.nonce),
               let expected = try? WebRTCJoinProof.proof(.floor, key: authentication, site: session.site.id, time: credentials.time,

@@ -26,9 +26,9 @@ final class WebRTCFrontEnd: @unchecked Sendable {
 
     unowned let bridge: BridgeServer
     let handshakes: WebRTCHandshakes
-    /// Nonces of accepted requests: a replayed request is refused. A nonce is kept for twice the allowed skew, after
-    /// which a replay fails the time check.
-    let seenNonces = Mutex(ReplayCache(capacity: maximumRememberedNonces, lifetime: 2 * clockSkewSeconds))
+    /// Nonces of accepted requests: a replayed request is refused. A nonce is kept for twice the allowed skew and a
+    /// second, after which a replay fails the time check (a request dated the skew ahead is valid until twice it).
+    let seenNonces = Mutex(ReplayCache(capacity: maximumRememberedNonces, lifetime: 2 * clockSkewSeconds + 1))
 
     init(bridge: BridgeServer, handshakes: WebRTCHandshakes) {
         self.bridge = bridge
@@ -83,7 +83,7 @@ final class WebRTCFrontEnd: @unchecked Sendable {
         }
         let siteFingerprint = checked.negotiation.remoteFingerprint.bytes
         let now = Int64(wallClock().seconds)
-        guard abs(now - credentials.time) <= Self.clockSkewSeconds else {
+        guard Self.isWithinSkew(credentials.time, now: now) else {
             return Self.refusal(401, "authentication-failed", "the request's time is more than \(Self.clockSkewSeconds) s from the bridge's")
         }
         // A site without a usable key is refused as a wrong key would be.
@@ -171,6 +171,12 @@ final class WebRTCFrontEnd: @unchecked Sendable {
             fingerprint: .sha256(handshakes.certificate.fingerprint.bytes), address: bridge.options.listenAddress,
             port: bridge.mediaAddress.port, audio: stream(ssrcs.bridgeAudio, "mix"), presenter: stream(ssrcs.presenter, "presenter"),
             speaker: stream(ssrcs.speaker, "speaker"), sessionID: UInt64(ssrcs.bridgeAudio))
+    }
+
+    /// Whether a request's time is within ``clockSkewSeconds`` of `now`, whatever the number (no overflow trap).
+    static func isWithinSkew(_ time: Int64, now: Int64) -> Bool {
+        let (difference, overflow) = now.subtractingReportingOverflow(time)
+        return !overflow && difference.magnitude <= UInt64(clockSkewSeconds)
     }
 
     // MARK: Responses

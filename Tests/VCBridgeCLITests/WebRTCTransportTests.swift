@@ -92,6 +92,22 @@ struct WebRTCTransportTests {
         #expect(bridge.stop() == 0)
     }
 
+    @Test func aJoinDatedAtTheEndOfTimeIsRefusedAndTheBridgeGoesOn() throws {
+        // time = Int64.min once trapped the bridge (abs(now - time)): one unauthenticated request ended every meeting.
+        let bridge = try RunningBridge(quality: RunningBridge.withWeb)
+        let offer = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SDPTests/Fixtures/aiortc-1-offer.sdp").path, encoding: .utf8)
+        for time in ["-9223372036854775808", "9223372036854775807"] {
+            let response = try httpPost(bridge.web + "/webrtc/join", body: offer, headers: [
+                "Content-Type": "application/sdp",
+                "Authorization": #"VCBridge site="lang-cong", nonce="\#(String(repeating: "ab", count: 32))", time="\#(time)", proof="\#(String(repeating: "cd", count: 32))""#,
+            ])
+            #expect(response.status == 401, "\(response)")
+        }
+        #expect(try bridge.status()["pid"] != nil)  // still serving
+        #expect(bridge.stop() == 0)
+    }
+
     @Test func theFirstCheckRightAfterTheAnswerIsAnswered() throws {
         // The answer comes once the media thread has the session: a browser's first check, sent the moment it
         // has the answer, must not be dropped as unknown (its retransmission would come 100-250 ms later).
