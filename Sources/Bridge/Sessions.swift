@@ -1,4 +1,5 @@
 import Admission
+import KeyDerivation
 import CivilTime
 import Scheduler
 import SiteDirectory
@@ -68,7 +69,18 @@ final class SessionTable: Sendable {
     var all: [Admitted] { sessions.withLock { Array($0.values) } }
 
     /// The WebRTC session with this token.
-    func session(token: String) -> Admitted? { sessions.withLock { $0.values.first { $0.token == token } } }
+    /// The session a WebRTC token names; the token (a capability) is compared in constant time with every session's.
+    func session(token: String) -> Admitted? {
+        let wanted = Array(token.utf8)
+        return sessions.withLock { table in
+            var found: Admitted? = nil
+            for session in table.values {
+                guard let own = session.token else { continue }
+                if HMACSHA256.constantTimeEqual(Array(own.utf8), wanted) { found = session }
+            }
+            return found
+        }
+    }
 
     /// Whether `session` is still its site's current one.
     func isCurrent(_ session: Admitted) -> Bool { sessions.withLock { $0[session.site.index] === session } }

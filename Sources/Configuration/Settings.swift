@@ -31,8 +31,8 @@ public struct Settings: Sendable, Equatable {
     /// A site that sends nothing for this long is shown as lost and its session ends.
     public var lostAfterSeconds: Int
     /// A WebRTC peer whose consent checks (RFC 7675) have stopped for this long is dropped even if its media still
-    /// comes (RFC 7675's 30 s: browsers check about every 5 s and do not repeat a lost check). At least
-    /// ``lostAfterSeconds``.
+    /// comes (RFC 7675's 30 s: browsers check about every 5 s and do not repeat a lost check). Raised to
+    /// ``lostAfterSeconds`` when shorter.
     public var consentSeconds: Int
     /// Time from accepting a join connection to admitting the site; a connection that has not
     /// proved its key by then is closed, however its bytes trickle in.
@@ -115,10 +115,8 @@ public struct Settings: Sendable, Equatable {
         mediaPort = try integer("bridge", "mediaPort", in: 0...65535)
         talkers = try integer("bridge", "talkers", in: 1...8)
         lostAfterSeconds = try integer("bridge", "lostAfterSeconds", in: 2...600)
-        consentSeconds = try integer("bridge", "consentSeconds", in: 2...600)
-        guard consentSeconds >= lostAfterSeconds else {
-            throw SettingsError("\(origin): 'bridge.consentSeconds' (\(consentSeconds)) must be at least 'bridge.lostAfterSeconds' (\(lostAfterSeconds)): a peer without consent checks is dropped, so that must not come before a silent one is")
-        }
+        // Never shorter than lostAfterSeconds (a config from before this key, with a longer lostAfterSeconds, still starts).
+        consentSeconds = max(try integer("bridge", "consentSeconds", in: 2...600), lostAfterSeconds)
         joinTimeoutMilliseconds = try integer("bridge", "joinTimeoutMs", in: 100...60_000)
         maxPendingJoins = try integer("bridge", "maxPendingJoins", in: 1...100_000)
         maxPendingJoinsPerAddress = try integer("bridge", "maxPendingJoinsPerAddress", in: 1...100_000)

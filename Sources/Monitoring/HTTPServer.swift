@@ -110,8 +110,9 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     public struct Limits: Sendable {
-        /// Connections at once (a thread each). Join pages keep one open each (keep-alive), so room for every site.
-        public var maxConnections = 256
+        /// Connections at once (a thread each). Join pages keep one open each (keep-alive, granted while at most half
+        /// are in use), so room for every site's page twice over.
+        public var maxConnections = 512
         /// From one peer (``SocketAddress/peerGroup``: an IPv4 address or an IPv6 /64), so one cannot take every slot.
         public var maxConnectionsPerPeer = 8
         /// For the whole request, head and body, from accept.
@@ -124,6 +125,9 @@ public final class HTTPServer: @unchecked Sendable {
         /// half of ``maxConnections`` are in use, after each response: idle connections must not crowd new ones out).
         public var keepAliveIdleNanoseconds: Int64 = 15_000_000_000
         public var maxRequestsPerConnection = 1000
+        /// No connection lives longer than this from accept: its next response says `Connection: close` (a page
+        /// simply opens another), so a slow trickle of requests cannot hold a thread for hours.
+        public var keepAliveLifetimeNanoseconds: Int64 = 120_000_000_000
         public init() {}
     }
 
@@ -466,6 +470,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// ``Limits/keepAliveIdleNanoseconds``, up to ``Limits/maxRequestsPerConnection``; each request has its own deadline.
     private func answer(_ channel: Channel, deadline first: Int64) {
         var deadline = first
+        let closeBy = first - limits.requestTimeoutNanoseconds + limits.keepAliveLifetimeNanoseconds  // from accept
         var served = 0
         while true {
             let response: Response
@@ -487,31 +492,33 @@ public final class HTTPServer: @unchecked Sendable {
                 response = answer
                 head = request.method == .head
                 served += 1
-                keepAlive = request.keepAlive && served < limits.maxRequestsPerConnection
-                    && active.withLock { $0.total } <= limits.maxConnections / 2
+                keepAlive = request.keepAlive && served < limits.maxRequestsPerConnection && monotonicNanoseconds() < closeBy
+                    && !closing.load(ordering: .acquiring) && active.withLock { $0.total } <= limits.maxConnections / 2
             }
             // Sent by the deadline from accept; an answer due at the deadline (a 408) gets a second.
             let sendBy = max(deadline, monotonicNanoseconds() + 1_000_000_000)
             guard send(response, head: head, keepAlive: keepAlive, on: channel, deadline: sendBy) else { return channel.connection.reset() }
             guard keepAlive else { return linger(channel) }
             // The next request must begin within the idle time; then it has the whole request time.
-            guard Self.waitReadable(channel.connection.pollDescriptor, nanoseconds: limits.keepAliveIdleNanoseconds) else { return }
+            guard waitForNextRequest(channel.connection.pollDescriptor) else { return }
             deadline = monotonicNanoseconds() + limits.requestTimeoutNanoseconds
         }
     }
 
-    /// Whether bytes (or the peer's close) arrive on `descriptor` within `nanoseconds`.
-    private static func waitReadable(_ descriptor: Int32, nanoseconds: Int64) -> Bool {
-        let end = monotonicNanoseconds() + nanoseconds
-        while true {
+    /// Whether bytes (or the peer's close) arrive on `descriptor` within the keep-alive idle time; false as soon as
+    /// the server is closing (looked at every 250 ms).
+    private func waitForNextRequest(_ descriptor: Int32) -> Bool {
+        let end = monotonicNanoseconds() + limits.keepAliveIdleNanoseconds
+        while !closing.load(ordering: .acquiring) {
             let left = end - monotonicNanoseconds()
             guard left > 0 else { return false }
             var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fds, 1, Int32(min(left / 1_000_000 + 1, 60_000)))
+            let ready = poll(&fds, 1, Int32(min(left / 1_000_000 + 1, 250)))
             if ready < 0, errno == EINTR { continue }
             if ready == 0 { continue }
             return ready > 0
         }
+        return false
     }
 
     /// A plain-text answer that says what went wrong.

@@ -134,13 +134,18 @@ function fingerprintOf(sdp) {
   return unhex(m[1].replace(/:/g, ""));
 }
 
+// The site the link names (`/join/#lang-cong`); a malformed link names none rather than stopping the page.
+function siteInLink() {
+  try { return decodeURIComponent(location.hash.slice(1)); } catch (error) { return ""; }
+}
+
 // ---- Devices: camera, microphone, speaker, with a level meter and self-view ----
 
 const app = {
   state: "setup", key: null, local: null, pc: null, token: null, session: null, serverSkew: 0,
   rejoins: 0, backoff: 0, timer: null, poller: null, failures: 0, disconnectedSince: 0, wanted: false,
   audio: null, incoming: null, micMeter: null, frames: { presenter: 0, speaker: 0 }, lastStats: null,
-  notice: "", seen: {}, answeredAt: 0, expected: decodeURIComponent(location.hash.slice(1)),
+  notice: "", seen: {}, answeredAt: 0, expected: siteInLink(),
 };
 
 async function openDevices() {

@@ -228,6 +228,29 @@ struct HTTPServerKeepAliveTests {
         }
     }
 
+    @Test func noConnectionIsKeptAliveLongerThanItsLifetimeFromAccept() throws {
+        // A client that sends a request now and then cannot hold its connection (and thread) for hours.
+        var limits = HTTPServer.Limits()
+        limits.keepAliveLifetimeNanoseconds = 600_000_000
+        let server = try HTTPServer(bindTo: SocketAddress(ip: "127.0.0.1", port: 0), limits: limits) { _ in
+            .init(contentType: "text/plain", body: "ok")
+        }
+        Thread { server.serve() }.start()
+        defer { server.close() }
+        let c = try TCPConnection(connectingTo: server.localAddress)
+        var answers: [Bool] = []
+        for _ in 0..<4 {
+            try c.send(Array("GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n".utf8))
+            guard let r = try response(c) else { break }
+            answers.append(r.head.contains("Connection: keep-alive"))
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        // Kept alive at first; the answer after 0.6 s from accept closes it.
+        #expect(answers.first == true && answers.last == false && answers.count >= 3, "\(answers)")
+        _ = try? c.receiveLine(timeoutMilliseconds: 2000)
+        #expect(c.peerClosed)
+    }
+
     @Test func keptAliveConnectionsStopBeingKeptWhenTheServerIsHalfFull() throws {
         var limits = HTTPServer.Limits()
         limits.maxConnections = 4

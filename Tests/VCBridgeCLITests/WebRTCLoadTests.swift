@@ -236,7 +236,7 @@ struct WebRTCSessionTests {
         #expect(stranger.status == 400 && stranger.json["reason"] as? String == "not-in-meeting", "\(stranger)")
         let given = try floorRequest(#"{"site":"lang-cong"}"#, key: try bridge.key("song-lo"), path: host.sessionPath, web: web)
         #expect(given.status == 200 && given.json["floor"] as? String == "lang-cong", "\(given)")
-        #expect(bridge.logText.contains("event=floor meeting=1 site=lang-cong"), "\(bridge.logText)")
+        #expect(try waitFor(5) { bridge.logText.contains("event=floor meeting=1 site=lang-cong") }, "\(bridge.logText)")
         #expect(try request("GET", commune.sessionPath, web: web).json["floor"] as? String == "lang-cong")
         let back = try floorRequest(#"{"site":null}"#, key: try bridge.key("song-lo"), path: host.sessionPath, web: web)
         #expect(back.status == 200 && back.json["floor"] is NSNull, "\(back)")
