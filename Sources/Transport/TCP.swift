@@ -206,26 +206,7 @@ public final class TCPConnection: @unchecked Sendable {
     public func receiveLine(deadline: Int64) throws(SocketError) -> String? {
         while true {
             if let line = try bufferedLine() { return line }
-            let left = deadline - monotonicNanoseconds()
-            guard left > 0 else { return nil }
-            var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fds, 1, Int32(min(left / 1_000_000 + 1, 60_000)))
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw SocketError("poll")
-            }
-            if ready == 0 { continue }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                throw SocketError("recv")
-            }
-            if n == 0 {
-                peerClosed = true
-                return nil
-            }
-            buffer += chunk[0..<n]
+            guard try readMore(atMost: 4096, deadline: deadline) else { return nil }
         }
     }
 
@@ -233,8 +214,18 @@ public final class TCPConnection: @unchecked Sendable {
     /// - Returns: the bytes, or nil when the peer closed the stream first or the deadline passed.
     public func receive(count: Int, deadline: Int64) throws(SocketError) -> [UInt8]? {
         while buffer.count < count {
+            guard try readMore(atMost: min(65_536, max(4096, count - buffer.count)), deadline: deadline) else { return nil }
+        }
+        defer { buffer.removeFirst(count) }
+        return Array(buffer[0..<count])
+    }
+
+    /// Waits for bytes until `deadline` and appends what came (at most `limit`) to the buffer.
+    /// - Returns: false when the deadline passed or the peer closed the stream (``peerClosed``).
+    private func readMore(atMost limit: Int, deadline: Int64) throws(SocketError) -> Bool {
+        while true {
             let left = deadline - monotonicNanoseconds()
-            guard left > 0 else { return nil }
+            guard left > 0 else { return false }
             var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             let ready = poll(&fds, 1, Int32(min(left / 1_000_000 + 1, 60_000)))
             if ready < 0 {
@@ -242,7 +233,7 @@ public final class TCPConnection: @unchecked Sendable {
                 throw SocketError("poll")
             }
             if ready == 0 { continue }
-            var chunk = [UInt8](repeating: 0, count: min(65_536, max(4096, count - buffer.count)))
+            var chunk = [UInt8](repeating: 0, count: limit)
             let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
@@ -250,12 +241,11 @@ public final class TCPConnection: @unchecked Sendable {
             }
             if n == 0 {
                 peerClosed = true
-                return nil
+                return false
             }
             buffer += chunk[0..<n]
+            return true
         }
-        defer { buffer.removeFirst(count) }
-        return Array(buffer[0..<count])
     }
 
     /// Ends the stream so that a blocked reader on the other side (or here) wakes up.
