@@ -23,8 +23,7 @@ struct AnswerWriter {
             case .speaker?:
                 media.append(videoSection(videos[1], offered: section, stream: bridge.speaker, connection: connection))
             case nil:
-                var rejected = MediaDescription(kind: section.kind, port: 0, proto: section.proto,
-                                                formats: section.formats, connection: connection)
+                var rejected = MediaDescription.rejecting(section, connection: connection)
                 if let mid = section.mid { rejected.attributes.append(.mid(mid)) }
                 media.append(rejected)
             }
@@ -91,26 +90,7 @@ struct AnswerWriter {
         attributes += streamLines.msid
         attributes += rtcpAttributes(reducedSize: chosen.reducedSizeRTCP)
         for (codec, map) in zip(chosen.codecs, choice.rtpMaps) {
-            attributes.append(.rtpmap(map))
-            let pt = codec.payloadType
-            if codec.feedback.contains(.remb) {
-                attributes.append(.rtcpFeedback(RTCPFeedback(payloadType: pt, type: "goog-remb")))
-            }
-            if codec.feedback.contains(.fir) {
-                attributes.append(.rtcpFeedback(RTCPFeedback(payloadType: pt, type: "ccm", parameter: "fir")))
-            }
-            if codec.feedback.contains(.nack) {
-                attributes.append(.rtcpFeedback(RTCPFeedback(payloadType: pt, type: "nack")))
-            }
-            if codec.feedback.contains(.pli) {
-                attributes.append(.rtcpFeedback(RTCPFeedback(payloadType: pt, type: "nack", parameter: "pli")))
-            }
-            if codec.name == .h264, let profile = codec.profileLevelID {
-                let asymmetry = codec.levelAsymmetryAllowed
-                let parameters = (asymmetry ? "level-asymmetry-allowed=1;" : "")
-                    + "packetization-mode=1;profile-level-id=\(profile)"
-                attributes.append(.fmtp(FormatParameters(format: String(pt), parameters: parameters)))
-            }
+            attributes.appendVideoCodec(codec, rtpMap: map)
         }
         attributes += streamLines.ssrc
         attributes += candidateAttributes

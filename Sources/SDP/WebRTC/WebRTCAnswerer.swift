@@ -143,10 +143,8 @@ public enum WebRTCAnswerer {
 
     private static func chooseAudio(_ section: MediaDescription, mid: String, index: Int,
                                     offer: SessionDescription) throws(WebRTCOfferError) -> AudioChoice {
-        guard let opus = section.codecs.first(where: { codec in
-            guard let map = codec.rtpMap else { return false }
-            return map.isEncoding("opus") && map.clockRate == 48_000 && map.encodingParameters == "2"
-        }), let map = opus.rtpMap else {
+        guard let opus = section.codecs.first(where: { $0.rtpMap != nil && $0.matches(.opus) }),
+              let map = opus.rtpMap else {
             let offered = section.codecs.compactMap(\.encodingName).joined(separator: ", ")
             throw WebRTCOfferError(.noOpus, mid: mid, detail: "offered \(offered.isEmpty ? "nothing" : offered)")
         }
@@ -170,27 +168,19 @@ public enum WebRTCAnswerer {
         let codecs = section.codecs
         var chosen: [NegotiatedVideoCodec] = []
         var maps: [RTPMap] = []
-        let vp8Codec = codecs.first { codec in
-            codec.rtpMap.map { $0.isEncoding("VP8") && $0.clockRate == 90_000 } ?? false
-        }
+        let vp8Codec = codecs.first { $0.rtpMap != nil && $0.matches(.vp8) }
         if let vp8 = vp8Codec {
             chosen.append(NegotiatedVideoCodec(name: .vp8, payloadType: vp8.payloadType,
-                                               feedback: feedback(of: vp8), profileLevelID: nil))
+                                               feedback: VideoFeedback(offeredBy: vp8), profileLevelID: nil))
             maps.append(vp8.rtpMap!)
         }
-        let h264Candidates: [(Codec, H264ProfileLevel)] = codecs.compactMap { codec in
-            guard let map = codec.rtpMap, map.isEncoding("H264"), map.clockRate == 90_000,
-                  codec.parameters?.parameter("packetization-mode") == "1",
-                  let profile = H264ProfileLevel(codec.parameters?.parameter("profile-level-id") ?? "42000a"),
-                  profile.isConstrainedBaseline else { return nil }
-            return (codec, profile)
-        }
-        let preferred = h264Candidates.first { $0.1.profileIDC == 0x42 && $0.1.levelIDC == 0x1F }
+        let h264Candidates = H264ProfileLevel.candidates(in: codecs) { $0.isConstrainedBaseline }
+        let preferred = h264Candidates.first { $0.profile.profileIDC == 0x42 && $0.profile.levelIDC == 0x1F }
             ?? h264Candidates.first
         if let (h264, profile) = preferred {
             let asymmetry = h264.parameters?.parameter("level-asymmetry-allowed") == "1"
             chosen.append(NegotiatedVideoCodec(
-                name: .h264, payloadType: h264.payloadType, feedback: feedback(of: h264),
+                name: .h264, payloadType: h264.payloadType, feedback: VideoFeedback(offeredBy: h264),
                 profileLevelID: H264ProfileLevel.answer(for: profile, levelAsymmetryAllowed: asymmetry),
                 levelAsymmetryAllowed: asymmetry))
             maps.append(h264.rtpMap!)
@@ -206,14 +196,5 @@ public enum WebRTCAnswerer {
             codecs: chosen, reducedSizeRTCP: section.hasReducedSizeRTCP, remoteSSRCs: ssrcs,
             remoteCNAME: ssrcs.first.flatMap { section.sourceAttribute("cname", of: $0) })
         return VideoChoice(negotiated: negotiated, rtpMaps: maps)
-    }
-
-    private static func feedback(of codec: Codec) -> VideoFeedback {
-        var feedback: VideoFeedback = []
-        if codec.acceptsFeedback("nack") { feedback.insert(.nack) }
-        if codec.acceptsFeedback("nack", "pli") { feedback.insert(.pli) }
-        if codec.acceptsFeedback("ccm", "fir") { feedback.insert(.fir) }
-        if codec.acceptsFeedback("goog-remb") { feedback.insert(.remb) }
-        return feedback
     }
 }
