@@ -1,0 +1,34 @@
+/// Writes the bridge's SIP descriptions (offers and answers): one `c=` at session level, plain m-lines in the shape
+/// room systems and baresip expect, the shared video codec lines.
+enum SIPDescriptionWriter {
+    /// The description around `media`: `o=vcbridge`, `s=vcbridge`, the bridge's address in `c=`.
+    static func session(bridge: SIPBridgeParameters, media: [MediaDescription]) -> SessionDescription {
+        SessionDescription(
+            origin: Origin(username: "vcbridge", sessionID: String(bridge.sessionID),
+                           sessionVersion: String(bridge.sessionVersion), addressType: bridge.addressType,
+                           address: bridge.address),
+            sessionName: "vcbridge",
+            connection: ConnectionData(addressType: bridge.addressType, address: bridge.address),
+            media: media)
+    }
+
+    /// The rtpmap (and Opus's fmtp) of an audio codec with `payloadType`.
+    static func audioCodecAttributes(_ codec: SIPAudioCodec, payloadType: UInt8) -> [SDPAttribute] {
+        var out: [SDPAttribute] = [.rtpmap(codec.format.rtpMap(payloadType: payloadType))]
+        if codec == .opus {
+            out.append(.fmtp(FormatParameters(format: String(payloadType), parameters: "useinbandfec=1")))
+        }
+        return out
+    }
+
+    /// The lines after the codecs: ptime (audio), rtcp-mux, the bridge's key, the direction.
+    static func streamAttributes(packetTime: Int?, rtcpMux: Bool, crypto: SDESCrypto?,
+                                 direction: MediaDirection) -> [SDPAttribute] {
+        var out: [SDPAttribute] = []
+        if let packetTime { out.append(.other(name: "ptime", value: String(packetTime))) }
+        if rtcpMux { out.append(.rtcpMux) }
+        if let crypto { out.append(crypto.attribute) }
+        out.append(.direction(direction))
+        return out
+    }
+}
