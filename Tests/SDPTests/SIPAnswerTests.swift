@@ -261,4 +261,44 @@ struct SIPAnswerTests {
         #expect(answer.negotiation.rejected.map(\.index) == [1, 2, 3])
         #expect(SIPBridge.lines(answer.text).contains("m=video 0 RTP/SAVP 109 110 34"))
     }
+
+    @Test("IPv6 on both sides: c=IN IP6 read, and written for the bridge's address")
+    func ipv6() throws {
+        let offer = SIPFixture.baresipSRTPMandatory.text
+            .replacingLines("c=IN IP4 127.0.0.1", with: "c=IN IP6 2001:db8::21")
+        let bridge = try SIPBridgeParameters(address: "2001:db8::7", audioPort: 30_000,
+                                             audioKey: SDESKey(keySalt: SIPBridge.audioKeyBytes),
+                                             videoKey: SDESKey(keySalt: SIPBridge.videoKeyBytes), sessionID: 1)
+        let answer = try SIPAnswerer.answer(to: SessionDescription(parsing: offer), bridge: bridge,
+                                            policy: SIPMediaPolicy())
+        #expect(answer.negotiation.audio.media.remote.address == "2001:db8::21")
+        #expect(Array(SIPBridge.lines(answer.text).prefix(4)) == [
+            "v=0", "o=vcbridge 1 1 IN IP6 2001:db8::7", "s=vcbridge", "c=IN IP6 2001:db8::7"])
+        // An IPv4 literal under IP6 is not taken.
+        let mismatched = offer.replacingLines("c=IN IP6 2001:db8::21", with: "c=IN IP6 192.0.2.1")
+        #expect(throws: SIPSDPError.self) { try SIPAnswerer.answer(to: SessionDescription(parsing: mismatched),
+                                                                   bridge: bridge, policy: SIPMediaPolicy()) }
+    }
+
+    @Test("bridge parameters that cannot go into SDP are refused")
+    func badParameters() throws {
+        let audio = try SDESKey(keySalt: SIPBridge.audioKeyBytes)
+        let video = try SDESKey(keySalt: SIPBridge.videoKeyBytes)
+        #expect(throws: SIPParameterError.self) {
+            try SIPBridgeParameters(address: "bridge.example.org", audioPort: 30_000, audioKey: audio, videoKey: video,
+                                    sessionID: 1)
+        }
+        #expect(throws: SIPParameterError.self) {
+            try SIPBridgeParameters(address: "192.0.2.1", audioPort: 30_001, audioKey: audio, videoKey: video,
+                                    sessionID: 1)
+        }
+        #expect(throws: SIPParameterError.self) {
+            try SIPBridgeParameters(address: "192.0.2.1", audioPort: 30_000, videoPort: 30_000, audioKey: audio,
+                                    videoKey: video, sessionID: 1)
+        }
+        #expect(throws: SIPParameterError.self) {
+            try SIPBridgeParameters(address: "192.0.2.1", audioPort: 30_000, audioKey: audio, videoKey: audio,
+                                    sessionID: 1)
+        }
+    }
 }
