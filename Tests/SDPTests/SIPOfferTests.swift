@@ -86,6 +86,19 @@ struct SIPOfferTests {
         #expect(negotiation.rejected.map(\.index) == [1])
     }
 
+    @Test("an answer with its own dynamic payload types: we send with theirs and receive ours (RFC 3264 §6.1)")
+    func answerPayloadTypes() throws {
+        let text = Self.answer(audio: ["m=audio 5004 RTP/SAVP 111", "a=rtpmap:111 opus/48000/2", Self.theirCrypto],
+                               video: ["m=video 5006 RTP/SAVP 120", "a=rtpmap:120 VP8/90000", "a=rtcp-fb:120 nack pli",
+                                       "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(SIPBridge.audioKeyText)"])
+        let negotiation = try SIPOfferer.parseAnswer(SessionDescription(parsing: text), to: try Self.offer())
+        #expect(negotiation.audio.payloadType == 111)
+        #expect(negotiation.audio.receivePayloadType == 96)
+        #expect(negotiation.video?.codec.payloadType == 120)
+        #expect(negotiation.video?.codec.feedback == [.pli])
+        #expect(negotiation.video?.receivePayloadType == 98)
+    }
+
     @Test("answers that do not fit the offer are refused by name")
     func badAnswers() throws {
         let offer = try Self.offer()

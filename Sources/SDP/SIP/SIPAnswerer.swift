@@ -114,6 +114,7 @@ public enum SIPAnswerer {
         let stream = SIPMediaStream(index: index, proto: section.proto, remote: remote, srtp: keys.srtp,
                                     direction: direction, avpf: SIPSectionReader.isAVPF(proto: section.proto))
         let negotiated = SIPNegotiatedAudio(media: stream, codec: codec, payloadType: offered.payloadType,
+                                            receivePayloadType: offered.payloadType,
                                             clockRate: codec.rtpClockRate,
                                             telephoneEventPayloadType: event?.payloadType, packetTime: packetTime)
         let attributes = SIPDescriptionWriter.audioCodecAttributes(codec, payloadType: offered.payloadType)
@@ -151,7 +152,7 @@ public enum SIPAnswerer {
                                                             crypto: keys.answer, direction: direction)
         let answered = MediaDescription(kind: section.kind, port: port, proto: section.proto,
                                         formats: [String(codec.payloadType)], attributes: attributes)
-        return (SIPNegotiatedVideo(media: stream, codec: codec), answered)
+        return (SIPNegotiatedVideo(media: stream, codec: codec, receivePayloadType: codec.payloadType), answered)
     }
 
     /// The offer's line the bridge keys with (the current tag and suite if still offered, else the first

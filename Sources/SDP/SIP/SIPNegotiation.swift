@@ -12,10 +12,13 @@ public struct SIPNegotiation: Hashable, Sendable {
         if audio.media.remote != previous.audio.media.remote || video?.media.remote != previous.video?.media.remote {
             changes.insert(.remoteAddress)
         }
-        if audio.codec != previous.audio.codec || audio.payloadType != previous.audio.payloadType {
+        if audio.codec != previous.audio.codec || audio.payloadType != previous.audio.payloadType
+            || audio.receivePayloadType != previous.audio.receivePayloadType {
             changes.insert(.audioCodec)
         }
-        if video?.codec != previous.video?.codec { changes.insert(.videoCodec) }
+        if video?.codec != previous.video?.codec || video?.receivePayloadType != previous.video?.receivePayloadType {
+            changes.insert(.videoCodec)
+        }
         let streams: [(SIPMediaStream?, SIPMediaStream?)] = [(audio.media, previous.audio.media),
                                                              (video?.media, previous.video?.media)]
         for (now, before) in streams {
@@ -117,8 +120,11 @@ public enum SIPAudioCodec: String, Hashable, Sendable, CaseIterable {
 public struct SIPNegotiatedAudio: Hashable, Sendable {
     public var media: SIPMediaStream
     public var codec: SIPAudioCodec
-    /// The payload type both ways (the answer's, RFC 3264 §6.1; static or the offer's dynamic one).
+    /// The payload type the bridge sends with: the one the far end listed (RFC 3264 §5.1, §6.1).
     public var payloadType: UInt8
+    /// The payload type the far end sends with: the one the bridge listed. Equal to ``payloadType`` when the bridge
+    /// answers; may differ for a dynamic type when the far end answers the bridge's offer with its own number.
+    public var receivePayloadType: UInt8
     /// The RTP clock rate of ``payloadType``.
     public var clockRate: UInt32
     /// The far end's `telephone-event` payload type if it offered one: not answered, so packets with it are dropped.
@@ -133,6 +139,9 @@ public struct SIPNegotiatedVideo: Hashable, Sendable {
     /// VP8 or H.264 (packetization mode 1, ``NegotiatedVideoCodec/profileLevelID`` both can do), with the RTCP
     /// feedback both use (nack, nack pli, ccm fir, as offered).
     public var codec: NegotiatedVideoCodec
+    /// The payload type the far end sends with (see ``SIPNegotiatedAudio/receivePayloadType``); the bridge sends
+    /// with ``NegotiatedVideoCodec/payloadType``.
+    public var receivePayloadType: UInt8
 }
 
 /// A media section answered with port 0, and why.

@@ -96,7 +96,10 @@ public enum SIPOfferer {
                               detail: "payload type \(codec.payloadType) (\(codec.encodingName ?? "no rtpmap"))")
         }
         let audioCodec = SIPAudioCodec.allCases.first { first.matches($0.format) }!
+        // Our number for it: what the far end sends with (the loop above made sure we offered it).
+        let ourAudio = offered[0].codecs.first { $0.matches(audioCodec.format) }?.payloadType ?? first.payloadType
         let audio = SIPNegotiatedAudio(media: audioStream, codec: audioCodec, payloadType: first.payloadType,
+                                       receivePayloadType: ourAudio,
                                        clockRate: audioCodec.rtpClockRate, telephoneEventPayloadType: nil,
                                        packetTime: SIPAnswerer.packetTime)
 
@@ -121,7 +124,9 @@ public enum SIPOfferer {
                     throw SIPSDPError(.notOffered, section: 1,
                                       detail: "H.264 answered without packetization-mode 1 in the baseline family")
                 }
-                video = SIPNegotiatedVideo(media: media, codec: codec)
+                let ourVideo = offered[1].codecs.first { $0.rtpMap?.encodingName.uppercased() == codec.name.rawValue }
+                video = SIPNegotiatedVideo(media: media, codec: codec,
+                                           receivePayloadType: ourVideo?.payloadType ?? codec.payloadType)
             }
         }
         return SIPNegotiation(audio: audio, video: video, rejected: rejected)
