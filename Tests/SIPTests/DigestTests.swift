@@ -22,6 +22,19 @@ struct DigestTests {
         #expect(authorization.contains("nc=00000001") && authorization.contains("opaque=\"FQhe/"))
     }
 
+    @Test("RFC 2069 §2.4: an older MCU's challenge without qop is answered in that form")
+    func legacyWithoutQop() throws {
+        let challenge = try #require(DigestChallenge(parsing:
+            "Digest realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""))
+        #expect(challenge.algorithm == .md5 && !challenge.qopAuth)
+        let credentials = DigestCredentials(username: "Mufasa", password: "CircleOfLife")
+        let header = try credentials.authorization(for: challenge, method: "GET", uri: "/dir/index.html", cnonce: "unused", nc: 1)
+        #expect(header.contains("response=\"1949323746fe6a43ef61f9606e7febea\""))
+        #expect(!header.contains("qop=") && !header.contains("cnonce="))
+        #expect(DigestChallenge(parsing: "Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\"") == nil)
+        #expect(DigestChallenge(parsing: "Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512-256, qop=\"auth\"") == nil)
+    }
+
     @Test("challenges offer SHA-256 first, then MD5, with one nonce")
     func challengeOrder() throws {
         let challenger = DigestChallenger(realm: "vcbridge", secret: Array(repeating: 7, count: 32))

@@ -102,6 +102,13 @@ struct SIPDialogTests {
             request: try invite(extra: ["Supported: timer", "Session-Expires: 600;refresher=uas", "Min-SE: 120"]), now: 0)
         else { return }
         #expect(asked.intervalSeconds == 600 && asked.weRefresh)
+        // Longer than ours is lowered to our default (RFC 4028 §9 lets the UAS lower it), never below their Min-SE.
+        guard case .accept(let lowered, _) = SIPSessionTimer.answer(
+            request: try invite(extra: ["Supported: timer", "Session-Expires: 86400"]), now: 0) else { return }
+        #expect(lowered.intervalSeconds == 1800)
+        guard case .accept(let theirFloor, _) = SIPSessionTimer.answer(
+            request: try invite(extra: ["Supported: timer", "Session-Expires: 86400", "Min-SE: 3600"]), now: 0) else { return }
+        #expect(theirFloor.intervalSeconds == 3600)
         // UAC side: after a 422 ask for its Min-SE.
         var tooSmall = SIPMessage(startLine: .response(status: 422, reason: "Session Interval Too Small"))
         tooSmall.add("Min-SE", "300")

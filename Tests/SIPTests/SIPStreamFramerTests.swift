@@ -21,6 +21,17 @@ struct SIPStreamFramerTests {
         }
     }
 
+    @Test("a 60 KB message trickled one byte at a time comes out whole (the header search resumes, not restarts)")
+    func trickle() throws {
+        let body = String(repeating: "v", count: 60_000)
+        let text = "INFO sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n"
+            + String(repeating: "X-Pad: 0123456789\r\n", count: 90) + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        var framer = SIPStreamFramer()
+        var out: [SIPMessage] = []
+        for byte in text.utf8 { out += try framer.append(CollectionOfOne(byte)) }
+        #expect(out.count == 1 && out.first?.body.count == 60_000 && framer.bufferedCount == 0)
+    }
+
     @Test("no Content-Length on a stream is an error with the headers kept for a 400")
     func contentLengthRequired() {
         var framer = SIPStreamFramer()

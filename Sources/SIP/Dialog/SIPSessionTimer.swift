@@ -85,7 +85,9 @@ public struct SIPSessionTimer: Sendable, Hashable {
             return .reject(status: 422, reason: "Session Interval Too Small",
                            headers: [SIPHeader("Min-SE", String(policy.minimumSeconds))])
         }
-        let interval = asked?.seconds ?? max(policy.defaultSeconds, theirMin)
+        // A UAS may lower the interval (RFC 4028 §9), never below either side's Min-SE: a bridge wants a dead call
+        // found within its default interval.
+        let interval = max(min(asked?.seconds ?? policy.defaultSeconds, policy.defaultSeconds), theirMin, policy.minimumSeconds)
         let uacSupports = (request.tokens("Supported") + request.tokens("Require")).contains { $0.lowercased() == "timer" }
         let refresher: SIPSessionExpires.Refresher = uacSupports ? (asked?.refresher ?? .uac) : .uas
         var headers = [SIPHeader("Session-Expires", SIPSessionExpires(seconds: interval, refresher: refresher).description)]

@@ -40,6 +40,16 @@ public enum DigestAlgorithm: String, Sendable, Hashable, CaseIterable {
     }
 }
 
+extension DigestAlgorithm {
+    /// The RFC 2069 `response` without qop: H(H(user:realm:password):nonce:H(method:uri)); only the client uses it.
+    func legacyResponse(username: String, realm: String, password: String, method: String, uri: String,
+                        nonce: String) throws(MessageDigestError) -> String {
+        let ha1 = try hex("\(username):\(realm):\(password)")
+        let ha2 = try hex("\(method):\(uri)")
+        return try hex("\(ha1):\(nonce):\(ha2)")
+    }
+}
+
 /// `Digest name=value, name="value", ...` (RFC 7616 §3.3-3.4, RFC 7235's auth-param), names lower-cased, values
 /// unquoted; nil if it is not a Digest header or is malformed. At most 32 parameters.
 func parseDigestParameters(_ header: String) -> [String: String]? {

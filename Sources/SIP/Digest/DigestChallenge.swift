@@ -7,8 +7,8 @@ public struct DigestChallenge: Sendable, Hashable {
     public var algorithm: DigestAlgorithm
     public var opaque: String?
     public var stale: Bool
-    /// Whether `qop` offers `auth` (the only protection we do; a challenge without qop is refused by ``init(parsing:)``,
-    /// as RFC 7616 §3.3 requires qop).
+    /// Whether `qop` offers `auth`. Without qop (RFC 2069, still sent by some older MCUs) the client answers in that
+    /// older form; a qop without `auth` (auth-int only) cannot be answered.
     public var qopAuth: Bool
 
     public init(realm: String, nonce: String, algorithm: DigestAlgorithm, opaque: String? = nil, stale: Bool = false) {
@@ -26,20 +26,23 @@ public struct DigestChallenge: Sendable, Hashable {
               let nonce = parameters["nonce"], !nonce.isEmpty
         else { return nil }
         guard let algorithm = DigestAlgorithm(token: parameters["algorithm"] ?? "MD5") else { return nil }
-        guard let qop = parameters["qop"],
-              qop.split(separator: ",").contains(where: { $0.trimmingSpaces.lowercased() == "auth" })
-        else { return nil }
+        if let qop = parameters["qop"] {
+            guard qop.split(separator: ",").contains(where: { $0.trimmingSpaces.lowercased() == "auth" }) else { return nil }
+            self.qopAuth = true
+        } else {
+            self.qopAuth = false
+        }
         self.realm = realm
         self.nonce = nonce
         self.algorithm = algorithm
         self.opaque = parameters["opaque"]
         self.stale = parameters["stale"]?.lowercased() == "true"
-        self.qopAuth = true
     }
 
     /// The header value.
     public var headerValue: String {
-        var text = "Digest realm=\(quoted(realm)), nonce=\(quoted(nonce)), algorithm=\(algorithm.rawValue), qop=\"auth\""
+        var text = "Digest realm=\(quoted(realm)), nonce=\(quoted(nonce)), algorithm=\(algorithm.rawValue)"
+        if qopAuth { text += ", qop=\"auth\"" }
         if let opaque { text += ", opaque=\(quoted(opaque))" }
         if stale { text += ", stale=true" }
         return text
@@ -64,13 +67,21 @@ public struct DigestCredentials: Sendable, Hashable {
     /// - Throws: ``MessageDigestError`` if NSS fails.
     public func authorization(for challenge: DigestChallenge, method: String, uri: String, cnonce: String,
                               nc: UInt32) throws(MessageDigestError) -> String {
-        let ncText = String(repeating: "0", count: 8 - String(nc, radix: 16).count) + String(nc, radix: 16)
-        let response = try challenge.algorithm.response(
-            username: username, realm: challenge.realm, password: password, method: method, uri: uri,
-            nonce: challenge.nonce, nc: ncText, cnonce: cnonce)
         var text = "Digest username=\(quoted(username)), realm=\(quoted(challenge.realm)), uri=\(quoted(uri)), "
-            + "algorithm=\(challenge.algorithm.rawValue), nonce=\(quoted(challenge.nonce)), nc=\(ncText), "
-            + "cnonce=\(quoted(cnonce)), qop=auth, response=\(quoted(response))"
+            + "algorithm=\(challenge.algorithm.rawValue), nonce=\(quoted(challenge.nonce)), "
+        if challenge.qopAuth {
+            let hex = String(nc, radix: 16)
+            let ncText = String(repeating: "0", count: max(0, 8 - hex.count)) + hex
+            let response = try challenge.algorithm.response(
+                username: username, realm: challenge.realm, password: password, method: method, uri: uri,
+                nonce: challenge.nonce, nc: ncText, cnonce: cnonce)
+            text += "nc=\(ncText), cnonce=\(quoted(cnonce)), qop=auth, response=\(quoted(response))"
+        } else {
+            let response = try challenge.algorithm.legacyResponse(
+                username: username, realm: challenge.realm, password: password, method: method, uri: uri,
+                nonce: challenge.nonce)
+            text += "response=\(quoted(response))"
+        }
         if let opaque = challenge.opaque { text += ", opaque=\(quoted(opaque))" }
         return text
     }

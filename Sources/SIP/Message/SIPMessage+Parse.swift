@@ -20,8 +20,12 @@ extension SIPMessage {
             message.body = Array(bytes[bodyStart...])
             return message
         }
-        guard lengths.allSatisfy({ $0 == lengthText }), let length = parseDecimal(lengthText, max: limits.maxMessageBytes) else {
+        guard lengths.allSatisfy({ $0 == lengthText }), let length = parseDecimal(lengthText, max: Int(UInt32.max)) else {
             throw SIPParseError(.badContentLength, excerpt: Array(lengthText.utf8), header: "Content-Length",
+                                headersOnly: message)
+        }
+        guard length <= limits.maxMessageBytes else {
+            throw SIPParseError(.bodyTooLarge, excerpt: Array("Content-Length: \(length)".utf8), header: "Content-Length",
                                 headersOnly: message)
         }
         guard length <= available else {

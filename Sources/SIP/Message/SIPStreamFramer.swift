@@ -5,6 +5,10 @@ public struct SIPStreamFramer: Sendable {
     public let limits: SIPLimits
     private var buffer: [UInt8] = []
     private var failed: SIPParseError?
+    /// How far the search for the end of the headers has looked.
+    private var scannedTo = 0
+    /// The whole length of the message whose headers are in, waiting for its body.
+    private var pendingLength: Int?
 
     public init(limits: SIPLimits = .stream) {
         self.limits = limits
@@ -40,34 +44,42 @@ public struct SIPStreamFramer: Sendable {
     }
 
     private mutating func nextMessage() throws(SIPParseError) -> SIPMessage? {
-        var start = 0
-        while start < buffer.count, buffer[start] == 0x0D || buffer[start] == 0x0A { start += 1 }
-        if start > 0 { buffer.removeFirst(start) }
-        guard !buffer.isEmpty else { return nil }
-        guard let (_, bodyStart) = SIPMessage.findHeaderEnd(buffer[...], from: 0) else {
-            if buffer.count >= limits.maxMessageBytes { throw SIPParseError(.messageTooLarge, excerpt: buffer.prefix(60)) }
-            return nil
+        if pendingLength == nil {
+            var start = 0
+            while start < buffer.count, buffer[start] == 0x0D || buffer[start] == 0x0A { start += 1 }
+            if start > 0 {
+                buffer.removeFirst(start)
+                scannedTo = 0
+            }
+            guard !buffer.isEmpty else { return nil }
+            // Resume the search for the empty line where the last one stopped, so bytes trickled in one at a time
+            // cost linear, not quadratic, time.
+            guard let (_, bodyStart) = SIPMessage.findHeaderEnd(buffer[...], from: max(0, scannedTo - 3)) else {
+                scannedTo = buffer.count
+                if buffer.count >= limits.maxMessageBytes { throw SIPParseError(.messageTooLarge, excerpt: buffer.prefix(60)) }
+                return nil
+            }
+            // Parse the headers alone to learn Content-Length; errors in them are errors of the message.
+            let (head, _) = try SIPMessage.parseHead(buffer[0..<bodyStart], limits: limits)
+            let lengths = head.values("Content-Length")
+            guard let lengthText = lengths.first else {
+                throw SIPParseError(.missingContentLength, headersOnly: head)
+            }
+            guard lengths.allSatisfy({ $0 == lengthText }), let length = parseDecimal(lengthText, max: Int(UInt32.max)) else {
+                throw SIPParseError(.badContentLength, excerpt: Array(lengthText.utf8), header: "Content-Length",
+                                    headersOnly: head)
+            }
+            guard bodyStart + length <= limits.maxMessageBytes else {
+                throw SIPParseError(.bodyTooLarge, excerpt: Array("Content-Length: \(length)".utf8),
+                                    header: "Content-Length", headersOnly: head)
+            }
+            pendingLength = bodyStart + length
         }
-        guard bodyStart <= limits.maxMessageBytes else {
-            throw SIPParseError(.messageTooLarge, excerpt: buffer.prefix(60))
-        }
-        // Parse the headers alone to learn Content-Length; errors in them are errors of the message.
-        let (head, _) = try SIPMessage.parseHead(buffer[0..<bodyStart], limits: limits)
-        let lengths = head.values("Content-Length")
-        guard let lengthText = lengths.first else {
-            throw SIPParseError(.missingContentLength, headersOnly: head)
-        }
-        guard lengths.allSatisfy({ $0 == lengthText }), let length = parseDecimal(lengthText, max: limits.maxMessageBytes) else {
-            throw SIPParseError(.badContentLength, excerpt: Array(lengthText.utf8), header: "Content-Length",
-                                headersOnly: head)
-        }
-        guard bodyStart + length <= limits.maxMessageBytes else {
-            throw SIPParseError(.bodyTooLarge, excerpt: Array("Content-Length: \(length)".utf8),
-                                header: "Content-Length", headersOnly: head)
-        }
-        guard buffer.count >= bodyStart + length else { return nil }
-        let message = try SIPMessage.parse(buffer[0..<(bodyStart + length)], limits: limits, stream: true)
-        buffer.removeFirst(bodyStart + length)
+        guard let total = pendingLength, buffer.count >= total else { return nil }
+        let message = try SIPMessage.parse(buffer[0..<total], limits: limits, stream: true)
+        buffer.removeFirst(total)
+        pendingLength = nil
+        scannedTo = 0
         return message
     }
 }
