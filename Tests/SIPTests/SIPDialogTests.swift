@@ -50,7 +50,7 @@ struct SIPDialogTests {
         ok.add("Record-Route", "<sip:strict.example>")
         ok.add("Record-Route", "<sip:edge.example;lr>")
         ok.add("Contact", "<sip:mcu@203.0.113.1:5080;transport=tcp>")
-        var dialog = try SIPDialog(asClient: request, response: ok)
+        let dialog = try SIPDialog(asClient: request, response: ok)
         #expect(dialog.routeSet == ["<sip:edge.example;lr>", "<sip:strict.example>"])
         let ack = dialog.ack(forInviteCSeq: 1, branch: "z9hG4bKack", from: bridge)
         #expect(try ack.cseq() == SIPCSeq(number: 1, method: "ACK") && ack.requestURI == "sip:mcu@203.0.113.1:5080;transport=tcp")
@@ -63,7 +63,7 @@ struct SIPDialogTests {
         #expect(info.requestURI == "sip:strict.example")
         #expect(info.values("Route") == ["<sip:mcu@203.0.113.1:5080;transport=tcp>"])
         #expect(try info.cseq().number == 2 && info.contentType == "application/media_control+xml")
-        _ = dialog
+
     }
 
     @Test("in-dialog CSeq: lower or equal → 500; higher accepted; a re-INVITE's Contact refreshes the target")

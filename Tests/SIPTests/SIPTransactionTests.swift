@@ -176,6 +176,18 @@ struct SIPTransactionTests {
         #expect(done.contains(.terminated(tcpID)) && tcp.count == 0)
     }
 
+    @Test("INVITE server over TCP: a 486 is not retransmitted (no Timer G), its ACK ends it at once (Timer I = 0)")
+    func inviteServerReliable() throws {
+        var table = SIPTransactionTable(tagSeed: "t")
+        let invite = request("INVITE", transport: "TCP")
+        guard case .request(_, _, let id?) = table.receive(invite, from: hallTCP, now: 0).last else { return }
+        #expect(sentStatuses(table.respond(try #require(SIPMessage.response(to: invite, status: 486, toTag: "b")), to: id,
+                                           now: 0)) == [486])
+        #expect(!run(&table, from: 0, to: 10_000).contains { if case .send = $0.1 { true } else { false } })
+        let ack = table.receive(request("ACK", transport: "TCP", toTag: "b"), from: hallTCP, now: 10_000)
+        #expect(ack == [.terminated(id)] && table.count == 0)
+    }
+
     @Test("a TU that never answers: the INVITE gets 408 after 180 s, the BYE after 32 s; nothing stays")
     func silentTU() throws {
         var table = SIPTransactionTable(tagSeed: "t")
