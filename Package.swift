@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "RTP"),
         // libsrtp2 session owner.
         .target(name: "SRTP", dependencies: ["CSRTP"]),
-        // HMAC-SHA-256 (NSS), HKDF (RFC 5869), system CSPRNG.
+        // HMAC-SHA-256 (NSS), HKDF (RFC 5869), system CSPRNG, MD5/SHA-256 digests (NSS).
         .target(name: "KeyDerivation", dependencies: ["CVCBShims"]),
         // DTLS-SRTP server (RFC 5764) on NSS libssl3: certificates, fingerprints, sessions over datagrams the owner carries;
         // the TLS server connection the web listener serves HTTPS with (same NSS, same certificate).
@@ -52,6 +52,9 @@ let package = Package(
         .target(name: "FileSync"),
         // Site secrets and the join exchange (HKDF-derived SRTP keys, mutual HMAC proofs).
         .target(name: "Admission", dependencies: ["KeyDerivation", "FileSync"]),
+        // SIP (RFC 3261) protocol layer without sockets: messages, stream framing, transactions, dialogs, session
+        // timers (RFC 4028), digest authentication (RFC 7616/8760). Time is passed in.
+        .target(name: "SIP", dependencies: ["KeyDerivation"]),
         // Talker selection, mix-minus, limiter and shared encoding.
         .target(name: "Mixer", dependencies: ["OpusCodec"]),
         // The E-model MOS estimate and quality grades (for technicians' views).
@@ -117,6 +120,7 @@ let package = Package(
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
         .testTarget(name: "AdmissionTests", dependencies: ["Admission"]),
+        .testTarget(name: "SIPTests", dependencies: ["SIP", "KeyDerivation"]),
         .testTarget(name: "ICETests", dependencies: ["ICE", "KeyDerivation", "Transport"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "Transport"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
