@@ -86,7 +86,7 @@ let package = Package(
             name: "Bridge",
             dependencies: ["Admission", "AudioSignal", "Configuration", "JitterBuffer", "Mixer", "OpusCodec", "RTP", "SRTP",
                            "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "VideoFormats", "QualityModel", "Monitoring",
-                           "ICE", "DTLS", "SDP", "WebAssets"]
+                           "ICE", "DTLS", "SDP", "WebAssets", "Playout"]
         ),
 
         // Seeded loss / delay / jitter / duplication, and the UDP relay that applies them.
@@ -110,7 +110,7 @@ let package = Package(
         // Benchmarks (run by Scripts/, never by the test suite).
         .executableTarget(
             name: "vcbridge-bench",
-            dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime", "OpusCodec", "AudioSignal", "Transport"]
+            dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime", "OpusCodec", "AudioSignal", "Transport", "Endpoint"]
         ),
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),

@@ -103,5 +103,6 @@ case "schedule-fill": runScheduleFill(Array(arguments.dropFirst()))
 case "schedule-load": runScheduleLoad(Array(arguments.dropFirst()))
 case "schedule-book": runScheduleBook(Array(arguments.dropFirst()))
 case "opus-floor": runOpusFloor(Array(arguments.dropFirst()))
-default: fail("usage: vcbridge-bench srtp|schedule-fill|schedule-load|schedule-book|opus-floor ...")
+case "mouth-to-ear": runMouthToEar(Array(arguments.dropFirst()))
+default: fail("usage: vcbridge-bench srtp|schedule-fill|schedule-load|schedule-book|opus-floor|mouth-to-ear ...")
 }
