@@ -13,7 +13,9 @@ import Darwin
 /// State carries across calls, so a stream converted in 20 ms pieces gives exactly what one call over
 /// the whole stream gives. One thread at a time; allocation-free after `init`.
 public final class SampleRateConverter {
+    /// The rate of the samples given to ``convert(_:into:)``, in Hz.
     public let inputRate: Int
+    /// The rate of the samples it writes, in Hz.
     public let outputRate: Int
     /// 3 or 6: output samples per input sample when upsampling, input per output when downsampling.
     private let factor: Int
@@ -114,7 +116,8 @@ public final class SampleRateConverter {
         while k < count {
             let x = ra.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
             let y = rb.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
-            acc = acc.addingProduct(x, y)
+            // Not addingProduct: without FMA in the target it becomes a call to fmaf per lane (13x slower).
+            acc += x * y
             k += 8
         }
         return acc.sum()
