@@ -125,7 +125,9 @@ public final class SampleRateConverter {
 
     @inline(__always)
     private static func clip(_ x: Float) -> Int16 {
-        Int16(max(-32_768, min(32_767, x.rounded())))
+        // Rounds half away from zero, as x.rounded() does, without its call to roundf (|x| < 2^23, so
+        // adding 0.5 is exact and the conversion's truncation finishes the rounding).
+        Int16(max(-32_768, min(32_767, x >= 0 ? x + 0.5 : x - 0.5)))
     }
 
     /// A Kaiser-windowed sinc low-pass for the 48 kHz side, cut off halfway between 0.9 of the lower
