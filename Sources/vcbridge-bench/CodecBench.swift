@@ -54,16 +54,21 @@ func runCodecs(_ arguments: [String]) {
             let encoder = VoiceFrameEncoder(format: format)
             let decoder = VoiceFrameDecoder(format: format)
             let name = format == .g722 ? "g722" : "pcmu"
-            var packets = [[UInt8]](repeating: [UInt8](repeating: 0, count: 160), count: 100)
-            try measure("\(name)_encode") { f in
-                let start = (f % 100) * n
-                _ = try audio[start..<(start + n)].withUnsafeBufferPointer { input in
-                    try packets[f % 100].withUnsafeMutableBytes { try encoder.encode48k(input, into: $0) }
+            // 100 payloads of 160 bytes in one buffer.
+            let packets = UnsafeMutableRawBufferPointer.allocate(byteCount: 100 * 160, alignment: 16)
+            defer { packets.deallocate() }
+            packets.initializeMemory(as: UInt8.self, repeating: 0)
+            try audio.withUnsafeBufferPointer { audio in
+                try measure("\(name)_encode") { f in
+                    let start = (f % 100) * n
+                    let slot = UnsafeMutableRawBufferPointer(rebasing: packets[((f % 100) * 160)..<((f % 100 + 1) * 160)])
+                    _ = try encoder.encode48k(UnsafeBufferPointer(rebasing: audio[start..<(start + n)]), into: slot)
                 }
             }
-            try measure("\(name)_decode") { f in
-                _ = try packets[f % 100].withUnsafeBytes { p in
-                    try pcm.withUnsafeMutableBufferPointer { try decoder.decode48k(p, into: $0) }
+            try pcm.withUnsafeMutableBufferPointer { pcm in
+                try measure("\(name)_decode") { f in
+                    let slot = UnsafeRawBufferPointer(rebasing: packets[((f % 100) * 160)..<((f % 100 + 1) * 160)])
+                    _ = try decoder.decode48k(slot, into: pcm)
                 }
             }
         }
