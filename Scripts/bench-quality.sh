@@ -47,7 +47,7 @@ run_profile() {  # name, relay options...
         --dump-sent "$dir/sent.txt" --duration "$((seconds + 2))s" > "$dir/talker.out" 2>&1 &
     local talker=$!
     sleep 3
-    local buffer; buffer=$("$bin/vcbridge" status --json | python3 -c "import json,sys; s=[x for x in json.load(sys.stdin)['sites'] if x['site']=='song-lo']; print(s[0]['jitterBufferDelayMs'] if s else -1)")
+    local buffer; buffer=$("$bin/vcbridge" status --json | python3 -c "import json,sys; s=[x for x in json.load(sys.stdin)['sites'] if x['site']=='song-lo']; print('%d/%d' % (s[0]['jitterBufferDelayMs'], s[0]['jitterBufferTargetMs']) if s else -1)")
     sleep $((seconds - 3))
     local stretch; stretch=$("$bin/vcbridge" status --json | python3 -c "import json,sys; s=[x for x in json.load(sys.stdin)['sites'] if x['site']=='song-lo']; print('%d/%d %d/%d %d/%d' % (s[0]['removedSamplesForAcceleration'] // 48, s[0]['insertedSamplesForDeceleration'] // 48, s[0]['framesDroppedInPauses'], s[0]['framesInsertedInPauses'], s[0]['late'], s[0]['concealed']) if s else '-')")
     wait "$talker" "$listener"
@@ -73,7 +73,7 @@ run_profile loss5-jitter40x20 --loss 5 --delay 40 --jitter 20
 run_profile bursty5-jitter40x20 --loss 5 --burst 3 --delay 40 --jitter 20
 echo
 echo "floor: the talker's own packets after the same impairment, decoded by libopus with an ideal buffer (FEC, PLC)."
-echo "buffer: the talker's jitter-buffer delay in the bridge 3 s in (ms). m2e: mouth-to-ear (ms), the talker's packet leaving"
+echo "buffer: the talker's jitter-buffer delay/target in the bridge 3 s in (ms). m2e: mouth-to-ear (ms), the talker's packet leaving"
 echo "to the bridge's packet with the same sound arriving at the listener, over every heard frame (network, buffer, tick,"
 echo "encoder); max step: the largest change of the per-second median between consecutive seconds (ms). stretch: ms"
 echo "removed/inserted in speech by time-stretching, whole frames dropped/inserted in pauses, packets late/frames concealed"

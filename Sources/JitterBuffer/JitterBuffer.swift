@@ -352,6 +352,10 @@ public final class JitterBuffer {
                 playTimestamp += frames * Self.frameTicks
                 statistics.framesDroppedForAcceleration += Int(frames)
             }
+            // The talk spurt starts here: play its first frame now rather than one more frame of the
+            // pause (each such frame would stay as delay for the whole spurt).
+            let first = slot(for: playTimestamp)
+            if slotValid[first] && slotTimestamp[first] == playTimestamp { return playDue() }
             return .conceal
         }
         let next = slot(for: playTimestamp)

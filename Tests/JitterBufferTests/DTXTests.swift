@@ -93,3 +93,53 @@ struct DTXTests {
         #expect(zip(concealed, concealed.dropFirst()).allSatisfy { $0 <= $1 })
     }
 }
+
+extension DTXTests {
+    /// A talker whose encoder sends nothing at all in silence (as the reference endpoint and many
+    /// browsers do): when speech comes back, its first packet plays at the first tick after it
+    /// arrives, so every talk spurt starts at the target delay. (The buffer used to conceal one more
+    /// frame of the pause first, and the spurt kept that 20 ms as extra delay to its end.)
+    @Test func aTalkSpurtAfterSilenceStartsAtTheTargetDelay() {
+        let buffer = JitterBuffer()
+        var packets: [DTXTests.Spurt] = []
+        var sequence: UInt16 = 65_500  // and across the wrap
+        for cycle in 0..<20 {
+            for i in 0..<50 {  // 1 s of speech, then 600 ms of nothing
+                let frame = cycle * 80 + i
+                packets.append(Spurt(sequence: sequence, timestamp: 7_000 &+ UInt32(frame * 960), arrivalMs: frame * 20 + 33, first: i == 0))
+                sequence &+= 1
+            }
+        }
+        var next = 0
+        var waits: [Int] = []  // per spurt: from its first packet's arrival to the tick that played it
+        for tick in 0..<(20 * 80 + 50) {
+            let now = tick * 20
+            while next < packets.count && packets[next].arrivalMs <= now {
+                let p = packets[next]
+                withUnsafeBytes(of: p.sequence.bigEndian) { bytes in
+                    buffer.insert(sequence: p.sequence, timestamp: p.timestamp, ssrc: 9, payload: bytes, voiceActivity: true,
+                                  arrival: Int64(p.arrivalMs) * 1_000_000)
+                }
+                next += 1
+            }
+            if case .packet(let payload) = buffer.nextFrame(now: Int64(now) * 1_000_000) {
+                let played = UInt16(payload[0]) << 8 | UInt16(payload[1])
+                if let spurt = packets.first(where: { $0.first && $0.sequence == played }) { waits.append(now - spurt.arrivalMs) }
+            }
+        }
+        let target = Int(buffer.statistics.targetDelayMilliseconds)
+        #expect(waits.count == 20)
+        // Packets arrive 7 ms before a tick: a spurt's first plays at the tick that leaves the target
+        // (rounded up to whole frames, counting the frame played) buffered: 7 ms plus the frames above one.
+        let rounded = (target + 19) / 20 * 20
+        #expect(waits.dropFirst().allSatisfy { $0 <= rounded - 13 }, "waits \(waits) with a target of \(target) ms")
+        #expect(buffer.statistics.framesConcealed == 0)
+    }
+
+    struct Spurt {
+        var sequence: UInt16
+        var timestamp: UInt32
+        var arrivalMs: Int
+        var first: Bool
+    }
+}
