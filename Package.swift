@@ -86,7 +86,7 @@ let package = Package(
             name: "Bridge",
             dependencies: ["Admission", "AudioSignal", "Configuration", "JitterBuffer", "Mixer", "OpusCodec", "RTP", "SRTP",
                            "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "VideoFormats", "QualityModel", "Monitoring",
-                           "ICE", "DTLS", "SDP", "WebAssets"]
+                           "ICE", "DTLS", "SDP", "SIP", "WebAssets"]
         ),
 
         // Seeded loss / delay / jitter / duplication, and the UDP relay that applies them.

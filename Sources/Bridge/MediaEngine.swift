@@ -93,6 +93,8 @@ final class MediaSession {
             try key(profile: profile, inbound: inboundKey, outbound: outboundKey)
         case .webRTC(let local, let remoteUfrag, _):
             ice = try ICELiteSession(local: local, remoteUfrag: remoteUfrag, now: now)
+        case .sip(let sip):
+            try key(profile: sip.profile, inbound: sip.inboundKey, outbound: sip.outboundKey)
         }
     }
 
@@ -153,6 +155,8 @@ final class MediaEngine: VideoSink {
     /// WebRTC peers: by our ICE ufrag (their checks name it), and by the address ICE selected.
     var byUfrag: [String: Int] = [:]
     var byAddress: [SocketAddress: Int] = [:]
+    /// SIP sites by the RTP address their SDP named (`MediaEngine+SIP.swift`).
+    var bySIPAddress: [SocketAddress: Int] = [:]
     /// Where DTLS datagrams from WebRTC peers go: the handshake thread.
     let handshakes: WebRTCHandshakes?
     /// One STUN answer at a time, written here (no allocation).
@@ -257,6 +261,7 @@ final class MediaEngine: VideoSink {
                     bySSRC[setup.endpointSSRC] = setup.site
                     bySSRC[setup.videoSSRC] = setup.site
                     if let ice = session.ice { byUfrag[ice.localUfrag] = setup.site }
+                    addSIP(session)
                     if routers[setup.meeting] == nil {
                         let router = VideoRouter(capacity: Self.maximumSites, host: setup.host, policy: videoPolicy)
                         if let floor = setup.floor { router.giveFloor(to: floor, now: now, sink: self) }
@@ -298,6 +303,7 @@ final class MediaEngine: VideoSink {
         bySSRC[setup.endpointSSRC] = nil
         bySSRC[setup.videoSSRC] = nil
         if session.ice != nil { forgetWebRTC(session) }
+        forgetSIP(session)
         routers[setup.meeting]?.remove(site: setup.site)
         if let mixer = mixers[setup.meeting] {
             mixer.setPresent(setup.site, false)
@@ -360,7 +366,8 @@ final class MediaEngine: VideoSink {
         }
         let ssrc = UInt32(datagram[8]) << 24 | UInt32(datagram[9]) << 16 | UInt32(datagram[10]) << 8 | UInt32(datagram[11])
         let known = bySSRC[ssrc]
-        guard let site = known ?? webRTCSite(at: receiveBatch.address(index)), let session = sessions[site] else {
+        guard let site = known ?? webRTCSite(at: receiveBatch.address(index)) ?? sipSite(at: receiveBatch.address(index)),
+              let session = sessions[site] else {
             unknownSSRC += 1
             return
         }
@@ -372,9 +379,9 @@ final class MediaEngine: VideoSink {
             if error == .replay || error == .replayTooOld { session.statistics.replays += 1 } else { session.statistics.authenticationFailures += 1 }
             return
         }
+        if known == nil, session.learnsSSRCs { bySSRC[ssrc] = site }  // a WebRTC peer's or SIP site's SSRCs
         if session.ice != nil {
-            // A WebRTC peer's address is ICE's to move, not SRTP's; its SSRCs are learned as they come.
-            if known == nil { bySSRC[ssrc] = site }
+            // A WebRTC peer's address is ICE's to move, not SRTP's.
         } else if let from = receiveBatch.address(index), from != session.address {
             // Only a packet that passed SRTP authentication may move a native site's address.
             if session.address != nil {
@@ -395,7 +402,7 @@ final class MediaEngine: VideoSink {
             return
         }
         let payloadTypes = session.setup.payloadTypes
-        if session.ice != nil {
+        if session.learnsSSRCs {
             if header.payloadType == payloadTypes.audio { session.audioSSRC = header.ssrc } else { session.videoSSRC = header.ssrc }
         }
         guard header.payloadType == payloadTypes.audio else {
