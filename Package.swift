@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "VCBridgeCLITests",
             dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory", "Admission", "SRTP", "RTP", "Transport",
-                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring", "ICE", "DTLS", "Endpoint"]
+                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring", "ICE", "DTLS", "Endpoint", "SIP"]
         ),
     ],
     swiftLanguageModes: [.v6]

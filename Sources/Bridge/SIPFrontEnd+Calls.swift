@@ -76,7 +76,7 @@ extension SIPFrontEnd {
         }
         let (booked, next) = bridge.booking(of: site)
         guard let meeting = booked else {
-            let reason = "Forbidden (not booked" + (next.map { "; next: " + Self.describe($0) } ?? "; no meeting ahead") + ")"
+            let reason = "Forbidden (not booked now" + (next.map { "; next booking " + Self.describe($0) } ?? "; no booking ahead") + ")"
             Log.warning("sip-refused", ["site": site.id, "reason": "not-booked", "peer": "\(peer.host):\(peer.port)",
                                         "next": next.map { Self.describe($0) } ?? "-"])
             return respond(request, 403, reason: reason, to: transaction, peer: peer, now: now)
@@ -236,7 +236,7 @@ extension SIPFrontEnd {
 
     /// A booking as a reason phrase names it.
     static func describe(_ meeting: Meeting) -> String {
-        "meeting \(meeting.id) '\(phrase(meeting.title))' \(iso(meeting.start)) to \(iso(meeting.end)), room ready from \(iso(meeting.reservedFrom))"
+        "#\(meeting.id) \"\(phrase(meeting.title))\" from \(iso(meeting.start)) to \(iso(meeting.end)) (room ready from \(iso(meeting.reservedFrom)))"
     }
 
     /// Text safe in a reason phrase: no control characters, at most 200 characters.
