@@ -121,3 +121,112 @@ struct SIPTests {
         #expect(bridge.stop() == 0)
     }
 }
+
+/// SplitMix64: a seeded generator, so a failing flood can be replayed exactly.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Malformed SIP: requests the bridge never answers 2xx (no OPTIONS, a fresh branch and Call-ID each), mutated.
+enum MalformedSIP {
+    static func base(_ method: String, _ rng: inout SeededGenerator, port: UInt16, bridge: SocketAddress) -> String {
+        let branch = "z9hG4bK" + String(rng.next(), radix: 36)
+        let body = method == "INVITE" ? SIPProbe.offer : ""
+        return "\(method) sip:meeting@\(bridge) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(port);branch=\(branch);rport\r\n"
+            + "Max-Forwards: 70\r\nFrom: <sip:lang-cong@127.0.0.1>;tag=f\(rng.next() % 1000)\r\nTo: <sip:meeting@\(bridge)>\r\n"
+            + "Call-ID: \(rng.next())\r\nCSeq: 1 \(method)\r\nContact: <sip:x@127.0.0.1:\(port)>\r\n"
+            + (body.isEmpty ? "" : "Content-Type: application/sdp\r\n") + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+    }
+
+    static func message(_ rng: inout SeededGenerator, port: UInt16, bridge: SocketAddress) -> [UInt8] {
+        let methods = ["INVITE", "BYE", "CANCEL", "ACK", "INFO", "REGISTER", "UPDATE"]
+        var bytes = Array(base(methods[Int(rng.next() % UInt64(methods.count))], &rng, port: port, bridge: bridge).utf8)
+        switch rng.next() % 10 {
+        case 0:  // random bytes flipped
+            for _ in 0..<(1 + rng.next() % 20) { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+        case 1:  // cut short anywhere
+            bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
+        case 2:  // a lying Content-Length
+            bytes = Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(
+                of: "Content-Length: ", with: "Content-Length: \(["-1", "99999999999999999999", "x", "4000"][Int(rng.next() % 4)])").utf8)
+        case 3:  // an endless header line
+            bytes.insert(contentsOf: Array("X-Long: \(String(repeating: "a", count: 5000 + Int(rng.next() % 20_000)))\r\n".utf8), at: 40)
+        case 4:  // hundreds of headers
+            bytes.insert(contentsOf: Array(String(repeating: "X-H: 1\r\n", count: 101 + Int(rng.next() % 300)).utf8), at: 40)
+        case 5:  // a header dropped (Via, From, To, Call-ID, CSeq or Max-Forwards)
+            let names = ["Via:", "From:", "To:", "Call-ID:", "CSeq:", "Max-Forwards:"]
+            var lines = String(decoding: bytes, as: UTF8.self).components(separatedBy: "\r\n")
+            let name = names[Int(rng.next() % UInt64(names.count))]
+            lines.removeAll { $0.hasPrefix(name) }
+            bytes = Array(lines.joined(separator: "\r\n").utf8)
+        case 6:  // bad values
+            let text = String(decoding: bytes, as: UTF8.self)
+            let swaps = [("CSeq: 1", "CSeq: 99999999999"), ("Max-Forwards: 70", "Max-Forwards: 0"), ("sip:meeting@", "tel:+84"),
+                         ("SIP/2.0\r\n", "SIP/3.0\r\n"), ("tag=", "tag"), ("<sip:", "<<sip:")]
+            let (a, b) = swaps[Int(rng.next() % UInt64(swaps.count))]
+            bytes = Array(text.replacingOccurrences(of: a, with: b).utf8)
+        case 7:  // not UTF-8, NULs
+            for _ in 0..<8 { bytes.insert([0, 0xFF, 0xC3, 0x28][Int(rng.next() % 4)], at: Int(rng.next() % UInt64(bytes.count))) }
+        case 8:  // pure noise
+            bytes = (0..<(1 + rng.next() % 2000)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        default:  // line ends lost
+            bytes = Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\r\n", with: rng.next() % 2 == 0 ? "\n\n" : " ").utf8)
+        }
+        return bytes
+    }
+}
+
+@Suite("SIP: malformed messages", .serialized)
+struct SIPMalformedTests {
+    @Test func twoHundredMalformedDatagramsAndStreamsAreDroppedOrRefusedAndTheMeetingGoesOn() throws {
+        let bridge = try RunningBridge(sip: "{}")
+        let sip = try #require(bridge.sip)
+        let talker = try bridge.endpoint("song-lo", ["--tone", "440", "--duration", "8s"])
+        let listener = try bridge.endpoint("lang-cong", ["--tone", "660", "--duration", "8s", "--json"])
+        Thread.sleep(forTimeInterval: 0.5)
+        var rng = SeededGenerator(state: 15)
+        let probe = try SIPProbe(bridge: sip)
+        let port = probe.socket.localAddress.port
+        for _ in 0..<200 { try? probe.send(MalformedSIP.message(&rng, port: port, bridge: sip)) }
+        var streams: [TCPConnection] = []
+        for _ in 0..<200 {
+            guard let connection = try? TCPConnection(connectingTo: sip) else { continue }
+            try? connection.send(MalformedSIP.message(&rng, port: port, bridge: sip))
+            streams.append(connection)
+        }
+        // Every answer is a refusal: 4xx, or 503 once the transactions from this one address reach their cap.
+        var answers: [Int] = []
+        while let response = try probe.finalResponse(seconds: 1) { answers.append(response.statusCode ?? 0) }
+        for connection in streams {
+            let deadline = monotonicNanoseconds() + 50_000_000
+            if let line = try? connection.receiveLine(deadline: deadline), line.hasPrefix("SIP/2.0 ") {
+                answers.append(Int(line.split(separator: " ")[1]) ?? 0)
+            }
+            connection.close()
+        }
+        #expect(!answers.isEmpty)
+        #expect(answers.allSatisfy { (400...499).contains($0) || $0 == 503 }, "\(answers)")
+        // The listener still serves: an OPTIONS ping is answered 200 with what the bridge allows.
+        let ping = try SIPProbe(bridge: sip)
+        let options = ping.invite(user: "x").map { $0 }  // a well-formed request, turned into OPTIONS below
+        let text = String(decoding: options, as: UTF8.self).replacingOccurrences(of: "INVITE", with: "OPTIONS")
+        try ping.send(Array(text.utf8))
+        let pong = try #require(try ping.finalResponse())
+        #expect(pong.statusCode == 200)
+        #expect(pong.value("Allow")?.contains("INVITE") == true)
+        // The meeting went on: 8 s of audio is 400 packets.
+        let result = bridge.finish(listener)
+        _ = bridge.finish(talker)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: String], "\(result.output)")
+        #expect(Int(report["packetsReceived"] ?? "0")! >= 380, "\(report)")
+        #expect(bridge.logText.contains("event=sip-refused reason=sip-malformed"))
+        #expect(bridge.stop() == 0)
+    }
+}
