@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import SIP
+import Testing
 import Transport
 @testable import VCBridgeCLI
 
@@ -16,7 +17,9 @@ final class Baresip: @unchecked Sendable {
     private let log = LogBuffer()
 
     /// Dials `sip:meeting@<bridge>` as `username`/`password`, sending `wav` (48 kHz stereo), for `seconds`.
-    init(dialing bridge: SocketAddress, username: String, password: String, wav: String, seconds: Int, in parent: String) throws {
+    /// - Parameter transport: `udp` or `tcp` (the account's and the dialled URI's `transport` parameter).
+    init(dialing bridge: SocketAddress, username: String, password: String, wav: String, seconds: Int, in parent: String,
+         transport: String = "udp") throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw CommandFailure("baresip is not installed: run Scripts/test.sh, which installs baresip-core")
         }
@@ -41,10 +44,10 @@ final class Baresip: @unchecked Sendable {
         module account.so
 
         """.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
-        try "<sip:\(username)@\(bridge)>;auth_pass=\(password);regint=0;mediaenc=srtp-mand\n"
+        try "<sip:\(username)@\(bridge);transport=\(transport)>;auth_pass=\(password);regint=0;mediaenc=srtp-mand\n"
             .write(toFile: directory + "/accounts", atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["-n", "127.0.0.1", "-f", directory, "-e", "/dial sip:meeting@\(bridge)", "-t", String(seconds)]
+        process.arguments = ["-n", "127.0.0.1", "-f", directory, "-e", "/dial sip:meeting@\(bridge);transport=\(transport)", "-t", String(seconds)]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -103,6 +106,20 @@ final class SIPProbe {
     private let batch = DatagramBatch(capacity: 8, slotSize: 65_536)
     let callID = UUID().uuidString
     private var cseq: UInt32 = 0
+    /// The CSeq of the last request built: ``finalResponse(seconds:)`` skips responses to earlier ones (a 401 the
+    /// bridge retransmits until an ACK that this probe does not send).
+    private var lastCSeq: String?
+    private var lastInvite: (branch: String, cseq: UInt32, user: String)?
+
+    /// A CANCEL of the last INVITE (its branch and CSeq number, RFC 3261 §9.1).
+    func cancel() throws -> [UInt8] {
+        let invite = try #require(lastInvite)
+        let port = socket.localAddress.port
+        lastCSeq = "\(invite.cseq) CANCEL"
+        return Array(("CANCEL sip:meeting@\(bridge) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(port);branch=\(invite.branch);rport\r\n"
+            + "Max-Forwards: 70\r\nFrom: <sip:\(invite.user)@127.0.0.1>;tag=probe\(invite.cseq)\r\nTo: <sip:meeting@\(bridge)>\r\n"
+            + "Call-ID: \(callID)\r\nCSeq: \(invite.cseq) CANCEL\r\nContent-Length: 0\r\n\r\n").utf8)
+    }
 
     init(bridge: SocketAddress) throws {
         self.bridge = bridge
@@ -125,19 +142,58 @@ final class SIPProbe {
     """
 
     /// An INVITE from `user` (a new transaction, the same call), with an Authorization header if given.
-    func invite(user: String, authorization: String? = nil) -> [UInt8] {
+    func invite(user: String, authorization: String? = nil, extra: [String] = []) -> [UInt8] {
         cseq += 1
         let port = socket.localAddress.port
+        lastInvite = (branch: "z9hG4bK\(UUID().uuidString.prefix(12))", cseq: cseq, user: user)
         var text = "INVITE sip:meeting@\(bridge) SIP/2.0\r\n"
-            + "Via: SIP/2.0/UDP 127.0.0.1:\(port);branch=z9hG4bK\(UUID().uuidString.prefix(12));rport\r\n"
+            + "Via: SIP/2.0/UDP 127.0.0.1:\(port);branch=\(lastInvite!.branch);rport\r\n"
             + "Max-Forwards: 70\r\nFrom: <sip:\(user)@127.0.0.1>;tag=probe\(cseq)\r\nTo: <sip:meeting@\(bridge)>\r\n"
             + "Call-ID: \(callID)\r\nCSeq: \(cseq) INVITE\r\nContact: <sip:\(user)@127.0.0.1:\(port)>\r\n"
         if let authorization { text += "Authorization: \(authorization)\r\n" }
+        for line in extra { text += line + "\r\n" }
         text += "Content-Type: application/sdp\r\nContent-Length: \(Self.offer.utf8.count)\r\n\r\n" + Self.offer
+        lastCSeq = "\(cseq) INVITE"
         return Array(text.utf8)
     }
 
     func send(_ bytes: [UInt8]) throws { try socket.send(bytes, to: bridge) }
+
+    /// An OPTIONS ping outside any call (a room system's keep-alive).
+    func options(user: String) -> [UInt8] {
+        let text = String(decoding: invite(user: user), as: UTF8.self).replacingOccurrences(of: "INVITE", with: "OPTIONS")
+        lastCSeq = "\(cseq) OPTIONS"
+        return Array(text.utf8)
+    }
+
+    /// A request in the dialog a 200 made (its To tag, its Contact as Request-URI), as the caller `user`.
+    func inDialog(_ method: String, user: String, answered: SIPMessage, cseq number: UInt32? = nil, body: String = "",
+                  extra: [String] = []) throws -> [UInt8] {
+        let to = try #require(answered.value("To"))
+        let target = try #require(try answered.contacts().first?.uri.description)
+        let port = socket.localAddress.port
+        let sequence: UInt32
+        if let number { sequence = number } else { cseq += 1; sequence = cseq }
+        var text = "\(method) \(target) SIP/2.0\r\n"
+            + "Via: SIP/2.0/UDP 127.0.0.1:\(port);branch=z9hG4bK\(UUID().uuidString.prefix(12));rport\r\n"
+            + "Max-Forwards: 70\r\nFrom: \(try #require(answered.value("From")))\r\nTo: \(to)\r\n"
+            + "Call-ID: \(callID)\r\nCSeq: \(sequence) \(method)\r\nContact: <sip:\(user)@127.0.0.1:\(port)>\r\n"
+        for line in extra { text += line + "\r\n" }
+        if !body.isEmpty { text += "Content-Type: application/sdp\r\n" }
+        text += "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        if method != "ACK" { lastCSeq = "\(sequence) \(method)" }
+        return Array(text.utf8)
+    }
+
+    /// Authenticates an INVITE as `user` (answering the first challenge offered) and returns the final response.
+    func call(user: String, password: String, extra: [String] = []) throws -> SIPMessage {
+        try send(invite(user: user, extra: extra))
+        let challenged = try #require(try finalResponse())
+        let challenge = try #require(challenged.values("WWW-Authenticate").compactMap(DigestChallenge.init(parsing:)).first,
+                                     "\(challenged.startLine)")
+        try send(invite(user: user, authorization: try authorization(challenge, username: user, password: password), extra: extra))
+        return try #require(try finalResponse())
+    }
 
     /// The next final response (100 Trying skipped), waiting at most `seconds`.
     func finalResponse(seconds: Double = 5) throws -> SIPMessage? {
@@ -147,9 +203,26 @@ final class SIPProbe {
             try socket.receive(into: batch)
             for index in 0..<batch.count {
                 let bytes = Array(UnsafeRawBufferPointer(batch.datagram(index)))
-                if let message = try? SIPMessage.parse(datagram: bytes), let status = message.statusCode, status >= 200 {
+                if let message = try? SIPMessage.parse(datagram: bytes), let status = message.statusCode, status >= 200,
+                   lastCSeq == nil || message.value("CSeq") == lastCSeq {
                     return message
                 }
+            }
+        }
+        return nil
+    }
+
+    /// The next request the bridge sends (answered 200 at once), waiting at most `seconds`.
+    func request(seconds: Double) throws -> SIPMessage? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            guard try socket.waitReadable(timeoutMilliseconds: 100) else { continue }
+            try socket.receive(into: batch)
+            for index in 0..<batch.count {
+                let bytes = Array(UnsafeRawBufferPointer(batch.datagram(index)))
+                guard let message = try? SIPMessage.parse(datagram: bytes), message.isRequest else { continue }
+                if let ok = SIPMessage.response(to: message, status: 200) { try send(ok.serialized()) }
+                return message
             }
         }
         return nil

@@ -215,9 +215,7 @@ struct SIPMalformedTests {
         #expect(answers.allSatisfy { (400...499).contains($0) || $0 == 503 }, "\(answers)")
         // The listener still serves: an OPTIONS ping is answered 200 with what the bridge allows.
         let ping = try SIPProbe(bridge: sip)
-        let options = ping.invite(user: "x").map { $0 }  // a well-formed request, turned into OPTIONS below
-        let text = String(decoding: options, as: UTF8.self).replacingOccurrences(of: "INVITE", with: "OPTIONS")
-        try ping.send(Array(text.utf8))
+        try ping.send(ping.options(user: "x"))
         let pong = try #require(try ping.finalResponse())
         #expect(pong.statusCode == 200)
         #expect(pong.value("Allow")?.contains("INVITE") == true)
@@ -227,6 +225,105 @@ struct SIPMalformedTests {
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: String], "\(result.output)")
         #expect(Int(report["packetsReceived"] ?? "0")! >= 380, "\(report)")
         #expect(bridge.logText.contains("event=sip-refused reason=sip-malformed"))
+        #expect(bridge.stop() == 0)
+    }
+}
+
+@Suite("SIP: within a call", .serialized)
+struct SIPCallTests {
+    @Test func baresipCallsOverTCP() throws {
+        let bridge = try RunningBridge(sip: md5Only)
+        let sip = try #require(bridge.sip)
+        let password = try sipPassword(bridge, "tam-son")
+        let heard = bridge.dataDirectory + "/song-lo-heard.wav"
+        let host = try bridge.endpoint("song-lo", ["--tone", "440", "--duration", "10s", "--record", heard])
+        let tone = try stereoToneFile(880, seconds: 10, into: bridge.dataDirectory)
+        let baresip = try Baresip(dialing: sip, username: "tam-son", password: password, wav: tone, seconds: 7,
+                                  in: bridge.dataDirectory, transport: "tcp")
+        defer { baresip.kill() }
+        #expect(try waitFor(8) { (try bridge.siteStatus("tam-son")?["packetsReceived"] as? Int ?? 0) > 50 },
+                "\(bridge.logText)\n\(baresip.output.suffix(3000))")
+        #expect(bridge.logText.contains("transport=sip-tcp codec=opus"))
+        baresip.finish(within: 12)
+        #expect(waitFor(5) { bridge.logText.contains("event=session-ended site=tam-son meeting=1 reason=left") }, "\(bridge.logText)")
+        _ = bridge.finish(host)
+        let hostHeard = try WAVFile.read(heard)
+        #expect(Tone.dominant(among: [440, 880], in: hostHeard[(48_000 * 3)..<(48_000 * 6)])?.frequency == 880)
+        let baresipHeard = try WAVFile.read(try baresip.decodedDump())
+        #expect(Tone.dominant(among: [440, 880], in: baresipHeard[(48_000 * 2)..<(48_000 * 5)])?.frequency == 440)
+        #expect(bridge.stop() == 0)
+    }
+
+    @Test func optionsUpdateReInviteCancelAndByeWithinACall() throws {
+        let bridge = try RunningBridge(sip: "{}")
+        let sip = try #require(bridge.sip)
+        let password = try sipPassword(bridge, "lang-cong")
+        let probe = try SIPProbe(bridge: sip)
+        // OPTIONS outside a call (a room system's ping): 200 with what the bridge takes.
+        try probe.send(probe.options(user: "lang-cong"))
+        let pong = try #require(try probe.finalResponse())
+        #expect(pong.statusCode == 200)
+        #expect(pong.value("Accept") == "application/sdp")
+        // The call, with session timers asked for: the UAC refreshes.
+        let answered = try probe.call(user: "lang-cong", password: password,
+                                      extra: ["Supported: timer", "Session-Expires: 120;refresher=uac"])
+        #expect(answered.statusCode == 200, "\(answered.startLine)")
+        #expect(answered.value("Session-Expires") == "120;refresher=uac")
+        #expect(answered.value("Require") == "timer")
+        let answer = String(decoding: answered.body, as: UTF8.self)
+        #expect(answer.contains("m=audio \(bridge.media.port) RTP/SAVP 96"), "\(answer)")
+        #expect(answer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"))
+        try probe.send(probe.inDialog("ACK", user: "lang-cong", answered: answered, cseq: 2))
+        #expect(try waitFor(3) { try bridge.siteStatus("lang-cong")?["meeting"] as? Int == 1 })
+        // UPDATE without an offer: 200 with the current SDP.
+        try probe.send(probe.inDialog("UPDATE", user: "lang-cong", answered: answered, extra: ["Session-Expires: 120;refresher=uac", "Supported: timer"]))
+        let updated = try #require(try probe.finalResponse())
+        #expect(updated.statusCode == 200)
+        #expect(String(decoding: updated.body, as: UTF8.self) == answer)
+        // A re-INVITE with the same offer: answered with the same codec and key, a new o= version.
+        try probe.send(probe.inDialog("INVITE", user: "lang-cong", answered: answered, body: SIPProbe.offer))
+        let reinvited = try #require(try probe.finalResponse())
+        #expect(reinvited.statusCode == 200)
+        let again = String(decoding: reinvited.body, as: UTF8.self)
+        #expect(again.contains("a=rtpmap:96 opus/48000/2"))
+        let crypto = { (text: String) in text.split(separator: "\r\n").first { $0.hasPrefix("a=crypto") } }
+        #expect(crypto(again) == crypto(answer))
+        // A CANCEL of the answered INVITE: 200 for the CANCEL, and the call goes on (RFC 3261 §9.2: the bridge answers
+        // an INVITE at once, so a CANCEL always comes after its final response; the caller hangs up with BYE).
+        try probe.send(probe.cancel())
+        #expect(try probe.finalResponse()?.statusCode == 200)
+        // In-dialog OPTIONS: 200.
+        try probe.send(probe.inDialog("OPTIONS", user: "lang-cong", answered: answered))
+        #expect(try probe.finalResponse()?.statusCode == 200)
+        #expect(try bridge.siteStatus("lang-cong") != nil)
+        // An out-of-order CSeq is refused (500), a request for an unknown dialog 481.
+        try probe.send(probe.inDialog("UPDATE", user: "lang-cong", answered: answered, cseq: 1))
+        #expect(try probe.finalResponse()?.statusCode == 500)
+        // BYE: 200, the session ends.
+        try probe.send(probe.inDialog("BYE", user: "lang-cong", answered: answered))
+        #expect(try probe.finalResponse()?.statusCode == 200)
+        #expect(waitFor(5) { bridge.logText.contains("event=session-ended site=lang-cong meeting=1 reason=left") }, "\(bridge.logText)")
+        try probe.send(probe.inDialog("BYE", user: "lang-cong", answered: answered))
+        #expect(try probe.finalResponse()?.statusCode == 481)
+        #expect(bridge.stop() == 0)
+    }
+
+    @Test func theBridgeHangsUpWithByeWhenItEndsTheSession() throws {
+        let bridge = try RunningBridge(sip: "{}")
+        let sip = try #require(bridge.sip)
+        let password = try sipPassword(bridge, "lang-cong")
+        let probe = try SIPProbe(bridge: sip)
+        let answered = try probe.call(user: "lang-cong", password: password)
+        #expect(answered.statusCode == 200, "\(answered.startLine)")
+        try probe.send(probe.inDialog("ACK", user: "lang-cong", answered: answered, cseq: 2))
+        #expect(try waitFor(3) { try bridge.siteStatus("lang-cong") != nil })
+        // The operator ends the site's session (as the schedule follower does at the meeting's end).
+        let ended = try bridge.cli(["site", "revoke", "lang-cong"])
+        #expect(ended.status == 0, "\(ended.stderr)")
+        // The bridge sends BYE to where the INVITE came from.
+        let bye = try #require(try probe.request(seconds: 5))
+        #expect(bye.method == "BYE")
+        #expect(bye.callID == probe.callID)
         #expect(bridge.stop() == 0)
     }
 }
