@@ -84,6 +84,7 @@ final class MediaSession {
         outTimestamp = UInt32.random(in: 0...UInt32.max)
         nextReportAt = now + 1_000_000_000
         statistics = SiteMediaStatistics(site: setup.site, siteID: setup.siteID, meeting: setup.meeting, address: address)
+        (statistics.transport, statistics.audioCodec) = (setup.transport.kind, setup.transport.audioCodec)
         if let cap = setup.videoCapBitsPerSecond {
             bitrate = SenderBitrateController(cap: cap, now: now)
             statistics.rembBitsPerSecond = cap

@@ -84,6 +84,9 @@ public struct SiteMediaStatistics: Sendable, Equatable {
     public var siteID: String
     public var meeting: MeetingID
     public var address: String
+    /// How the site joined (`native`, `webrtc`, `sip`) and the audio codec it sends and hears.
+    public var transport = "native"
+    public var audioCodec = "opus"
     public var packetsReceived = 0
     public var bytesReceived = 0
     public var packetsLost: Int32 = 0

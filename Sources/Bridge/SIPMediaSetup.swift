@@ -37,3 +37,20 @@ extension SIPFrontEnd {
         throw BridgeError("no even media port found for SIP after 32 tries")
     }
 }
+
+extension MediaTransport {
+    /// How the site joined, as `status` shows it.
+    var kind: String {
+        switch self {
+        case .native: "native"
+        case .webRTC: "webrtc"
+        case .sip: "sip"
+        }
+    }
+
+    /// The audio codec the site sends and hears.
+    var audioCodec: String {
+        if case .sip(let sip) = self { return sip.codec.rawValue }
+        return "opus"
+    }
+}

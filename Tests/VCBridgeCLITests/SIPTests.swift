@@ -39,6 +39,8 @@ struct SIPTests {
                 "\(bridge.logText)\n\(baresip.output.suffix(3000))")
         let status = try #require(try bridge.siteStatus("lang-cong"))
         #expect(status["meeting"] as? Int == 1)
+        #expect(status["transport"] as? String == "sip")
+        #expect(status["codec"] as? String == "opus")
         #expect(bridge.logText.contains("event=join site=lang-cong meeting=1"))
         #expect(bridge.logText.contains("transport=sip-udp codec=opus"))
         // baresip hangs up by itself (-t 10): its BYE ends the session.
