@@ -367,18 +367,24 @@ final class MediaEngine: VideoSink {
         }
         let ssrc = UInt32(datagram[8]) << 24 | UInt32(datagram[9]) << 16 | UInt32(datagram[10]) << 8 | UInt32(datagram[11])
         let known = bySSRC[ssrc]
-        guard let site = known ?? webRTCSite(at: receiveBatch.address(index)) ?? sipSite(at: receiveBatch.address(index)),
-              let session = sessions[site] else {
+        let from = receiveBatch.address(index)
+        // A SIP site behind NAT sends from another address than its SDP named: tried by key (MediaEngine+SIP.swift).
+        let trial = known == nil && webRTCSite(at: from) == nil && sipSite(at: from) == nil ? sipSiteByKey(datagram) : nil
+        guard let site = known ?? webRTCSite(at: from) ?? sipSite(at: from) ?? trial?.site, let session = sessions[site] else {
             unknownSSRC += 1
             return
         }
         guard let inbound = session.inbound else { return }  // a WebRTC peer before its keys: nothing is accepted
         let length: Int
-        do {
-            length = try inbound.unprotectRTP(datagram, length: datagram.count)
-        } catch {
-            if error == .replay || error == .replayTooOld { session.statistics.replays += 1 } else { session.statistics.authenticationFailures += 1 }
-            return
+        if let trial {
+            length = trial.length
+        } else {
+            do {
+                length = try inbound.unprotectRTP(datagram, length: datagram.count)
+            } catch {
+                if error == .replay || error == .replayTooOld { session.statistics.replays += 1 } else { session.statistics.authenticationFailures += 1 }
+                return
+            }
         }
         if known == nil, session.learnsSSRCs { bySSRC[ssrc] = site }  // a WebRTC peer's or SIP site's SSRCs
         if session.ice != nil {

@@ -3,7 +3,9 @@ import Glibc
 #endif
 import AudioSignal
 import Foundation
+import RTP
 import SIP
+import SRTP
 import Testing
 import Transport
 
@@ -326,6 +328,81 @@ struct SIPCallTests {
         let bye = try #require(try probe.request(seconds: 5))
         #expect(bye.method == "BYE")
         #expect(bye.callID == probe.callID)
+        #expect(bridge.stop() == 0)
+    }
+}
+
+@Suite("SIP: media from behind NAT", .serialized)
+struct SIPNATTests {
+    /// The SDES key of an SDP's first `a=crypto` line (30 bytes: master key and salt).
+    static func key(in sdp: String) throws -> [UInt8] {
+        let line = try #require(sdp.split(separator: "\r\n").first { $0.hasPrefix("a=crypto:") })
+        let inline = try #require(line.components(separatedBy: "inline:").last?.split(separator: "|").first)
+        return try #require(Data(base64Encoded: String(inline)).map { [UInt8]($0) })
+    }
+
+    @Test func aRoomSystemSendingFromAnotherAddressThanItsSDPIsFoundByItsKeyAndOnlyThenSentTo() throws {
+        let bridge = try RunningBridge(sip: "{}")
+        let sip = try #require(bridge.sip)
+        let password = try sipPassword(bridge, "lang-cong")
+        let probe = try SIPProbe(bridge: sip)
+        // The offer names 127.0.0.1:40000; media comes from another port (what a NAT does to a hall's room system).
+        let answered = try probe.call(user: "lang-cong", password: password)
+        #expect(answered.statusCode == 200, "\(answered.startLine)")
+        try probe.send(probe.inDialog("ACK", user: "lang-cong", answered: answered, cseq: 2))
+        let outbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .outbound,
+                                       keyingMaterial: try Self.key(in: SIPProbe.offer))
+        let inbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .inbound,
+                                      keyingMaterial: try Self.key(in: String(decoding: answered.body, as: UTF8.self)))
+        let hall = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let batch = DatagramBatch(capacity: 64, slotSize: 1500)
+        func received(seconds: Double) throws -> [[UInt8]] {
+            var datagrams: [[UInt8]] = []
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                guard try hall.waitReadable(timeoutMilliseconds: 50) else { continue }
+                try hall.receive(into: batch)
+                for i in 0..<batch.count { datagrams.append(Array(batch.datagram(i))) }
+            }
+            return datagrams
+        }
+        // A forged packet (another key) from the hall's address: dropped, and still nothing is sent there.
+        let forger = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .outbound,
+                                     keyingMaterial: [UInt8](repeating: 9, count: 30))
+        func packet(_ session: SRTPSession, sequence: UInt16) throws -> [UInt8] {
+            let plain = try RTPPacket(payloadType: 96, sequenceNumber: sequence, timestamp: UInt32(sequence) * 960, ssrc: 0x5EED_0001,
+                                      payload: [UInt8](repeating: 0xF8, count: 20)).serialized()
+            var buffer = plain + [UInt8](repeating: 0, count: SRTPSession.maxTrailerLength)
+            let length = try buffer.withUnsafeMutableBytes { try session.protectRTP($0, length: plain.count) }
+            return Array(buffer[0..<length])
+        }
+        for sequence in 0..<10 { try hall.send(packet(forger, sequence: UInt16(sequence)), to: bridge.media) }
+        #expect(try received(seconds: 0.5).isEmpty, "the bridge sent to an address that has not proved itself")
+        // Authentic packets: the site is found by its key, its address latched, and the mix comes back there.
+        var sent: UInt16 = 100
+        var back: [[UInt8]] = []
+        _ = try waitFor(5) {
+            for _ in 0..<5 {
+                try hall.send(packet(outbound, sequence: sent), to: bridge.media)
+                sent &+= 1
+            }
+            back += try received(seconds: 0.1)
+            return back.count >= 10
+        }
+        #expect(back.count >= 10)
+        let decrypted = back.compactMap { datagram -> [UInt8]? in
+            var buffer = datagram
+            guard datagram.count > 12, datagram[1] & 0x7F == 96,
+                  let n = try? buffer.withUnsafeMutableBytes({ try inbound.unprotectRTP($0, length: datagram.count) }) else { return nil }
+            return Array(buffer[0..<n])
+        }
+        #expect(decrypted.count >= 5, "\(back.count) datagrams back, \(decrypted.count) authentic audio")
+        // (Statistics are published once a second.)
+        #expect(try waitFor(3) {
+            let status = try bridge.siteStatus("lang-cong")
+            return status?["address"] as? String == hall.localAddress.description && (status?["packetsReceived"] as? Int ?? 0) >= 10
+        }, "\(String(describing: try? bridge.siteStatus("lang-cong")))")
+        hall.close()
         #expect(bridge.stop() == 0)
     }
 }
