@@ -36,6 +36,8 @@ public final class BridgeServer: @unchecked Sendable {
         public var mediaPort: Int
         /// The SIP listener's port (UDP and TCP); nil: off.
         public var sipPort: Int?
+        /// The SIP-over-TLS port; nil: off (also off when SIP is).
+        public var sipTLSPort: Int?
 
         public init(dataDirectory: String, settings: Settings) {
             self.dataDirectory = dataDirectory
@@ -44,6 +46,7 @@ public final class BridgeServer: @unchecked Sendable {
             signalingPort = settings.signalingPort
             mediaPort = settings.mediaPort
             sipPort = settings.sipPort
+            sipTLSPort = settings.sipTLSPort
         }
     }
 
@@ -99,7 +102,9 @@ public final class BridgeServer: @unchecked Sendable {
             certificate = try Self.keptCertificate(in: options.dataDirectory)
         }
         webRTC = WebRTCFrontEnd(bridge: self, handshakes: WebRTCHandshakes(certificate: certificate))
-        sip = try options.sipPort.map { try SIPFrontEnd(bridge: self, host: host, port: UInt16($0)) }
+        sip = try options.sipPort.map {
+            try SIPFrontEnd(bridge: self, host: host, port: UInt16($0), tlsPort: options.sipTLSPort.map { UInt16($0) }, certificate: certificate)
+        }
     }
 
     /// The self-signed certificate made at the first start and kept in the data directory (`https-certificate.pem`,
@@ -162,7 +167,7 @@ public final class BridgeServer: @unchecked Sendable {
         let http = try startMonitoring()
         if let sip { Thread { sip.run() }.start() }
 
-        Log.info("listening", ["signaling": signalingAddress, "media": mediaAddress, "sip": sip.map { "\($0.address)" } ?? "off", "control": controlPath,
+        Log.info("listening", ["signaling": signalingAddress, "media": mediaAddress, "sip": sip.map { "\($0.address)" } ?? "off", "sipTLS": sip?.tlsAddress.map { "\($0)" } ?? "off", "control": controlPath,
                                "data": options.dataDirectory, "talkers": talkers, "descriptors": descriptors])
         var received: Int32 = 0
         sigwait(&signals, &received)

@@ -86,7 +86,8 @@ extension SIPFrontEnd {
             return respond(request, 488, reason: "Not Acceptable Here (an SDP offer is required in the INVITE)",
                            to: transaction, peer: peer, now: now)
         }
-        let local = SIPLocalEndpoint(transport: peer.transport, host: mediaHost(for: request), port: address.port)
+        let local = SIPLocalEndpoint(transport: peer.transport, host: mediaHost(for: request),
+                                     port: peer.transport == .tls ? tlsAddress?.port ?? address.port : address.port)
         let parameters: SIPBridgeParameters
         let answer: SIPAnswer
         do {

@@ -1,12 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import DTLS
 import KeyDerivation
 import SIP
 import Transport
 
-/// The SIP listener for room systems (RFC 3261 over UDP and TCP on one port): one thread owns both sockets, every TCP
-/// connection, the transaction table and the calls; timers run from its loop (`advance(now:)`), never on the media
+/// The SIP listener for room systems (RFC 3261 over UDP and TCP on one port, and TLS on a second when configured, with
+/// the bridge's certificate through NSS): one thread owns the sockets, every TCP or TLS connection, the transaction table and the calls; timers run from its loop (`advance(now:)`), never on the media
 /// thread. What a call does is in `SIPFrontEnd+Calls.swift`; like the native join and the WebRTC front-end, it only
 /// authenticates a site (digest, `SIPDigestPassword`), finds its booking and admits it through the session table.
 ///
@@ -33,13 +34,19 @@ final class SIPFrontEnd: @unchecked Sendable {
     final class Stream {
         let connection: TCPConnection
         let peer: SocketAddress
+        /// For a connection to the TLS port: NSS's side of it, and whether its handshake is done. Driven from the poll
+        /// loop without waiting (each call's deadline is now: a record not yet whole is "not yet").
+        let tls: TLSServerConnection?
+        var handshaken = false
+        var transport: SIPTransportKind { tls == nil ? .tcp : .tls }
         var framer = SIPStreamFramer()
         let acceptedAt: Int64
         var lastByteAt: Int64
         var messages = 0
-        init(connection: TCPConnection, peer: SocketAddress, now: Int64) {
+        init(connection: TCPConnection, peer: SocketAddress, tls: TLSServerConnection?, now: Int64) {
             self.connection = connection
             self.peer = peer
+            self.tls = tls
             acceptedAt = now
             lastByteAt = now
         }
@@ -51,6 +58,10 @@ final class SIPFrontEnd: @unchecked Sendable {
     let tcp: TCPListener
     /// Where SIP is reached (the UDP and TCP port are the same).
     let address: SocketAddress
+    /// SIP over TLS: its listener and NSS context, when on.
+    let tlsListener: TCPListener?
+    let tlsContext: TLSServerContext?
+    var tlsAddress: SocketAddress? { tlsListener?.localAddress }
     var table: SIPTransactionTable
     var challenger: DigestChallenger
     let validator = SIPRequestValidator()
@@ -70,7 +81,8 @@ final class SIPFrontEnd: @unchecked Sendable {
     private var acceptPausedUntil: Int64 = 0
 
     /// Binds UDP and TCP on `host`'s address and `port` (0: one the kernel chooses, the same for both).
-    init(bridge: BridgeServer, host: SocketAddress, port: UInt16, limits: Limits = Limits()) throws {
+    init(bridge: BridgeServer, host: SocketAddress, port: UInt16, tlsPort: UInt16?, certificate: DTLSCertificate,
+         limits: Limits = Limits()) throws {
         self.bridge = bridge
         self.limits = limits
         var bound: (UDPSocket, TCPListener)? = nil
@@ -94,6 +106,18 @@ final class SIPFrontEnd: @unchecked Sendable {
         (udp, tcp) = bound
         tcp.setNonBlocking()
         address = udp.localAddress
+        if let tlsPort {
+            do {
+                tlsContext = try TLSServerContext(certificate: certificate)
+                tlsListener = try TCPListener(bindTo: host.with(port: tlsPort), backlog: 256)
+            } catch {
+                throw BridgeError("cannot listen for SIP over TLS on port \(tlsPort): \(error)")
+            }
+            tlsListener?.setNonBlocking()
+        } else {
+            tlsContext = nil
+            tlsListener = nil
+        }
         let seed = (try? SecureRandom.bytes(6)).map(Self.hex) ?? "vcb"
         table = SIPTransactionTable(maxTransactions: 4096, maxPerPeer: 64, tagSeed: seed)
         challenger = DigestChallenger(realm: "vcbridge", secret: (try? SecureRandom.bytes(32)) ?? [])
@@ -119,7 +143,7 @@ final class SIPFrontEnd: @unchecked Sendable {
     // MARK: The loop
 
     func run() {
-        Log.info("sip-listening", ["address": address, "transports": "udp,tcp"])
+        Log.info("sip-listening", ["address": address, "transports": "udp,tcp", "tls": tlsAddress.map { "\($0)" } ?? "off"])
         var descriptors: [pollfd] = []
         var order: [SocketAddress] = []
         while bridge.isRunning {
@@ -129,6 +153,8 @@ final class SIPFrontEnd: @unchecked Sendable {
             descriptors.append(pollfd(fd: udp.descriptorForPolling, events: Int16(POLLIN), revents: 0))
             let listening = monotonicNanoseconds() < acceptPausedUntil ? -1 : tcp.pollDescriptor
             descriptors.append(pollfd(fd: listening, events: Int16(POLLIN), revents: 0))
+            let listeningTLS = monotonicNanoseconds() < acceptPausedUntil ? -1 : (tlsListener?.pollDescriptor ?? -1)
+            descriptors.append(pollfd(fd: listeningTLS, events: Int16(POLLIN), revents: 0))
             for (peer, stream) in streams {
                 order.append(peer)
                 descriptors.append(pollfd(fd: stream.connection.pollDescriptor, events: Int16(POLLIN), revents: 0))
@@ -139,8 +165,9 @@ final class SIPFrontEnd: @unchecked Sendable {
             let after = Self.milliseconds()
             if ready > 0 {
                 if descriptors[0].revents != 0 { receiveDatagrams(now: after) }
-                if descriptors[1].revents != 0 { acceptConnections(now: after) }
-                for (index, peer) in order.enumerated() where descriptors[index + 2].revents != 0 {
+                if descriptors[1].revents != 0 { acceptConnections(on: tcp, now: after) }
+                if descriptors[2].revents != 0, let tlsListener { acceptConnections(on: tlsListener, now: after) }
+                for (index, peer) in order.enumerated() where descriptors[index + 3].revents != 0 {
                     if let stream = streams[peer] { read(stream, now: after) }
                 }
             }
@@ -153,6 +180,7 @@ final class SIPFrontEnd: @unchecked Sendable {
         for peer in Array(streams.keys) { close(peer) }
         udp.close()
         tcp.close()
+        tlsListener?.close()
     }
 
     private func receiveDatagrams(now: Int64) {
@@ -177,11 +205,11 @@ final class SIPFrontEnd: @unchecked Sendable {
         }
     }
 
-    private func acceptConnections(now: Int64) {
+    private func acceptConnections(on listener: TCPListener, now: Int64) {
         for _ in 0..<64 {
             let connection: TCPConnection?
             do {
-                connection = try tcp.acceptIfReady()
+                connection = try listener.acceptIfReady()
             } catch {
                 if acceptTrouble.failed(now: monotonicNanoseconds()) { Log.warning("sip-accept-failed", ["error": error]) }
                 acceptPausedUntil = monotonicNanoseconds() + AcceptTrouble.backoffNanoseconds
@@ -200,30 +228,58 @@ final class SIPFrontEnd: @unchecked Sendable {
                 connection.reset()
                 continue
             }
-            streams[peer] = Stream(connection: connection, peer: peer, now: now)
+            var tls: TLSServerConnection? = nil
+            if listener !== tcp, let tlsContext {
+                do { tls = try TLSServerConnection(context: tlsContext, socket: connection.pollDescriptor) } catch {
+                    Log.warning("sip-tls-failed", ["peer": peer, "error": error])
+                    connection.close()
+                    continue
+                }
+            }
+            streams[peer] = Stream(connection: connection, peer: peer, tls: tls, now: now)
         }
     }
 
     private func read(_ stream: Stream, now: Int64) {
-        let fd = stream.connection.pollDescriptor
-        let n = readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-        if n < 0 {
-            if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
-            return close(stream.peer)
+        let bytes: ArraySlice<UInt8>
+        if let tls = stream.tls {
+            do {
+                if !stream.handshaken {
+                    try tls.handshake(deadline: monotonicNanoseconds())
+                    stream.handshaken = true
+                    stream.lastByteAt = now
+                }
+                let received = try tls.receive(atMost: readBuffer.count, deadline: monotonicNanoseconds())
+                if received.isEmpty { return close(stream.peer) }
+                bytes = received[...]
+            } catch {
+                if error == .handshakeTimedOut || error == .readTimedOut { return }  // not yet: the rest of a record
+                refuse("sip-tls-failed", peer: SIPPeer(host: Self.host(of: stream.peer), port: stream.peer.port, transport: .tls),
+                       detail: "\(error)")
+                return close(stream.peer)
+            }
+        } else {
+            let fd = stream.connection.pollDescriptor
+            let n = readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
+                return close(stream.peer)
+            }
+            if n == 0 { return close(stream.peer) }
+            bytes = readBuffer[0..<n]
         }
-        if n == 0 { return close(stream.peer) }
         stream.lastByteAt = now
-        let peer = SIPPeer(host: Self.host(of: stream.peer), port: stream.peer.port, transport: .tcp)
+        let peer = SIPPeer(host: Self.host(of: stream.peer), port: stream.peer.port, transport: stream.transport)
         do {
-            let messages = try stream.framer.append(readBuffer[0..<n])
+            let messages = try stream.framer.append(bytes)
             for message in messages {
                 stream.messages += 1
                 received(message, from: peer, now: now)
             }
         } catch {
             refuse("sip-malformed", peer: peer, detail: "\(error)")
-            if let response = SIPRequestValidator.response(to: error, transport: .tcp) {
-                try? stream.connection.send(response.serialized(), deadline: monotonicNanoseconds() + 100_000_000)
+            if let response = SIPRequestValidator.response(to: error, transport: stream.transport) {
+                write(response.serialized(), on: stream)
             }
             close(stream.peer)
         }
@@ -235,7 +291,7 @@ final class SIPFrontEnd: @unchecked Sendable {
             if stream.messages == 0 && now - stream.acceptedAt > limits.firstMessageMilliseconds {
                 close(peer)
             } else if silent > limits.idleMilliseconds,
-                      !calls.values.contains(where: { $0.peer.transport == .tcp && $0.peer.host == Self.host(of: peer) && $0.peer.port == peer.port }) {
+                      !calls.values.contains(where: { $0.peer.transport.isReliable && $0.peer.host == Self.host(of: peer) && $0.peer.port == peer.port }) {
                 close(peer)
             }
         }
@@ -243,7 +299,22 @@ final class SIPFrontEnd: @unchecked Sendable {
 
     func close(_ peer: SocketAddress) {
         guard let stream = streams.removeValue(forKey: peer) else { return }
+        stream.tls?.close()
         stream.connection.close()
+    }
+
+    /// Writes on a stream (through TLS for the TLS port); a peer that cannot take the bytes within 200 ms is closed.
+    private func write(_ bytes: [UInt8], on stream: Stream) {
+        do {
+            if let tls = stream.tls {
+                guard stream.handshaken else { return }
+                try tls.send(bytes, timeoutMilliseconds: 200)
+            } else {
+                try stream.connection.send(bytes, deadline: monotonicNanoseconds() + 200_000_000)
+            }
+        } catch {
+            close(stream.peer)
+        }
     }
 
     // MARK: Messages
@@ -296,8 +367,8 @@ final class SIPFrontEnd: @unchecked Sendable {
         case .udp:
             try? udp.send(bytes, to: address)
         case .tcp, .tls:
-            guard let stream = streams[address] else { return }
-            do { try stream.connection.send(bytes, deadline: monotonicNanoseconds() + 200_000_000) } catch { close(address) }
+            guard let stream = streams[address], stream.transport == peer.transport else { return }
+            write(bytes, on: stream)
         }
     }
 

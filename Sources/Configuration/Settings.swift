@@ -51,6 +51,8 @@ public struct Settings: Sendable, Equatable {
     /// a challenge whose algorithm they do not know instead of taking the next (baresip 1.0 with libre 1.1 does):
     /// such a hall is served by `["MD5"]`.
     public var sipDigestAlgorithms: [String]
+    /// SIP over TLS (NSS, the bridge's certificate) on its own port when `sip.tlsEnabled` (with SIP on), else nil.
+    public var sipTLSPort: Int?
 
     /// The embedded defaults.
     public static let defaults: Settings = {
@@ -73,7 +75,7 @@ public struct Settings: Sendable, Equatable {
     private static let known: [String: Set<String>] = [
         "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds", "consentSeconds", "joinTimeoutMs",
                    "maxPendingJoins", "maxPendingJoinsPerAddress"],
-        "sip": ["enabled", "port", "digestAlgorithms"],
+        "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
         "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
                     "httpAddress", "httpPort", "httpTLS", "tlsCertificateFile", "tlsPrivateKeyFile"],
@@ -175,6 +177,8 @@ public struct Settings: Sendable, Equatable {
             speakerHoldMilliseconds: try integer("video", "speakerHoldMs", in: 0...30_000))
         let sipPortValue = try integer("sip", "port", in: 0...65535)
         sipPort = try value("sip", "enabled", as: Bool.self) ? sipPortValue : nil
+        let sipTLSPortValue = try integer("sip", "tlsPort", in: 0...65535)
+        sipTLSPort = try value("sip", "tlsEnabled", as: Bool.self) ? sipTLSPortValue : nil
         sipDigestAlgorithms = try value("sip", "digestAlgorithms", as: [String].self)
         guard !sipDigestAlgorithms.isEmpty, sipDigestAlgorithms.allSatisfy({ ["SHA-256", "MD5"].contains($0) }),
               Set(sipDigestAlgorithms).count == sipDigestAlgorithms.count else {

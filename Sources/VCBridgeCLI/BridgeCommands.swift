@@ -18,12 +18,12 @@ import VideoFormats
 struct ServeCommand: Command {
     static let name = "serve"
     static let abstract = "Run the bridge: joins, audio mixing for every meeting in progress, following the schedule live."
-    static let usage = "vcbridge serve [--data-dir DIR] [--config FILE] [--listen ADDRESS] [--signal-port N] [--media-port N] [--sip-port N]\n  ends cleanly on SIGINT or SIGTERM"
+    static let usage = "vcbridge serve [--data-dir DIR] [--config FILE] [--listen ADDRESS] [--signal-port N] [--media-port N] [--sip-port N] [--sip-tls-port N]\n  ends cleanly on SIGINT or SIGTERM"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
-        self.arguments = try Arguments(arguments, options: ["--listen", "--signal-port", "--media-port", "--sip-port"])
+        self.arguments = try Arguments(arguments, options: ["--listen", "--signal-port", "--media-port", "--sip-port", "--sip-tls-port"])
     }
 
     func run() throws {
@@ -33,6 +33,7 @@ struct ServeCommand: Command {
         if let port = try arguments.integer("--signal-port", in: 0...65535) { options.signalingPort = port }
         if let port = try arguments.integer("--media-port", in: 0...65535) { options.mediaPort = port }
         if let port = try arguments.integer("--sip-port", in: 0...65535) { options.sipPort = port }
+        if let port = try arguments.integer("--sip-tls-port", in: 0...65535) { options.sipTLSPort = port }
         if mkdir(context.dataDirectory, 0o750) != 0 && errno != EEXIST {
             throw StoreFailure("cannot create the data directory \(context.dataDirectory): \(String(cString: strerror(errno)))")
         }
@@ -98,7 +99,8 @@ struct SiteCommand: Command {
         let host = ["0.0.0.0", "::"].contains(settings.listenAddress) ? "BRIDGE-ADDRESS" : settings.listenAddress
         let hostText = host.contains(":") ? "[\(host)]" : host
         let port = settings.sipPort ?? 5060
-        return "SIP room system: dial sip:meeting@\(hostText):\(port), digest username \(key.site), password \(password), "
+        let tls = settings.sipTLSPort.map { " (or over TLS: sip:meeting@\(hostText):\($0);transport=tls)" } ?? ""
+        return "SIP room system: dial sip:meeting@\(hostText):\(port)\(tls), digest username \(key.site), password \(password), "
             + "SRTP (SDES) mandatory\(settings.sipPort == nil ? " (SIP is off on this bridge: sip.enabled in its settings)" : "")"
     }
 

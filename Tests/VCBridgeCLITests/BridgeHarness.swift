@@ -19,6 +19,8 @@ final class RunningBridge: @unchecked Sendable {
     private(set) var media: SocketAddress!
     /// The SIP listener (UDP and TCP), when the bridge was started with `sip`.
     private(set) var sip: SocketAddress?
+    /// The SIP-over-TLS listener, when the `sip` section turns it on.
+    private(set) var sipTLS: SocketAddress?
 
     var environment: [String: String] { ["VCBRIDGE_DATA_DIR": dataDirectory, "VCBRIDGE_ORGANISER": "kiểm thử"] }
 
@@ -70,6 +72,7 @@ final class RunningBridge: @unchecked Sendable {
                 signaling = try SocketAddress(parsing: fields["signaling"]!)
                 media = try SocketAddress(parsing: fields["media"]!)
                 self.sip = try fields["sip"].flatMap { $0 == "off" ? nil : try SocketAddress(parsing: $0) }
+                sipTLS = try fields["sipTLS"].flatMap { $0 == "off" ? nil : try SocketAddress(parsing: $0) }
                 return
             }
             Thread.sleep(forTimeInterval: 0.05)

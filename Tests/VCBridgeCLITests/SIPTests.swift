@@ -258,6 +258,33 @@ struct SIPCallTests {
         #expect(bridge.stop() == 0)
     }
 
+    @Test func baresipCallsOverTLS() throws {
+        let bridge = try RunningBridge(sip: #"{"digestAlgorithms": ["MD5"], "tlsEnabled": true, "tlsPort": 0}"#)
+        let tls = try #require(bridge.sipTLS)
+        let password = try sipPassword(bridge, "tam-son")
+        let heard = bridge.dataDirectory + "/song-lo-heard.wav"
+        let host = try bridge.endpoint("song-lo", ["--tone", "440", "--duration", "10s", "--record", heard])
+        let tone = try stereoToneFile(880, seconds: 10, into: bridge.dataDirectory)
+        let baresip = try Baresip(dialing: tls, username: "tam-son", password: password, wav: tone, seconds: 7,
+                                  in: bridge.dataDirectory, transport: "tls")
+        defer { baresip.kill() }
+        #expect(try waitFor(8) { (try bridge.siteStatus("tam-son")?["packetsReceived"] as? Int ?? 0) > 50 },
+                "\(bridge.logText)\n\(baresip.output.suffix(3000))")
+        #expect(bridge.logText.contains("transport=sip-tls codec=opus"))
+        baresip.finish(within: 12)
+        #expect(waitFor(5) { bridge.logText.contains("event=session-ended site=tam-son meeting=1 reason=left") }, "\(bridge.logText)")
+        _ = bridge.finish(host)
+        let hostHeard = try WAVFile.read(heard)
+        #expect(Tone.dominant(among: [440, 880], in: hostHeard[(48_000 * 3)..<(48_000 * 6)])?.frequency == 880)
+        let baresipHeard = try WAVFile.read(try baresip.decodedDump())
+        #expect(Tone.dominant(among: [440, 880], in: baresipHeard[(48_000 * 2)..<(48_000 * 5)])?.frequency == 440)
+        // Plain bytes at the TLS port are not SIP to it: the connection is closed, nothing answered, the bridge stays.
+        let plain = try TCPConnection(connectingTo: tls)
+        try plain.send(Array(String(decoding: SIPProbe(bridge: tls).options(user: "x"), as: UTF8.self).utf8))
+        #expect(((try? plain.receiveLine(timeoutMilliseconds: 3000)) ?? nil) == nil)  // closed or reset
+        #expect(bridge.stop() == 0)
+    }
+
     @Test func optionsUpdateReInviteCancelAndByeWithinACall() throws {
         let bridge = try RunningBridge(sip: "{}")
         let sip = try #require(bridge.sip)
