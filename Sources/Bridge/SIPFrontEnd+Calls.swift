@@ -16,7 +16,10 @@ struct SIPCall {
     let peer: SIPPeer
     var dialog: SIPDialog
     let session: Admitted
-    var negotiation: SIPNegotiation
+    /// What was agreed; nil until the ACK answers the bridge's offer (an INVITE without SDP).
+    var negotiation: SIPNegotiation?
+    /// The bridge's offer in the 200 to an INVITE without SDP, until the ACK answers it.
+    var pendingOffer: SIPOffer?
     var parameters: SIPBridgeParameters
     /// The bridge's last SDP (answered again to a re-INVITE or UPDATE without an offer).
     var answer: [UInt8]
@@ -37,9 +40,10 @@ extension SIPFrontEnd {
         guard let method = request.method else { return }
         let inDialog = (try? request.to())?.tag != nil
         if method == "ACK" {
-            if let callID = request.callID, var call = calls[callID], call.dialog.matches(request: request) {
+            if let callID = request.callID, var call = calls[callID], call.dialog.matches(request: request), !call.confirmed {
                 call.confirmed = true
                 calls[callID] = call
+                if call.pendingOffer != nil { answered(request, call: call, now: now) }
             }
             return
         }
@@ -82,33 +86,30 @@ extension SIPFrontEnd {
             return respond(request, 403, reason: reason, to: transaction, peer: peer, now: now)
         }
         // What the call carries.
-        guard !request.body.isEmpty, request.contentType?.lowercased().hasPrefix("application/sdp") != false else {
-            return respond(request, 488, reason: "Not Acceptable Here (an SDP offer is required in the INVITE)",
-                           to: transaction, peer: peer, now: now)
+        // What the call carries: the room system's offer answered, or (an INVITE without SDP) the bridge's offer in
+        // the 200, answered in the ACK.
+        guard request.body.isEmpty || request.contentType?.lowercased().hasPrefix("application/sdp") != false else {
+            return respond(request, 415, to: transaction, peer: peer, headers: [SIPHeader("Accept", "application/sdp")], now: now)
         }
         let local = SIPLocalEndpoint(transport: peer.transport, host: mediaHost(for: request),
                                      port: peer.transport == .tls ? tlsAddress?.port ?? address.port : address.port)
         let parameters: SIPBridgeParameters
-        let answer: SIPAnswer
+        var answer: SIPAnswer? = nil
         do {
-            let offer = try SessionDescription(parsing: request.body)
             parameters = try SIPBridgeParameters(
                 address: local.host, audioPort: bridge.mediaAddress.port, audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
                 videoKey: try SDESKey(keySalt: try SecureRandom.bytes(30)), sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
-            answer = try SIPAnswerer.answer(to: offer, bridge: parameters, policy: SIPMediaPolicy())
+            if !request.body.isEmpty {
+                answer = try SIPAnswerer.answer(to: try SessionDescription(parsing: request.body), bridge: parameters,
+                                                policy: SIPMediaPolicy())
+            }
         } catch {
             Log.warning("sip-refused", ["site": site.id, "reason": "offer", "detail": "\(error)"])
             return respond(request, 488, reason: "Not Acceptable Here (\(Self.phrase("\(error)")))", to: transaction, peer: peer, now: now)
         }
-        let audio = answer.negotiation.audio
-        guard audio.codec == .opus else {
-            Log.warning("sip-refused", ["site": site.id, "reason": "codec", "offered": audio.codec.rawValue])
-            return respond(request, 488, reason: "Not Acceptable Here (Opus is required for now; G.722 and G.711 are not mixed yet)",
-                           to: transaction, peer: peer, now: now)
-        }
-        guard let srtp = audio.media.srtp, srtp.suite == .aesCM128HMACSHA1_80 else {
-            return respond(request, 488, reason: "Not Acceptable Here (SRTP AES_CM_128_HMAC_SHA1_80 is required)",
-                           to: transaction, peer: peer, now: now)
+        if let answer, let refusal = Self.unusable(answer.negotiation) {
+            Log.warning("sip-refused", ["site": site.id, "reason": "media", "detail": refusal])
+            return respond(request, 488, reason: "Not Acceptable Here (\(refusal))", to: transaction, peer: peer, now: now)
         }
         var timer: SIPSessionTimer? = nil
         var timerHeaders: [SIPHeader] = []
@@ -135,20 +136,6 @@ extension SIPFrontEnd {
             replaced.send(["type": "ended", "reason": "replaced"])
             replaced.connection?.shutdownBoth()
         }
-        let remote = audio.media.remote
-        let ssrcs = session.ssrcs
-        let floor = bridge.floors.withLock { $0[meeting.id] }
-        bridge.mailbox.post(.add(SessionSetup(
-            site: site.index, siteID: site.id, meeting: meeting.id, endpointSSRC: ssrcs.siteAudio, bridgeSSRC: ssrcs.bridgeAudio,
-            videoSSRC: ssrcs.siteVideo, presenterSSRC: ssrcs.presenter, speakerSSRC: ssrcs.speaker, host: meeting.host, floor: floor,
-            transport: .sip(SIPMediaSetup(
-                profile: .aesCM128HMACSHA1_80, inboundKey: srtp.remoteKey.keySalt, outboundKey: srtp.localKey.keySalt,
-                remoteRTP: try? SocketAddress(ip: remote.address, port: remote.rtpPort), codec: audio.codec)),
-            payloadTypes: PayloadTypes(audio: audio.payloadType, audioLevelID: nil, video: [:]))))
-        // The room system sends as soon as it has the 200: let the media thread know the session first.
-        if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200) {
-            Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])
-        }
         let tag = Self.token()
         guard var ok = SIPMessage.response(to: request, status: 200, toTag: tag, receivedFrom: udpSource(peer)),
               let dialog = try? SIPDialog(asServer: request, response: ok)
@@ -156,19 +143,55 @@ extension SIPFrontEnd {
             bridge.sessions.end(site: site.index, session: session, reason: "sip-dialog-failed", notify: false)
             return respond(request, 400, reason: "Bad Request (no Contact or From tag)", to: transaction, peer: peer, now: now)
         }
+        let offer = answer == nil ? SIPOfferer.offer(bridge: parameters, policy: SIPMediaPolicy(), video: []) : nil
         ok.add("Contact", "<sip:vcbridge@\(local.host.contains(":") ? "[\(local.host)]" : local.host):\(local.port);transport=\(peer.transport.rawValue.lowercased())>")
         for header in capabilities + timerHeaders { ok.add(header.name, header.value) }
         ok.add("Content-Type", "application/sdp")
-        ok.body = Array(answer.text.utf8)
-        calls[callID] = SIPCall(callID: callID, peer: peer, dialog: dialog, session: session, negotiation: answer.negotiation,
-                                parameters: parameters, answer: ok.body, timer: timer, local: local)
+        ok.body = Array((answer?.text ?? offer?.text ?? "").utf8)
+        let call = SIPCall(callID: callID, peer: peer, dialog: dialog, session: session, negotiation: answer?.negotiation,
+                           pendingOffer: offer, parameters: parameters, answer: ok.body, timer: timer, local: local)
+        calls[callID] = call
+        // The room system sends as soon as it has the 200: the media thread takes the session first.
+        if answer != nil { startMedia(call) }
         Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": "\(peer.host):\(peer.port)", "generation": key.generation,
-                          "transport": "sip-\(peer.transport.rawValue.lowercased())", "codec": audio.codec.rawValue,
-                          "payloadType": audio.payloadType, "rtcpMux": remote.rtcpMux,
-                          "media": "\(remote.address):\(remote.rtpPort)"])
+                          "transport": "sip-\(peer.transport.rawValue.lowercased())",
+                          "codec": answer?.negotiation.audio.codec.rawValue ?? "(offered in the 200)",
+                          "payloadType": answer.map { "\($0.negotiation.audio.payloadType)" } ?? "-",
+                          "rtcpMux": answer?.negotiation.audio.media.remote.rtcpMux ?? true,
+                          "media": answer.map { "\($0.negotiation.audio.media.remote.address):\($0.negotiation.audio.media.remote.rtpPort)" } ?? "-"])
         bridge.quality.joined(site: site.index, meeting: meeting.id)
         invites[transaction] = callID
         deliver(table.respond(ok, to: transaction, now: now), now: now)
+    }
+
+    /// Why an agreement cannot be mixed yet, or nil: Opus with SRTP AES_CM_128_HMAC_SHA1_80, one payload type both ways.
+    static func unusable(_ negotiation: SIPNegotiation) -> String? {
+        let audio = negotiation.audio
+        guard audio.codec == .opus else { return "Opus is required for now; G.722 and G.711 are not mixed yet" }
+        guard audio.media.srtp?.suite == .aesCM128HMACSHA1_80 else { return "SRTP AES_CM_128_HMAC_SHA1_80 is required" }
+        guard audio.payloadType == audio.receivePayloadType else {
+            return "Opus must keep payload type \(audio.receivePayloadType) both ways (answered \(audio.payloadType))"
+        }
+        return nil
+    }
+
+    /// The ACK of a 200 that carried the bridge's offer carries the answer: the media starts, or the call ends.
+    private func answered(_ ack: SIPMessage, call: SIPCall, now: Int64) {
+        var call = call
+        guard let offer = call.pendingOffer else { return }
+        call.pendingOffer = nil
+        do {
+            let negotiation = try SIPOfferer.parseAnswer(try SessionDescription(parsing: ack.body), to: offer)
+            if let refusal = Self.unusable(negotiation) { throw SIPAnswerRefusal(detail: refusal) }
+            call.negotiation = negotiation
+            calls[call.callID] = call
+            startMedia(call)
+        } catch {
+            Log.warning("sip-refused", ["site": call.session.site.id, "reason": "answer", "detail": ack.body.isEmpty ? "no SDP in the ACK" : "\(error)"])
+            calls[call.callID] = nil
+            hangUp(&call, now: now)
+            bridge.sessions.end(site: call.session.site.index, session: call.session, reason: "sip-answer-refused", notify: false)
+        }
     }
 
     /// The site whose digest credentials the INVITE carries; nil when it was answered 401 (challenge) or 403.
@@ -294,14 +317,18 @@ extension SIPFrontEnd {
                 call.parameters.sessionVersion += 1
                 let answer = try SIPAnswerer.answer(to: offer, bridge: call.parameters, policy: SIPMediaPolicy(),
                                                     current: call.negotiation)
-                guard answer.negotiation.audio.codec == .opus, answer.negotiation.audio.media.srtp?.suite == .aesCM128HMACSHA1_80 else {
-                    return respond(request, 488, reason: "Not Acceptable Here (Opus with SRTP AES_CM_128_HMAC_SHA1_80 is required)",
-                                   to: transaction, peer: peer, now: now)
+                if let refusal = Self.unusable(answer.negotiation) {
+                    return respond(request, 488, reason: "Not Acceptable Here (\(refusal))", to: transaction, peer: peer, now: now)
                 }
-                let changes = answer.negotiation.changes(from: call.negotiation)
+                let changes = call.negotiation.map { answer.negotiation.changes(from: $0) } ?? [.remoteAddress]
                 call.negotiation = answer.negotiation
+                call.pendingOffer = nil
                 call.answer = Array(answer.text.utf8)
-                if !changes.intersection([.remoteAddress, .remoteKey, .audioCodec]).isEmpty { restartMedia(call) }
+                if !changes.intersection([.remoteAddress, .remoteKey, .audioCodec]).isEmpty {
+                    startMedia(call)
+                    Log.info("sip-renegotiated", ["site": call.session.site.id,
+                                                  "media": "\(answer.negotiation.audio.media.remote.address):\(answer.negotiation.audio.media.remote.rtpPort)"])
+                }
             } catch {
                 return respond(request, 488, reason: "Not Acceptable Here (\(Self.phrase("\(error)")))", to: transaction, peer: peer, now: now)
             }
@@ -315,10 +342,10 @@ extension SIPFrontEnd {
         deliver(table.respond(ok, to: transaction, now: now), now: now)
     }
 
-    /// The media thread takes the call's session again with what was renegotiated.
-    private func restartMedia(_ call: SIPCall) {
-        let audio = call.negotiation.audio
-        guard let srtp = audio.media.srtp, bridge.sessions.isCurrent(call.session),
+    /// The media thread takes the call's session with what was agreed (again, after a renegotiation: it replaces the
+    /// one it had), before the room system's first packet if it can (waiting at most 200 ms).
+    private func startMedia(_ call: SIPCall) {
+        guard let audio = call.negotiation?.audio, let srtp = audio.media.srtp, bridge.sessions.isCurrent(call.session),
               let meeting = bridge.store.withLock({ $0.schedule.meeting(call.session.meeting) }) else { return }
         let ssrcs = call.session.ssrcs
         let site = call.session.site
@@ -330,8 +357,9 @@ extension SIPFrontEnd {
                 profile: .aesCM128HMACSHA1_80, inboundKey: srtp.remoteKey.keySalt, outboundKey: srtp.localKey.keySalt,
                 remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec)),
             payloadTypes: PayloadTypes(audio: audio.payloadType, audioLevelID: nil, video: [:]))))
-        _ = bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200)
-        Log.info("sip-renegotiated", ["site": site.id, "media": "\(audio.media.remote.address):\(audio.media.remote.rtpPort)"])
+        if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200) {
+            Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])
+        }
     }
 
     /// Once a loop: a call whose session the bridge ended (meeting over, key revoked, media lost, replaced) is hung
@@ -408,4 +436,10 @@ extension SIPFrontEnd {
         for header in headers { response.add(header.name, header.value) }
         deliver(table.respond(response, to: transaction, now: now), now: now)
     }
+}
+
+/// An answer the bridge cannot use (its reason as a 488 would give it).
+struct SIPAnswerRefusal: Error, CustomStringConvertible {
+    let detail: String
+    var description: String { detail }
 }

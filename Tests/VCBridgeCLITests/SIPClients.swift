@@ -142,7 +142,7 @@ final class SIPProbe {
     """
 
     /// An INVITE from `user` (a new transaction, the same call), with an Authorization header if given.
-    func invite(user: String, authorization: String? = nil, extra: [String] = []) -> [UInt8] {
+    func invite(user: String, authorization: String? = nil, extra: [String] = [], offer: Bool = true) -> [UInt8] {
         cseq += 1
         let port = socket.localAddress.port
         lastInvite = (branch: "z9hG4bK\(UUID().uuidString.prefix(12))", cseq: cseq, user: user)
@@ -152,7 +152,8 @@ final class SIPProbe {
             + "Call-ID: \(callID)\r\nCSeq: \(cseq) INVITE\r\nContact: <sip:\(user)@127.0.0.1:\(port)>\r\n"
         if let authorization { text += "Authorization: \(authorization)\r\n" }
         for line in extra { text += line + "\r\n" }
-        text += "Content-Type: application/sdp\r\nContent-Length: \(Self.offer.utf8.count)\r\n\r\n" + Self.offer
+        let body = offer ? Self.offer : ""
+        text += (offer ? "Content-Type: application/sdp\r\n" : "") + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
         lastCSeq = "\(cseq) INVITE"
         return Array(text.utf8)
     }
@@ -186,12 +187,13 @@ final class SIPProbe {
     }
 
     /// Authenticates an INVITE as `user` (answering the first challenge offered) and returns the final response.
-    func call(user: String, password: String, extra: [String] = []) throws -> SIPMessage {
-        try send(invite(user: user, extra: extra))
+    func call(user: String, password: String, extra: [String] = [], offer: Bool = true) throws -> SIPMessage {
+        try send(invite(user: user, extra: extra, offer: offer))
         let challenged = try #require(try finalResponse())
         let challenge = try #require(challenged.values("WWW-Authenticate").compactMap(DigestChallenge.init(parsing:)).first,
                                      "\(challenged.startLine)")
-        try send(invite(user: user, authorization: try authorization(challenge, username: user, password: password), extra: extra))
+        try send(invite(user: user, authorization: try authorization(challenge, username: user, password: password), extra: extra,
+                        offer: offer))
         return try #require(try finalResponse())
     }
 

@@ -433,3 +433,76 @@ struct SIPNATTests {
         #expect(bridge.stop() == 0)
     }
 }
+
+@Suite("SIP: an INVITE without an offer", .serialized)
+struct SIPOfferlessTests {
+    static func answer(port: UInt16, codec: String) -> String {
+        let map = codec == "opus" ? "96 opus/48000/2" : "9 G722/8000"
+        return "v=0\r\no=hall 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            + "m=audio \(port) RTP/SAVP \(map.split(separator: " ")[0])\r\na=rtpmap:\(map)\r\n"
+            + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\na=sendrecv\r\n"
+    }
+
+    @Test func theBridgeOffersInThe200AndTheAnswerInTheACKStartsTheMedia() throws {
+        let bridge = try RunningBridge(sip: "{}")
+        let sip = try #require(bridge.sip)
+        let password = try sipPassword(bridge, "lang-cong")
+        let hall = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let probe = try SIPProbe(bridge: sip)
+        let answered = try probe.call(user: "lang-cong", password: password, offer: false)
+        #expect(answered.statusCode == 200, "\(answered.startLine)")
+        let offer = String(decoding: answered.body, as: UTF8.self)
+        #expect(offer.contains("m=audio \(bridge.media.port) RTP/SAVP 96"), "\(offer)")
+        #expect(offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"))
+        try probe.send(probe.inDialog("ACK", user: "lang-cong", answered: answered, cseq: 2,
+                                      body: Self.answer(port: hall.localAddress.port, codec: "opus")))
+        // Media flows both ways once the hall's first authentic packet has come.
+        let outbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .outbound,
+                                       keyingMaterial: try SIPNATTests.key(in: SIPProbe.offer))
+        let inbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .inbound,
+                                      keyingMaterial: try SIPNATTests.key(in: offer))
+        let batch = DatagramBatch(capacity: 64, slotSize: 1500)
+        var sequence: UInt16 = 1
+        var authentic = 0
+        _ = try waitFor(5) {
+            for _ in 0..<5 {
+                let plain = try RTPPacket(payloadType: 96, sequenceNumber: sequence, timestamp: UInt32(sequence) * 960, ssrc: 0xA11C_E000,
+                                          payload: [UInt8](repeating: 0xF8, count: 20)).serialized()
+                var buffer = plain + [UInt8](repeating: 0, count: SRTPSession.maxTrailerLength)
+                let length = try buffer.withUnsafeMutableBytes { try outbound.protectRTP($0, length: plain.count) }
+                try hall.send(Array(buffer[0..<length]), to: bridge.media)
+                sequence &+= 1
+            }
+            if try hall.waitReadable(timeoutMilliseconds: 100) {
+                try hall.receive(into: batch)
+                for i in 0..<batch.count {
+                    var datagram = Array(batch.datagram(i))
+                    let count = datagram.count
+                    if count > 12, datagram[1] & 0x7F == 96,
+                       (try? datagram.withUnsafeMutableBytes { try inbound.unprotectRTP($0, length: count) }) != nil { authentic += 1 }
+                }
+            }
+            return authentic >= 10
+        }
+        #expect(authentic >= 10)
+        #expect(try waitFor(3) { try bridge.siteStatus("lang-cong")?["packetsReceived"] as? Int ?? 0 >= 10 })
+        hall.close()
+        #expect(bridge.stop() == 0)
+    }
+
+    @Test func anAnswerWithoutOpusInTheACKEndsTheCallWithBye() throws {
+        let bridge = try RunningBridge(sip: "{}")
+        let sip = try #require(bridge.sip)
+        let password = try sipPassword(bridge, "lang-cong")
+        let probe = try SIPProbe(bridge: sip)
+        let answered = try probe.call(user: "lang-cong", password: password, offer: false)
+        #expect(answered.statusCode == 200, "\(answered.startLine)")
+        try probe.send(probe.inDialog("ACK", user: "lang-cong", answered: answered, cseq: 2, body: Self.answer(port: 40000, codec: "g722")))
+        let bye = try #require(try probe.request(seconds: 5))
+        #expect(bye.method == "BYE")
+        #expect(waitFor(5) { bridge.logText.contains("event=session-ended site=lang-cong meeting=1 reason=sip-answer-refused") },
+                "\(bridge.logText)")
+        #expect(bridge.logText.contains("Opus is required for now"))
+        #expect(bridge.stop() == 0)
+    }
+}
