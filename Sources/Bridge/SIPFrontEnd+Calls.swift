@@ -381,7 +381,9 @@ extension SIPFrontEnd {
                 bridge.sessions.end(site: call.session.site.index, session: call.session, reason: "session-timer-expired", notify: false)
             case .refresh?:
                 call.timer = timer
-                var update = call.dialog.request("UPDATE", branch: SIPVia.magicCookie + Self.token(), from: call.local)
+                // A target refresh request carries the bridge's Contact (RFC 3311 §5.1).
+                let contact = try? SIPURI(parsing: "sip:vcbridge@\(call.local.host.contains(":") ? "[\(call.local.host)]" : call.local.host):\(call.local.port);transport=\(call.peer.transport.rawValue.lowercased())")
+                var update = call.dialog.request("UPDATE", branch: SIPVia.magicCookie + Self.token(), from: call.local, contact: contact)
                 update.add("Session-Expires", SIPSessionExpires(seconds: timer.intervalSeconds, refresher: .uas).description)
                 update.add("Supported", "timer")
                 calls[callID] = call
