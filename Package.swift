@@ -63,6 +63,9 @@ let package = Package(
         .target(name: "Monitoring", dependencies: ["Transport", "DTLS"]),
         // Test and diagnostic signals (tones, Goertzel detection, levels).
         .target(name: "AudioSignal"),
+        // The room systems' voice codecs in Swift: G.722, G.711 A-law/µ-law, 48 kHz <-> 16/8 kHz conversion,
+        // 20 ms frames at 48 kHz in and out with loss concealment. Standard library only.
+        .target(name: "VoiceCodecs"),
 
         // The embedded default configuration: the files of Config/ compiled into the binary.
         .target(
@@ -86,7 +89,7 @@ let package = Package(
             name: "Bridge",
             dependencies: ["Admission", "AudioSignal", "Configuration", "JitterBuffer", "Mixer", "OpusCodec", "RTP", "SRTP",
                            "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "VideoFormats", "QualityModel", "Monitoring",
-                           "ICE", "DTLS", "SDP", "SIP", "WebAssets"]
+                           "ICE", "DTLS", "SDP", "SIP", "WebAssets", "Playout"]
         ),
 
         // Seeded loss / delay / jitter / duplication, and the UDP relay that applies them.
@@ -110,7 +113,8 @@ let package = Package(
         // Benchmarks (run by Scripts/, never by the test suite).
         .executableTarget(
             name: "vcbridge-bench",
-            dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime", "OpusCodec", "AudioSignal", "Transport"]
+            dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime", "OpusCodec", "AudioSignal", "Transport",
+                           "Endpoint", "VoiceCodecs"]
         ),
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
@@ -124,6 +128,7 @@ let package = Package(
         .testTarget(name: "ICETests", dependencies: ["ICE", "KeyDerivation", "Transport"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "Transport"]),
         .testTarget(name: "OpusCodecTests", dependencies: ["OpusCodec", "AudioSignal"]),
+        .testTarget(name: "VoiceCodecsTests", dependencies: ["VoiceCodecs", "AudioSignal"]),
         .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),

@@ -32,7 +32,10 @@ bridge_workspace() {
     export VCBRIDGE_DATA_DIR="$data" VCBRIDGE_ORGANISER="$2"
     trap 'cleanup_workspace' EXIT
 }
-cleanup_workspace() { [ -n "${bridge:-}" ] && kill -INT "$bridge" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$data"; }
+cleanup_workspace() {  # VCB_KEEP_WORKSPACE=1 keeps the files for a look afterwards
+    [ -n "${bridge:-}" ] && kill -INT "$bridge" 2>/dev/null; wait 2>/dev/null || true
+    if [ -n "${VCB_KEEP_WORKSPACE:-}" ]; then echo "kept $data" >&2; else rm -rf "$data"; fi
+}
 
 # key_sites VCBRIDGE [COUNT]: makes a key for each of the first COUNT sites in directory order (all by default).
 key_sites() {

@@ -142,11 +142,12 @@ public final class BridgeServer: @unchecked Sendable {
         let talkers = options.settings.talkers
         let lostAfter = options.settings.lostAfterSeconds
         let consent = options.settings.consentSeconds
+        let timeStretch = options.settings.timeStretch
         let video = Self.videoPolicy(options.settings.video)
         let handshakes = webRTC.handshakes
         let mediaThread = Thread {
             MediaEngine(socket: media.value, mailbox: mailbox, talkers: talkers, lostAfterSeconds: lostAfter, consentSeconds: consent, video: video,
-                        handshakes: handshakes).run()
+                        timeStretch: timeStretch, handshakes: handshakes).run()
         }
         let handshakeThread = Thread { handshakes.run(socket: media, mailbox: mailbox) }
         handshakeThread.name = "dtls"

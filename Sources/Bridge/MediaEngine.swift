@@ -6,6 +6,7 @@ import ICE
 import JitterBuffer
 import Mixer
 import OpusCodec
+import Playout
 import RTP
 import SRTP
 import Scheduler
@@ -33,6 +34,8 @@ final class MediaSession {
     var videoSSRC: UInt32
     let jitter = JitterBuffer()
     let decoder: Opus.Decoder
+    /// Decoded audio between the decoder and the mixer, time-stretched to follow the jitter buffer's target.
+    let playout = SitePlayout()
     var address: SocketAddress?
     var lastPacketAt: Int64
     var outSequence: UInt16
@@ -55,6 +58,8 @@ final class MediaSession {
     var firSequence: UInt8 = 0
     /// What the jitter buffer gave for this tick (its payload is valid until the next call).
     var pendingDecision: PlayoutDecision = .waiting
+    /// This tick plays what waits in `playout`: no frame was taken from the jitter buffer.
+    var playsFromPlayout = false
     /// The camera video arriving from the site, its loss counted as RFC 3550 A.3 does (the uplink
     /// loss REMB follows), and the SSRC it is counted for.
     private var videoReception: RTPSourceStatistics?
@@ -68,7 +73,8 @@ final class MediaSession {
 
     /// Whether this tick carries sound from the site (a packet or a rebuilt frame).
     var pendingDecisionIsAudio: Bool {
-        switch pendingDecision {
+        if playsFromPlayout { return true }
+        return switch pendingDecision {
         case .packet, .fec: true
         case .conceal, .waiting: false
         }
@@ -187,10 +193,13 @@ final class MediaEngine: VideoSink {
     private var tickCount = 0
     private var unknownSSRC = 0
     private var malformed = 0
+    /// `bridge.timeStretch`: decoded talkers go through their `SitePlayout`, stretched to follow the target.
+    private let timeStretch: Bool
     private var nextPublish: Int64 = 0
 
     init(socket: UDPSocket, mailbox: MediaMailbox, talkers: Int, lostAfterSeconds: Int, consentSeconds: Int, video: VideoPolicy,
-         handshakes: WebRTCHandshakes? = nil) {
+         timeStretch: Bool = false, handshakes: WebRTCHandshakes? = nil) {
+        self.timeStretch = timeStretch
         self.socket = socket
         self.handshakes = handshakes
         videoPolicy = video
@@ -481,9 +490,14 @@ final class MediaEngine: VideoSink {
         var unsent = 0
         var encodes = 0
         for (meeting, mixer) in mixers {
-            // 1. What each site plays this tick, and who talks.
+            // 1. What each site plays this tick, and who talks. A decoded site whose playout already
+            //    holds a frame (speech was stretched) takes none from its jitter buffer.
             for case let session? in sessions where session.setup.meeting == meeting {
-                session.pendingDecision = session.jitter.nextFrame(now: now)
+                let waiting = session.decoderCurrent ? session.playout.buffered : 0
+                session.playsFromPlayout = waiting >= SitePlayout.frameSamples
+                if !session.playsFromPlayout {
+                    session.pendingDecision = session.jitter.nextFrame(now: now, downstreamSamples: waiting)
+                }
             }
             mixer.selectTalkers { site in
                 guard let session = self.sessions[site], session.setup.meeting == meeting,
@@ -510,10 +524,11 @@ final class MediaEngine: VideoSink {
                 }
                 if !session.decoderCurrent {
                     try? session.decoder.reset()
+                    session.playout.reset()
                     session.decoderCurrent = true
                 }
                 let output = talker ? mixer.input(for: site) : scratch
-                decode(session, into: output)
+                play(session, into: output, now: now)
                 if !session.sendsLevels {
                     session.level = Tone.audioLevel(UnsafeBufferPointer(rebasing: output[0..<960]))
                     session.levelAt = now
@@ -615,6 +630,28 @@ final class MediaEngine: VideoSink {
 
     private func elapsed(since: Int64) -> Int64 { monotonicNanoseconds() - since }
 
+    /// A decoded site's 20 ms for this tick: the frame taken from its jitter buffer decoded into its
+    /// playout, another taken early when the playout is to shed delay and needs more to work on, and
+    /// the playout's next 960 samples, stretched so that the site's whole delay (both stages) follows
+    /// the jitter buffer's target.
+    private func play(_ session: MediaSession, into output: UnsafeMutableBufferPointer<Int16>, now: Int64) {
+        let jitter = session.jitter, playout = session.playout
+        let decoded = UnsafeMutableBufferPointer(rebasing: scratch[960..<1920])
+        playout.stretching = timeStretch
+        let target = Int(jitter.statistics.targetDelayMilliseconds) * 48
+        func level() -> Int { Int(jitter.bufferedMilliseconds) * 48 + playout.buffered }
+        if !session.playsFromPlayout {
+            decode(session, into: decoded)
+            playout.append(UnsafeBufferPointer(decoded))
+        }
+        if playout.needsFrame(target: target), jitter.bufferedMilliseconds >= JitterBuffer.frameMilliseconds {
+            session.pendingDecision = jitter.nextFrame(now: now, downstreamSamples: playout.buffered)
+            decode(session, into: decoded)
+            playout.append(UnsafeBufferPointer(decoded))
+        }
+        playout.play(into: UnsafeMutableBufferPointer(rebasing: output[0..<960]), level: level(), target: target)
+    }
+
     private func decode(_ session: MediaSession, into output: UnsafeMutableBufferPointer<Int16>) {
         let frame = UnsafeMutableBufferPointer(rebasing: output[0..<960])
         var produced = 0
@@ -694,6 +731,10 @@ final class MediaEngine: VideoSink {
             s.dtxFrames = j.framesDTX
             s.jitterBufferTargetMilliseconds = j.targetDelayMilliseconds
             s.jitterBufferDelayMilliseconds = j.currentDelayMilliseconds
+            s.removedSamplesForAcceleration = session.playout.removedSamplesForAcceleration
+            s.insertedSamplesForDeceleration = session.playout.insertedSamplesForDeceleration
+            s.framesDroppedInPauses = j.framesDroppedForAcceleration
+            s.framesInsertedInPauses = j.framesInsertedForDeceleration
             s.packetsLost = session.reception?.cumulativeLost ?? 0
             s.jitterMilliseconds = (session.reception?.jitter ?? 0) / 48
             s.talker = mixers[session.setup.meeting]?.isTalker(session.setup.site) ?? false

@@ -107,6 +107,11 @@ public struct SiteMediaStatistics: Sendable, Equatable {
     public var dtxFrames = 0
     public var jitterBufferTargetMilliseconds: Int64 = 0
     public var jitterBufferDelayMilliseconds: Int64 = 0
+    /// Playout adjustments in speech (time-stretching, webrtc-stats' names) and in pauses (whole frames).
+    public var removedSamplesForAcceleration = 0
+    public var insertedSamplesForDeceleration = 0
+    public var framesDroppedInPauses = 0
+    public var framesInsertedInPauses = 0
     /// What the site's own receiver reports say about the bridge's stream to it.
     public var remoteFractionLost = 0.0
     public var remoteJitterMilliseconds = 0.0

@@ -34,6 +34,9 @@ public struct Settings: Sendable, Equatable {
     /// comes (RFC 7675's 30 s: browsers check about every 5 s and do not repeat a lost check). Raised to
     /// ``lostAfterSeconds`` when shorter.
     public var consentSeconds: Int
+    /// Whether talkers' decoded audio is time-stretched to follow the jitter buffer's target in speech
+    /// (`SitePlayout`); off: the jitter buffer alone adjusts, in pauses.
+    public var timeStretch: Bool
     /// Time from accepting a join connection to admitting the site; a connection that has not
     /// proved its key by then is closed, however its bytes trickle in.
     public var joinTimeoutMilliseconds: Int
@@ -73,7 +76,7 @@ public struct Settings: Sendable, Equatable {
     }
 
     private static let known: [String: Set<String>] = [
-        "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds", "consentSeconds", "joinTimeoutMs",
+        "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds", "consentSeconds", "timeStretch", "joinTimeoutMs",
                    "maxPendingJoins", "maxPendingJoinsPerAddress"],
         "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
@@ -126,6 +129,7 @@ public struct Settings: Sendable, Equatable {
         lostAfterSeconds = try integer("bridge", "lostAfterSeconds", in: 2...600)
         // Never shorter than lostAfterSeconds (a config from before this key, with a longer lostAfterSeconds, still starts).
         consentSeconds = max(try integer("bridge", "consentSeconds", in: 2...600), lostAfterSeconds)
+        timeStretch = try value("bridge", "timeStretch", as: Bool.self)
         joinTimeoutMilliseconds = try integer("bridge", "joinTimeoutMs", in: 100...60_000)
         maxPendingJoins = try integer("bridge", "maxPendingJoins", in: 1...100_000)
         maxPendingJoinsPerAddress = try integer("bridge", "maxPendingJoinsPerAddress", in: 1...100_000)

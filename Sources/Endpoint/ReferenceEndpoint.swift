@@ -44,6 +44,8 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         public var mediaVia: SocketAddress?
         /// Keep every sent packet's sequence number, timestamp and Opus payload (for quality benchmarks).
         public var keepSentPackets = false
+        /// Keep every audio packet received from the bridge with its arrival time (for delay benchmarks).
+        public var keepHeardPackets = false
         /// Send this video (at its frame rate), starting over at the end when `videoLoop`.
         public var video: VideoFile?
         public var videoLoop = false
@@ -72,8 +74,10 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         public var encoderExpectedLossPercent = 0
         public var jitterBuffer = JitterBufferStatistics()
         public var notices: [String] = []
-        /// Sent packets (sequence, timestamp, payload), when ``Options/keepSentPackets`` is set.
-        public var sentPackets: [(sequence: UInt16, timestamp: UInt32, payload: [UInt8])] = []
+        /// Sent audio packets, when ``Options/keepSentPackets`` is set.
+        public var sentPackets: [AudioPacketRecord] = []
+        /// Audio packets received from the bridge, when ``Options/keepHeardPackets`` is set.
+        public var heardPackets: [AudioPacketRecord] = []
         /// What was heard, 48 kHz mono.
         public var recording: [Int16] = []
         /// The video sent (frames in order, and counters), if any.
@@ -329,6 +333,10 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                         reception!.updateJitter(arrival: UInt32(truncatingIfNeeded: arrival / 20_833), rtpTimestamp: header.timestamp)
                         jitter.insert(sequence: header.sequenceNumber, timestamp: header.timestamp, ssrc: header.ssrc,
                                       payload: UnsafeRawBufferPointer(rebasing: plain[header.payloadRange]), arrival: arrival)
+                        if options.keepHeardPackets {
+                            report.heardPackets.append(AudioPacketRecord(sequence: header.sequenceNumber, timestamp: header.timestamp,
+                                                                         payload: Array(plain[header.payloadRange]), at: arrival))
+                        }
                     }
                 }
                 advanceRecorders(monotonicNanoseconds())
@@ -350,7 +358,9 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                 // DTX: a frame of 2 bytes or less is silence; it is not sent and takes no sequence number.
                 guard !Opus.isDTX(payloadLength: payloadLength) else { return false }
                 if options.keepSentPackets {
-                    report.sentPackets.append((sequence, timestamp &- 960, Array(raw[headerLength..<(headerLength + payloadLength)])))
+                    report.sentPackets.append(AudioPacketRecord(sequence: sequence, timestamp: timestamp &- 960,
+                                                                payload: Array(raw[headerLength..<(headerLength + payloadLength)]),
+                                                                at: monotonicNanoseconds()))
                 }
                 let length = try outbound.protectRTP(raw, length: headerLength + payloadLength)
                 try socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<length]), to: bridge)

@@ -259,8 +259,11 @@ public final class JitterBuffer {
         max(0, (newestTimestamp + Self.frameTicks - playTimestamp) / 48)
     }
 
-    /// The decision for the next 20 ms frame; call once per frame period.
-    public func nextFrame(now: Int64) -> PlayoutDecision {
+    /// The decision for the next 20 ms frame; call once per frame period, or more often when a
+    /// playout stage after the decoder (time-stretching) takes frames faster or slower.
+    /// - Parameter downstreamSamples: decoded audio (48 kHz samples) waiting after the decoder, part of
+    ///   the site's delay: counted with what waits here when the level is compared with the target.
+    public func nextFrame(now: Int64, downstreamSamples: Int = 0) -> PlayoutDecision {
         guard started else { return .waiting }
         if !playing {
             // Start once the first packet has waited the target delay.
@@ -276,7 +279,7 @@ public final class JitterBuffer {
             targetStale = false
         }
         decayLateFloor(now: now)
-        let level = bufferedMilliseconds
+        let level = bufferedMilliseconds + Int64(max(0, downstreamSamples)) / 48
         statistics.currentDelayMilliseconds = level
 
         // Move towards the target in speech pauses: drop a frame when well above it for a while,

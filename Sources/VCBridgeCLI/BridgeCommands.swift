@@ -151,12 +151,12 @@ func controlRequest(_ dataDirectory: String, _ request: [String: Any]) throws ->
 struct EndpointCommand: Command {
     static let name = "endpoint"
     static let abstract = "Join as a site with its key file: send a tone or a WAV file, record what is heard, report reception."
-    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ [--talk ON/OFF[+OFFSET]] | --wav FILE | --silent] [--record FILE] [--duration D] [--media-via HOST:PORT] [--dump-sent FILE] [--video FILE [--fps N] [--video-loop]] [--record-video PREFIX] [--json]\n  --video: send encoded video at its frame rate: VP8 in IVF (.ivf) or H.264 Annex B (.h264/.264, --fps, default 25)\n  --record-video: write the presenter and speaker video received to PREFIX-presenter.ivf|.h264 and PREFIX-speaker...\n  --dump-sent: write every sent packet (sequence, timestamp, Opus payload in hex), for quality benchmarks\n  --media-via: send media through an impairment relay (vcbridge relay) instead of straight to the bridge\n  --talk 4s/6s+2s: the tone talks 4 s, is silent 6 s, starting 2 s into that cycle"
+    static let usage = "vcbridge endpoint --key-file FILE --bridge HOST:PORT [--site SITE] [--tone HZ [--talk ON/OFF[+OFFSET]] | --wav FILE | --silent] [--record FILE] [--duration D] [--media-via HOST:PORT] [--dump-sent FILE] [--dump-heard FILE] [--video FILE [--fps N] [--video-loop]] [--record-video PREFIX] [--json]\n  --video: send encoded video at its frame rate: VP8 in IVF (.ivf) or H.264 Annex B (.h264/.264, --fps, default 25)\n  --record-video: write the presenter and speaker video received to PREFIX-presenter.ivf|.h264 and PREFIX-speaker...\n  --dump-sent: write every sent audio packet (sequence, timestamp, Opus payload in hex, monotonic ns), for quality benchmarks\n  --dump-heard: write every audio packet received from the bridge the same way (with its arrival time)\n  --media-via: send media through an impairment relay (vcbridge relay) instead of straight to the bridge\n  --talk 4s/6s+2s: the tone talks 4 s, is silent 6 s, starting 2 s into that cycle"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
-        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--media-via", "--tone", "--talk", "--wav", "--record", "--duration", "--dump-sent",
+        self.arguments = try Arguments(arguments, options: ["--site", "--key-file", "--bridge", "--media-via", "--tone", "--talk", "--wav", "--record", "--duration", "--dump-sent", "--dump-heard",
                                                          "--video", "--fps", "--record-video"],
                                        flags: ["--silent", "--json", "--video-loop"])
         _ = try self.arguments.required("--key-file")
@@ -210,6 +210,7 @@ struct EndpointCommand: Command {
             do { options.mediaVia = try SocketAddress(parsing: via) } catch { throw ValidationError("--media-via must be a numeric HOST:PORT") }
         }
         options.keepSentPackets = try arguments.value("--dump-sent") != nil
+        options.keepHeardPackets = try arguments.value("--dump-heard") != nil
         if let path = try arguments.value("--video") {
             options.video = try readVideoFile(path, fps: try arguments.integer("--fps", in: 1...120) ?? 25)
             options.videoLoop = arguments.flag("--video-loop")
@@ -240,9 +241,9 @@ struct EndpointCommand: Command {
         if let path = try arguments.value("--record") {
             try WAVFile.write(report.recording, to: path)
         }
-        if let path = try arguments.value("--dump-sent") {
-            let lines = report.sentPackets.map { "\($0.sequence) \($0.timestamp) " + JoinProtocol.hex($0.payload) }
-            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        for (option, packets) in [("--dump-sent", report.sentPackets), ("--dump-heard", report.heardPackets)] {
+            guard let path = try arguments.value(option) else { continue }
+            try (packets.map(\.line).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         }
         if let prefix = try arguments.value("--record-video") {
             for (name, recorder) in [("presenter", report.presenterVideo), ("speaker", report.speakerVideo)] {

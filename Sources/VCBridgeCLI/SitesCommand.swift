@@ -93,6 +93,7 @@ struct ConfigCommand: Command {
         table.add(["bridge.capacity", "\(s.bridgeCapacity) sites at once (a cascade link counts as one)"])
         table.add(["bridge.talkers", "\(s.talkers) mixed at once"])
         table.add(["bridge.lostAfterSeconds", "\(s.lostAfterSeconds) (a site that sends nothing is lost)"])
+        table.add(["bridge.timeStretch", s.timeStretch ? "on (talkers' speech stretched to follow the jitter buffer's target)" : "off (the jitter buffer adjusts in pauses only)"])
         table.add(["bridge.consentSeconds", "\(s.consentSeconds) (a WebRTC peer whose consent checks stop is dropped, RFC 7675)"])
         table.add(["bridge.joinTimeoutMs", "\(s.joinTimeoutMilliseconds) (from accept to a proven key, whatever the peer sends)"])
         table.add(["bridge.maxPendingJoins", "\(s.maxPendingJoins) joins not yet proven at once (the oldest closed to make room)"])

@@ -1,4 +1,5 @@
 import AudioSignal
+import Endpoint
 import Foundation
 import OpusCodec
 
@@ -15,14 +16,7 @@ func runOpusFloor(_ arguments: [String]) {
     guard let sentText = try? String(contentsOfFile: sentPath, encoding: .utf8),
           let fateText = try? String(contentsOfFile: fatePath, encoding: .utf8)
     else { fail("cannot read \(sentPath) or \(fatePath)") }
-    let sent: [(timestamp: UInt32, payload: [UInt8])] = sentText.split(separator: "\n").compactMap { line in
-        let f = line.split(separator: " ")
-        guard f.count == 3, let ts = UInt32(f[1]) else { return nil }
-        var bytes: [UInt8] = []
-        var it = f[2].makeIterator()
-        while let a = it.next(), let b = it.next() { bytes.append(UInt8(String([a, b]), radix: 16)!) }
-        return (ts, bytes)
-    }
+    let sent = sentText.split(separator: "\n").compactMap { AudioPacketRecord(line: $0) }
     let lost: [Bool] = fateText.split(separator: "\n").compactMap { line in
         let f = line.split(separator: " ")
         guard f.count == 3, f[1] == "rtp" else { return nil }

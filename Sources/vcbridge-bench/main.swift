@@ -2,6 +2,7 @@
 //
 //   vcbridge-bench srtp --profile cm|gcm --size BYTES --packets N
 //   vcbridge-bench schedule-fill|schedule-load|schedule-book ... (see ScheduleBench.swift)
+//   vcbridge-bench codecs [--frames N] (see CodecBench.swift)
 //
 // Per packet: set sequence number and timestamp, SRTP protect, SRTP unprotect, parse the RTP
 // header (the bridge's receive path plus its send path), all in one preallocated buffer.
@@ -103,5 +104,7 @@ case "schedule-fill": runScheduleFill(Array(arguments.dropFirst()))
 case "schedule-load": runScheduleLoad(Array(arguments.dropFirst()))
 case "schedule-book": runScheduleBook(Array(arguments.dropFirst()))
 case "opus-floor": runOpusFloor(Array(arguments.dropFirst()))
-default: fail("usage: vcbridge-bench srtp|schedule-fill|schedule-load|schedule-book|opus-floor ...")
+case "mouth-to-ear": runMouthToEar(Array(arguments.dropFirst()))
+case "codecs": runCodecs(Array(arguments.dropFirst()))
+default: fail("usage: vcbridge-bench srtp|schedule-fill|schedule-load|schedule-book|opus-floor|mouth-to-ear|codecs ...")
 }

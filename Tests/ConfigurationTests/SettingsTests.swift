@@ -42,8 +42,9 @@ struct SettingsTests {
     }
 
     @Test("bad settings name the file, key and fault", arguments: [
-        (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity, consentSeconds, joinTimeoutMs, listenAddress, lostAfterSeconds, maxPendingJoins, maxPendingJoinsPerAddress, mediaPort, signalingPort, talkers)"),
+        (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity, consentSeconds, joinTimeoutMs, listenAddress, lostAfterSeconds, maxPendingJoins, maxPendingJoinsPerAddress, mediaPort, signalingPort, talkers, timeStretch)"),
         (#"{"bridge": {"talkers": 0}}"#, "'bridge.talkers' must be a whole number from 1 to 8"),
+        (#"{"bridge": {"timeStretch": "yes"}}"#, "'bridge.timeStretch' is missing or of the wrong type"),
         (#"{"media": {}}"#, "unknown section 'media' (known: bridge, quality, schedule, sip, video)"),
         (#"{"sip": {"digestAlgorithms": ["SHA-1"]}}"#, "'sip.digestAlgorithms' must list \"SHA-256\" and/or \"MD5\", each once, in the order offered"),
         (#"{"sip": {"digestAlgorithms": []}}"#, "'sip.digestAlgorithms' must list"),

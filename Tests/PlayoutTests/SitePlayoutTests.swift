@@ -27,6 +27,7 @@ import Testing
     static func run(ticks: Int, stallEvery: Int, stallMilliseconds: Int, keepAudio: Bool, stretching: Bool = true) -> Run {
         let buffer = JitterBuffer()
         let playout = SitePlayout()
+        playout.stretching = stretching
         var run = Run()
         var out = [Int16](repeating: 0, count: 960)
         var sent = 0
@@ -47,20 +48,20 @@ import Testing
                                   ssrc: 7, payload: bytes, voiceActivity: true, arrival: Int64(first.arrival) * 1_000_000)
                 }
             }
-            // Decode what the playout needs, then play one frame.
-            func delayError() -> Int {
-                Int(buffer.bufferedMilliseconds - buffer.statistics.targetDelayMilliseconds) * 48 + playout.buffered
-            }
-            var decoded = 0
-            while playout.needsFrame(delayError: stretching ? delayError() : 0) && decoded < 2 {
-                decoded += 1
-                switch buffer.nextFrame(now: Int64(now) * 1_000_000) {
+            // Decode what the playout needs, then play one frame, as the bridge's media thread does:
+            // a frame unless a whole one waits, and one more, taken early, when the playout is to shed
+            // delay and the jitter buffer has it.
+            let target = Int(buffer.statistics.targetDelayMilliseconds) * 48
+            func level() -> Int { Int(buffer.bufferedMilliseconds) * 48 + playout.buffered }
+            func take() {
+                switch buffer.nextFrame(now: Int64(now) * 1_000_000, downstreamSamples: playout.buffered) {
                 case .packet, .fec, .conceal: frame.withUnsafeBufferPointer { _ = playout.append($0) }
                 case .waiting: break
                 }
             }
-            let error = stretching ? delayError() : 0
-            out.withUnsafeMutableBufferPointer { playout.play(into: $0, delayError: error) }
+            if playout.buffered < SitePlayout.frameSamples { take() }
+            if playout.needsFrame(target: target), buffer.bufferedMilliseconds >= JitterBuffer.frameMilliseconds { take() }
+            out.withUnsafeMutableBufferPointer { playout.play(into: $0, level: level(), target: target) }
             // The site's delay as the frame just played left it: what waits in both stages, plus that frame.
             run.delayMilliseconds.append(Int(buffer.bufferedMilliseconds) + (playout.buffered + 960) / 48)
             run.targetMilliseconds.append(Int(buffer.statistics.targetDelayMilliseconds))

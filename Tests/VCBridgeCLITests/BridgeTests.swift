@@ -39,8 +39,11 @@ struct BridgeTests {
         #expect(waitFor(10) { bridge.logText.contains("event=stopped") })
     }
 
-    @Test func threeSitesStillHearEachOtherThroughLossAndJitter() throws {
-        let bridge = try RunningBridge()
+    /// With `bridge.timeStretch` on, talkers' speech is also stretched to follow the target: the
+    /// tones still arrive, each where it should, and the bridge shows the stretching it did.
+    @Test(arguments: [false, true])
+    func threeSitesStillHearEachOtherThroughLossAndJitter(timeStretch: Bool) throws {
+        let bridge = try RunningBridge(bridgeSettings: "\"timeStretch\": \(timeStretch)")
         // 5 % loss and 40 ms of jitter (normal delay, mean 40 ms, sd 40 ms: many packets overtake others), and
         // 5 % of packets twice, both ways.
         let relay = Process()
@@ -58,6 +61,15 @@ struct BridgeTests {
         let runs = try tones.map { site, hz in
             try bridge.endpoint(site, ["--tone", "\(Int(hz))", "--duration", "8s", "--media-via", String(listen),
                                        "--record", bridge.dataDirectory + "/\(site).wav", "--json"])
+        }
+        // Near the end of the run, what the bridge did to follow the jitter buffers' targets.
+        Thread.sleep(forTimeInterval: 6.5)
+        let sites = try #require(try bridge.status()["sites"] as? [[String: Any]])
+        let stretched = sites.reduce(0) { $0 + ($1["removedSamplesForAcceleration"] as? Int ?? 0) + ($1["insertedSamplesForDeceleration"] as? Int ?? 0) }
+        if timeStretch {
+            #expect(stretched > 0, "\(sites)")
+        } else {
+            #expect(stretched == 0, "\(sites)")
         }
         var reports: [[String: String]] = []
         for run in runs {
