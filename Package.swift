@@ -89,7 +89,7 @@ let package = Package(
             name: "Bridge",
             dependencies: ["Admission", "AudioSignal", "Configuration", "JitterBuffer", "Mixer", "OpusCodec", "RTP", "SRTP",
                            "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "VideoFormats", "QualityModel", "Monitoring",
-                           "ICE", "DTLS", "SDP", "WebAssets", "Playout"]
+                           "ICE", "DTLS", "SDP", "SIP", "WebAssets", "Playout"]
         ),
 
         // Seeded loss / delay / jitter / duplication, and the UDP relay that applies them.
@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "VCBridgeCLITests",
             dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory", "Admission", "SRTP", "RTP", "Transport",
-                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring", "ICE", "DTLS", "Endpoint"]
+                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring", "ICE", "DTLS", "Endpoint", "SIP"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -6,8 +6,9 @@ source Scripts/setup.sh
 # The video tests encode their input with a real encoder (ffmpeg with libvpx and libx264) and decode what arrives;
 # the store durability test watches the CLI's file system calls with strace; the DTLS tests use OpenSSL's DTLS client
 # (s_client) as the peer. The join page's tests drive Debian's Chromium headless (Scripts/clients/chromium_site.py,
-# standard-library Python over the DevTools pipe); DejaVu has the Vietnamese letters for its screenshots.
-vcb_apt_install ffmpeg strace openssl python3-venv chromium fonts-dejavu-core
+# standard-library Python over the DevTools pipe); DejaVu has the Vietnamese letters for its screenshots. baresip
+# (baresip-core: SIP, SDES-SRTP, Opus, aufile, sndfile) calls the bridge as a hall's room system in the SIP tests.
+vcb_apt_install ffmpeg strace openssl python3-venv chromium fonts-dejavu-core baresip-core
 # aiortc (PyPI), a real WebRTC client, joins the bridge as a site in the WebRTC tests.
 vcb_aiortc
 swift build --build-tests

@@ -69,7 +69,7 @@ extension BridgeServer {
         return [
             "sites": stats.map { s -> [String: Any] in
                 [
-                    "site": s.siteID, "meeting": Int(s.meeting), "address": s.address, "talker": s.talker,
+                    "site": s.siteID, "meeting": Int(s.meeting), "address": s.address, "transport": s.transport, "codec": s.audioCodec, "talker": s.talker,
                     "packetsReceived": s.packetsReceived, "packetsLost": Int(s.packetsLost), "packetsSent": s.packetsSent,
                     "jitterMs": finite(s.jitterMilliseconds), "late": s.late, "duplicates": s.duplicates, "reordered": s.reordered,
                     "concealed": s.concealed, "recoveredByFEC": s.recoveredByFEC, "dtxFrames": s.dtxFrames,

@@ -34,6 +34,10 @@ public final class BridgeServer: @unchecked Sendable {
         public var listenAddress: String
         public var signalingPort: Int
         public var mediaPort: Int
+        /// The SIP listener's port (UDP and TCP); nil: off.
+        public var sipPort: Int?
+        /// The SIP-over-TLS port; nil: off (also off when SIP is).
+        public var sipTLSPort: Int?
 
         public init(dataDirectory: String, settings: Settings) {
             self.dataDirectory = dataDirectory
@@ -41,6 +45,8 @@ public final class BridgeServer: @unchecked Sendable {
             listenAddress = settings.listenAddress
             signalingPort = settings.signalingPort
             mediaPort = settings.mediaPort
+            sipPort = settings.sipPort
+            sipTLSPort = settings.sipTLSPort
         }
     }
 
@@ -61,6 +67,8 @@ public final class BridgeServer: @unchecked Sendable {
     let floors = Mutex<[MeetingID: Int]>([:])
     /// The WebRTC front-end (on the HTTP listener) and its DTLS certificate, made at start.
     private(set) var webRTC: WebRTCFrontEnd!
+    /// The SIP listener for room systems, when on.
+    private(set) var sip: SIPFrontEnd?
     let quality: QualityMonitor
 
     var isRunning: Bool { running.withLock { $0 } }
@@ -75,7 +83,7 @@ public final class BridgeServer: @unchecked Sendable {
         store = Mutex(schedule)
         let host = try SocketAddress(ip: options.listenAddress, port: UInt16(options.signalingPort))
         listener = try TCPListener(bindTo: host, backlog: 4096)
-        let media = try UDPSocket(bindTo: host.with(port: UInt16(options.mediaPort)), receiveBufferBytes: 4 << 20)
+        let media = try SIPFrontEnd.bindMediaSocket(host.with(port: UInt16(options.mediaPort)), evenPort: options.sipPort != nil)
         try media.enableArrivalTimes()
         mediaSocket = Handoff(value: media)
         signalingAddress = listener.localAddress
@@ -94,6 +102,9 @@ public final class BridgeServer: @unchecked Sendable {
             certificate = try Self.keptCertificate(in: options.dataDirectory)
         }
         webRTC = WebRTCFrontEnd(bridge: self, handshakes: WebRTCHandshakes(certificate: certificate))
+        sip = try options.sipPort.map {
+            try SIPFrontEnd(bridge: self, host: host, port: UInt16($0), tlsPort: options.sipTLSPort.map { UInt16($0) }, certificate: certificate)
+        }
     }
 
     /// The self-signed certificate made at the first start and kept in the data directory (`https-certificate.pem`,
@@ -155,8 +166,9 @@ public final class BridgeServer: @unchecked Sendable {
         let control = try ControlSocket(path: controlPath, server: self)
         Thread { control.serve() }.start()
         let http = try startMonitoring()
+        if let sip { Thread { sip.run() }.start() }
 
-        Log.info("listening", ["signaling": signalingAddress, "media": mediaAddress, "control": controlPath,
+        Log.info("listening", ["signaling": signalingAddress, "media": mediaAddress, "sip": sip.map { "\($0.address)" } ?? "off", "sipTLS": sip?.tlsAddress.map { "\($0)" } ?? "off", "control": controlPath,
                                "data": options.dataDirectory, "talkers": talkers, "descriptors": descriptors])
         var received: Int32 = 0
         sigwait(&signals, &received)

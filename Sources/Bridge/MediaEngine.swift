@@ -90,6 +90,7 @@ final class MediaSession {
         outTimestamp = UInt32.random(in: 0...UInt32.max)
         nextReportAt = now + 1_000_000_000
         statistics = SiteMediaStatistics(site: setup.site, siteID: setup.siteID, meeting: setup.meeting, address: address)
+        (statistics.transport, statistics.audioCodec) = (setup.transport.kind, setup.transport.audioCodec)
         if let cap = setup.videoCapBitsPerSecond {
             bitrate = SenderBitrateController(cap: cap, now: now)
             statistics.rembBitsPerSecond = cap
@@ -99,6 +100,8 @@ final class MediaSession {
             try key(profile: profile, inbound: inboundKey, outbound: outboundKey)
         case .webRTC(let local, let remoteUfrag, _):
             ice = try ICELiteSession(local: local, remoteUfrag: remoteUfrag, now: now)
+        case .sip(let sip):
+            try key(profile: sip.profile, inbound: sip.inboundKey, outbound: sip.outboundKey)
         }
     }
 
@@ -159,6 +162,8 @@ final class MediaEngine: VideoSink {
     /// WebRTC peers: by our ICE ufrag (their checks name it), and by the address ICE selected.
     var byUfrag: [String: Int] = [:]
     var byAddress: [SocketAddress: Int] = [:]
+    /// SIP sites by the RTP address their SDP named (`MediaEngine+SIP.swift`).
+    var bySIPAddress: [SocketAddress: Int] = [:]
     /// Where DTLS datagrams from WebRTC peers go: the handshake thread.
     let handshakes: WebRTCHandshakes?
     /// One STUN answer at a time, written here (no allocation).
@@ -266,6 +271,7 @@ final class MediaEngine: VideoSink {
                     bySSRC[setup.endpointSSRC] = setup.site
                     bySSRC[setup.videoSSRC] = setup.site
                     if let ice = session.ice { byUfrag[ice.localUfrag] = setup.site }
+                    addSIP(session)
                     if routers[setup.meeting] == nil {
                         let router = VideoRouter(capacity: Self.maximumSites, host: setup.host, policy: videoPolicy)
                         if let floor = setup.floor { router.giveFloor(to: floor, now: now, sink: self) }
@@ -307,6 +313,7 @@ final class MediaEngine: VideoSink {
         bySSRC[setup.endpointSSRC] = nil
         bySSRC[setup.videoSSRC] = nil
         if session.ice != nil { forgetWebRTC(session) }
+        forgetSIP(session)
         routers[setup.meeting]?.remove(site: setup.site)
         if let mixer = mixers[setup.meeting] {
             mixer.setPresent(setup.site, false)
@@ -369,21 +376,28 @@ final class MediaEngine: VideoSink {
         }
         let ssrc = UInt32(datagram[8]) << 24 | UInt32(datagram[9]) << 16 | UInt32(datagram[10]) << 8 | UInt32(datagram[11])
         let known = bySSRC[ssrc]
-        guard let site = known ?? webRTCSite(at: receiveBatch.address(index)), let session = sessions[site] else {
+        let from = receiveBatch.address(index)
+        // A SIP site behind NAT sends from another address than its SDP named: tried by key (MediaEngine+SIP.swift).
+        let trial = known == nil && webRTCSite(at: from) == nil && sipSite(at: from) == nil ? sipSiteByKey(datagram) : nil
+        guard let site = known ?? webRTCSite(at: from) ?? sipSite(at: from) ?? trial?.site, let session = sessions[site] else {
             unknownSSRC += 1
             return
         }
         guard let inbound = session.inbound else { return }  // a WebRTC peer before its keys: nothing is accepted
         let length: Int
-        do {
-            length = try inbound.unprotectRTP(datagram, length: datagram.count)
-        } catch {
-            if error == .replay || error == .replayTooOld { session.statistics.replays += 1 } else { session.statistics.authenticationFailures += 1 }
-            return
+        if let trial {
+            length = trial.length
+        } else {
+            do {
+                length = try inbound.unprotectRTP(datagram, length: datagram.count)
+            } catch {
+                if error == .replay || error == .replayTooOld { session.statistics.replays += 1 } else { session.statistics.authenticationFailures += 1 }
+                return
+            }
         }
+        if known == nil, session.learnsSSRCs { bySSRC[ssrc] = site }  // a WebRTC peer's or SIP site's SSRCs
         if session.ice != nil {
-            // A WebRTC peer's address is ICE's to move, not SRTP's; its SSRCs are learned as they come.
-            if known == nil { bySSRC[ssrc] = site }
+            // A WebRTC peer's address is ICE's to move, not SRTP's.
         } else if let from = receiveBatch.address(index), from != session.address {
             // Only a packet that passed SRTP authentication may move a native site's address.
             if session.address != nil {
@@ -404,7 +418,7 @@ final class MediaEngine: VideoSink {
             return
         }
         let payloadTypes = session.setup.payloadTypes
-        if session.ice != nil {
+        if session.learnsSSRCs {
             if header.payloadType == payloadTypes.audio { session.audioSSRC = header.ssrc } else { session.videoSSRC = header.ssrc }
         }
         guard header.payloadType == payloadTypes.audio else {

@@ -29,6 +29,8 @@ enum MediaTransport: Sendable {
     /// A WebRTC peer: ICE-lite answers its checks (a valid check selects its address) and the DTLS
     /// handshake, on the handshake thread, gives the SRTP keys.
     case webRTC(ice: ICECredentials, remoteUfrag: String, peerFingerprint: DTLSFingerprint)
+    /// A SIP room system: SDES keys from its offer and the bridge's answer; see ``SIPMediaSetup``.
+    case sip(SIPMediaSetup)
 }
 
 /// A site's media session as the control side sets it up after a successful join.
@@ -82,6 +84,9 @@ public struct SiteMediaStatistics: Sendable, Equatable {
     public var siteID: String
     public var meeting: MeetingID
     public var address: String
+    /// How the site joined (`native`, `webrtc`, `sip`) and the audio codec it sends and hears.
+    public var transport = "native"
+    public var audioCodec = "opus"
     public var packetsReceived = 0
     public var bytesReceived = 0
     public var packetsLost: Int32 = 0

@@ -48,6 +48,14 @@ public struct Settings: Sendable, Equatable {
     public var video: VideoSettings
     /// Quality grades, alerts, history and the monitoring listener.
     public var quality: QualitySettings
+    /// The SIP listener (UDP and TCP) for room systems: its port when `sip.enabled`, else nil (off).
+    public var sipPort: Int?
+    /// The digest challenges a SIP INVITE gets, in order (RFC 8760: SHA-256 then MD5). Some older clients give up on
+    /// a challenge whose algorithm they do not know instead of taking the next (baresip 1.0 with libre 1.1 does):
+    /// such a hall is served by `["MD5"]`.
+    public var sipDigestAlgorithms: [String]
+    /// SIP over TLS (NSS, the bridge's certificate) on its own port when `sip.tlsEnabled` (with SIP on), else nil.
+    public var sipTLSPort: Int?
 
     /// The embedded defaults.
     public static let defaults: Settings = {
@@ -70,6 +78,7 @@ public struct Settings: Sendable, Equatable {
     private static let known: [String: Set<String>] = [
         "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds", "consentSeconds", "timeStretch", "joinTimeoutMs",
                    "maxPendingJoins", "maxPendingJoinsPerAddress"],
+        "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
         "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
                     "httpAddress", "httpPort", "httpTLS", "tlsCertificateFile", "tlsPrivateKeyFile"],
@@ -170,6 +179,15 @@ public struct Settings: Sendable, Equatable {
             repairWindowMilliseconds: try integer("video", "repairWindowMs", in: 0...5_000),
             maxRepairsPerSecond: try integer("video", "maxRepairsPerSecond", in: 0...10_000),
             speakerHoldMilliseconds: try integer("video", "speakerHoldMs", in: 0...30_000))
+        let sipPortValue = try integer("sip", "port", in: 0...65535)
+        sipPort = try value("sip", "enabled", as: Bool.self) ? sipPortValue : nil
+        let sipTLSPortValue = try integer("sip", "tlsPort", in: 0...65535)
+        sipTLSPort = try value("sip", "tlsEnabled", as: Bool.self) ? sipTLSPortValue : nil
+        sipDigestAlgorithms = try value("sip", "digestAlgorithms", as: [String].self)
+        guard !sipDigestAlgorithms.isEmpty, sipDigestAlgorithms.allSatisfy({ ["SHA-256", "MD5"].contains($0) }),
+              Set(sipDigestAlgorithms).count == sipDigestAlgorithms.count else {
+            throw SettingsError("\(origin): 'sip.digestAlgorithms' must list \"SHA-256\" and/or \"MD5\", each once, in the order offered")
+        }
         setupSeconds = Int64(try integer("schedule", "setupMinutes", in: 0...240)) * 60
         maxOccurrences = try integer("schedule", "maxOccurrences", in: 1...366)
         let hours = try value("schedule", "workingHours", as: String.self)

@@ -4,6 +4,7 @@ import Glibc
 import Admission
 import AudioSignal
 import Bridge
+import Configuration
 import DTLS
 import Endpoint
 import Foundation
@@ -17,12 +18,12 @@ import VideoFormats
 struct ServeCommand: Command {
     static let name = "serve"
     static let abstract = "Run the bridge: joins, audio mixing for every meeting in progress, following the schedule live."
-    static let usage = "vcbridge serve [--data-dir DIR] [--config FILE] [--listen ADDRESS] [--signal-port N] [--media-port N]\n  ends cleanly on SIGINT or SIGTERM"
+    static let usage = "vcbridge serve [--data-dir DIR] [--config FILE] [--listen ADDRESS] [--signal-port N] [--media-port N] [--sip-port N] [--sip-tls-port N]\n  ends cleanly on SIGINT or SIGTERM"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
-        self.arguments = try Arguments(arguments, options: ["--listen", "--signal-port", "--media-port"])
+        self.arguments = try Arguments(arguments, options: ["--listen", "--signal-port", "--media-port", "--sip-port", "--sip-tls-port"])
     }
 
     func run() throws {
@@ -31,6 +32,8 @@ struct ServeCommand: Command {
         if let listen = try arguments.value("--listen") { options.listenAddress = listen }
         if let port = try arguments.integer("--signal-port", in: 0...65535) { options.signalingPort = port }
         if let port = try arguments.integer("--media-port", in: 0...65535) { options.mediaPort = port }
+        if let port = try arguments.integer("--sip-port", in: 0...65535) { options.sipPort = port }
+        if let port = try arguments.integer("--sip-tls-port", in: 0...65535) { options.sipTLSPort = port }
         if mkdir(context.dataDirectory, 0o750) != 0 && errno != EEXIST {
             throw StoreFailure("cannot create the data directory \(context.dataDirectory): \(String(cString: strerror(errno)))")
         }
@@ -76,6 +79,7 @@ struct SiteCommand: Command {
                 let out = try arguments.value("--out") ?? "\(site.id).key"
                 try store.writeOwnerOnly(key.fileText(siteName: site.name), to: out)
                 Output.line("\(key.generation == 1 ? "created" : "rotated") the key of \(site.name) (\(site.id)), generation \(key.generation); key file for its technician: \(out) (owner-only)")
+                Output.line(Self.sipLine(key, settings: context.settings))
                 if key.generation > 1 { _ = endRunningSession(context, site: site.id, reason: "key-rotated") }
             default:
                 guard try store.revoke(site: site.id) else { throw CommandFailure("\(site.id) has no key to revoke") }
@@ -86,6 +90,18 @@ struct SiteCommand: Command {
         } catch let error as KeyStoreError {
             throw StoreFailure(error.description)
         }
+    }
+
+    /// What a hall's SIP room system is configured with (docs/PROTOCOL.md, "SIP room systems"): the URI to dial,
+    /// the digest username (the site's id) and password (derived from its secret), SRTP by SDES.
+    static func sipLine(_ key: SiteKey, settings: Settings) -> String {
+        let password = (try? SIPDigestPassword.password(site: key.site, secret: key.secret)) ?? "(cannot be derived)"
+        let host = ["0.0.0.0", "::"].contains(settings.listenAddress) ? "BRIDGE-ADDRESS" : settings.listenAddress
+        let hostText = host.contains(":") ? "[\(host)]" : host
+        let port = settings.sipPort ?? 5060
+        let tls = settings.sipTLSPort.map { " (or over TLS: sip:meeting@\(hostText):\($0);transport=tls)" } ?? ""
+        return "SIP room system: dial sip:meeting@\(hostText):\(port)\(tls), digest username \(key.site), password \(password), "
+            + "SRTP (SDES) mandatory\(settings.sipPort == nil ? " (SIP is off on this bridge: sip.enabled in its settings)" : "")"
     }
 
     /// Asks a running bridge (through its control socket) to end the site's session now.

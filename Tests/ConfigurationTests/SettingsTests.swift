@@ -45,7 +45,11 @@ struct SettingsTests {
         (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity, consentSeconds, joinTimeoutMs, listenAddress, lostAfterSeconds, maxPendingJoins, maxPendingJoinsPerAddress, mediaPort, signalingPort, talkers, timeStretch)"),
         (#"{"bridge": {"talkers": 0}}"#, "'bridge.talkers' must be a whole number from 1 to 8"),
         (#"{"bridge": {"timeStretch": "yes"}}"#, "'bridge.timeStretch' is missing or of the wrong type"),
-        (#"{"media": {}}"#, "unknown section 'media' (known: bridge, quality, schedule, video)"),
+        (#"{"media": {}}"#, "unknown section 'media' (known: bridge, quality, schedule, sip, video)"),
+        (#"{"sip": {"digestAlgorithms": ["SHA-1"]}}"#, "'sip.digestAlgorithms' must list \"SHA-256\" and/or \"MD5\", each once, in the order offered"),
+        (#"{"sip": {"digestAlgorithms": []}}"#, "'sip.digestAlgorithms' must list"),
+        (#"{"sip": {"port": 70000}}"#, "'sip.port' must be a whole number from 0 to 65535"),
+        (#"{"sip": {"enabled": "yes"}}"#, "'sip.enabled' is missing or of the wrong type"),
         (#"{"quality": {"goodMOS": 2.2}}"#, "the grade thresholds must fall"),
         (#"{"quality": {"httpEnabled": "yes"}}"#, "'quality.httpEnabled' is missing or of the wrong type"),
         (#"{"video": {"senders": "communes"}}"#, "'video.senders' is 'communes'; it must be \"all\" or \"presenters\""),
@@ -66,6 +70,16 @@ struct SettingsTests {
             #expect(error.description.hasPrefix(path + ": "))
             #expect(error.description.contains(message))
         }
+    }
+
+    @Test func sipIsOffByDefaultAndTurnedOnWithItsPorts() throws {
+        #expect(Settings.defaults.sipPort == nil)
+        #expect(Settings.defaults.sipTLSPort == nil)
+        #expect(Settings.defaults.sipDigestAlgorithms == ["SHA-256", "MD5"])
+        let on = try Settings.load(overridePath: try file(#"{"sip": {"enabled": true, "port": 5070, "tlsEnabled": true, "digestAlgorithms": ["MD5"]}}"#))
+        #expect(on.sipPort == 5070)
+        #expect(on.sipTLSPort == 5061)
+        #expect(on.sipDigestAlgorithms == ["MD5"])
     }
 
     @Test func aMissingFileIsNamed() {

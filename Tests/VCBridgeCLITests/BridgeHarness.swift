@@ -17,6 +17,10 @@ final class RunningBridge: @unchecked Sendable {
     private let log = LogBuffer()
     private(set) var signaling: SocketAddress!
     private(set) var media: SocketAddress!
+    /// The SIP listener (UDP and TCP), when the bridge was started with `sip`.
+    private(set) var sip: SocketAddress?
+    /// The SIP-over-TLS listener, when the `sip` section turns it on.
+    private(set) var sipTLS: SocketAddress?
 
     var environment: [String: String] { ["VCBRIDGE_DATA_DIR": dataDirectory, "VCBRIDGE_ORGANISER": "kiểm thử"] }
 
@@ -24,12 +28,15 @@ final class RunningBridge: @unchecked Sendable {
     /// - Parameter quality: the `quality` section, as JSON (nil: the defaults).
     /// - Parameter bridgeSettings: more keys of the `bridge` section, as JSON members (`"joinTimeoutMs": 1000`).
     /// - Parameter descriptorLimit: started under `ulimit -n` this low (nil: the test process's limit).
+    /// - Parameter sip: the `sip` section (JSON); with it the bridge listens for SIP on a port the kernel chooses.
     init(host: String = "song-lo", sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10, duration: String = "1h",
-         video: String? = nil, quality: String? = nil, bridgeSettings: String? = nil, descriptorLimit: Int? = nil) throws {
+         video: String? = nil, quality: String? = nil, bridgeSettings: String? = nil, descriptorLimit: Int? = nil,
+         sip: String? = nil) throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-bridge-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let config = dataDirectory + "/config.json"
         let sections = (video.map { #", "video": \#($0)"# } ?? "") + (quality.map { #", "quality": \#($0)"# } ?? "")
+            + (sip.map { #", "sip": \#($0)"# } ?? "")
         let bridgeKeys = bridgeSettings.map { ", " + $0 } ?? ""
         try #"{"bridge": {"lostAfterSeconds": \#(lostAfterSeconds)\#(bridgeKeys)}\#(sections)}"#.write(toFile: config, atomically: true, encoding: .utf8)
         let booked = try cli(["meeting", "book", "--title", "Kiểm thử cầu nối", "--host", host, "--scope", sites.joined(separator: ","),
@@ -37,6 +44,7 @@ final class RunningBridge: @unchecked Sendable {
         #expect(booked.status == 0, "\(booked.stderr)")
         for site in [host] + sites { try provision(site) }
         let serve = ["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0", "--config", config]
+            + (sip == nil ? [] : ["--sip-port", "0"])
         if let descriptorLimit {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", VCBridgeProcess.executable.path] + serve
@@ -63,6 +71,8 @@ final class RunningBridge: @unchecked Sendable {
                 })
                 signaling = try SocketAddress(parsing: fields["signaling"]!)
                 media = try SocketAddress(parsing: fields["media"]!)
+                self.sip = try fields["sip"].flatMap { $0 == "off" ? nil : try SocketAddress(parsing: $0) }
+                sipTLS = try fields["sipTLS"].flatMap { $0 == "off" ? nil : try SocketAddress(parsing: $0) }
                 return
             }
             Thread.sleep(forTimeInterval: 0.05)

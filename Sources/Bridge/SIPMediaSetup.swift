@@ -1,0 +1,56 @@
+import SDP
+import SRTP
+import Transport
+
+/// What the media thread needs of a SIP room system's call: the SDES-SRTP keys both ways, the RTP address its SDP
+/// named and the audio codec agreed.
+///
+/// The SDP address only finds the site's first packets (a room system picks its own SSRCs): nothing is sent to it
+/// until a packet from it has passed SRTP authentication, which latches the address as a native site's first
+/// packet does, and its SSRCs are learned from its authentic packets as a WebRTC peer's are.
+struct SIPMediaSetup: Sendable {
+    let profile: SRTPProfile
+    /// The room system's `a=crypto` key (what it encrypts with) and the bridge's (from `SecureRandom`).
+    let inboundKey: [UInt8]
+    let outboundKey: [UInt8]
+    /// The RTP address of the offer's audio section (`c=` and `m=` port); nil for a hold address (0.0.0.0).
+    let remoteRTP: SocketAddress?
+    /// The audio codec agreed: Opus for now; G.722 and G.711 once the media thread can decode them.
+    let codec: SIPAudioCodec
+}
+
+extension SIPFrontEnd {
+    /// The media socket. With SIP on it must be an even port (SDP's RTCP is the next one, RFC 3550 §11): a
+    /// kernel-chosen port is drawn again until it is even.
+    static func bindMediaSocket(_ address: SocketAddress, evenPort: Bool) throws -> UDPSocket {
+        var odd: [UDPSocket] = []
+        defer { for socket in odd { socket.close() } }
+        for _ in 0..<32 {
+            let socket = try UDPSocket(bindTo: address, receiveBufferBytes: 4 << 20)
+            if !evenPort || socket.localAddress.port % 2 == 0 { return socket }
+            guard address.port == 0 else {
+                socket.close()
+                throw BridgeError("the media port \(address.port) is odd: SIP needs an even RTP port (RTCP is the next one)")
+            }
+            odd.append(socket)
+        }
+        throw BridgeError("no even media port found for SIP after 32 tries")
+    }
+}
+
+extension MediaTransport {
+    /// How the site joined, as `status` shows it.
+    var kind: String {
+        switch self {
+        case .native: "native"
+        case .webRTC: "webrtc"
+        case .sip: "sip"
+        }
+    }
+
+    /// The audio codec the site sends and hears.
+    var audioCodec: String {
+        if case .sip(let sip) = self { return sip.codec.rawValue }
+        return "opus"
+    }
+}

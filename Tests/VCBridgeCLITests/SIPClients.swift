@@ -1,0 +1,243 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import SIP
+import Testing
+import Transport
+@testable import VCBridgeCLI
+
+/// baresip (Debian `baresip-core`), a real and independent SIP user agent, headless and pinned to loopback
+/// (recipe in ../shared/guide/sip-notes.md): it dials the bridge with a site's digest credentials, SDES-SRTP
+/// mandatory, Opus, sending a WAV file and dumping what it decoded (`sndfile`).
+final class Baresip: @unchecked Sendable {
+    static let executable = "/usr/bin/baresip"
+    let directory: String
+    let process = Process()
+    private let log = LogBuffer()
+
+    /// Dials `sip:meeting@<bridge>` as `username`/`password`, sending `wav` (48 kHz stereo), for `seconds`.
+    /// - Parameter transport: `udp` or `tcp` (the account's and the dialled URI's `transport` parameter).
+    init(dialing bridge: SocketAddress, username: String, password: String, wav: String, seconds: Int, in parent: String,
+         transport: String = "udp") throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
+            throw CommandFailure("baresip is not installed: run Scripts/test.sh, which installs baresip-core")
+        }
+        directory = parent + "/baresip-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let probe = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        let port = probe.localAddress.port
+        probe.close()
+        try """
+        sip_listen 127.0.0.1:\(port)
+        audio_source aufile,\(wav)
+        audio_player alsa,null
+        audio_alert alsa,null
+        module_path /usr/lib/baresip/modules
+        module menu.so
+        module opus.so
+        module aufile.so
+        module alsa.so
+        module sndfile.so
+        snd_path \(directory)
+        module srtp.so
+        module account.so
+
+        """.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
+        try "<sip:\(username)@\(bridge);transport=\(transport)>;auth_pass=\(password);regint=0;mediaenc=srtp-mand\n"
+            .write(toFile: directory + "/accounts", atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = ["-n", "127.0.0.1", "-f", directory, "-e", "/dial sip:meeting@\(bridge);transport=\(transport)", "-t", String(seconds)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        let log = self.log
+        pipe.fileHandleForReading.readabilityHandler = { log.append(String(decoding: $0.availableData, as: UTF8.self)) }
+        try process.run()
+    }
+
+    var output: String { log.text }
+
+    /// Waits (bounded) for baresip to end by its own timer; kills it (SIGKILL) if it has not.
+    func finish(within seconds: Double) {
+        _ = waitFor(seconds) { !process.isRunning }
+        kill()
+    }
+
+    /// SIGKILL: a Foundation Process child has SIGINT/SIGTERM blocked.
+    func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// What baresip decoded from the bridge (sndfile's `dump-...-dec.wav`).
+    func decodedDump() throws -> String {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix("-dec.wav") }
+        guard let name = names.sorted().last else { throw CommandFailure("baresip wrote no decoded dump: \(output.suffix(2000))") }
+        return directory + "/" + name
+    }
+}
+
+/// A 16-bit 48 kHz stereo WAV of a sine (baresip's Opus is `opus/48000/2`: its aufile source must be stereo).
+func stereoToneFile(_ hertz: Double, seconds: Double, into directory: String) throws -> String {
+    let path = directory + "/stereo-\(Int(hertz)).wav"
+    let count = Int(seconds * 48_000)
+    var bytes: [UInt8] = []
+    func u16(_ v: Int) { bytes += [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
+    func u32(_ v: Int) { u16(v & 0xFFFF); u16(v >> 16) }
+    bytes += Array("RIFF".utf8); u32(36 + count * 4); bytes += Array("WAVEfmt ".utf8)
+    u32(16); u16(1); u16(2); u32(48_000); u32(48_000 * 4); u16(4); u16(16)
+    bytes += Array("data".utf8); u32(count * 4)
+    for i in 0..<count {
+        let sample = Int((sin(2 * Double.pi * hertz * Double(i) / 48_000) * 0.25 * 32767).rounded())
+        let word = UInt16(bitPattern: Int16(sample))
+        for _ in 0..<2 { u16(Int(word)) }
+    }
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+/// A SIP client written out by hand over UDP, for what baresip cannot be made to do (a wrong password three times,
+/// a probe of the refusal's reason phrase, malformed bytes).
+final class SIPProbe {
+    let socket: UDPSocket
+    let bridge: SocketAddress
+    private let batch = DatagramBatch(capacity: 8, slotSize: 65_536)
+    let callID = UUID().uuidString
+    private var cseq: UInt32 = 0
+    /// The CSeq of the last request built: ``finalResponse(seconds:)`` skips responses to earlier ones (a 401 the
+    /// bridge retransmits until an ACK that this probe does not send).
+    private var lastCSeq: String?
+    private var lastInvite: (branch: String, cseq: UInt32, user: String)?
+
+    /// A CANCEL of the last INVITE (its branch and CSeq number, RFC 3261 §9.1).
+    func cancel() throws -> [UInt8] {
+        let invite = try #require(lastInvite)
+        let port = socket.localAddress.port
+        lastCSeq = "\(invite.cseq) CANCEL"
+        return Array(("CANCEL sip:meeting@\(bridge) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(port);branch=\(invite.branch);rport\r\n"
+            + "Max-Forwards: 70\r\nFrom: <sip:\(invite.user)@127.0.0.1>;tag=probe\(invite.cseq)\r\nTo: <sip:meeting@\(bridge)>\r\n"
+            + "Call-ID: \(callID)\r\nCSeq: \(invite.cseq) CANCEL\r\nContent-Length: 0\r\n\r\n").utf8)
+    }
+
+    init(bridge: SocketAddress) throws {
+        self.bridge = bridge
+        socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+    }
+
+    deinit { socket.close() }
+
+    static let offer = """
+    v=0\r
+    o=probe 1 1 IN IP4 127.0.0.1\r
+    s=-\r
+    c=IN IP4 127.0.0.1\r
+    t=0 0\r
+    m=audio 40000 RTP/SAVP 96\r
+    a=rtpmap:96 opus/48000/2\r
+    a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r
+    a=sendrecv\r
+
+    """
+
+    /// An INVITE from `user` (a new transaction, the same call), with an Authorization header if given.
+    func invite(user: String, authorization: String? = nil, extra: [String] = [], offer: Bool = true) -> [UInt8] {
+        cseq += 1
+        let port = socket.localAddress.port
+        lastInvite = (branch: "z9hG4bK\(UUID().uuidString.prefix(12))", cseq: cseq, user: user)
+        var text = "INVITE sip:meeting@\(bridge) SIP/2.0\r\n"
+            + "Via: SIP/2.0/UDP 127.0.0.1:\(port);branch=\(lastInvite!.branch);rport\r\n"
+            + "Max-Forwards: 70\r\nFrom: <sip:\(user)@127.0.0.1>;tag=probe\(cseq)\r\nTo: <sip:meeting@\(bridge)>\r\n"
+            + "Call-ID: \(callID)\r\nCSeq: \(cseq) INVITE\r\nContact: <sip:\(user)@127.0.0.1:\(port)>\r\n"
+        if let authorization { text += "Authorization: \(authorization)\r\n" }
+        for line in extra { text += line + "\r\n" }
+        let body = offer ? Self.offer : ""
+        text += (offer ? "Content-Type: application/sdp\r\n" : "") + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        lastCSeq = "\(cseq) INVITE"
+        return Array(text.utf8)
+    }
+
+    func send(_ bytes: [UInt8]) throws { try socket.send(bytes, to: bridge) }
+
+    /// An OPTIONS ping outside any call (a room system's keep-alive).
+    func options(user: String) -> [UInt8] {
+        let text = String(decoding: invite(user: user), as: UTF8.self).replacingOccurrences(of: "INVITE", with: "OPTIONS")
+        lastCSeq = "\(cseq) OPTIONS"
+        return Array(text.utf8)
+    }
+
+    /// A request in the dialog a 200 made (its To tag, its Contact as Request-URI), as the caller `user`.
+    func inDialog(_ method: String, user: String, answered: SIPMessage, cseq number: UInt32? = nil, body: String = "",
+                  extra: [String] = []) throws -> [UInt8] {
+        let to = try #require(answered.value("To"))
+        let target = try #require(try answered.contacts().first?.uri.description)
+        let port = socket.localAddress.port
+        let sequence: UInt32
+        if let number { sequence = number } else { cseq += 1; sequence = cseq }
+        var text = "\(method) \(target) SIP/2.0\r\n"
+            + "Via: SIP/2.0/UDP 127.0.0.1:\(port);branch=z9hG4bK\(UUID().uuidString.prefix(12));rport\r\n"
+            + "Max-Forwards: 70\r\nFrom: \(try #require(answered.value("From")))\r\nTo: \(to)\r\n"
+            + "Call-ID: \(callID)\r\nCSeq: \(sequence) \(method)\r\nContact: <sip:\(user)@127.0.0.1:\(port)>\r\n"
+        for line in extra { text += line + "\r\n" }
+        if !body.isEmpty { text += "Content-Type: application/sdp\r\n" }
+        text += "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        if method != "ACK" { lastCSeq = "\(sequence) \(method)" }
+        return Array(text.utf8)
+    }
+
+    /// Authenticates an INVITE as `user` (answering the first challenge offered) and returns the final response.
+    func call(user: String, password: String, extra: [String] = [], offer: Bool = true) throws -> SIPMessage {
+        try send(invite(user: user, extra: extra, offer: offer))
+        let challenged = try #require(try finalResponse())
+        let challenge = try #require(challenged.values("WWW-Authenticate").compactMap(DigestChallenge.init(parsing:)).first,
+                                     "\(challenged.startLine)")
+        try send(invite(user: user, authorization: try authorization(challenge, username: user, password: password), extra: extra,
+                        offer: offer))
+        return try #require(try finalResponse())
+    }
+
+    /// The next final response (100 Trying skipped), waiting at most `seconds`.
+    func finalResponse(seconds: Double = 5) throws -> SIPMessage? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            guard try socket.waitReadable(timeoutMilliseconds: 100) else { continue }
+            try socket.receive(into: batch)
+            for index in 0..<batch.count {
+                let bytes = Array(UnsafeRawBufferPointer(batch.datagram(index)))
+                if let message = try? SIPMessage.parse(datagram: bytes), let status = message.statusCode, status >= 200,
+                   lastCSeq == nil || message.value("CSeq") == lastCSeq {
+                    return message
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The next request the bridge sends (answered 200 at once), waiting at most `seconds`.
+    func request(seconds: Double) throws -> SIPMessage? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            guard try socket.waitReadable(timeoutMilliseconds: 100) else { continue }
+            try socket.receive(into: batch)
+            for index in 0..<batch.count {
+                let bytes = Array(UnsafeRawBufferPointer(batch.datagram(index)))
+                guard let message = try? SIPMessage.parse(datagram: bytes), message.isRequest else { continue }
+                if let ok = SIPMessage.response(to: message, status: 200) { try send(ok.serialized()) }
+                return message
+            }
+        }
+        return nil
+    }
+
+    /// The MD5 challenge of a 401.
+    static func md5Challenge(_ response: SIPMessage) -> DigestChallenge? {
+        response.values("WWW-Authenticate").compactMap(DigestChallenge.init(parsing:)).first { $0.algorithm == .md5 }
+    }
+
+    /// Answers `challenge` as `username` with `password`.
+    func authorization(_ challenge: DigestChallenge, username: String, password: String) throws -> String {
+        try DigestCredentials(username: username, password: password)
+            .authorization(for: challenge, method: "INVITE", uri: "sip:meeting@\(bridge)", cnonce: "c\(cseq)", nc: 1)
+    }
+}
