@@ -56,7 +56,7 @@ let package = Package(
         // timers (RFC 4028), digest authentication (RFC 7616/8760). Time is passed in.
         .target(name: "SIP", dependencies: ["KeyDerivation"]),
         // Talker selection, mix-minus, limiter and shared encoding.
-        .target(name: "Mixer", dependencies: ["OpusCodec"]),
+        .target(name: "Mixer", dependencies: ["OpusCodec", "VoiceCodecs"]),
         // The E-model MOS estimate and quality grades (for technicians' views).
         .target(name: "QualityModel"),
         // Monitoring: a small HTTP server, Prometheus text, the technicians' status page.
@@ -89,7 +89,7 @@ let package = Package(
             name: "Bridge",
             dependencies: ["Admission", "AudioSignal", "Configuration", "JitterBuffer", "Mixer", "OpusCodec", "RTP", "SRTP",
                            "Scheduler", "SiteDirectory", "Transport", "CivilTime", "KeyDerivation", "VideoRouter", "VideoFormats", "QualityModel", "Monitoring",
-                           "ICE", "DTLS", "SDP", "SIP", "WebAssets", "Playout"]
+                           "ICE", "DTLS", "SDP", "SIP", "WebAssets", "Playout", "VoiceCodecs"]
         ),
 
         // Seeded loss / delay / jitter / duplication, and the UDP relay that applies them.
@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
         .testTarget(name: "JitterBufferTests", dependencies: ["JitterBuffer"]),
         .testTarget(name: "PlayoutTests", dependencies: ["Playout", "AudioSignal", "JitterBuffer"]),
-        .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal"]),
+        .testTarget(name: "MixerTests", dependencies: ["Mixer", "OpusCodec", "AudioSignal", "VoiceCodecs"]),
         .testTarget(name: "ImpairmentTests", dependencies: ["Impairment"]),
         .testTarget(name: "QualityModelTests", dependencies: ["QualityModel", "JitterBuffer", "RTP"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Transport", "DTLS"]),

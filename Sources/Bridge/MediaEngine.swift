@@ -13,6 +13,7 @@ import Scheduler
 import Transport
 import VideoFormats
 import VideoRouter
+import VoiceCodecs
 
 func wallClockNTP() -> NTPTimestamp {
     let now = wallClock()
@@ -34,6 +35,11 @@ final class MediaSession {
     var videoSSRC: UInt32
     let jitter = JitterBuffer()
     let decoder: Opus.Decoder
+    /// A room system's G.722/G.711 decoder (nil for Opus), made with the session on the media thread.
+    let voiceDecoder: VoiceFrameDecoder?
+    /// The RTP clock of the site's audio (48 kHz Opus, 8 kHz G.722/G.711) and its timestamp advance per 20 ms frame.
+    let rtpClockRate: Int
+    let frameTicks: UInt32
     /// Decoded audio between the decoder and the mixer, time-stretched to follow the jitter buffer's target.
     let playout = SitePlayout()
     var address: SocketAddress?
@@ -85,6 +91,10 @@ final class MediaSession {
         audioSSRC = setup.endpointSSRC
         videoSSRC = setup.videoSSRC
         decoder = try Opus.Decoder()
+        let format = setup.transport.voiceFormat
+        voiceDecoder = format.map { VoiceFrameDecoder(format: $0) }
+        rtpClockRate = format?.rtpClockRate ?? 48_000
+        frameTicks = format?.frameTimestampIncrement ?? 960
         lastPacketAt = now
         outSequence = UInt16.random(in: 0...UInt16.max)
         outTimestamp = UInt32.random(in: 0...UInt32.max)
@@ -282,6 +292,7 @@ final class MediaEngine: VideoSink {
                         selection.maximumTalkers = talkers
                         mixers[setup.meeting] = try AudioMixer(capacity: Self.maximumSites, talkers: selection)
                     }
+                    mixers[setup.meeting]!.setCodec(setup.site, setup.transport.voiceFormat)
                     mixers[setup.meeting]!.setPresent(setup.site, true)
                     mailbox.added.withLock { _ = $0.insert(setup.endpointSSRC) }
                 } catch {
@@ -418,6 +429,11 @@ final class MediaEngine: VideoSink {
             return
         }
         let payloadTypes = session.setup.payloadTypes
+        if session.voiceDecoder != nil, header.payloadType != payloadTypes.audio, payloadTypes.video[header.payloadType] == nil {
+            // A room system's telephone-event (DTMF), comfort noise or anything else not agreed: not audio to decode.
+            session.statistics.otherPayloadsDropped += 1
+            return
+        }
         if session.learnsSSRCs {
             if header.payloadType == payloadTypes.audio { session.audioSSRC = header.ssrc } else { session.videoSSRC = header.ssrc }
         }
@@ -435,7 +451,9 @@ final class MediaEngine: VideoSink {
         session.statistics.bytesReceived += length
         if session.reception == nil { session.reception = RTPSourceStatistics(firstSequence: header.sequenceNumber) }
         _ = session.reception!.update(sequence: header.sequenceNumber)
-        session.reception!.updateJitter(arrival: UInt32(truncatingIfNeeded: arrival / 20_833), rtpTimestamp: header.timestamp)
+        // Interarrival jitter in the stream's own clock units (RFC 3550 A.8), as its receiver reports expect.
+        let arrivalTicks = session.rtpClockRate == 8_000 ? arrival / 125_000 : arrival / 20_833
+        session.reception!.updateJitter(arrival: UInt32(truncatingIfNeeded: arrivalTicks), rtpTimestamp: header.timestamp)
         var voice: Bool? = nil
         if let id = payloadTypes.audioLevelID, let level = header.audioLevel(id: id, in: plain) {
             session.sendsLevels = true
@@ -443,7 +461,9 @@ final class MediaEngine: VideoSink {
             session.levelAt = arrival
             voice = level.voiceActivity
         }
-        session.jitter.insert(sequence: header.sequenceNumber, timestamp: header.timestamp, ssrc: header.ssrc,
+        // The jitter buffer counts 48 kHz: an 8 kHz stream's timestamps are scaled (modulo 2^32, right across its wrap).
+        let timestamp = JitterBuffer.timestamp48k(header.timestamp, rtpClockRate: session.rtpClockRate)
+        session.jitter.insert(sequence: header.sequenceNumber, timestamp: timestamp, ssrc: header.ssrc,
                               payload: UnsafeRawBufferPointer(rebasing: plain[header.payloadRange]),
                               voiceActivity: voice, arrival: arrival)
     }
@@ -474,7 +494,7 @@ final class MediaEngine: VideoSink {
         if let ntp = reading.senderReportNTP { session.lastSenderReport = (ntp, arrival) }
         if let block = reading.block {
             session.statistics.remoteFractionLost = Double(block.fractionLost) / 256
-            session.statistics.remoteJitterMilliseconds = Double(block.jitter) / 48
+            session.statistics.remoteJitterMilliseconds = Double(block.jitter) / Double(session.rtpClockRate / 1000)
             if let rtt = CompactNTP.roundTrip(arrival: wallClockNTP().compact, lastSenderReport: block.lastSenderReport,
                                               delaySinceLastSenderReport: block.delaySinceLastSenderReport) {
                 session.statistics.roundTripMilliseconds = CompactNTP.seconds(rtt) * 1000
@@ -517,13 +537,13 @@ final class MediaEngine: VideoSink {
             for case let session? in sessions where session.setup.meeting == meeting {
                 let site = session.setup.site
                 let talker = mixer.isTalker(site)
-                if talker { session.talkerTicks += 1 } else { sharedListeners = true }
+                if talker { session.talkerTicks += 1 } else if session.voiceDecoder == nil { sharedListeners = true }
                 guard talker || !session.sendsLevels else {
                     session.decoderCurrent = false
                     continue
                 }
                 if !session.decoderCurrent {
-                    try? session.decoder.reset()
+                    if session.voiceDecoder == nil { try? session.decoder.reset() }
                     session.playout.reset()
                     session.decoderCurrent = true
                 }
@@ -655,6 +675,19 @@ final class MediaEngine: VideoSink {
     private func decode(_ session: MediaSession, into output: UnsafeMutableBufferPointer<Int16>) {
         let frame = UnsafeMutableBufferPointer(rebasing: output[0..<960])
         var produced = 0
+        if let voice = session.voiceDecoder {
+            // G.722/G.711: 160 bytes make 960 samples; no FEC, so a frame the buffer would rebuild is concealed.
+            switch session.pendingDecision {
+            case .packet(let payload):
+                produced = (try? voice.decode48k(payload, into: frame)) ?? 0
+            case .fec, .conceal:
+                produced = voice.conceal48k(into: frame)
+            case .waiting:
+                produced = 0
+            }
+            for i in produced..<960 { frame[i] = 0 }
+            return
+        }
         switch session.pendingDecision {
         case .packet(let payload):
             produced = (try? session.decoder.decode(payload, into: frame)) ?? 0
@@ -676,7 +709,7 @@ final class MediaEngine: VideoSink {
             headerLength + payload.count + SRTPSession.maxTrailerLength <= buffer.count
         else { return false }
         session.outSequence &+= 1
-        session.outTimestamp &+= 960
+        session.outTimestamp &+= session.frameTicks  // 960 for Opus, 160 for G.722/G.711
         if let base = payload.baseAddress, !payload.isEmpty {
             (buffer.baseAddress! + headerLength).copyMemory(from: base, byteCount: payload.count)
         }
@@ -736,7 +769,7 @@ final class MediaEngine: VideoSink {
             s.framesDroppedInPauses = j.framesDroppedForAcceleration
             s.framesInsertedInPauses = j.framesInsertedForDeceleration
             s.packetsLost = session.reception?.cumulativeLost ?? 0
-            s.jitterMilliseconds = (session.reception?.jitter ?? 0) / 48
+            s.jitterMilliseconds = (session.reception?.jitter ?? 0) / Double(session.rtpClockRate / 1000)
             s.talker = mixers[session.setup.meeting]?.isTalker(session.setup.site) ?? false
             s.talkerSeconds = Double(session.talkerTicks) / 50
             s.level = Int(session.level)

@@ -93,6 +93,8 @@ public struct SiteMediaStatistics: Sendable, Equatable {
     public var jitterMilliseconds = 0.0
     public var authenticationFailures = 0
     public var replays = 0
+    /// A room system's packets of another payload type than its audio (telephone-event, comfort noise), dropped.
+    public var otherPayloadsDropped = 0
     public var relatches = 0
     public var packetsSent = 0
     public var talker = false

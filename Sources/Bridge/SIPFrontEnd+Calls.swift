@@ -164,10 +164,9 @@ extension SIPFrontEnd {
         deliver(table.respond(ok, to: transaction, now: now), now: now)
     }
 
-    /// Why an agreement cannot be mixed yet, or nil: Opus with SRTP AES_CM_128_HMAC_SHA1_80, one payload type both ways.
+    /// Why an agreement cannot be mixed, or nil: Opus, G.722, PCMA or PCMU with SRTP AES_CM_128_HMAC_SHA1_80, one payload type both ways.
     static func unusable(_ negotiation: SIPNegotiation) -> String? {
         let audio = negotiation.audio
-        guard audio.codec == .opus else { return "Opus is required for now; G.722 and G.711 are not mixed yet" }
         guard audio.media.srtp?.suite == .aesCM128HMACSHA1_80 else { return "SRTP AES_CM_128_HMAC_SHA1_80 is required" }
         guard audio.payloadType == audio.receivePayloadType else {
             return "Opus must keep payload type \(audio.receivePayloadType) both ways (answered \(audio.payloadType))"

@@ -1,6 +1,7 @@
 import SDP
 import SRTP
 import Transport
+import VoiceCodecs
 
 /// What the media thread needs of a SIP room system's call: the SDES-SRTP keys both ways, the RTP address its SDP
 /// named and the audio codec agreed.
@@ -15,7 +16,7 @@ struct SIPMediaSetup: Sendable {
     let outboundKey: [UInt8]
     /// The RTP address of the offer's audio section (`c=` and `m=` port); nil for a hold address (0.0.0.0).
     let remoteRTP: SocketAddress?
-    /// The audio codec agreed: Opus for now; G.722 and G.711 once the media thread can decode them.
+    /// The audio codec agreed: Opus, G.722, PCMA or PCMU (decoded and encoded on the media thread).
     let codec: SIPAudioCodec
 }
 
@@ -45,6 +46,17 @@ extension MediaTransport {
         case .native: "native"
         case .webRTC: "webrtc"
         case .sip: "sip"
+        }
+    }
+
+    /// The room system codec the site sends and hears (G.722, PCMU, PCMA); nil for Opus.
+    var voiceFormat: VoicePayloadFormat? {
+        guard case .sip(let sip) = self else { return nil }
+        return switch sip.codec {
+        case .opus: nil
+        case .g722: .g722
+        case .pcma: .pcma
+        case .pcmu: .pcmu
         }
     }
 

@@ -121,6 +121,16 @@ public final class JitterBuffer {
 
     deinit { storage.deallocate() }
 
+    /// The buffer's 48 kHz timestamp for an RTP timestamp counted at `rtpClockRate` (48,000 for Opus; 8,000 for
+    /// G.722 and G.711, 160 a 20 ms frame): multiplied by 48,000 / rate modulo 2^32. Multiplication modulo 2^32
+    /// keeps differences (t2 - t1) x 6 ≡ t2 x 6 - t1 x 6, so the distances the buffer measures with wrapping
+    /// arithmetic stay right across the 8 kHz stream's own wrap (its last frame before the wrap and the first
+    /// after it are 960 apart), for any distance under 2^31 / 6 ticks (about 44 hours at 8 kHz).
+    @inline(__always)
+    public static func timestamp48k(_ rtpTimestamp: UInt32, rtpClockRate: Int) -> UInt32 {
+        rtpClockRate == 48_000 ? rtpTimestamp : rtpTimestamp &* UInt32(truncatingIfNeeded: 48_000 / rtpClockRate)
+    }
+
     private func slot(for timestamp: Int64) -> Int {
         Int((timestamp / Self.frameTicks) % Int64(Self.capacity))
     }

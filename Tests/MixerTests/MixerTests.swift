@@ -1,5 +1,6 @@
 import AudioSignal
 import OpusCodec
+import VoiceCodecs
 import Testing
 @testable import Mixer
 
@@ -219,5 +220,75 @@ struct HandOverTests {
         // Talker 1 stops at 120: the mix goes quiet and participant 0 moves to the shared encode.
         #expect(!states[150]!.handingOver && states[150]!.hearsShared && states[150]!.sameAsListener)
         #expect(!mixer.isTalker(0))
+    }
+}
+
+@Suite("Room system codecs in the mix")
+struct VoiceCodecMixTests {
+    /// Opus participants 0 (talker, 660 Hz), 1 and 2 (listeners); G.722 participants 3 (talker, 440 Hz), 4 and 5
+    /// (listeners); PCMU participant 6 (listener).
+    @Test func oneSharedEncodePerCodecAndAG722TalkerDoesNotHearItself() throws {
+        let mixer = try AudioMixer(capacity: 8)
+        let formats: [VoicePayloadFormat?] = [nil, nil, nil, .g722, .g722, .g722, .pcmu]
+        for p in 0..<7 {
+            mixer.setCodec(p, formats[p])
+            mixer.setPresent(p, true)
+        }
+        let tones: [Int: Double] = [0: 660, 3: 440]
+        let g722Talker = VoiceFrameDecoder(format: .g722), g722Listener = VoiceFrameDecoder(format: .g722)
+        let pcmuListener = VoiceFrameDecoder(format: .pcmu)
+        let opusListener = try Opus.Decoder()
+        var heard: [String: [Int16]] = [:]
+        func decode(_ name: String, _ payload: UnsafeRawBufferPointer, _ decoder: VoiceFrameDecoder) throws {
+            var pcm = [Int16](repeating: 0, count: 960)
+            let n = try pcm.withUnsafeMutableBufferPointer { try decoder.decode48k(payload, into: $0) }
+            #expect(n == 960 && payload.count == 160)
+            heard[name, default: []] += pcm
+        }
+        let ticks = 60
+        for tick in 0..<ticks {
+            mixer.selectTalkers { p in tones[p] != nil ? 10 : 127 }
+            for (p, hz) in tones where mixer.isTalker(p) {
+                let tone = Tone.samples(frequency: hz, amplitude: 0.25, start: tick * 960, count: 960)
+                let input = mixer.input(for: p)
+                for i in 0..<960 { input[i] = tone[i] }
+            }
+            try mixer.mix(sharedListeners: true)
+            if mixer.isTalker(0) && mixer.isTalker(3) {
+                #expect(mixer.encodesLastTick == 5, "Opus, G.722 and PCMU shared encodes plus two talkers'")
+                // Listeners of one codec get the very same bytes: the shared mix was encoded once for them.
+                #expect(mixer.payload(for: 1).baseAddress == mixer.payload(for: 2).baseAddress)
+                #expect(mixer.payload(for: 4).baseAddress == mixer.payload(for: 5).baseAddress)
+                #expect(mixer.payload(for: 3).baseAddress != mixer.payload(for: 4).baseAddress)
+            }
+            try decode("g722 talker", mixer.payload(for: 3), g722Talker)
+            try decode("g722 listener", mixer.payload(for: 4), g722Listener)
+            try decode("pcmu listener", mixer.payload(for: 6), pcmuListener)
+            var pcm = [Int16](repeating: 0, count: 960)
+            let n = try pcm.withUnsafeMutableBufferPointer { try opusListener.decode(mixer.payload(for: 1), into: $0) }
+            heard["opus listener", default: []] += pcm[0..<n]
+        }
+        #expect(mixer.sharedEncodes(of: nil) == ticks)
+        #expect(mixer.sharedEncodes(of: .g722) == ticks)
+        #expect(mixer.sharedEncodes(of: .pcmu) == ticks)
+        #expect(mixer.sharedEncodes(of: .pcma) == 0)
+        func power(_ name: String, _ hz: Double) -> Double { Tone.power(of: hz, in: heard[name]!.suffix(20 * 960)) }
+        // The G.722 talker hears the Opus talker, not itself.
+        #expect(power("g722 talker", 660) > 100 * power("g722 talker", 440))
+        for name in ["g722 listener", "pcmu listener", "opus listener"] {
+            let both = min(power(name, 660), power(name, 440)), other = max(power(name, 550), power(name, 1000))
+            #expect(both > 100 * other, "\(name) hears both talkers")
+        }
+    }
+
+    @Test func aRoomSystemCodecAppearsOnlyWhenAParticipantUsesIt() throws {
+        let mixer = try AudioMixer(capacity: 4)
+        for p in 0..<3 { mixer.setPresent(p, true) }
+        for _ in 0..<10 {
+            mixer.selectTalkers { p in p == 0 ? 10 : 127 }
+            try mixer.mix(sharedListeners: true)
+        }
+        #expect(mixer.sharedEncodes(of: .g722) == 0 && mixer.sharedEncodes(of: nil) == 10)
+        #expect(mixer.encodesLastTick == 2)
     }
 }
