@@ -17,9 +17,12 @@ final class Baresip: @unchecked Sendable {
     private let log = LogBuffer()
 
     /// Dials `sip:meeting@<bridge>` as `username`/`password`, sending `wav` (48 kHz stereo), for `seconds`.
-    /// - Parameter transport: `udp` or `tcp` (the account's and the dialled URI's `transport` parameter).
+    /// - Parameters:
+    ///   - transport: `udp` or `tcp` (the account's and the dialled URI's `transport` parameter).
+    ///   - audioCodecs: baresip's `audio_codecs` for the account (e.g. `G722`, `PCMA`): the only codecs it offers;
+    ///     nil offers its Opus.
     init(dialing bridge: SocketAddress, username: String, password: String, wav: String, seconds: Int, in parent: String,
-         transport: String = "udp") throws {
+         transport: String = "udp", audioCodecs: String? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw CommandFailure("baresip is not installed: run Scripts/test.sh, which installs baresip-core")
         }
@@ -36,6 +39,8 @@ final class Baresip: @unchecked Sendable {
         module_path /usr/lib/baresip/modules
         module menu.so
         module opus.so
+        module g722.so
+        module g711.so
         module aufile.so
         module alsa.so
         module sndfile.so
@@ -44,7 +49,7 @@ final class Baresip: @unchecked Sendable {
         module account.so
 
         """.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
-        try "<sip:\(username)@\(bridge);transport=\(transport)>;auth_pass=\(password);regint=0;mediaenc=srtp-mand\n"
+        try "<sip:\(username)@\(bridge);transport=\(transport)>;auth_pass=\(password);regint=0;mediaenc=srtp-mand\(audioCodecs.map { ";audio_codecs=\($0)" } ?? "")\n"
             .write(toFile: directory + "/accounts", atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: Self.executable)
         process.arguments = ["-n", "127.0.0.1", "-f", directory, "-e", "/dial sip:meeting@\(bridge);transport=\(transport)", "-t", String(seconds)]
