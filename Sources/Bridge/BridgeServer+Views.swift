@@ -79,7 +79,7 @@ extension BridgeServer {
                     "insertedSamplesForDeceleration": s.insertedSamplesForDeceleration,
                     "framesDroppedInPauses": s.framesDroppedInPauses, "framesInsertedInPauses": s.framesInsertedInPauses,
                     "talkerSeconds": finite(s.talkerSeconds), "authenticationFailures": s.authenticationFailures,
-                    "replays": s.replays, "relatches": s.relatches, "remoteFractionLost": finite(s.remoteFractionLost),
+                    "replays": s.replays, "otherPayloadsDropped": s.otherPayloadsDropped, "relatches": s.relatches, "remoteFractionLost": finite(s.remoteFractionLost),
                     "remoteJitterMs": finite(s.remoteJitterMilliseconds), "roundTripMs": finite(s.roundTripMilliseconds ?? -1),
                     "video": [
                         "inKbps": s.videoInKilobitsPerSecond, "outKbps": s.videoOutKilobitsPerSecond,

@@ -490,19 +490,61 @@ struct SIPOfferlessTests {
         #expect(bridge.stop() == 0)
     }
 
-    @Test func anAnswerWithoutOpusInTheACKEndsTheCallWithBye() throws {
+    @Test func aG722AnswerInTheACKStartsG722MediaAndTelephoneEventsAreDropped() throws {
         let bridge = try RunningBridge(sip: "{}")
         let sip = try #require(bridge.sip)
         let password = try sipPassword(bridge, "lang-cong")
+        let hall = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
         let probe = try SIPProbe(bridge: sip)
         let answered = try probe.call(user: "lang-cong", password: password, offer: false)
         #expect(answered.statusCode == 200, "\(answered.startLine)")
-        try probe.send(probe.inDialog("ACK", user: "lang-cong", answered: answered, cseq: 2, body: Self.answer(port: 40000, codec: "g722")))
-        let bye = try #require(try probe.request(seconds: 5))
-        #expect(bye.method == "BYE")
-        #expect(waitFor(5) { bridge.logText.contains("event=session-ended site=lang-cong meeting=1 reason=sip-answer-refused") },
-                "\(bridge.logText)")
-        #expect(bridge.logText.contains("Opus is required for now"))
+        let offer = String(decoding: answered.body, as: UTF8.self)
+        try probe.send(probe.inDialog("ACK", user: "lang-cong", answered: answered, cseq: 2,
+                                      body: Self.answer(port: hall.localAddress.port, codec: "g722")))
+        let outbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .outbound,
+                                       keyingMaterial: try SIPNATTests.key(in: SIPProbe.offer))
+        let inbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .inbound,
+                                      keyingMaterial: try SIPNATTests.key(in: offer))
+        let batch = DatagramBatch(capacity: 64, slotSize: 1500)
+        var sequence: UInt16 = 1
+        var timestamps: [UInt32] = []
+        var sizes = Set<Int>()
+        func send(payloadType: UInt8, payload: [UInt8], timestamp: UInt32) throws {
+            let plain = try RTPPacket(payloadType: payloadType, sequenceNumber: sequence, timestamp: timestamp, ssrc: 0xA11C_E000,
+                                      payload: payload).serialized()
+            var buffer = plain + [UInt8](repeating: 0, count: SRTPSession.maxTrailerLength)
+            let length = try buffer.withUnsafeMutableBytes { try outbound.protectRTP($0, length: plain.count) }
+            try hall.send(Array(buffer[0..<length]), to: bridge.media)
+            sequence &+= 1
+        }
+        _ = try waitFor(6) {
+            for _ in 0..<5 {
+                // G.722 (payload type 9): 160 bytes and 160 timestamp ticks a frame; a DTMF digit (101) now and then.
+                try send(payloadType: 9, payload: [UInt8](repeating: 0xFA, count: 160), timestamp: UInt32(sequence) &* 160)
+                if sequence % 10 == 0 { try send(payloadType: 101, payload: [5, 0x0A, 0, 160], timestamp: UInt32(sequence) &* 160) }
+            }
+            if try hall.waitReadable(timeoutMilliseconds: 100) {
+                try hall.receive(into: batch)
+                for i in 0..<batch.count {
+                    var datagram = Array(batch.datagram(i))
+                    let count = datagram.count
+                    guard count > 12, datagram[1] & 0x7F == 9,
+                          let plain = try? datagram.withUnsafeMutableBytes({ try inbound.unprotectRTP($0, length: count) })
+                    else { continue }
+                    timestamps.append(UInt32(datagram[4]) << 24 | UInt32(datagram[5]) << 16 | UInt32(datagram[6]) << 8 | UInt32(datagram[7]))
+                    sizes.insert(plain - 12)
+                }
+            }
+            return timestamps.count >= 20
+        }
+        // The bridge sends G.722 back: payload type 9, 160 bytes, the timestamp advancing 160 a frame.
+        #expect(timestamps.count >= 20, "\(bridge.logText)")
+        #expect(sizes == [160])
+        #expect(zip(timestamps, timestamps.dropFirst()).allSatisfy { $1 &- $0 == 160 }, "\(timestamps.prefix(10))")
+        // The status (published once a second) names the codec and counts the telephone-events dropped.
+        #expect(try waitFor(3) { (try bridge.siteStatus("lang-cong")?["otherPayloadsDropped"] as? Int ?? 0) >= 1 },
+                "\(String(describing: try? bridge.siteStatus("lang-cong")))")
+        #expect(try bridge.siteStatus("lang-cong")?["codec"] as? String == "g722")
         #expect(bridge.stop() == 0)
     }
 }
