@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "vcbridge-bench",
             dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime", "OpusCodec", "AudioSignal", "Transport",
-                           "Endpoint", "VoiceCodecs"]
+                           "Endpoint", "VoiceCodecs", "Mixer"]
         ),
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
