@@ -344,7 +344,7 @@ extension SIPFrontEnd {
 
     /// The media thread takes the call's session with what was agreed (again, after a renegotiation: it replaces the
     /// one it had), before the room system's first packet if it can (waiting at most 200 ms).
-    private func startMedia(_ call: SIPCall) {
+    func startMedia(_ call: SIPCall) {
         guard let audio = call.negotiation?.audio, let srtp = audio.media.srtp, bridge.sessions.isCurrent(call.session),
               let meeting = bridge.store.withLock({ $0.schedule.meeting(call.session.meeting) }) else { return }
         let ssrcs = call.session.ssrcs

@@ -1,0 +1,153 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AudioSignal
+import Foundation
+import Testing
+import Transport
+@testable import VCBridgeCLI
+
+/// baresip waiting for calls in auto-answer mode (`;answermode=auto`), as a hall's room system the bridge dials:
+/// SDES-SRTP mandatory, Opus, sending a WAV file and dumping what it decoded.
+final class AnsweringBaresip: @unchecked Sendable {
+    let directory: String
+    let process = Process()
+    private let log = LogBuffer()
+
+    /// A free UDP port on loopback for a baresip to listen on (taken and released: the bridge's config names it
+    /// before baresip starts).
+    static func freePort() throws -> UInt16 {
+        let probe = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        defer { probe.close() }
+        return probe.localAddress.port
+    }
+
+    init(listeningOn port: UInt16, wav: String, seconds: Int, in parent: String) throws {
+        guard FileManager.default.isExecutableFile(atPath: Baresip.executable) else {
+            throw CommandFailure("baresip is not installed: run Scripts/test.sh, which installs baresip-core")
+        }
+        directory = parent + "/baresip-answering-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try """
+        sip_listen 127.0.0.1:\(port)
+        audio_source aufile,\(wav)
+        audio_player alsa,null
+        audio_alert alsa,null
+        module_path /usr/lib/baresip/modules
+        module menu.so
+        module opus.so
+        module aufile.so
+        module alsa.so
+        module sndfile.so
+        snd_path \(directory)
+        module srtp.so
+        module account.so
+
+        """.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
+        try "<sip:hall@127.0.0.1:\(port)>;regint=0;mediaenc=srtp-mand;answermode=auto\n"
+            .write(toFile: directory + "/accounts", atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: Baresip.executable)
+        process.arguments = ["-n", "127.0.0.1", "-f", directory, "-t", String(seconds)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        let log = self.log
+        pipe.fileHandleForReading.readabilityHandler = { log.append(String(decoding: $0.availableData, as: UTF8.self)) }
+        try process.run()
+    }
+
+    var output: String { log.text }
+
+    /// SIGKILL (a Foundation Process child has SIGINT/SIGTERM blocked).
+    func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// What baresip decoded from the bridge (sndfile's `dump-...-dec.wav`), the latest call's.
+    func decodedDump() throws -> String {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix("-dec.wav") }
+        guard let name = names.sorted().last else { throw CommandFailure("baresip wrote no decoded dump: \(output.suffix(2000))") }
+        return directory + "/" + name
+    }
+}
+
+/// The `sip` section for a bridge that dials lang-cong's room system at `port` (MD5 challenges for baresip 1.0).
+func dialOutSection(port: UInt16, ringSeconds: Int = 20) -> String {
+    #"{"digestAlgorithms": ["MD5"], "dialOut": {"lang-cong": "sip:hall@127.0.0.1:\#(port);transport=udp"}, "dialOutRingSeconds": \#(ringSeconds)}"#
+}
+
+@Suite("SIP: the bridge dials out", .serialized)
+struct SIPDialOutTests {
+    /// The meeting (booked from now, so in its setup window when the bridge starts) makes the bridge call lang-cong's
+    /// room system; the call is admitted as lang-cong; the host hears its tone and it records the host's; cancelling
+    /// the meeting makes the bridge hang up with BYE, and it does not call again.
+    @Test func theBridgeCallsAHallAtItsMeetingAndHangsUpWhenTheMeetingEnds() throws {
+        let port = try AnsweringBaresip.freePort()
+        let bridge = try RunningBridge(sip: dialOutSection(port: port))
+        let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
+        let hall = try AnsweringBaresip(listeningOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
+        defer { hall.kill() }
+        let heard = bridge.dataDirectory + "/song-lo-heard.wav"
+        let host = try bridge.endpoint("song-lo", ["--tone", "440", "--duration", "12s", "--record", heard])
+        // The bridge dials; baresip answers; lang-cong is in the meeting as a SIP site, sending.
+        #expect(try waitFor(15) { (try bridge.siteStatus("lang-cong")?["packetsReceived"] as? Int ?? 0) > 50 },
+                "\(bridge.logText)\n\(hall.output.suffix(3000))")
+        let status = try #require(try bridge.siteStatus("lang-cong"))
+        #expect(status["meeting"] as? Int == 1)
+        #expect(status["transport"] as? String == "sip")
+        #expect(bridge.logText.contains("event=sip-dial site=lang-cong meeting=1"), "\(bridge.logText)")
+        #expect(bridge.logText.contains("event=join site=lang-cong meeting=1"))
+        #expect(hall.output.contains("Call established"), "\(hall.output.suffix(3000))")
+        #expect(hall.output.contains("SRTP is Enabled"))
+        let result = bridge.finish(host)
+        #expect(result.status == 0, "\(result.output)")
+        // The meeting is cancelled: the bridge ends the session and sends BYE; baresip's call ends.
+        let cancelled = try bridge.cli(["meeting", "cancel", "1", "--reason", "kiểm thử"])
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
+        #expect(waitFor(8) { hall.output.contains("terminated") }, "\(hall.output.suffix(3000))\n\(bridge.logText)")
+        #expect(bridge.logText.contains("event=sip-hangup site=lang-cong"))
+        #expect(try waitFor(3) { try bridge.siteStatus("lang-cong") == nil })
+        // No meeting, no new call.
+        Thread.sleep(forTimeInterval: 2)
+        #expect(bridge.logText.components(separatedBy: "event=sip-dial site=lang-cong").count == 2, "\(bridge.logText)")
+        // What each heard, by frequency: the host the hall's 880 Hz, the hall the host's 440 Hz.
+        let hostHeard = try WAVFile.read(heard)
+        #expect(Tone.dominant(among: [440, 880], in: hostHeard[(48_000 * 4)..<(48_000 * 8)])?.frequency == 880)
+        let hallHeard = try WAVFile.read(try hall.decodedDump())
+        #expect(hallHeard.count > 48_000 * 6, "\(hallHeard.count) samples")
+        #expect(Tone.dominant(among: [440, 880], in: hallHeard[(48_000 * 2)..<(48_000 * 6)])?.frequency == 440)
+        #expect(bridge.stop() == 0)
+    }
+
+    /// Nobody answers at first (the room system is off): the attempt is given up after the ring time and retried
+    /// with backoff; once the room system is on, a retry reaches it and it joins the meeting.
+    @Test func anUnansweredCallIsRetriedUntilTheHallAnswers() throws {
+        let port = try AnsweringBaresip.freePort()
+        let bridge = try RunningBridge(sip: dialOutSection(port: port, ringSeconds: 2))
+        #expect(waitFor(10) { bridge.logText.contains("event=sip-dial-failed site=lang-cong") }, "\(bridge.logText)")
+        #expect(try bridge.siteStatus("lang-cong") == nil)
+        let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
+        let hall = try AnsweringBaresip(listeningOn: port, wav: tone, seconds: 40, in: bridge.dataDirectory)
+        defer { hall.kill() }
+        #expect(try waitFor(25) { (try bridge.siteStatus("lang-cong")?["packetsReceived"] as? Int ?? 0) > 20 },
+                "\(bridge.logText)\n\(hall.output.suffix(3000))")
+        #expect(bridge.logText.contains("attempt=2") || bridge.logText.contains("attempt=3"), "\(bridge.logText)")
+        #expect(bridge.stop() == 0)
+    }
+
+    /// A dial-out entry for a site not in the directory stops the bridge from starting, naming it.
+    @Test func aDialOutEntryForAnUnknownSiteIsRefusedAtStart() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-dial-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = directory + "/config.json"
+        try #"{"sip": {"enabled": true, "dialOut": {"atlantis": "sip:room@127.0.0.1:5090"}}}"#
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try VCBridgeProcess.run(["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0",
+                                              "--sip-port", "0", "--config", config],
+                                             environment: ["VCBRIDGE_DATA_DIR": directory])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("sip.dialOut names 'atlantis', which is not a site"), "\(result.stderr)")
+    }
+}
