@@ -27,6 +27,8 @@ struct SIPCall {
     let local: SIPLocalEndpoint
     /// The 2xx of the INVITE was acknowledged.
     var confirmed = false
+    /// The bridge placed the call (dial-out, cascade up): its media is sent before the far end's first packet.
+    var dialled = false
 }
 
 /// What a SIP call does (docs/PROTOCOL.md, "SIP room systems"): INVITE → digest (SHA-256 then MD5 challenges; the
@@ -355,7 +357,8 @@ extension SIPFrontEnd {
             floor: bridge.floors.withLock { $0[meeting.id] },
             transport: .sip(SIPMediaSetup(
                 profile: .aesCM128HMACSHA1_80, inboundKey: srtp.remoteKey.keySalt, outboundKey: srtp.localKey.keySalt,
-                remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec)),
+                remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec,
+                sendsFirst: call.dialled)),
             payloadTypes: PayloadTypes(audio: audio.payloadType, audioLevelID: nil, video: [:]))))
         if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200) {
             Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])

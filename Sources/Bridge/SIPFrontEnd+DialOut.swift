@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Admission
 import CivilTime
+import Configuration
 import KeyDerivation
 import SDP
 import SIP
@@ -18,6 +19,8 @@ struct SIPDialTarget {
     let peer: SIPPeer
     /// Credentials for a digest challenge from the far end, when it asks (nil: a challenge fails the call).
     let credentials: DigestCredentials?
+    /// An upstream MCU of a meeting booked with `--cascade-up` (admitted without a key of this bridge's).
+    var cascade = false
 }
 
 /// One call the bridge placed, from its INVITE until its transaction ends.
@@ -43,7 +46,11 @@ struct SIPDialAttempt {
 
 /// The dial-out state the SIP thread keeps (it owns it alone, like the calls).
 struct SIPDialOut {
+    /// The halls of `sip.dialOut`.
+    var configured: [Int: SIPDialTarget] = [:]
+    /// Those and the upstream MCUs of meetings in progress (`--cascade-up`), by the site each is admitted as.
     var targets: [Int: SIPDialTarget] = [:]
+    var cascadeCredentials: DigestCredentials?
     var plan = SIPDialPlan()
     var attempts: [SIPTransactionID: SIPDialAttempt] = [:]
     /// Each dial-out site's meeting now, read from the schedule once a second.
@@ -55,8 +62,11 @@ struct SIPDialOut {
 
     /// The configured halls, checked against the site directory.
     /// - Throws: `BridgeError` naming a site id that is not in the directory or an address that does not parse.
-    init(settings: [String: String], ringSeconds: Int, directory: SiteDirectory) throws {
+    init(settings: [String: String], ringSeconds: Int, cascadeCredentials: [String: String], directory: SiteDirectory) throws {
         ringMilliseconds = Int64(ringSeconds) * 1000
+        if let username = cascadeCredentials["username"], let password = cascadeCredentials["password"] {
+            self.cascadeCredentials = DigestCredentials(username: username, password: password)
+        }
         for (id, address) in settings.sorted(by: { $0.key < $1.key }) {
             guard let site = directory.site(id) else {
                 throw BridgeError("sip.dialOut names '\(id)', which is not a site in the directory")
@@ -66,10 +76,11 @@ struct SIPDialOut {
                 throw BridgeError("sip.dialOut gives \(id) the address '\(address)', which does not parse: \(error)")
             }
             let transport: SIPTransportKind = .udp
-            targets[site.index] = SIPDialTarget(site: site, uri: address,
+            configured[site.index] = SIPDialTarget(site: site, uri: address,
                                                 peer: SIPPeer(host: uri.host, port: uri.port ?? 5060, transport: transport),
                                                 credentials: nil)
         }
+        targets = configured
     }
 
     init() {}
@@ -85,7 +96,6 @@ extension SIPFrontEnd {
     /// Once a loop: reads the schedule (once a second), gives up calls that ring too long or whose meeting is over,
     /// and places the calls the plan asks for.
     func followDialOut(now: Int64) {
-        guard !dialOut.targets.isEmpty else { return }
         if dialOut.checkedAt.map({ now - $0 >= 1_000 }) ?? true {
             dialOut.checkedAt = now
             dialOut.wanted = wantedDialOuts()
@@ -110,7 +120,8 @@ extension SIPFrontEnd {
     }
 
     /// Each dial-out site's meeting now (setup window included), if it has a key (a site without one could not be
-    /// admitted, and revoking its key is how a technician stops the calls).
+    /// admitted, and revoking its key is how a technician stops the calls); and the upstream link of each meeting
+    /// booked with `--cascade-up` (from its start: the setup window is for the province's own halls).
     private func wantedDialOuts() -> [Int: MeetingID] {
         let now = Timestamp(wallClock().seconds)
         let active = bridge.store.withLock { store -> [Meeting] in
@@ -118,7 +129,23 @@ extension SIPFrontEnd {
             return store.schedule.active(at: now)
         }
         var wanted: [Int: MeetingID] = [:]
-        for (index, target) in dialOut.targets {
+        dialOut.targets = dialOut.configured
+        for meeting in active where meeting.start <= now {
+            guard let address = meeting.cascadeUp, let site = meeting.cascadeSite(in: bridge.directory) else { continue }
+            guard let uri = try? SIPURI(parsing: address), Settings.dialOutFault(address) == nil else {
+                if dialOut.skipped.insert("\(site.id) \(meeting.id)").inserted {
+                    Log.warning("sip-dial-skipped", ["site": site.id, "meeting": meeting.id, "reason": "address",
+                                                     "detail": Settings.dialOutFault(address) ?? "it does not parse"])
+                }
+                continue
+            }
+            var target = SIPDialTarget(site: site, uri: address, peer: SIPPeer(host: uri.host, port: uri.port ?? 5060, transport: .udp),
+                                       credentials: dialOut.cascadeCredentials)
+            target.cascade = true
+            dialOut.targets[site.index] = target
+            wanted[site.index] = meeting.id
+        }
+        for (index, target) in dialOut.configured where wanted[index] == nil {
             guard let meeting = active.first(where: { $0.sites.contains(index) }) else { continue }
             guard ((try? bridge.keys.key(for: target.site.id)) ?? nil) != nil else {
                 if dialOut.skipped.insert("\(target.site.id) \(meeting.id)").inserted {
@@ -319,11 +346,15 @@ extension SIPFrontEnd {
     private func admit(_ attempt: SIPDialAttempt, dialog: SIPDialog, negotiation: SIPNegotiation, meeting: Meeting, now: Int64) {
         let site = attempt.target.site
         let keys = bridge.keys
-        guard let key = (try? keys.key(for: site.id)) ?? nil else {
+        let cascade = attempt.target.cascade
+        let key = (try? keys.key(for: site.id)) ?? nil
+        guard cascade || key != nil else {
             return hangUpRefused(attempt, dialog: dialog, reason: "the site has no key", now: now)
         }
-        let admission = bridge.sessions.admit(keyStillValid: { (try? keys.key(for: site.id))??.generation == key.generation }) {
-            Admitted(site: site, meeting: meeting.id, generation: key.generation, connection: nil, end: meeting.end, ssrcs: $0)
+        let generation = key?.generation ?? 0
+        let admission = bridge.sessions.admit(keyStillValid: { cascade || (try? keys.key(for: site.id))??.generation == generation }) {
+            Admitted(site: site, meeting: meeting.id, generation: generation, connection: nil, end: meeting.end, ssrcs: $0,
+                     cascadeLink: cascade)
         }
         guard case .admitted(let session, let replaced) = admission else {
             return hangUpRefused(attempt, dialog: dialog, reason: "the key was revoked or rotated during the call setup", now: now)
@@ -335,15 +366,15 @@ extension SIPFrontEnd {
         let callID = dialog.callID
         let call = SIPCall(callID: callID, peer: attempt.target.peer, dialog: dialog, session: session, negotiation: negotiation,
                            pendingOffer: nil, parameters: attempt.offer.bridge, answer: Array(attempt.offer.text.utf8),
-                           timer: nil, local: attempt.local, confirmed: true)
+                           timer: nil, local: attempt.local, confirmed: true, dialled: true)
         calls[callID] = call
         startMedia(call)
         dialOut.plan.answered(site: site.index, now: now)
         let audio = negotiation.audio
         Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": "\(attempt.target.peer.host):\(attempt.target.peer.port)",
-                          "generation": key.generation, "transport": "sip-\(attempt.target.peer.transport.rawValue.lowercased())",
+                          "generation": generation, "transport": "sip-\(attempt.target.peer.transport.rawValue.lowercased())",
                           "codec": audio.codec.rawValue, "payloadType": audio.payloadType, "rtcpMux": audio.media.remote.rtcpMux,
-                          "media": "\(audio.media.remote.address):\(audio.media.remote.rtpPort)", "direction": "dial-out",
+                          "media": "\(audio.media.remote.address):\(audio.media.remote.rtpPort)", "direction": cascade ? "cascade-up" : "dial-out",
                           "attempt": attempt.attempt])
         bridge.quality.joined(site: site.index, meeting: meeting.id)
     }

@@ -125,7 +125,7 @@ final class SIPFrontEnd: @unchecked Sendable {
         challenger = DigestChallenger(realm: "vcbridge", secret: (try? SecureRandom.bytes(32)) ?? [])
         let settings = bridge.options.settings
         dialOut = try SIPDialOut(settings: settings.sipDialOut, ringSeconds: settings.sipDialOutRingSeconds,
-                                 directory: bridge.directory)
+                                 cascadeCredentials: settings.sipCascadeCredentials, directory: bridge.directory)
     }
 
     /// Milliseconds on the monotonic clock (the SIP layer's time).

@@ -17,6 +17,9 @@ struct SIPMediaSetup: Sendable {
     let remoteRTP: SocketAddress?
     /// The audio codec agreed: Opus for now; G.722 and G.711 once the media thread can decode them.
     let codec: SIPAudioCodec
+    /// A call the bridge placed (dial-out, cascade up): it sends to ``remoteRTP`` from the start, as the far end
+    /// may wait for the first packet too (another bridge does), instead of waiting to latch its first packet.
+    var sendsFirst = false
 }
 
 extension SIPFrontEnd {

@@ -62,10 +62,14 @@ public struct Settings: Sendable, Equatable {
     public var sipDialOut: [String: String]
     /// How long a dialled hall may take to answer before the call is given up (and retried later).
     public var sipDialOutRingSeconds: Int
+    /// The username and password this bridge answers an upstream MCU's digest challenge with, when it calls up for a
+    /// meeting booked with `--cascade-up` (what the upper bridge's technician gave: there, `vcbridge site key`
+    /// of the site this bridge is). Empty: a challenge fails the call.
+    public var sipCascadeCredentials: [String: String]
 
     /// Why a dial-out address cannot be called, or nil: the bridge dials `sip:` URIs over UDP (TLS and TCP dial-out
     /// are not built yet), to a numeric host (no DNS lookups on the SIP thread).
-    static func dialOutFault(_ address: String) -> String? {
+    public static func dialOutFault(_ address: String) -> String? {
         guard address.count <= 256 else { return "longer than 256 characters" }
         guard !address.unicodeScalars.contains(where: { $0.value <= 32 || $0.value == 127 }) else {
             return "it holds spaces or control characters"
@@ -123,7 +127,7 @@ public struct Settings: Sendable, Equatable {
     private static let known: [String: Set<String>] = [
         "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds", "consentSeconds", "timeStretch", "joinTimeoutMs",
                    "maxPendingJoins", "maxPendingJoinsPerAddress"],
-        "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort", "dialOut", "dialOutRingSeconds"],
+        "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort", "dialOut", "dialOutRingSeconds", "cascadeCredentials"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
         "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
                     "httpAddress", "httpPort", "httpTLS", "tlsCertificateFile", "tlsPrivateKeyFile"],
@@ -240,6 +244,11 @@ public struct Settings: Sendable, Equatable {
             }
         }
         sipDialOutRingSeconds = try integer("sip", "dialOutRingSeconds", in: 1...300)
+        sipCascadeCredentials = try value("sip", "cascadeCredentials", as: [String: String].self)
+        guard sipCascadeCredentials.isEmpty || (Set(sipCascadeCredentials.keys) == ["username", "password"]
+            && sipCascadeCredentials.values.allSatisfy { !$0.isEmpty && $0.count <= 256 }) else {
+            throw SettingsError("\(origin): 'sip.cascadeCredentials' must be {} or {\"username\": ..., \"password\": ...}, both given, each 1-256 characters")
+        }
         setupSeconds = Int64(try integer("schedule", "setupMinutes", in: 0...240)) * 60
         maxOccurrences = try integer("schedule", "maxOccurrences", in: 1...366)
         let hours = try value("schedule", "workingHours", as: String.self)

@@ -151,3 +151,44 @@ struct SIPDialOutTests {
         #expect(result.stderr.contains("sip.dialOut names 'atlantis', which is not a site"), "\(result.stderr)")
     }
 }
+
+@Suite("SIP: cascade to an upstream MCU", .serialized)
+struct SIPCascadeTests {
+    /// Two bridges: the upper one (central, where vinh-phuc is a site with its digest credentials) and the province
+    /// bridge, whose meeting is booked with `--cascade-up` the upper one's address. The province bridge calls up as one
+    /// participant: central's endpoint hears the commune's tone, the commune hears central's, and the commune does not
+    /// hear its own tone come back through the upper bridge (mix-minus across the link).
+    @Test func theProvinceBridgeCallsItsUpstreamAndEachSideHearsTheOtherWithoutEcho() throws {
+        let upper = try RunningBridge(host: "central", sites: ["vinh-phuc"], sip: "{}")
+        let upperSIP = try #require(upper.sip)
+        let password = try sipPassword(upper, "vinh-phuc")
+        let credentials = #"{"cascadeCredentials": {"username": "vinh-phuc", "password": "\#(password)"}}"#
+        let lower = try RunningBridge(host: "vinh-phuc", sites: ["lang-cong"], sip: credentials,
+                                      bookExtra: ["--cascade-up", "sip:vinh-phuc@\(upperSIP)"])
+        let shown = try lower.cli(["meeting", "show", "1"])
+        #expect(shown.stdout.contains("cascade up sip:vinh-phuc@\(upperSIP), as central"), "\(shown)")
+        // The province bridge calls up: central (the link) is in its meeting, vinh-phuc in the upper one's.
+        #expect(try waitFor(15) { try upper.siteStatus("vinh-phuc")?["transport"] as? String == "sip" },
+                "\(upper.logText)\n\(lower.logText)")
+        #expect(try waitFor(5) { try lower.siteStatus("central")?["transport"] as? String == "sip" }, "\(lower.logText)")
+        #expect(lower.logText.contains("event=sip-dial site=central meeting=1"))
+        let centralHeard = upper.dataDirectory + "/central-heard.wav"
+        let communeHeard = lower.dataDirectory + "/lang-cong-heard.wav"
+        let central = try upper.endpoint("central", ["--tone", "440", "--duration", "10s", "--record", centralHeard])
+        let commune = try lower.endpoint("lang-cong", ["--tone", "880", "--duration", "10s", "--record", communeHeard])
+        let centralResult = upper.finish(central)
+        let communeResult = lower.finish(commune)
+        #expect(centralResult.status == 0, "\(centralResult.output)")
+        #expect(communeResult.status == 0, "\(communeResult.output)")
+        for (file, own, other) in [(centralHeard, 440.0, 880.0), (communeHeard, 880.0, 440.0)] {
+            let heard = try WAVFile.read(file)
+            #expect(heard.count > 48_000 * 6, "\(file): \(heard.count) samples")
+            let window = heard[(48_000 * 3)..<(48_000 * 8)]
+            let ownPower = Tone.power(of: own, in: window), otherPower = Tone.power(of: other, in: window)
+            #expect(otherPower > 0, "\(file) hears nothing of \(Int(other)) Hz")
+            #expect(ownPower < otherPower / 300, "\(file) hears its own \(Int(own)) Hz back: \(ownPower) vs \(otherPower)")
+        }
+        #expect(lower.stop() == 0)
+        #expect(upper.stop() == 0)
+    }
+}
