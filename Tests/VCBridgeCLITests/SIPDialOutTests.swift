@@ -137,6 +137,41 @@ struct SIPDialOutTests {
         #expect(bridge.stop() == 0)
     }
 
+    /// A meeting booked to start 70 s ahead with a one-minute setup window: the hall is not called before the window
+    /// opens, and is called when it does.
+    @Test func theHallIsCalledWhenTheSetupWindowOpensNotBefore() throws {
+        let port = try AnsweringBaresip.freePort()
+        let bridge = try RunningBridge(host: "song-lo", sites: ["tam-son"], sip: dialOutSection(port: port))
+        let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
+        let hall = try AnsweringBaresip(listeningOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
+        defer { hall.kill() }
+        try bridge.provision("lang-cong")  // a dialled hall needs its key: the call is admitted as the site
+        let settings = bridge.dataDirectory + "/one-minute-setup.json"
+        try #"{"schedule": {"setupMinutes": 1}}"#.write(toFile: settings, atomically: true, encoding: .utf8)
+        let start = Date().addingTimeInterval(70)
+        let formatter = ISO8601DateFormatter()
+        let booked = try bridge.cli(["meeting", "book", "--config", settings, "--title", "Họp tỉnh", "--host", "vinh-phuc",
+                                     "--scope", "lang-cong", "--start", formatter.string(from: start), "--duration", "10m"])
+        #expect(booked.status == 0, "\(booked.stderr)")
+        let windowOpens = start.addingTimeInterval(-60)
+        // Before the window: no call (checked until two seconds before it opens).
+        while Date() < windowOpens.addingTimeInterval(-2) {
+            #expect(!bridge.logText.contains("event=sip-dial site=lang-cong"), "\(bridge.logText)")
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        // At the window: called, answered, in meeting 2.
+        #expect(try waitFor(20) { try bridge.siteStatus("lang-cong")?["meeting"] as? Int == 2 }, "\(bridge.logText)\n\(hall.output.suffix(2000))")
+        let line = try #require(bridge.logText.split(separator: "\n").first { $0.contains("event=sip-dial site=lang-cong meeting=2") })
+        let stamp = try #require(line.split(separator: " ").first?.dropFirst("time=".count))
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let dialledAt = try #require(fractional.date(from: String(stamp)))
+        #expect(dialledAt >= windowOpens.addingTimeInterval(-1), "dialled at \(dialledAt), window opens \(windowOpens)")
+        #expect(dialledAt < windowOpens.addingTimeInterval(5), "dialled at \(dialledAt), window opens \(windowOpens)")
+        #expect(hall.output.contains("Call established"), "\(hall.output.suffix(2000))")
+        #expect(bridge.stop() == 0)
+    }
+
     /// A dial-out entry for a site not in the directory stops the bridge from starting, naming it.
     @Test func aDialOutEntryForAnUnknownSiteIsRefusedAtStart() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-dial-\(UUID().uuidString)").path
