@@ -17,6 +17,9 @@ struct SIPDialPlan {
         var maxRetryMilliseconds: Int64 = 60_000
         var jitter = 0.2
         var stableMilliseconds: Int64 = 60_000
+        /// A call that neither failed nor was answered in this long counts as failed (the caller gives calls up
+        /// sooner, after the ring time; this keeps a lost report from holding the site and a ringing slot forever).
+        var staleDiallingMilliseconds: Int64 = 330_000
     }
 
     /// One call to place.
@@ -93,8 +96,12 @@ struct SIPDialPlan {
                     ringing += 1
                     dials.append(Dial(site: site, meeting: meeting, attempt: entry.attempts))
                 }
-            case .dialling:
-                break  // until the call is answered or fails
+            case .dialling(let since):
+                if now - since >= limits.staleDiallingMilliseconds {  // never reported: counted as failed
+                    entry.failures += 1
+                    entry.state = .waiting(until: now + delay(afterFailures: entry.failures))
+                    ringing -= 1
+                }
             }
             entries[site] = entry
         }

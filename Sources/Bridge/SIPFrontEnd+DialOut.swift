@@ -299,11 +299,20 @@ extension SIPFrontEnd {
             send(ack, to: attempt.target.peer)
             let site = attempt.target.site
             let current = bridge.booking(of: site).current
-            if attempt.abandoned || refusal != nil || current?.id != attempt.meeting
-                || bridge.sessions.all.contains(where: { $0.site.index == site.index }) {
+            let joinedMeanwhile = bridge.sessions.all.contains(where: { $0.site.index == site.index })
+            if attempt.abandoned || refusal != nil || current?.id != attempt.meeting || joinedMeanwhile {
                 let bye = dialog.request("BYE", branch: SIPVia.magicCookie + Self.token(), from: attempt.local)
                 if let (_, events) = table.send(request: bye, to: attempt.target.peer, now: now) { deliver(events, now: now) }
-                if let refusal, !attempt.abandoned { failed(attempt, reason: "answer: \(refusal)", now: now) }
+                guard !attempt.abandoned else { return }
+                if let refusal {
+                    failed(attempt, reason: "answer: \(refusal)", now: now)
+                } else if joinedMeanwhile {
+                    // The site joined by itself while this call rang: its session stands, this call is not needed.
+                    dialOut.plan.answered(site: site.index, now: now)
+                    Log.info("sip-dial-abandoned", ["site": site.id, "meeting": attempt.meeting, "reason": "joined-meanwhile"])
+                } else {
+                    failed(attempt, reason: "the meeting is no longer in progress for the site", now: now)
+                }
                 return
             }
             admit(attempt, dialog: dialog, negotiation: answer!, meeting: current!, now: now)

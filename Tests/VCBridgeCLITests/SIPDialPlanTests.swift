@@ -70,4 +70,14 @@ struct SIPDialPlanTests {
         #expect(step.dial.isEmpty)
         #expect(plan.state(of: 2) == nil)
     }
+
+    @Test func aCallNeverReportedIsCountedAsFailedAfterFiveAndAHalfMinutes() {
+        var plan = SIPDialPlan(random: { 0 })
+        _ = plan.step(now: 0, wanted: [9: 1], connected: [])
+        #expect(plan.step(now: 329_999, wanted: [9: 1], connected: []).dial.isEmpty)
+        #expect(plan.state(of: 9) == .dialling(since: 0))
+        _ = plan.step(now: 330_000, wanted: [9: 1], connected: [])
+        #expect(plan.state(of: 9) == .waiting(until: 335_000))
+        #expect(plan.step(now: 335_000, wanted: [9: 1], connected: []).dial.map(\.attempt) == [2])
+    }
 }
