@@ -387,7 +387,7 @@ extension SIPFrontEnd {
                 // A target refresh request carries the bridge's Contact (RFC 3311 §5.1).
                 let contact = try? SIPURI(parsing: "sip:vcbridge@\(call.local.host.contains(":") ? "[\(call.local.host)]" : call.local.host):\(call.local.port);transport=\(call.peer.transport.rawValue.lowercased())")
                 var update = call.dialog.request("UPDATE", branch: SIPVia.magicCookie + Self.token(), from: call.local, contact: contact)
-                update.add("Session-Expires", SIPSessionExpires(seconds: timer.intervalSeconds, refresher: .uas).description)
+                update.add("Session-Expires", SIPSessionExpires(seconds: timer.intervalSeconds, refresher: timer.refresher).description)
                 update.add("Supported", "timer")
                 calls[callID] = call
                 start(update, for: call, now: now)

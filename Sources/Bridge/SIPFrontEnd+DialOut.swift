@@ -315,7 +315,7 @@ extension SIPFrontEnd {
                 }
                 return
             }
-            admit(attempt, dialog: dialog, negotiation: answer!, meeting: current!, now: now)
+            admit(attempt, response: response, dialog: dialog, negotiation: answer!, meeting: current!, now: now)
         case 401, 407:
             attempt.finished = true
             dialOut.attempts[id] = attempt
@@ -352,7 +352,8 @@ extension SIPFrontEnd {
 
     /// The answered call becomes the site's session, as an incoming call does: admitted through the session table,
     /// the media thread given its keys and the far end's address.
-    private func admit(_ attempt: SIPDialAttempt, dialog: SIPDialog, negotiation: SIPNegotiation, meeting: Meeting, now: Int64) {
+    private func admit(_ attempt: SIPDialAttempt, response: SIPMessage, dialog: SIPDialog, negotiation: SIPNegotiation,
+                       meeting: Meeting, now: Int64) {
         let site = attempt.target.site
         let keys = bridge.keys
         let cascade = attempt.target.cascade
@@ -375,7 +376,8 @@ extension SIPFrontEnd {
         let callID = dialog.callID
         let call = SIPCall(callID: callID, peer: attempt.target.peer, dialog: dialog, session: session, negotiation: negotiation,
                            pendingOffer: nil, parameters: attempt.offer.bridge, answer: Array(attempt.offer.text.utf8),
-                           timer: nil, local: attempt.local, confirmed: true, dialled: true)
+                           timer: SIPSessionTimer.accepted(response: response, now: now), local: attempt.local,
+                           confirmed: true, dialled: true)
         calls[callID] = call
         startMedia(call)
         dialOut.plan.answered(site: site.index, now: now)
