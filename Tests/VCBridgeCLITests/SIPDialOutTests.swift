@@ -226,4 +226,22 @@ struct SIPCascadeTests {
         #expect(lower.stop() == 0)
         #expect(upper.stop() == 0)
     }
+
+    /// Wrong credentials for the upstream: the call fails naming why, nothing is admitted on either side, and it is
+    /// tried again later.
+    @Test func wrongCascadeCredentialsFailTheCallNamingWhy() throws {
+        let upper = try RunningBridge(host: "central", sites: ["vinh-phuc"], sip: "{}")
+        let upperSIP = try #require(upper.sip)
+        _ = try sipPassword(upper, "vinh-phuc")
+        let credentials = #"{"cascadeCredentials": {"username": "vinh-phuc", "password": "not-the-password-0000"}, "dialOutRingSeconds": 3}"#
+        let lower = try RunningBridge(host: "vinh-phuc", sites: ["lang-cong"], sip: credentials,
+                                      bookExtra: ["--cascade-up", "sip:vinh-phuc@\(upperSIP)"])
+        #expect(waitFor(15) { lower.logText.contains("event=sip-dial-failed site=central meeting=1 attempt=1 reason=\"401 Unauthorized (the credentials were refused)\"") },
+                "\(lower.logText)")
+        #expect(try upper.siteStatus("vinh-phuc") == nil)
+        #expect(try lower.siteStatus("central") == nil)
+        #expect(waitFor(15) { lower.logText.contains("event=sip-dial site=central meeting=1 attempt=2") }, "\(lower.logText)")
+        #expect(lower.stop() == 0)
+        #expect(upper.stop() == 0)
+    }
 }
