@@ -73,6 +73,11 @@ final class AnsweringBaresip: @unchecked Sendable {
     }
 }
 
+/// SIGKILL for a bridge a test started, whatever the test's outcome (`stop()` is only reached when it passes).
+func killAtEnd(_ bridge: RunningBridge) {
+    if bridge.process.isRunning { Glibc.kill(bridge.process.processIdentifier, SIGKILL) }
+}
+
 /// The `sip` section for a bridge that dials lang-cong's room system at `port` (MD5 challenges for baresip 1.0).
 func dialOutSection(port: UInt16, ringSeconds: Int = 20) -> String {
     #"{"digestAlgorithms": ["MD5"], "dialOut": {"lang-cong": "sip:hall@127.0.0.1:\#(port);transport=udp"}, "dialOutRingSeconds": \#(ringSeconds)}"#
@@ -86,6 +91,7 @@ struct SIPDialOutTests {
     @Test func theBridgeCallsAHallAtItsMeetingAndHangsUpWhenTheMeetingEnds() throws {
         let port = try AnsweringBaresip.freePort()
         let bridge = try RunningBridge(sip: dialOutSection(port: port))
+        defer { killAtEnd(bridge) }
         let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
         let hall = try AnsweringBaresip(listeningOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
         defer { hall.kill() }
@@ -126,6 +132,7 @@ struct SIPDialOutTests {
     @Test func anUnansweredCallIsRetriedUntilTheHallAnswers() throws {
         let port = try AnsweringBaresip.freePort()
         let bridge = try RunningBridge(sip: dialOutSection(port: port, ringSeconds: 2))
+        defer { killAtEnd(bridge) }
         #expect(waitFor(10) { bridge.logText.contains("event=sip-dial-failed site=lang-cong") }, "\(bridge.logText)")
         #expect(try bridge.siteStatus("lang-cong") == nil)
         let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
@@ -142,6 +149,7 @@ struct SIPDialOutTests {
     @Test func theHallIsCalledWhenTheSetupWindowOpensNotBefore() throws {
         let port = try AnsweringBaresip.freePort()
         let bridge = try RunningBridge(host: "song-lo", sites: ["tam-son"], sip: dialOutSection(port: port))
+        defer { killAtEnd(bridge) }
         let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
         let hall = try AnsweringBaresip(listeningOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
         defer { hall.kill() }
@@ -179,11 +187,23 @@ struct SIPDialOutTests {
         let config = directory + "/config.json"
         try #"{"sip": {"enabled": true, "dialOut": {"atlantis": "sip:room@127.0.0.1:5090"}}}"#
             .write(toFile: config, atomically: true, encoding: .utf8)
-        let result = try VCBridgeProcess.run(["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0",
-                                              "--sip-port", "0", "--config", config],
-                                             environment: ["VCBRIDGE_DATA_DIR": directory])
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("sip.dialOut names 'atlantis', which is not a site"), "\(result.stderr)")
+        let process = Process()
+        process.executableURL = VCBridgeProcess.executable
+        process.arguments = ["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0", "--sip-port", "0",
+                             "--config", config]
+        process.environment = ProcessInfo.processInfo.environment.merging(["VCBRIDGE_DATA_DIR": directory]) { _, new in new }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Bounded: a bridge that starts anyway is killed.
+        let exited = waitFor(10) { !process.isRunning }
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(exited, "the bridge started with an unknown dial-out site")
+        #expect(process.terminationStatus != 0)
+        #expect(stderr.contains("sip.dialOut names 'atlantis', which is not a site"), "\(stderr)")
     }
 }
 
@@ -195,11 +215,13 @@ struct SIPCascadeTests {
     /// hear its own tone come back through the upper bridge (mix-minus across the link).
     @Test func theProvinceBridgeCallsItsUpstreamAndEachSideHearsTheOtherWithoutEcho() throws {
         let upper = try RunningBridge(host: "central", sites: ["vinh-phuc"], sip: "{}")
+        defer { killAtEnd(upper) }
         let upperSIP = try #require(upper.sip)
         let password = try sipPassword(upper, "vinh-phuc")
         let credentials = #"{"cascadeCredentials": {"username": "vinh-phuc", "password": "\#(password)"}}"#
         let lower = try RunningBridge(host: "vinh-phuc", sites: ["lang-cong"], sip: credentials,
                                       bookExtra: ["--cascade-up", "sip:vinh-phuc@\(upperSIP)"])
+        defer { killAtEnd(lower) }
         let shown = try lower.cli(["meeting", "show", "1"])
         #expect(shown.stdout.contains("cascade up sip:vinh-phuc@\(upperSIP), as central"), "\(shown)")
         // The province bridge calls up: central (the link) is in its meeting, vinh-phuc in the upper one's.
@@ -231,11 +253,13 @@ struct SIPCascadeTests {
     /// tried again later.
     @Test func wrongCascadeCredentialsFailTheCallNamingWhy() throws {
         let upper = try RunningBridge(host: "central", sites: ["vinh-phuc"], sip: "{}")
+        defer { killAtEnd(upper) }
         let upperSIP = try #require(upper.sip)
         _ = try sipPassword(upper, "vinh-phuc")
         let credentials = #"{"cascadeCredentials": {"username": "vinh-phuc", "password": "not-the-password-0000"}, "dialOutRingSeconds": 3}"#
         let lower = try RunningBridge(host: "vinh-phuc", sites: ["lang-cong"], sip: credentials,
                                       bookExtra: ["--cascade-up", "sip:vinh-phuc@\(upperSIP)"])
+        defer { killAtEnd(lower) }
         #expect(waitFor(15) { lower.logText.contains("event=sip-dial-failed site=central meeting=1 attempt=1 reason=\"401 Unauthorized (the credentials were refused)\"") },
                 "\(lower.logText)")
         #expect(try upper.siteStatus("vinh-phuc") == nil)
