@@ -102,6 +102,9 @@ public final class BridgeServer: @unchecked Sendable {
             certificate = try Self.keptCertificate(in: options.dataDirectory)
         }
         webRTC = WebRTCFrontEnd(bridge: self, handshakes: WebRTCHandshakes(certificate: certificate))
+        if options.sipPort == nil, !options.settings.sipDialOut.isEmpty {
+            throw BridgeError("sip.dialOut names halls to call, but SIP is off: set sip.enabled (or --sip-port)")
+        }
         sip = try options.sipPort.map {
             try SIPFrontEnd(bridge: self, host: host, port: UInt16($0), tlsPort: options.sipTLSPort.map { UInt16($0) }, certificate: certificate)
         }

@@ -29,6 +29,7 @@ extension MediaEngine {
     func addSIP(_ session: MediaSession) {
         guard case .sip(let sip) = session.setup.transport, let remote = sip.remoteRTP else { return }
         bySIPAddress[remote] = session.setup.site
+        if sip.sendsFirst { sendFirst(session, to: remote) }  // MediaEngine+DialOut.swift
     }
 
     func forgetSIP(_ session: MediaSession) {

@@ -27,6 +27,8 @@ struct SIPCall {
     let local: SIPLocalEndpoint
     /// The 2xx of the INVITE was acknowledged.
     var confirmed = false
+    /// The bridge placed the call (dial-out, cascade up): its media is sent before the far end's first packet.
+    var dialled = false
 }
 
 /// What a SIP call does (docs/PROTOCOL.md, "SIP room systems"): INVITE → digest (SHA-256 then MD5 challenges; the
@@ -343,7 +345,7 @@ extension SIPFrontEnd {
 
     /// The media thread takes the call's session with what was agreed (again, after a renegotiation: it replaces the
     /// one it had), before the room system's first packet if it can (waiting at most 200 ms).
-    private func startMedia(_ call: SIPCall) {
+    func startMedia(_ call: SIPCall) {
         guard let audio = call.negotiation?.audio, let srtp = audio.media.srtp, bridge.sessions.isCurrent(call.session),
               let meeting = bridge.store.withLock({ $0.schedule.meeting(call.session.meeting) }) else { return }
         let ssrcs = call.session.ssrcs
@@ -354,7 +356,8 @@ extension SIPFrontEnd {
             floor: bridge.floors.withLock { $0[meeting.id] },
             transport: .sip(SIPMediaSetup(
                 profile: .aesCM128HMACSHA1_80, inboundKey: srtp.remoteKey.keySalt, outboundKey: srtp.localKey.keySalt,
-                remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec)),
+                remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec,
+                sendsFirst: call.dialled)),
             payloadTypes: PayloadTypes(audio: audio.payloadType, audioLevelID: nil, video: [:]))))
         if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200) {
             Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])
@@ -383,7 +386,7 @@ extension SIPFrontEnd {
                 // A target refresh request carries the bridge's Contact (RFC 3311 §5.1).
                 let contact = try? SIPURI(parsing: "sip:vcbridge@\(call.local.host.contains(":") ? "[\(call.local.host)]" : call.local.host):\(call.local.port);transport=\(call.peer.transport.rawValue.lowercased())")
                 var update = call.dialog.request("UPDATE", branch: SIPVia.magicCookie + Self.token(), from: call.local, contact: contact)
-                update.add("Session-Expires", SIPSessionExpires(seconds: timer.intervalSeconds, refresher: .uas).description)
+                update.add("Session-Expires", SIPSessionExpires(seconds: timer.intervalSeconds, refresher: timer.refresher).description)
                 update.add("Supported", "timer")
                 calls[callID] = call
                 start(update, for: call, now: now)

@@ -74,6 +74,8 @@ final class SIPFrontEnd: @unchecked Sendable {
     /// Wrong digest answers per peer host and username: how many, since when.
     var failures: [String: (count: Int, since: Int64)] = [:]
     var refusals = RefusalSummary()
+    /// The halls this bridge calls itself and the calls it is placing (`SIPFrontEnd+DialOut.swift`).
+    var dialOut = SIPDialOut()
     private let datagrams = DatagramBatch(capacity: 16, slotSize: SIPLimits.datagram.maxMessageBytes + 1)
     private var readBuffer = [UInt8](repeating: 0, count: 16 * 1024)
     private var acceptTrouble = AcceptTrouble()
@@ -121,6 +123,9 @@ final class SIPFrontEnd: @unchecked Sendable {
         let seed = (try? SecureRandom.bytes(6)).map(Self.hex) ?? "vcb"
         table = SIPTransactionTable(maxTransactions: 4096, maxPerPeer: 64, tagSeed: seed)
         challenger = DigestChallenger(realm: "vcbridge", secret: (try? SecureRandom.bytes(32)) ?? [])
+        let settings = bridge.options.settings
+        dialOut = try SIPDialOut(settings: settings.sipDialOut, ringSeconds: settings.sipDialOutRingSeconds,
+                                 cascadeCredentials: settings.sipCascadeCredentials, directory: bridge.directory)
     }
 
     /// Milliseconds on the monotonic clock (the SIP layer's time).
@@ -174,6 +179,7 @@ final class SIPFrontEnd: @unchecked Sendable {
             if let failed = acceptTrouble.ended(now: monotonicNanoseconds()) { Log.info("sip-accept-recovered", ["failures": failed]) }
             deliver(table.advance(now: after), now: after)
             followCalls(now: after)
+            followDialOut(now: after)
             closeIdleStreams(now: after)
             for line in refusals.due(now: monotonicNanoseconds()) { Self.log(line) }
         }
@@ -347,14 +353,19 @@ final class SIPFrontEnd: @unchecked Sendable {
             case .request(let request, let peer, let transaction):
                 handle(request, from: peer, transaction: transaction, now: now)
             case .response(let response, let transaction):
-                handle(response, transaction: transaction, now: now)
+                if dialOut.attempts[transaction] != nil {
+                    dialled(response, transaction: transaction, now: now)
+                } else {
+                    handle(response, transaction: transaction, now: now)
+                }
             case .cancelled:
                 break  // the INVITE is answered at once, so a CANCEL can only find it already answered
             case .timedOut(let transaction, _):
-                timedOut(transaction, now: now)
+                if dialOut.attempts[transaction] != nil { dialTimedOut(transaction, now: now) } else { timedOut(transaction, now: now) }
             case .terminated(let transaction):
                 clientTransactions[transaction] = nil
                 invites[transaction] = nil
+                dialOut.attempts[transaction] = nil
             }
         }
     }

@@ -18,6 +18,9 @@ struct SIPMediaSetup: Sendable {
     let remoteRTP: SocketAddress?
     /// The audio codec agreed: Opus, G.722, PCMA or PCMU (decoded and encoded on the media thread).
     let codec: SIPAudioCodec
+    /// A call the bridge placed (dial-out, cascade up): it sends to ``remoteRTP`` from the start, as the far end
+    /// may wait for the first packet too (another bridge does), instead of waiting to latch its first packet.
+    var sendsFirst = false
 }
 
 extension SIPFrontEnd {

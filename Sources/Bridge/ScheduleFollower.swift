@@ -72,7 +72,7 @@ final class ScheduleFollower: @unchecked Sendable {
         let stamp = keysDirectoryStamp()
         if stamp != lastKeysStamp {
             var allRead = true
-            for s in sessions.all {
+            for s in sessions.all where !s.cascadeLink {
                 let current: SiteKey?
                 do { current = try bridge.keys.key(for: s.site.id) } catch {
                     allRead = false

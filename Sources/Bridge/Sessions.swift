@@ -15,6 +15,9 @@ final class Admitted: @unchecked Sendable {
     /// session is named by ``token`` (its URL, a capability: only the site that joined knows it).
     let connection: TCPConnection?
     let token: String?
+    /// The link to an upstream MCU (a meeting booked with `--cascade-up`), admitted as the host's upstream site: it
+    /// holds no key of this bridge's, so no revocation ends it; the meeting's end and cancellation do.
+    let cascadeLink: Bool
     /// The session's SSRCs, drawn by the table as it registers the session (distinct from each
     /// other and from every other session's).
     let ssrcs: SessionSSRCs
@@ -28,8 +31,9 @@ final class Admitted: @unchecked Sendable {
     var knownEnd: Timestamp
 
     init(site: Site, meeting: MeetingID, generation: Int, connection: TCPConnection?, token: String? = nil, end: Timestamp,
-         ssrcs: SessionSSRCs) {
+         ssrcs: SessionSSRCs, cascadeLink: Bool = false) {
         self.token = token
+        self.cascadeLink = cascadeLink
         self.site = site
         self.ssrcs = ssrcs
         self.meeting = meeting

@@ -56,6 +56,55 @@ public struct Settings: Sendable, Equatable {
     public var sipDigestAlgorithms: [String]
     /// SIP over TLS (NSS, the bridge's certificate) on its own port when `sip.tlsEnabled` (with SIP on), else nil.
     public var sipTLSPort: Int?
+    /// The halls the bridge calls itself (`sip.dialOut`): site id → SIP address (`sip:room@host:port;transport=udp`),
+    /// called at the start of each of the site's meetings' setup windows, retried while the meeting runs, hung up at
+    /// its end. The ids are checked against the site directory when the bridge starts.
+    public var sipDialOut: [String: String]
+    /// How long a dialled hall may take to answer before the call is given up (and retried later).
+    public var sipDialOutRingSeconds: Int
+    /// The username and password this bridge answers an upstream MCU's digest challenge with, when it calls up for a
+    /// meeting booked with `--cascade-up` (what the upper bridge's technician gave: there, `vcbridge site key`
+    /// of the site this bridge is). Empty: a challenge fails the call.
+    public var sipCascadeCredentials: [String: String]
+
+    /// Why a dial-out address cannot be called, or nil: the bridge dials `sip:` URIs over UDP (TLS and TCP dial-out
+    /// are not built yet), to a numeric host (no DNS lookups on the SIP thread).
+    public static func dialOutFault(_ address: String) -> String? {
+        guard address.count <= 256 else { return "longer than 256 characters" }
+        guard !address.unicodeScalars.contains(where: { $0.value <= 32 || $0.value == 127 }) else {
+            return "it holds spaces or control characters"
+        }
+        let lowered = address.lowercased()
+        if lowered.hasPrefix("sips:") { return "sips: (TLS) dial-out is not supported yet; give a sip: address" }
+        guard lowered.hasPrefix("sip:") else { return "it must start with sip:" }
+        let parts = address.dropFirst(4).split(separator: ";", omittingEmptySubsequences: false)
+        let hostPort = parts[0].split(separator: "@").last.map(String.init) ?? ""
+        let host: Substring
+        if hostPort.hasPrefix("[") {
+            guard let close = hostPort.firstIndex(of: "]") else { return "its IPv6 host has no closing ]" }
+            host = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
+            let rest = hostPort[hostPort.index(after: close)...]
+            if !rest.isEmpty, !(rest.hasPrefix(":") && UInt16(rest.dropFirst()).map({ $0 > 0 }) == true) {
+                return "its port must be 1-65535"
+            }
+        } else {
+            let pieces = hostPort.split(separator: ":", omittingEmptySubsequences: false)
+            guard pieces.count <= 2 else { return "its host must be a numeric address (IPv6 in brackets)" }
+            host = pieces[0]
+            if pieces.count == 2, UInt16(pieces[1]).map({ $0 > 0 }) != true { return "its port must be 1-65535" }
+        }
+        let numeric = host.contains(":") ? host.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+            : host.split(separator: ".", omittingEmptySubsequences: false).count == 4
+                && host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { UInt8($0) != nil }
+        guard !host.isEmpty, numeric else { return "its host must be a numeric IPv4 or IPv6 address" }
+        for parameter in parts.dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1)
+            if pair.first?.lowercased() == "transport", pair.count == 2, pair[1].lowercased() != "udp" {
+                return "transport=\(pair[1]) is not supported for dial-out yet (udp only)"
+            }
+        }
+        return nil
+    }
 
     /// The embedded defaults.
     public static let defaults: Settings = {
@@ -78,7 +127,7 @@ public struct Settings: Sendable, Equatable {
     private static let known: [String: Set<String>] = [
         "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds", "consentSeconds", "timeStretch", "joinTimeoutMs",
                    "maxPendingJoins", "maxPendingJoinsPerAddress"],
-        "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort"],
+        "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort", "dialOut", "dialOutRingSeconds", "cascadeCredentials"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
         "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
                     "httpAddress", "httpPort", "httpTLS", "tlsCertificateFile", "tlsPrivateKeyFile"],
@@ -187,6 +236,18 @@ public struct Settings: Sendable, Equatable {
         guard !sipDigestAlgorithms.isEmpty, sipDigestAlgorithms.allSatisfy({ ["SHA-256", "MD5"].contains($0) }),
               Set(sipDigestAlgorithms).count == sipDigestAlgorithms.count else {
             throw SettingsError("\(origin): 'sip.digestAlgorithms' must list \"SHA-256\" and/or \"MD5\", each once, in the order offered")
+        }
+        sipDialOut = try value("sip", "dialOut", as: [String: String].self)
+        for (site, address) in sipDialOut.sorted(by: { $0.key < $1.key }) {
+            if let fault = Self.dialOutFault(address) {
+                throw SettingsError("\(origin): 'sip.dialOut' gives \(site) the address '\(address.prefix(300))': \(fault)")
+            }
+        }
+        sipDialOutRingSeconds = try integer("sip", "dialOutRingSeconds", in: 1...300)
+        sipCascadeCredentials = try value("sip", "cascadeCredentials", as: [String: String].self)
+        guard sipCascadeCredentials.isEmpty || (Set(sipCascadeCredentials.keys) == ["username", "password"]
+            && sipCascadeCredentials.values.allSatisfy { !$0.isEmpty && $0.count <= 256 }) else {
+            throw SettingsError("\(origin): 'sip.cascadeCredentials' must be {} or {\"username\": ..., \"password\": ...}, both given, each 1-256 characters")
         }
         setupSeconds = Int64(try integer("schedule", "setupMinutes", in: 0...240)) * 60
         maxOccurrences = try integer("schedule", "maxOccurrences", in: 1...366)

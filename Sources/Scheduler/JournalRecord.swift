@@ -23,6 +23,9 @@ enum JournalRecord: Equatable, Sendable {
         var links: [(site: UInt32, upstream: UInt32)]
         var occurrences: [(start: Timestamp, end: Timestamp)]
         var displacements: [Displacement]
+        /// The upstream MCU the bridge calls as one participant (`meeting book --cascade-up`); written as extension 1
+        /// after the displacements, absent from records written before it existed.
+        var cascadeUp: String? = nil
 
         static func == (a: Booking, b: Booking) -> Bool {
             a.firstID == b.firstID && a.bookedAt == b.bookedAt && a.organiser == b.organiser && a.title == b.title
@@ -30,6 +33,7 @@ enum JournalRecord: Equatable, Sendable {
                 && a.links.map(\.site) == b.links.map(\.site) && a.links.map(\.upstream) == b.links.map(\.upstream)
                 && a.occurrences.map(\.start) == b.occurrences.map(\.start)
                 && a.occurrences.map(\.end) == b.occurrences.map(\.end) && a.displacements == b.displacements
+                && a.cascadeUp == b.cascadeUp
         }
     }
 
@@ -60,6 +64,13 @@ enum JournalRecord: Equatable, Sendable {
         case .cancel: 3
         }
     }
+}
+
+/// The tags of a booking record's extensions: fields added after the first journal format, each written as
+/// (u8 tag, u16 length, bytes) after the displacements. A record without them is what older versions wrote; a tag
+/// this version does not know is skipped.
+enum BookingExtension {
+    static let cascadeUp: UInt8 = 1
 }
 
 // MARK: - Binary form (little-endian, length-prefixed strings and lists)
@@ -109,6 +120,11 @@ struct RecordWriter {
                 w.i64(o.end)
             }
             w.displacements(b.displacements)
+            // Extensions: (u8 tag, u16 length, bytes) each, after every field older records have.
+            if let cascadeUp = b.cascadeUp {
+                w.u8(BookingExtension.cascadeUp)
+                w.string(cascadeUp)
+            }
         case .reschedule(let r):
             w.u32(r.id)
             w.i64(r.start)
@@ -202,9 +218,16 @@ struct RecordReader {
             occurrences.reserveCapacity(occurrenceCount)
             for _ in 0..<occurrenceCount { occurrences.append((try r.i64(), try r.i64())) }
             let displacements = try r.displacements()
+            var cascadeUp: String? = nil
+            while r.offset < body.count {
+                switch try r.u8() {
+                case BookingExtension.cascadeUp: cascadeUp = try r.string()
+                default: try r.skipString()  // a newer vcbridge's extension: kept in the file, not used here
+                }
+            }
             record = .book(.init(firstID: firstID, bookedAt: bookedAt, organiser: organiser, title: title,
                                  hostCode: hostCode, setupSeconds: setup, scope: scope, rule: rule, links: links,
-                                 occurrences: occurrences, displacements: displacements))
+                                 occurrences: occurrences, displacements: displacements, cascadeUp: cascadeUp))
         case 2:
             record = .reschedule(.init(id: try r.u32(), start: try r.i64(), end: try r.i64(), at: try r.i64(),
                                        by: try r.string(), displacements: try r.displacements()))

@@ -73,6 +73,14 @@ public struct Meeting: Sendable, Identifiable {
     public internal(set) var notices: [Notice]
     /// Times the meeting was moved or extended.
     public internal(set) var revisions: Int
+    /// The upstream MCU's SIP address the bridge calls as one participant of the meeting (`--cascade-up`); the
+    /// link is booked as the host's upstream site (its parent in the directory). Nil for most meetings.
+    public internal(set) var cascadeUp: String? = nil
+
+    /// The site the upstream link is admitted as: the host's parent, when the meeting cascades up.
+    public func cascadeSite(in directory: SiteDirectory) -> Site? {
+        cascadeUp == nil ? nil : directory.parent(of: directory[host])
+    }
 
     /// When its sites become reserved: the setup window before the start.
     public var reservedFrom: Timestamp { start - setupSeconds }

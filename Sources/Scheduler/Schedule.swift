@@ -171,7 +171,9 @@ public struct Schedule: Sendable {
             byStart.append(id)
         }
         let displacements = try field { (r) throws(RecordReader.Truncated) in try r.displacements() }
-        guard r.offset == body.count else { throw StoreError("has fields that do not fit its length") }
+        while r.offset < body.count {  // extensions (tag, length-prefixed bytes), read when a Meeting is made
+            try field { (r) throws(RecordReader.Truncated) in _ = try r.u8(); try r.skipString() }
+        }
         try applyDisplacements(displacements, by: firstID, at: bookedAt)
     }
 
@@ -253,7 +255,7 @@ public struct Schedule: Sendable {
             title: booking.title, organiser: booking.organiser, host: Int(slot.host), level: slot.level, start: slot.start,
             end: slot.end, setupSeconds: Int64(slot.setupSeconds), links: links, sites: slot.sites, displaced: slot.displaced,
             status: slot.status, scope: booking.scope, rule: booking.rule, bookedAt: b.bookedAt,
-            notices: notices[slot.id] ?? [], revisions: Int(slot.revisions))
+            notices: notices[slot.id] ?? [], revisions: Int(slot.revisions), cascadeUp: booking.cascadeUp)
     }
 
     func bookedAt(_ slot: Slot) -> Timestamp { bookings[Int(slot.booking)].bookedAt }

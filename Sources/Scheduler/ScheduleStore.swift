@@ -37,6 +37,9 @@ public struct BookingRequest: Sendable {
     public var end: Timestamp
     public var recurrence: Recurrence?
     public var preempt: Bool
+    /// The upstream MCU's `sip:` address (`--cascade-up`): the bridge calls it as one participant, booked as the
+    /// host's upstream site (its parent in the directory), so it takes one bridge port like any site.
+    public var cascadeUp: String? = nil
 
     public init(title: String, organiser: String, host: Site, sites: [Site], scopeText: String,
                 start: Timestamp, end: Timestamp, recurrence: Recurrence? = nil, preempt: Bool = false) {
@@ -255,7 +258,7 @@ public final class ScheduleStore {
                 firstID: base.nextID, bookedAt: clock.now(), organiser: organiser, title: title,
                 hostCode: request.host.numericCode, setupSeconds: rules.setupSeconds, scope: request.scopeText,
                 rule: request.recurrence?.rrule ?? "", links: links(request), occurrences: occurrences,
-                displacements: displacements))
+                displacements: displacements, cascadeUp: request.cascadeUp))
             records.append(record)
             if i < prepared.count - 1 {
                 if trial == nil { trial = schedule }
@@ -287,6 +290,18 @@ public final class ScheduleStore {
         guard request.sites.contains(where: { $0.index == request.host.index }) else {
             throw .invalid("the scope must include the host")
         }
+        var request = request
+        if let cascadeUp = request.cascadeUp {
+            let lowered = cascadeUp.lowercased()
+            guard lowered.hasPrefix("sip:") || lowered.hasPrefix("sips:"), cascadeUp.count <= 256,
+                  !cascadeUp.unicodeScalars.contains(where: { $0.value <= 32 || $0.value == 127 }) else {
+                throw .invalid("the upstream MCU's address must be a sip: URI of at most 256 characters without spaces")
+            }
+            guard let upstream = schedule.directory.parent(of: request.host) else {
+                throw .invalid("the host \(request.host.id) has no level above it to cascade up to")
+            }
+            if !request.sites.contains(where: { $0.index == upstream.index }) { request.sites.insert(upstream, at: 1) }
+        }
         let zone = rules.zone
         var occurrences: [(start: Timestamp, end: Timestamp)] = [(request.start, request.end)]
         if let rule = request.recurrence {
@@ -312,7 +327,8 @@ public final class ScheduleStore {
     /// Every site with the site its media cascades through (the host's is itself).
     private func links(_ request: BookingRequest) -> [(site: UInt32, upstream: UInt32)] {
         request.sites.map { site in
-            let upstream = site.index == request.host.index ? site : (schedule.directory.parent(of: site) ?? site)
+            let upstream = site.index == request.host.index || site.index == schedule.directory.parent(of: request.host)?.index
+                ? site : (schedule.directory.parent(of: site) ?? site)
             return (site: site.numericCode, upstream: upstream.numericCode)
         }
     }

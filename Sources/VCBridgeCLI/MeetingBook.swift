@@ -8,11 +8,12 @@ struct MeetingBook: Command {
     static let abstract = "Book a meeting (or a recurring series) hosted at one level and cascading down."
     static let usage = """
         vcbridge meeting book --title TEXT --host SITE --start TIME (--end TIME | --duration D) --scope SELECTORS
-                [--organiser NAME] [--preempt] [--json]
+                [--organiser NAME] [--preempt] [--json] [--cascade-up sip:USER@HOST:PORT]
                 [--repeat daily|weekdays|weekly|monthly [--every N] [--on DAYS] (--count N | --until DATE) [--except DATES]]
                 [--rrule RRULE [--except DATES]]
           SELECTORS (comma-separated or repeated): all, province, districts, communes, district:ID, SITE, -SITE, -district:ID
           --on: weekly mon,wed; monthly 15, -1 (last day), 2mon, last-fri
+          --cascade-up: the upstream MCU the bridge calls as one participant (booked as the host's upstream site)
         """
 
     let arguments: Arguments
@@ -21,7 +22,7 @@ struct MeetingBook: Command {
         self.arguments = try Arguments(
             arguments,
             options: ["--title", "--host", "--start", "--end", "--duration", "--scope", "--organiser", "--repeat", "--every",
-                      "--on", "--count", "--until", "--except", "--rrule"],
+                      "--on", "--count", "--until", "--except", "--rrule", "--cascade-up"],
             flags: ["--preempt", "--json"])
         _ = try self.arguments.required("--title")
         _ = try self.arguments.required("--host")
@@ -54,10 +55,11 @@ struct MeetingBook: Command {
         } catch {
             throw ValidationError("--scope: \(error)")
         }
-        let request = BookingRequest(
+        var request = BookingRequest(
             title: try arguments.required("--title"), organiser: try arguments.value("--organiser") ?? context.organiser,
             host: host, sites: sites, scopeText: selectors.joined(separator: ","), start: start, end: end,
             recurrence: try recurrence(from: arguments), preempt: arguments.flag("--preempt"))
+        request.cascadeUp = try arguments.value("--cascade-up")
 
         let store = try context.openStore()
         let booked: [Meeting]

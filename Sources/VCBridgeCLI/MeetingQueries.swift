@@ -88,6 +88,9 @@ struct MeetingShow: Command {
             "  status     \(m.status)" + (m.revisions > 0 ? ", changed \(m.revisions) time(s)" : ""),
             "  scope      \(m.scope)",
         ]
+        if let cascadeUp = m.cascadeUp {
+            lines.append("  cascade up \(cascadeUp), as \(m.cascadeSite(in: directory)?.id ?? "-")")
+        }
         if m.occurrenceCount > 1 {
             lines.append("  series     occurrence \(m.occurrence + 1) of \(m.occurrenceCount) of #\(m.seriesID) (\(m.rule))")
         }

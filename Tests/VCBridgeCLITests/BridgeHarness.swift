@@ -29,9 +29,10 @@ final class RunningBridge: @unchecked Sendable {
     /// - Parameter bridgeSettings: more keys of the `bridge` section, as JSON members (`"joinTimeoutMs": 1000`).
     /// - Parameter descriptorLimit: started under `ulimit -n` this low (nil: the test process's limit).
     /// - Parameter sip: the `sip` section (JSON); with it the bridge listens for SIP on a port the kernel chooses.
+    /// - Parameter bookExtra: more options for the booking of the meeting (`--cascade-up sip:...`).
     init(host: String = "song-lo", sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10, duration: String = "1h",
          video: String? = nil, quality: String? = nil, bridgeSettings: String? = nil, descriptorLimit: Int? = nil,
-         sip: String? = nil) throws {
+         sip: String? = nil, bookExtra: [String] = []) throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-bridge-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let config = dataDirectory + "/config.json"
@@ -40,7 +41,7 @@ final class RunningBridge: @unchecked Sendable {
         let bridgeKeys = bridgeSettings.map { ", " + $0 } ?? ""
         try #"{"bridge": {"lostAfterSeconds": \#(lostAfterSeconds)\#(bridgeKeys)}\#(sections)}"#.write(toFile: config, atomically: true, encoding: .utf8)
         let booked = try cli(["meeting", "book", "--title", "Kiểm thử cầu nối", "--host", host, "--scope", sites.joined(separator: ","),
-                              "--start", "now", "--duration", duration])
+                              "--start", "now", "--duration", duration] + bookExtra)
         #expect(booked.status == 0, "\(booked.stderr)")
         for site in [host] + sites { try provision(site) }
         let serve = ["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0", "--config", config]
