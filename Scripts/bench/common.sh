@@ -13,6 +13,25 @@ speech_sample() {
     python3 -c "import wave; w=wave.open('$1'); print(int(w.getnframes()/w.getframerate())+1)"
 }
 
+# natural_speech_sample FILE: natural recorded speech, 48 kHz mono, about 10 s: seven channel names
+# spoken in Debian's alsa-utils recordings (/usr/share/sounds/alsa), one after another, written to
+# FILE; prints its length in whole seconds, rounded up. Installs alsa-utils if they are missing.
+natural_speech_sample() {
+    [ -f /usr/share/sounds/alsa/Front_Left.wav ] || vcb_apt_install alsa-utils
+    python3 - "$1" <<'PY'
+import sys, wave
+names = ["Front_Left", "Front_Center", "Front_Right", "Side_Left", "Side_Right", "Rear_Left", "Rear_Right"]
+frames = b""
+for name in names:
+    with wave.open(f"/usr/share/sounds/alsa/{name}.wav") as w:
+        assert w.getframerate() == 48000 and w.getnchannels() == 1 and w.getsampwidth() == 2, name
+        frames += w.readframes(w.getnframes())
+with wave.open(sys.argv[1], "wb") as out:
+    out.setnchannels(1); out.setsampwidth(2); out.setframerate(48000); out.writeframes(frames)
+print(int(len(frames) / 2 / 48000) + 1)
+PY
+}
+
 # start_bridge VCBRIDGE LOG [serve options...]: starts `vcbridge serve` on loopback ports the kernel
 # chooses, its log in LOG, and waits until it listens; sets bridge (its pid), signaling and media.
 start_bridge() {

@@ -135,6 +135,15 @@ final class RunningBridge: @unchecked Sendable {
         process.waitUntilExit()
         return process.terminationStatus
     }
+
+    /// A test that ends without `stop` (it failed, or it had nothing to check at the end) leaves no
+    /// bridge running behind it.
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
 }
 
 final class LogBuffer: Sendable {
