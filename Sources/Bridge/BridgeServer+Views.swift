@@ -78,6 +78,7 @@ extension BridgeServer {
                     "removedSamplesForAcceleration": s.removedSamplesForAcceleration,
                     "insertedSamplesForDeceleration": s.insertedSamplesForDeceleration,
                     "framesDroppedInPauses": s.framesDroppedInPauses, "framesInsertedInPauses": s.framesInsertedInPauses,
+                    "rtcpPacketsReceived": s.rtcpPacketsReceived, "rtcpAddress": s.rtcpAddress ?? "",
                     "talkerSeconds": finite(s.talkerSeconds), "authenticationFailures": s.authenticationFailures,
                     "replays": s.replays, "otherPayloadsDropped": s.otherPayloadsDropped, "relatches": s.relatches, "remoteFractionLost": finite(s.remoteFractionLost),
                     "remoteJitterMs": finite(s.remoteJitterMilliseconds), "roundTripMs": finite(s.roundTripMilliseconds ?? -1),

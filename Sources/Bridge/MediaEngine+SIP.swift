@@ -40,6 +40,15 @@ extension MediaEngine {
 }
 
 extension MediaSession {
+    /// A SIP room system without rtcp-mux: its RTCP comes from, and goes to, another port than its RTP.
+    var sendsRTCPApart: Bool {
+        if case .sip(let sip) = setup.transport { return !sip.rtcpMux }
+        return false
+    }
+
+    /// Where RTCP for the site goes: its RTP address, or (without rtcp-mux) the address its authentic RTCP came from.
+    var rtcpDestination: SocketAddress? { sendsRTCPApart ? rtcpAddress : address }
+
     /// Whether the site's SSRCs are learned from its authentic packets (a WebRTC peer, a SIP room system) rather
     /// than given by the bridge (a native site).
     var learnsSSRCs: Bool {

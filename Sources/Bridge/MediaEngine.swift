@@ -43,6 +43,9 @@ final class MediaSession {
     /// Decoded audio between the decoder and the mixer, time-stretched to follow the jitter buffer's target.
     let playout = SitePlayout()
     var address: SocketAddress?
+    /// Where the site's RTCP goes when it is not on its RTP port (a SIP room system without rtcp-mux): the
+    /// address its authentic RTCP came from; nil until then, and for every other site (RTCP goes to `address`).
+    var rtcpAddress: SocketAddress?
     var lastPacketAt: Int64
     var outSequence: UInt16
     var outTimestamp: UInt32
@@ -479,6 +482,11 @@ final class MediaEngine: VideoSink {
             session.statistics.authenticationFailures += 1
             return
         }
+        session.statistics.rtcpPacketsReceived += 1
+        if session.sendsRTCPApart, let from = receiveBatch.address(index), from != session.rtcpAddress {
+            session.rtcpAddress = from  // authentic: this is where the site takes RTCP
+            session.statistics.rtcpAddress = from.description
+        }
         let router = routers[session.setup.meeting]
         forwardingArrival = arrival
         defer { flushVideo() }  // NACK answers
@@ -628,7 +636,7 @@ final class MediaEngine: VideoSink {
 
     /// Sends the site an RTCP keyframe request (PLI, or FIR) about its video.
     func requestKeyframe(from source: Int, fir: Bool) {
-        guard let session = sessions[source], let address = session.address else { return }
+        guard let session = sessions[source], let address = session.rtcpDestination else { return }
         if fir { session.firSequence &+= 1 }
         rtcpBuffer.withUnsafeMutableBytes { raw in
             guard let length = try? RTCPFastPath.writeKeyframeRequest(
@@ -816,7 +824,7 @@ final class MediaEngine: VideoSink {
     /// Sends an SR (the bridge's stream) with an RR block (the site's stream), SDES, and BYE if leaving.
     /// Written straight into a preallocated buffer: no allocation on the media thread.
     private func sendReport(_ session: MediaSession, now: Int64, goodbye: Bool) {
-        guard let address = session.address else { return }
+        guard let address = session.rtcpDestination else { return }
         var block: ReportBlock? = nil
         if var reception = session.reception {
             var lsr: UInt32 = 0

@@ -109,6 +109,9 @@ public struct SiteMediaStatistics: Sendable, Equatable {
     public var dtxFrames = 0
     public var jitterBufferTargetMilliseconds: Int64 = 0
     public var jitterBufferDelayMilliseconds: Int64 = 0
+    /// Authentic RTCP packets from the site, and (a SIP room system without rtcp-mux) where its RTCP goes.
+    public var rtcpPacketsReceived = 0
+    public var rtcpAddress: String? = nil
     /// Playout adjustments in speech (time-stretching, webrtc-stats' names) and in pauses (whole frames).
     public var removedSamplesForAcceleration = 0
     public var insertedSamplesForDeceleration = 0

@@ -357,7 +357,7 @@ extension SIPFrontEnd {
             transport: .sip(SIPMediaSetup(
                 profile: .aesCM128HMACSHA1_80, inboundKey: srtp.remoteKey.keySalt, outboundKey: srtp.localKey.keySalt,
                 remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec,
-                sendsFirst: call.dialled)),
+                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux)),
             payloadTypes: PayloadTypes(audio: audio.payloadType, audioLevelID: nil, video: [:]))))
         if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200) {
             Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])

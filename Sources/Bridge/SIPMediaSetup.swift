@@ -21,6 +21,9 @@ struct SIPMediaSetup: Sendable {
     /// A call the bridge placed (dial-out, cascade up): it sends to ``remoteRTP`` from the start, as the far end
     /// may wait for the first packet too (another bridge does), instead of waiting to latch its first packet.
     var sendsFirst = false
+    /// Whether RTCP shares the RTP port both ways (rtcp-mux agreed). Without it the bridge's answer names its media
+    /// port in `a=rtcp`, and sends the site's RTCP to wherever its authentic RTCP comes from (its RTCP port), once it has.
+    var rtcpMux = true
 }
 
 extension SIPFrontEnd {

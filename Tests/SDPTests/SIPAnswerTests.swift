@@ -12,7 +12,7 @@ struct SIPAnswerTests {
     func baresip() throws {
         let answer = try SIPBridge.answer(SIPFixture.baresipSRTPMandatory.text)
         #expect(SIPBridge.lines(answer.text) == Self.header + [
-            "m=audio 30000 RTP/SAVP 96", "a=rtpmap:96 opus/48000/2", "a=fmtp:96 useinbandfec=1", "a=ptime:20",
+            "m=audio 30000 RTP/SAVP 96", "a=rtpmap:96 opus/48000/2", "a=fmtp:96 useinbandfec=1", "a=ptime:20", "a=rtcp:30000",
             Self.audioCrypto, "a=sendrecv"])
         let audio = answer.negotiation.audio
         #expect(audio.codec == .opus)
@@ -44,9 +44,9 @@ struct SIPAnswerTests {
     func poly() throws {
         let answer = try SIPBridge.answer(SIPFixture.poly.text)
         #expect(SIPBridge.lines(answer.text) == Self.header + [
-            "m=audio 30000 RTP/SAVP 9", "a=rtpmap:9 G722/8000", "a=ptime:20", Self.audioCrypto, "a=sendrecv",
+            "m=audio 30000 RTP/SAVP 9", "a=rtpmap:9 G722/8000", "a=ptime:20", "a=rtcp:30000", Self.audioCrypto, "a=sendrecv",
             "m=video 30002 RTP/SAVP 109", "a=rtpmap:109 H264/90000", "a=rtcp-fb:109 ccm fir",
-            "a=rtcp-fb:109 nack pli", "a=fmtp:109 packetization-mode=1;profile-level-id=42801f", Self.videoCrypto,
+            "a=rtcp-fb:109 nack pli", "a=fmtp:109 packetization-mode=1;profile-level-id=42801f", "a=rtcp:30002", Self.videoCrypto,
             "a=sendrecv",
             "m=video 0 RTP/SAVP 109",
             "m=application 0 TCP/BFCP *"])
@@ -146,7 +146,7 @@ struct SIPAnswerTests {
         let answer = try SIPBridge.answer(plain, policy: SIPMediaPolicy(allowsPlainRTP: true))
         #expect(answer.negotiation.audio.media.srtp == nil)
         #expect(SIPBridge.lines(answer.text) == Self.header + [
-            "m=audio 30000 RTP/AVP 96", "a=rtpmap:96 opus/48000/2", "a=fmtp:96 useinbandfec=1", "a=ptime:20",
+            "m=audio 30000 RTP/AVP 96", "a=rtpmap:96 opus/48000/2", "a=fmtp:96 useinbandfec=1", "a=ptime:20", "a=rtcp:30000",
             "a=sendrecv"])
     }
 

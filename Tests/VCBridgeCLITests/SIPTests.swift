@@ -45,6 +45,13 @@ struct SIPTests {
         #expect(status["codec"] as? String == "opus")
         #expect(bridge.logText.contains("event=join site=lang-cong meeting=1"))
         #expect(bridge.logText.contains("transport=sip-udp codec=opus"))
+        // baresip offers no rtcp-mux: the answer's a=rtcp names the media port, so its RTCP reaches the bridge (its
+        // reports feed the quality view), and the bridge's goes back to the port it came from.
+        #expect(try waitFor(8) { (try bridge.siteStatus("lang-cong")?["rtcpPacketsReceived"] as? Int ?? 0) > 0 },
+                "\(String(describing: try? bridge.siteStatus("lang-cong")))")
+        let rtcpStatus = try #require(try bridge.siteStatus("lang-cong"))
+        let rtcpFrom = rtcpStatus["rtcpAddress"] as? String ?? ""
+        #expect(rtcpFrom.hasPrefix("127.0.0.1:") && rtcpFrom != rtcpStatus["address"] as? String, "\(rtcpStatus)")
         // baresip hangs up by itself (-t 10): its BYE ends the session.
         baresip.finish(within: 15)
         #expect(baresip.output.contains("SRTP is Enabled"), "\(baresip.output.suffix(3000))")

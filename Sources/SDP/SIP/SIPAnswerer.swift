@@ -118,7 +118,7 @@ public enum SIPAnswerer {
                                             clockRate: codec.rtpClockRate,
                                             telephoneEventPayloadType: event?.payloadType, packetTime: packetTime)
         let attributes = SIPDescriptionWriter.audioCodecAttributes(codec, payloadType: offered.payloadType)
-            + SIPDescriptionWriter.streamAttributes(packetTime: packetTime, rtcpMux: remote.rtcpMux,
+            + SIPDescriptionWriter.streamAttributes(packetTime: packetTime, rtcpMux: remote.rtcpMux, rtcpPort: bridge.audioPort,
                                                     crypto: keys.answer, direction: direction)
         let answered = MediaDescription(kind: section.kind, port: bridge.audioPort, proto: section.proto,
                                         formats: [String(offered.payloadType)], attributes: attributes)
@@ -148,7 +148,7 @@ public enum SIPAnswerer {
                                     direction: direction, avpf: SIPSectionReader.isAVPF(proto: section.proto))
         var attributes: [SDPAttribute] = []
         attributes.appendVideoCodec(codec, rtpMap: map)
-        attributes += SIPDescriptionWriter.streamAttributes(packetTime: nil, rtcpMux: remote.rtcpMux,
+        attributes += SIPDescriptionWriter.streamAttributes(packetTime: nil, rtcpMux: remote.rtcpMux, rtcpPort: port,
                                                             crypto: keys.answer, direction: direction)
         let answered = MediaDescription(kind: section.kind, port: port, proto: section.proto,
                                         formats: [String(codec.payloadType)], attributes: attributes)
