@@ -39,6 +39,9 @@ struct MeetingJSON: Encodable {
     let sites: [SiteEntry]?
     let displaced: [String]
     let notices: [NoticeEntry]
+    /// The upstream MCU the bridge calls for this meeting (`--cascade-up`), and the site the link is booked as.
+    let cascadeUp: String?
+    let cascadeSite: String?
 
     init(_ m: Meeting, schedule: Schedule, context: Context, withSites: Bool) {
         let directory = schedule.directory
@@ -64,6 +67,8 @@ struct MeetingJSON: Encodable {
                              path: schedule.cascadePath(m, to: index).map(\.id))
         } : nil
         displaced = m.displaced.map { directory[$0].id }
+        cascadeUp = m.cascadeUp
+        cascadeSite = m.cascadeUp == nil ? nil : m.cascadeSite(in: directory)?.id
         notices = m.notices.map { n in
             let by = schedule.meeting(n.by)
             return NoticeEntry(at: context.iso(n.at), by: n.by, byTitle: by?.title ?? "?", byLevel: by?.level.description ?? "?",

@@ -62,6 +62,15 @@ struct MeetingCLITests {
         // In UTC if asked.
         let utc = try #require(try s.json(["meeting", "show", "1", "--zone", "UTC"]) as? [String: Any])
         #expect(utc["start"] as? String == "2026-12-01T01:00:00Z")
+        #expect(shown["cascadeUp"] == nil)
+
+        // A meeting the bridge opens by calling an upstream MCU shows that address and the site the link is booked as.
+        let up = try s.book("Giao ban với Trung ương", host: "vinh-phuc", scope: "districts", start: "2026-12-02 08:00",
+                            extra: ["--cascade-up", "sip:vinh-phuc@192.0.2.50:5060"])
+        #expect(up.status == 0, "\(up.stderr)")
+        let upShown = try #require(try s.json(["meeting", "show", "2"]) as? [String: Any])
+        #expect(upShown["cascadeUp"] as? String == "sip:vinh-phuc@192.0.2.50:5060")
+        #expect(upShown["cascadeSite"] as? String == "central")
     }
 
     @Test("bad input: one line, exit 64, nothing written", arguments: [
