@@ -285,6 +285,7 @@ final class MediaEngine: VideoSink {
                     bySSRC[setup.videoSSRC] = setup.site
                     if let ice = session.ice { byUfrag[ice.localUfrag] = setup.site }
                     addSIP(session)
+                    session.playout.stretching = timeStretch
                     if routers[setup.meeting] == nil {
                         let router = VideoRouter(capacity: Self.maximumSites, host: setup.host, policy: videoPolicy)
                         if let floor = setup.floor { router.giveFloor(to: floor, now: now, sink: self) }
@@ -665,7 +666,6 @@ final class MediaEngine: VideoSink {
     private func play(_ session: MediaSession, into output: UnsafeMutableBufferPointer<Int16>, now: Int64) {
         let jitter = session.jitter, playout = session.playout
         let decoded = UnsafeMutableBufferPointer(rebasing: scratch[960..<1920])
-        playout.stretching = timeStretch
         let target = Int(jitter.statistics.targetDelayMilliseconds) * 48
         func level() -> Int { Int(jitter.bufferedMilliseconds) * 48 + playout.buffered }
         if !session.playsFromPlayout {

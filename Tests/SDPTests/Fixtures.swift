@@ -1,6 +1,13 @@
 import Foundation
 @testable import SDP
 
+/// The text of `Fixtures/NAME.sdp`, as stored (CRLF line ends).
+func fixtureText(_ name: String) -> String {
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name).sdp")
+    guard let data = try? Data(contentsOf: url) else { fatalError("missing fixture \(url.path)") }
+    return String(decoding: data, as: UTF8.self)
+}
+
 /// The offers in `Fixtures/`, written in the shape Chromium (120, 156), aiortc 1.x and Firefox produce them
 /// (three transceivers: sendrecv audio, sendrecv video, recvonly video).
 enum Fixture: String, CaseIterable, CustomStringConvertible {
@@ -12,12 +19,7 @@ enum Fixture: String, CaseIterable, CustomStringConvertible {
     var description: String { rawValue }
 
     /// The file's text as stored (CRLF line ends).
-    var text: String {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/\(rawValue).sdp")
-        guard let data = try? Data(contentsOf: url) else { fatalError("missing fixture \(url.path)") }
-        return String(decoding: data, as: UTF8.self)
-    }
+    var text: String { fixtureText(rawValue) }
 
     var offer: SessionDescription {
         get throws { try SessionDescription(parsing: text) }

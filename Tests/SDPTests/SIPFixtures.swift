@@ -14,12 +14,7 @@ enum SIPFixture: String, CaseIterable, CustomStringConvertible {
     var description: String { rawValue }
 
     /// The file's text as stored (CRLF line ends).
-    var text: String {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/\(rawValue).sdp")
-        guard let data = try? Data(contentsOf: url) else { fatalError("missing fixture \(url.path)") }
-        return String(decoding: data, as: UTF8.self)
-    }
+    var text: String { fixtureText(rawValue) }
 }
 
 /// The bridge side of the SIP tests: fixed keys (the SIP layer makes random ones) so answers are known text.

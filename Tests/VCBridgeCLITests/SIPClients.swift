@@ -3,34 +3,67 @@ import Glibc
 #endif
 import Foundation
 import SIP
+import Synchronization
 import Testing
 import Transport
 @testable import VCBridgeCLI
 
 /// baresip (Debian `baresip-core`), a real and independent SIP user agent, headless and pinned to loopback
-/// (recipe in ../shared/guide/sip-notes.md): it dials the bridge with a site's digest credentials, SDES-SRTP
-/// mandatory, Opus, sending a WAV file and dumping what it decoded (`sndfile`).
+/// (recipe in ../shared/guide/sip-notes.md): SDES-SRTP mandatory, Opus (and G.722/G.711 when asked), sending a WAV
+/// file and dumping what it decoded (`sndfile`). It either dials the bridge with a site's digest credentials, or
+/// waits in auto-answer mode as a hall's room system the bridge dials.
 final class Baresip: @unchecked Sendable {
     static let executable = "/usr/bin/baresip"
     let directory: String
     let process = Process()
     private let log = LogBuffer()
 
+    /// Ports already handed to a baresip by this test process (never handed out twice).
+    private static let handedOut = Mutex<Set<UInt16>>([])
+
+    /// A loopback port for a baresip to listen on, free for both UDP and TCP (baresip binds both, and fails to start
+    /// if either is taken). It is chosen below the kernel's ephemeral range (32768-60999 on Linux): a port the kernel
+    /// handed out and took back could be given to another test's outgoing connection between this probe and
+    /// baresip's bind (seen under full-suite load: "tcp: sock_bind: Address already in use").
+    static func freePort() throws -> UInt16 {
+        for _ in 0..<200 {
+            let candidate = UInt16.random(in: 20_000..<32_000)
+            guard handedOut.withLock({ $0.insert(candidate).inserted }) else { continue }
+            let address = try SocketAddress(ip: "127.0.0.1", port: candidate)
+            guard let udp = try? UDPSocket(bindTo: address) else { continue }
+            defer { udp.close() }
+            guard let tcp = try? TCPListener(bindTo: address) else { continue }
+            tcp.close()
+            return candidate
+        }
+        throw CommandFailure("no loopback port in 20000-31999 is free for both UDP and TCP")
+    }
+
     /// Dials `sip:meeting@<bridge>` as `username`/`password`, sending `wav` (48 kHz stereo), for `seconds`.
     /// - Parameters:
     ///   - transport: `udp` or `tcp` (the account's and the dialled URI's `transport` parameter).
     ///   - audioCodecs: baresip's `audio_codecs` for the account (e.g. `G722`, `PCMA`): the only codecs it offers;
     ///     nil offers its Opus.
-    init(dialing bridge: SocketAddress, username: String, password: String, wav: String, seconds: Int, in parent: String,
-         transport: String = "udp", audioCodecs: String? = nil) throws {
+    convenience init(dialing bridge: SocketAddress, username: String, password: String, wav: String, seconds: Int,
+                     in parent: String, transport: String = "udp", audioCodecs: String? = nil) throws {
+        let account = "<sip:\(username)@\(bridge);transport=\(transport)>;auth_pass=\(password);regint=0;mediaenc=srtp-mand"
+            + (audioCodecs.map { ";audio_codecs=\($0)" } ?? "")
+        try self.init(listeningOn: try Self.freePort(), wav: wav, seconds: seconds, directory: parent + "/baresip-\(UUID().uuidString.prefix(8))",
+                      account: account, dial: "sip:meeting@\(bridge);transport=\(transport)")
+    }
+
+    /// Waits on `port` for calls and answers them by itself, as a hall's room system the bridge dials.
+    convenience init(answeringOn port: UInt16, wav: String, seconds: Int, in parent: String) throws {
+        try self.init(listeningOn: port, wav: wav, seconds: seconds, directory: parent + "/baresip-answering-\(UUID().uuidString.prefix(8))",
+                      account: "<sip:hall@127.0.0.1:\(port)>;regint=0;mediaenc=srtp-mand;answermode=auto", dial: nil)
+    }
+
+    private init(listeningOn port: UInt16, wav: String, seconds: Int, directory: String, account: String, dial: String?) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw CommandFailure("baresip is not installed: run Scripts/test.sh, which installs baresip-core")
         }
-        directory = parent + "/baresip-\(UUID().uuidString.prefix(8))"
+        self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let probe = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
-        let port = probe.localAddress.port
-        probe.close()
         try """
         sip_listen 127.0.0.1:\(port)
         audio_source aufile,\(wav)
@@ -49,10 +82,9 @@ final class Baresip: @unchecked Sendable {
         module account.so
 
         """.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
-        try "<sip:\(username)@\(bridge);transport=\(transport)>;auth_pass=\(password);regint=0;mediaenc=srtp-mand\(audioCodecs.map { ";audio_codecs=\($0)" } ?? "")\n"
-            .write(toFile: directory + "/accounts", atomically: true, encoding: .utf8)
+        try (account + "\n").write(toFile: directory + "/accounts", atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["-n", "127.0.0.1", "-f", directory, "-e", "/dial sip:meeting@\(bridge);transport=\(transport)", "-t", String(seconds)]
+        process.arguments = ["-n", "127.0.0.1", "-f", directory] + (dial.map { ["-e", "/dial \($0)"] } ?? []) + ["-t", String(seconds)]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

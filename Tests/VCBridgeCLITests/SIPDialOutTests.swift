@@ -7,77 +7,6 @@ import Testing
 import Transport
 @testable import VCBridgeCLI
 
-/// baresip waiting for calls in auto-answer mode (`;answermode=auto`), as a hall's room system the bridge dials:
-/// SDES-SRTP mandatory, Opus, sending a WAV file and dumping what it decoded.
-final class AnsweringBaresip: @unchecked Sendable {
-    let directory: String
-    let process = Process()
-    private let log = LogBuffer()
-
-    /// A free UDP port on loopback for a baresip to listen on (taken and released: the bridge's config names it
-    /// before baresip starts).
-    static func freePort() throws -> UInt16 {
-        let probe = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
-        defer { probe.close() }
-        return probe.localAddress.port
-    }
-
-    init(listeningOn port: UInt16, wav: String, seconds: Int, in parent: String) throws {
-        guard FileManager.default.isExecutableFile(atPath: Baresip.executable) else {
-            throw CommandFailure("baresip is not installed: run Scripts/test.sh, which installs baresip-core")
-        }
-        directory = parent + "/baresip-answering-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try """
-        sip_listen 127.0.0.1:\(port)
-        audio_source aufile,\(wav)
-        audio_player alsa,null
-        audio_alert alsa,null
-        module_path /usr/lib/baresip/modules
-        module menu.so
-        module opus.so
-        module aufile.so
-        module alsa.so
-        module sndfile.so
-        snd_path \(directory)
-        module srtp.so
-        module account.so
-
-        """.write(toFile: directory + "/config", atomically: true, encoding: .utf8)
-        try "<sip:hall@127.0.0.1:\(port)>;regint=0;mediaenc=srtp-mand;answermode=auto\n"
-            .write(toFile: directory + "/accounts", atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: Baresip.executable)
-        process.arguments = ["-n", "127.0.0.1", "-f", directory, "-t", String(seconds)]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        let log = self.log
-        pipe.fileHandleForReading.readabilityHandler = { log.append(String(decoding: $0.availableData, as: UTF8.self)) }
-        try process.run()
-    }
-
-    var output: String { log.text }
-
-    /// SIGKILL (a Foundation Process child has SIGINT/SIGTERM blocked).
-    func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    /// What baresip decoded from the bridge (sndfile's `dump-...-dec.wav`), the latest call's.
-    func decodedDump() throws -> String {
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix("-dec.wav") }
-        guard let name = names.sorted().last else { throw CommandFailure("baresip wrote no decoded dump: \(output.suffix(2000))") }
-        return directory + "/" + name
-    }
-}
-
-/// SIGKILL for a bridge a test started, whatever the test's outcome (`stop()` is only reached when it passes).
-func killAtEnd(_ bridge: RunningBridge) {
-    if bridge.process.isRunning { Glibc.kill(bridge.process.processIdentifier, SIGKILL) }
-}
-
 /// The `sip` section for a bridge that dials lang-cong's room system at `port` (MD5 challenges for baresip 1.0).
 func dialOutSection(port: UInt16, ringSeconds: Int = 20) -> String {
     #"{"digestAlgorithms": ["MD5"], "dialOut": {"lang-cong": "sip:hall@127.0.0.1:\#(port);transport=udp"}, "dialOutRingSeconds": \#(ringSeconds)}"#
@@ -89,11 +18,10 @@ struct SIPDialOutTests {
     /// room system; the call is admitted as lang-cong; the host hears its tone and it records the host's; cancelling
     /// the meeting makes the bridge hang up with BYE, and it does not call again.
     @Test func theBridgeCallsAHallAtItsMeetingAndHangsUpWhenTheMeetingEnds() throws {
-        let port = try AnsweringBaresip.freePort()
+        let port = try Baresip.freePort()
         let bridge = try RunningBridge(sip: dialOutSection(port: port))
-        defer { killAtEnd(bridge) }
         let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
-        let hall = try AnsweringBaresip(listeningOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
+        let hall = try Baresip(answeringOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
         defer { hall.kill() }
         let heard = bridge.dataDirectory + "/song-lo-heard.wav"
         let host = try bridge.endpoint("song-lo", ["--tone", "440", "--duration", "12s", "--record", heard])
@@ -130,13 +58,12 @@ struct SIPDialOutTests {
     /// Nobody answers at first (the room system is off): the attempt is given up after the ring time and retried
     /// with backoff; once the room system is on, a retry reaches it and it joins the meeting.
     @Test func anUnansweredCallIsRetriedUntilTheHallAnswers() throws {
-        let port = try AnsweringBaresip.freePort()
+        let port = try Baresip.freePort()
         let bridge = try RunningBridge(sip: dialOutSection(port: port, ringSeconds: 2))
-        defer { killAtEnd(bridge) }
         #expect(waitFor(10) { bridge.logText.contains("event=sip-dial-failed site=lang-cong") }, "\(bridge.logText)")
         #expect(try bridge.siteStatus("lang-cong") == nil)
         let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
-        let hall = try AnsweringBaresip(listeningOn: port, wav: tone, seconds: 40, in: bridge.dataDirectory)
+        let hall = try Baresip(answeringOn: port, wav: tone, seconds: 40, in: bridge.dataDirectory)
         defer { hall.kill() }
         #expect(try waitFor(25) { (try bridge.siteStatus("lang-cong")?["packetsReceived"] as? Int ?? 0) > 20 },
                 "\(bridge.logText)\n\(hall.output.suffix(3000))")
@@ -147,11 +74,10 @@ struct SIPDialOutTests {
     /// A meeting booked to start 70 s ahead with a one-minute setup window: the hall is not called before the window
     /// opens, and is called when it does.
     @Test func theHallIsCalledWhenTheSetupWindowOpensNotBefore() throws {
-        let port = try AnsweringBaresip.freePort()
+        let port = try Baresip.freePort()
         let bridge = try RunningBridge(host: "song-lo", sites: ["tam-son"], sip: dialOutSection(port: port))
-        defer { killAtEnd(bridge) }
         let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
-        let hall = try AnsweringBaresip(listeningOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
+        let hall = try Baresip(answeringOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
         defer { hall.kill() }
         try bridge.provision("lang-cong")  // a dialled hall needs its key: the call is admitted as the site
         let settings = bridge.dataDirectory + "/one-minute-setup.json"
@@ -215,13 +141,11 @@ struct SIPCascadeTests {
     /// hear its own tone come back through the upper bridge (mix-minus across the link).
     @Test func theProvinceBridgeCallsItsUpstreamAndEachSideHearsTheOtherWithoutEcho() throws {
         let upper = try RunningBridge(host: "central", sites: ["vinh-phuc"], sip: "{}")
-        defer { killAtEnd(upper) }
         let upperSIP = try #require(upper.sip)
         let password = try sipPassword(upper, "vinh-phuc")
         let credentials = #"{"cascadeCredentials": {"username": "vinh-phuc", "password": "\#(password)"}}"#
         let lower = try RunningBridge(host: "vinh-phuc", sites: ["lang-cong"], sip: credentials,
                                       bookExtra: ["--cascade-up", "sip:vinh-phuc@\(upperSIP)"])
-        defer { killAtEnd(lower) }
         let shown = try lower.cli(["meeting", "show", "1"])
         #expect(shown.stdout.contains("cascade up sip:vinh-phuc@\(upperSIP), as central"), "\(shown)")
         // The province bridge calls up: central (the link) is in its meeting, vinh-phuc in the upper one's.
@@ -253,13 +177,11 @@ struct SIPCascadeTests {
     /// tried again later.
     @Test func wrongCascadeCredentialsFailTheCallNamingWhy() throws {
         let upper = try RunningBridge(host: "central", sites: ["vinh-phuc"], sip: "{}")
-        defer { killAtEnd(upper) }
         let upperSIP = try #require(upper.sip)
         _ = try sipPassword(upper, "vinh-phuc")
         let credentials = #"{"cascadeCredentials": {"username": "vinh-phuc", "password": "not-the-password-0000"}, "dialOutRingSeconds": 3}"#
         let lower = try RunningBridge(host: "vinh-phuc", sites: ["lang-cong"], sip: credentials,
                                       bookExtra: ["--cascade-up", "sip:vinh-phuc@\(upperSIP)"])
-        defer { killAtEnd(lower) }
         #expect(waitFor(15) { lower.logText.contains("event=sip-dial-failed site=central meeting=1 attempt=1 reason=\"401 Unauthorized (the credentials were refused)\"") },
                 "\(lower.logText)")
         #expect(try upper.siteStatus("vinh-phuc") == nil)
