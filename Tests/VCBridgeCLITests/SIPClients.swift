@@ -96,6 +96,14 @@ final class Baresip: @unchecked Sendable {
 
     var output: String { log.text }
 
+    /// Waits (bounded) until baresip has bound its port and loaded its account: a bridge that dials it before then
+    /// rings nobody (under load baresip has taken over 20 s to start). Throws with its output if it stopped or never got there.
+    func waitUntilReady(within seconds: Double = 60) throws {
+        let ready = "baresip is ready."
+        _ = waitFor(seconds) { output.contains(ready) || !process.isRunning }
+        guard output.contains(ready) else { throw CommandFailure("baresip did not start: \(output.suffix(2000))") }
+    }
+
     /// Waits (bounded) for baresip to end by its own timer; kills it (SIGKILL) if it has not.
     func finish(within seconds: Double) {
         _ = waitFor(seconds) { !process.isRunning }

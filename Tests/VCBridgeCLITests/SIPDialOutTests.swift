@@ -18,11 +18,16 @@ struct SIPDialOutTests {
     /// room system; the call is admitted as lang-cong; the host hears its tone and it records the host's; cancelling
     /// the meeting makes the bridge hang up with BYE, and it does not call again.
     @Test func theBridgeCallsAHallAtItsMeetingAndHangsUpWhenTheMeetingEnds() throws {
+        // The hall is on before the bridge starts (and dials it at once).
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-hall-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         let port = try Baresip.freePort()
-        let bridge = try RunningBridge(sip: dialOutSection(port: port))
-        let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
-        let hall = try Baresip(answeringOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
+        let tone = try stereoToneFile(880, seconds: 30, into: scratch)
+        let hall = try Baresip(answeringOn: port, wav: tone, seconds: 90, in: scratch)
         defer { hall.kill() }
+        try hall.waitUntilReady()
+        let bridge = try RunningBridge(sip: dialOutSection(port: port))
         let heard = bridge.dataDirectory + "/song-lo-heard.wav"
         let host = try bridge.endpoint("song-lo", ["--tone", "440", "--duration", "12s", "--record", heard])
         // The bridge dials; baresip answers; lang-cong is in the meeting as a SIP site, sending.
@@ -50,7 +55,7 @@ struct SIPDialOutTests {
         let hostHeard = try WAVFile.read(heard)
         #expect(Tone.dominant(among: [440, 880], in: hostHeard[(48_000 * 4)..<(48_000 * 8)])?.frequency == 880)
         let hallHeard = try WAVFile.read(try hall.decodedDump())
-        #expect(hallHeard.count > 48_000 * 6, "\(hallHeard.count) samples")
+        try #require(hallHeard.count > 48_000 * 6, "\(hallHeard.count) samples")
         #expect(Tone.dominant(among: [440, 880], in: hallHeard[(48_000 * 2)..<(48_000 * 6)])?.frequency == 440)
         #expect(bridge.stop() == 0)
     }
@@ -63,9 +68,10 @@ struct SIPDialOutTests {
         #expect(waitFor(10) { bridge.logText.contains("event=sip-dial-failed site=lang-cong") }, "\(bridge.logText)")
         #expect(try bridge.siteStatus("lang-cong") == nil)
         let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
-        let hall = try Baresip(answeringOn: port, wav: tone, seconds: 40, in: bridge.dataDirectory)
+        let hall = try Baresip(answeringOn: port, wav: tone, seconds: 90, in: bridge.dataDirectory)
         defer { hall.kill() }
-        #expect(try waitFor(25) { (try bridge.siteStatus("lang-cong")?["packetsReceived"] as? Int ?? 0) > 20 },
+        try hall.waitUntilReady()
+        #expect(try waitFor(45) { (try bridge.siteStatus("lang-cong")?["packetsReceived"] as? Int ?? 0) > 20 },
                 "\(bridge.logText)\n\(hall.output.suffix(3000))")
         #expect(bridge.logText.contains("attempt=2") || bridge.logText.contains("attempt=3"), "\(bridge.logText)")
         #expect(bridge.stop() == 0)
@@ -77,8 +83,9 @@ struct SIPDialOutTests {
         let port = try Baresip.freePort()
         let bridge = try RunningBridge(host: "song-lo", sites: ["tam-son"], sip: dialOutSection(port: port))
         let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
-        let hall = try Baresip(answeringOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
+        let hall = try Baresip(answeringOn: port, wav: tone, seconds: 120, in: bridge.dataDirectory)
         defer { hall.kill() }
+        try hall.waitUntilReady()
         try bridge.provision("lang-cong")  // a dialled hall needs its key: the call is admitted as the site
         let settings = bridge.dataDirectory + "/one-minute-setup.json"
         try #"{"schedule": {"setupMinutes": 1}}"#.write(toFile: settings, atomically: true, encoding: .utf8)
