@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "vcbridge-bench",
             dependencies: ["RTP", "SRTP", "Scheduler", "SiteDirectory", "CivilTime", "OpusCodec", "AudioSignal", "Transport",
-                           "Endpoint", "VoiceCodecs", "Mixer"]
+                           "Endpoint", "VoiceCodecs", "Mixer", "JitterBuffer", "Playout"]
         ),
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),

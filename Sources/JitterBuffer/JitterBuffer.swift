@@ -87,6 +87,11 @@ public final class JitterBuffer {
     /// The next frame to play (extended timestamp).
     private var playTimestamp: Int64 = 0
     private var lastPlayedSequence: UInt16? = nil
+    /// The RTP timestamp extended timestamps count from (the stream's first, at `1 << 40`).
+    private var baseRawTimestamp: UInt32 = 0
+    /// The RTP timestamp of the last frame played from a packet (nil before any): tools that match what was
+    /// played with what was sent use it.
+    public private(set) var lastPlayedRTPTimestamp: UInt32?
     /// Frames concealed since the last played packet, not counted yet: the next packet's sequence
     /// number tells how many were lost (the rest were the sender's silence, DTX). Those that moved
     /// playout on, and those spent waiting for a packet before moving on.
@@ -146,6 +151,8 @@ public final class JitterBuffer {
         started = true
         playing = false
         lastRawTimestamp = timestamp
+        baseRawTimestamp = timestamp
+        lastPlayedRTPTimestamp = nil
         // Keep extended timestamps positive and frame-aligned slots independent of the raw value.
         lastExtendedTimestamp = Int64(1) << 40
         newestTimestamp = lastExtendedTimestamp
@@ -324,6 +331,7 @@ public final class JitterBuffer {
             statistics.framesPlayed += 1
             settleConcealed(nextSequence: slotSequence[index])
             lastPlayedSequence = slotSequence[index]
+            lastPlayedRTPTimestamp = baseRawTimestamp &+ UInt32(truncatingIfNeeded: due - (Int64(1) << 40))
             lastVoice = slotVoice[index]
             // Waiting for this packet cost time but lost nothing: those frames were insertions.
             statistics.framesInsertedForDeceleration += expansions
