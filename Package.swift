@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "Endpoint",
             dependencies: ["Admission", "AudioSignal", "DTLS", "ICE", "JitterBuffer", "KeyDerivation", "OpusCodec", "RTP", "SDP",
-                           "SRTP", "Transport", "VideoFormats"]
+                           "SRTP", "Transport", "VideoFormats", "SIP", "VoiceCodecs"]
         ),
 
         // Command line.
@@ -106,7 +106,7 @@ let package = Package(
             name: "VCBridgeCLI",
             dependencies: ["RTP", "SRTP", "KeyDerivation", "OpusCodec", "AudioSignal", "Configuration", "SiteDirectory",
                            "Scheduler", "CivilTime", "Admission", "Bridge", "DTLS", "Endpoint", "Transport", "Impairment",
-                           "QualityModel", "VideoFormats"]
+                           "QualityModel", "VideoFormats", "SDP"]
         ),
         .executableTarget(name: "vcbridge", dependencies: ["VCBridgeCLI"]),
 
@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "VCBridgeCLITests",
             dependencies: ["VCBridgeCLI", "vcbridge", "Scheduler", "SiteDirectory", "Admission", "SRTP", "RTP", "Transport",
-                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring", "ICE", "DTLS", "Endpoint", "SIP"]
+                           "KeyDerivation", "AudioSignal", "VideoFormats", "Monitoring", "ICE", "DTLS", "Endpoint", "SIP", "VoiceCodecs"]
         ),
     ],
     swiftLanguageModes: [.v6]

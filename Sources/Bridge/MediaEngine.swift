@@ -37,6 +37,8 @@ final class MediaSession {
     let decoder: Opus.Decoder
     /// A room system's G.722/G.711 decoder (nil for Opus), made with the session on the media thread.
     let voiceDecoder: VoiceFrameDecoder?
+    /// A room system's 10-60 ms G.722/G.711 packets cut into 20 ms frames for the jitter buffer (nil for Opus).
+    let reframer: VoicePacketReframer?
     /// The RTP clock of the site's audio (48 kHz Opus, 8 kHz G.722/G.711) and its timestamp advance per 20 ms frame.
     let rtpClockRate: Int
     let frameTicks: UInt32
@@ -96,6 +98,7 @@ final class MediaSession {
         decoder = try Opus.Decoder()
         let format = setup.transport.voiceFormat
         voiceDecoder = format.map { VoiceFrameDecoder(format: $0) }
+        reframer = format == nil ? nil : VoicePacketReframer()
         rtpClockRate = format?.rtpClockRate ?? 48_000
         frameTicks = format?.frameTimestampIncrement ?? 960
         lastPacketAt = now
@@ -465,11 +468,25 @@ final class MediaEngine: VideoSink {
             session.levelAt = arrival
             voice = level.voiceActivity
         }
+        let payload = UnsafeRawBufferPointer(rebasing: plain[header.payloadRange])
+        if let reframer = session.reframer, payload.count != VoicePayloadFormat.g722.payloadBytesPerFrame {
+            // A room system sending 10, 30, 40, 50 or 60 ms packets despite our ptime 20: cut into 20 ms frames.
+            // Any other length is no whole number of 10 ms: not audio the decoder could place in time.
+            guard VoicePacketReframer.accepts(payloadBytes: payload.count) else {
+                malformed += 1
+                return
+            }
+            let jitter = session.jitter, clockRate = session.rtpClockRate, ssrc = header.ssrc
+            _ = try? reframer.reframe(timestamp: header.timestamp, payload: payload) { sequence, timestamp, frame in
+                jitter.insert(sequence: sequence, timestamp: JitterBuffer.timestamp48k(timestamp, rtpClockRate: clockRate),
+                              ssrc: ssrc, payload: frame, voiceActivity: voice, arrival: arrival)
+            }
+            return
+        }
         // The jitter buffer counts 48 kHz: an 8 kHz stream's timestamps are scaled (modulo 2^32, right across its wrap).
         let timestamp = JitterBuffer.timestamp48k(header.timestamp, rtpClockRate: session.rtpClockRate)
         session.jitter.insert(sequence: header.sequenceNumber, timestamp: timestamp, ssrc: header.ssrc,
-                              payload: UnsafeRawBufferPointer(rebasing: plain[header.payloadRange]),
-                              voiceActivity: voice, arrival: arrival)
+                              payload: payload, voiceActivity: voice, arrival: arrival)
     }
 
     private func handleRTCP(_ index: Int, arrival: Int64) {

@@ -7,6 +7,7 @@ import DTLS
 import Foundation
 import OpusCodec
 import RTP
+import SDP
 import SRTP
 import Transport
 
@@ -30,6 +31,8 @@ public final class LoadTest {
         public var videoPacketBytes = 1200
         /// Join as WebRTC peers through this web listener (plain HTTP, loopback) instead of the native join.
         public var webRTC: WebRTCOptions?
+        /// The last ``SIPOptions/sites`` of the keys call the bridge's SIP port as room systems instead.
+        public var sip: SIPOptions?
         public init(bridge: SocketAddress, keys: [SiteKey], talkers: Int, duration: Double) {
             self.bridge = bridge
             self.keys = keys
@@ -132,11 +135,21 @@ public final class LoadTest {
         var link: WebRTCLink?
         var offerPostedAt: Int64 = 0
         var firstAudioAt: Int64?
+        /// A SIP site (``LoadTest+SIP.swift``): its call, codec and payload type; and its own address.
+        let sip: SIPMedia?
+        let host: String
 
-        init(key: SiteKey, talkerFrequency: Double?) throws {
+        init(key: SiteKey, talkerFrequency: Double?, sip codec: SIPAudioCodec? = nil, host: String = "127.0.0.1") throws {
             self.key = key
-            socket = try UDPSocket(bindTo: try SocketAddress(ip: "127.0.0.1", port: 0), receiveBufferBytes: 1 << 20)
-            encoder = talkerFrequency == nil ? nil : try Opus.Encoder(configuration: .init(dtx: false))
+            self.host = host
+            if let codec {
+                sip = try SIPMedia(codec: codec, talkerFrequency: talkerFrequency)
+                socket = try LoadTest.sipMediaSocket(host: host)
+            } else {
+                sip = nil
+                socket = try UDPSocket(bindTo: try SocketAddress(ip: host, port: 0), receiveBufferBytes: 1 << 20)
+            }
+            encoder = talkerFrequency == nil || codec != nil ? nil : try Opus.Encoder(configuration: .init(dtx: false))
             frequency = talkerFrequency ?? 0
             result = SiteResult(site: key.site)
             destination = socket.localAddress
@@ -180,15 +193,33 @@ public final class LoadTest {
     public private(set) var video = VideoResult()
     /// Filled by ``run()`` for WebRTC joins.
     public private(set) var joins = JoinResult()
+    /// Filled by ``run()`` for SIP sites.
+    public private(set) var sipCalls = SIPResult()
 
     public func run() throws -> [SiteResult] {
         var participants: [Participant] = []
+        // Native (or WebRTC) sites first, then the SIP sites; the first talkers of each kind send tones.
+        let sipSites = options.sip?.sites ?? 0
+        let firstSIP = options.keys.count - sipSites
+        let sipTalkers = min(options.sip?.talkers ?? 0, sipSites, options.talkers)
+        let nativeTalkers = options.talkers - sipTalkers
         for (i, key) in options.keys.enumerated() {
-            let participant = try Participant(key: key, talkerFrequency: i < options.talkers ? 300 + 110 * Double(i) : nil)
-            if options.webRTC == nil { try participant.joined(try JoinClient.join(key: key, bridge: options.bridge), bridge: options.bridge) }
+            let sip = i >= firstSIP
+            let talker = sip ? i - firstSIP < sipTalkers : i < nativeTalkers
+            let ordinal = sip ? nativeTalkers + i - firstSIP : i
+            let participant = try Participant(key: key, talkerFrequency: talker ? 300 + 110 * Double(ordinal) : nil,
+                                              sip: sip ? options.sip?.codec : nil,
+                                              host: sip ? Self.sipSiteHost(i - firstSIP) : "127.0.0.1")
+            if sip {
+                participant.ssrc = .random(in: 1...UInt32.max)
+            } else if options.webRTC == nil {
+                try participant.joined(try JoinClient.join(key: key, bridge: options.bridge), bridge: options.bridge)
+            }
             participants.append(participant)
         }
-        let signalling = try options.webRTC.map { try WebRTCJoins(participants, options: $0) }
+        if let sip = options.sip { sipCalls = placeSIPCalls(participants, options: sip) }
+        let sipQuiet = try options.sip.map { try Self.quietFrames($0.codec) } ?? []
+        let signalling = try options.webRTC.map { try WebRTCJoins(Array(participants[..<firstSIP]), options: $0) }
         // A muted room's frame: a low hiss, encoded once.
         let quietEncoder = try Opus.Encoder(configuration: .init(dtx: false))
         var quiet = [UInt8]()
@@ -197,7 +228,7 @@ public final class LoadTest {
         var packet = [UInt8](repeating: 0, count: 1500)
         let batch = DatagramBatch(capacity: 16, slotSize: 1500)
         // A WebRTC site's socket belongs to its join thread until the site is handed over (poll skips fd -1).
-        var fds = participants.map { pollfd(fd: signalling == nil ? $0.socket.descriptorForPolling : -1, events: Int16(POLLIN), revents: 0) }
+        var fds = participants.map { pollfd(fd: signalling == nil || $0.sip != nil ? $0.socket.descriptorForPolling : -1, events: Int16(POLLIN), revents: 0) }
         // Video delays in 10 µs buckets up to 100 ms.
         var delays = [Int](repeating: 0, count: 10_001)
         let videoSenders = participants.prefix(options.videoSenders)
@@ -334,6 +365,17 @@ public final class LoadTest {
             }
             for p in participants {
                 guard let outbound = p.outbound else { continue }
+                if let media = p.sip {
+                    try packet.withUnsafeMutableBytes { raw in
+                        let length = try Self.writeSIPPacket(p, media: media, frame: frame, quiet: sipQuiet, into: raw)
+                        let protected = try outbound.protectRTP(raw, length: length)
+                        try p.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.destination)
+                    }
+                    p.sequence &+= 1
+                    p.timestamp &+= media.frameTicks
+                    p.result.sent += 1
+                    continue
+                }
                 try packet.withUnsafeMutableBytes { raw in
                     let talking = p.encoder != nil
                     let level: UInt8 = talking ? 20 : 127
@@ -378,6 +420,9 @@ public final class LoadTest {
                 measured > 0 ? Double($0.videoReceived - $0.videoReceivedAtStart) / measured : 0
             }
         }
+        if options.sip != nil {
+            sipCalls.hungUp = SIPLoadCall.hangUp(participants.compactMap { $0.sip?.call }, within: 5)
+        }
         for p in participants {
             p.result.receivedPerSecond = measured > 0 ? Double(p.result.received - p.receivedAtStart) / measured : 0
             if let joined = p.joined {
@@ -386,6 +431,7 @@ public final class LoadTest {
             }
             if let answer = p.answer, let web = options.webRTC?.web { try? WebRTCSignalling.leave(answer, web: web) }
         }
+        sipCalls.receivedPerSecond = participants.filter { $0.sip != nil }.map(\.result.receivedPerSecond).sorted()
         return participants.map(\.result)
     }
 }

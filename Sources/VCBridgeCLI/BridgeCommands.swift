@@ -10,6 +10,7 @@ import Endpoint
 import Foundation
 import Impairment
 import QualityModel
+import SDP
 import SRTP
 import Transport
 import VideoFormats
@@ -473,13 +474,14 @@ struct RelayCommand: Command {
 struct LoadTestCommand: Command {
     static let name = "loadtest"
     static let abstract = "Run N endpoints in one process against a running bridge and report delivery, CPU and memory."
-    static let usage = "vcbridge loadtest --sites N [--skip S] --talkers K --duration D --bridge HOST:PORT [--webrtc [--web HOST:PORT] [--srtp gcm|cm] [--offer-threads T]] [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one (after skipping --skip S of them); they must be booked now\n  --webrtc: every site joins as a browser does (SDP offer over HTTP to the web listener, default the configured quality.httpAddress:httpPort, plain HTTP on loopback; ICE checks; DTLS client on NSS; SRTP from the exporter) and the join time of each (offer to first audio packet) is reported\n  --srtp: the only SRTP profile the WebRTC sites offer: gcm (AEAD_AES_128_GCM) or cm (AES_CM_128_HMAC_SHA1_80); default both, GCM preferred\n  --offer-threads: threads posting the offers at once (default 4, so that with the connections still closing they stay under the web listener's 8 from one address; two more threads run the sites' checks and handshakes)\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay"
+    static let usage = "vcbridge loadtest --sites N [--skip S] --talkers K --duration D --bridge HOST:PORT [--webrtc [--web HOST:PORT] [--srtp gcm|cm] [--offer-threads T]] [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--sip-sites M [--sip-codec g722|pcma|pcmu|opus] [--sip-talkers T] [--sip HOST:PORT]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one (after skipping --skip S of them); they must be booked now\n  --webrtc: every site joins as a browser does (SDP offer over HTTP to the web listener, default the configured quality.httpAddress:httpPort, plain HTTP on loopback; ICE checks; DTLS client on NSS; SRTP from the exporter) and the join time of each (offer to first audio packet) is reported\n  --srtp: the only SRTP profile the WebRTC sites offer: gcm (AEAD_AES_128_GCM) or cm (AES_CM_128_HMAC_SHA1_80); default both, GCM preferred\n  --offer-threads: threads posting the offers at once (default 4, so that with the connections still closing they stay under the web listener's 8 from one address; two more threads run the sites' checks and handshakes)\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay\n  --sip-sites: the last M of the N sites call the bridge's SIP port (--sip, default the configured sip.port on the --bridge host; loopback only) as room systems do: INVITE with an SDES-SRTP offer of --sip-codec (default g722), the digest answered with the site's SIP password, ACK, SRTP audio 20 ms a packet without audio levels, BYE at the end; each from a loopback address of its own (127.0.1.x)\n  --sip-talkers: of the K talkers, T are SIP sites (default 0)"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
         self.arguments = try Arguments(arguments, options: ["--sites", "--skip", "--talkers", "--duration", "--bridge", "--video-senders", "--video-kbps",
-                                                            "--video-fps", "--video-send-log", "--web", "--srtp", "--offer-threads"],
+                                                            "--video-fps", "--video-send-log", "--web", "--srtp", "--offer-threads",
+                                                            "--sip-sites", "--sip-codec", "--sip-talkers", "--sip"],
                                        flags: ["--json", "--webrtc"])
         _ = try self.arguments.required("--bridge")
     }
@@ -535,6 +537,30 @@ struct LoadTestCommand: Command {
         } else if try arguments.value("--web") != nil || arguments.value("--srtp") != nil || arguments.value("--offer-threads") != nil {
             throw ValidationError("--web, --srtp and --offer-threads go with --webrtc")
         }
+        var sip: LoadTest.SIPOptions?
+        if let sipSites = try arguments.integer("--sip-sites", in: 0...count), sipSites > 0 {
+            let codecName = try arguments.value("--sip-codec") ?? "g722"
+            guard let codec = SIPAudioCodec(rawValue: codecName) else {
+                throw ValidationError("--sip-codec is g722, pcma, pcmu or opus, not '\(codecName)'")
+            }
+            let sipTalkers = try arguments.integer("--sip-talkers", in: 0...min(talkers, sipSites)) ?? 0
+            let address: SocketAddress
+            if let text = try arguments.value("--sip") {
+                do { address = try SocketAddress(parsing: text) } catch { throw ValidationError("--sip must be a numeric HOST:PORT, not '\(text)'") }
+            } else {
+                guard let port = context.settings.sipPort, port != 0 else {
+                    throw ValidationError("--sip-sites: SIP is off (or on a kernel-chosen port) in the settings; give --sip HOST:PORT")
+                }
+                address = bridge.with(port: UInt16(port))
+            }
+            guard address == (try SocketAddress(ip: "127.0.0.1", port: address.port)) else {
+                throw ValidationError("--sip \(address): SIP sites each take a loopback address of their own, so only a bridge on 127.0.0.1")
+            }
+            guard webRTC == nil || sipSites < count else { throw ValidationError("--sip-sites: leave at least one site for --webrtc") }
+            sip = LoadTest.SIPOptions(bridge: address, sites: sipSites, codec: codec, talkers: sipTalkers)
+        } else if try arguments.value("--sip-codec") != nil || arguments.value("--sip-talkers") != nil || arguments.value("--sip") != nil {
+            throw ValidationError("--sip-codec, --sip-talkers and --sip go with --sip-sites")
+        }
         let store = SiteKeyStore(dataDirectory: context.dataDirectory)
         var keys: [SiteKey] = []
         var skip = try arguments.integer("--skip", in: 0...1000) ?? 0
@@ -583,6 +609,7 @@ struct LoadTestCommand: Command {
         options.videoKilobitsPerSecond = videoKilobits
         options.videoFramesPerSecond = videoFPS
         options.webRTC = webRTC
+        options.sip = sip
         let loadTest = LoadTest(options: options)
         do {
             results = try loadTest.run()
@@ -643,6 +670,17 @@ struct LoadTestCommand: Command {
                                 "dtls": joins.handshakeP50Milliseconds, "firstAudio": joins.firstAudioP50Milliseconds],
             ] as [String: Any]
         }
+        let sipCalls = loadTest.sipCalls
+        let sipRates = sipCalls.receivedPerSecond
+        let nativeRates = results.dropLast(sip?.sites ?? 0).map(\.receivedPerSecond).sorted()
+        if let sip {
+            summary["sip"] = [
+                "sites": sip.sites, "codec": sip.codec.rawValue, "talkers": sip.talkers, "connected": sipCalls.connected,
+                "failures": sipCalls.failures, "callsMs": sipCalls.callsMilliseconds, "hungUp": sipCalls.hungUp,
+                "deliveryMinPerSecond": sipRates.first ?? 0, "deliveryMedianPerSecond": sipRates.isEmpty ? 0 : sipRates[sipRates.count / 2],
+                "nativeDeliveryMinPerSecond": nativeRates.first ?? 0,
+            ] as [String: Any]
+        }
         if arguments.flag("--json") {
             let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
             Output.line(String(decoding: data, as: UTF8.self))
@@ -669,6 +707,12 @@ struct LoadTestCommand: Command {
                   WebRTC offers       all posted within \(String(format: "%.0f", joins.offerSpreadMilliseconds)) ms; every site had audio \(String(format: "%.0f", joins.allJoinedMilliseconds)) ms after the first offer
                 """)
             for failure in joins.failures.prefix(10) { Output.line("  join failed: \(failure)") }
+        }
+        if let sip {
+            Output.line("""
+                  SIP sites           \(sipCalls.connected) of \(sip.sites) connected on \(sip.codec.rawValue) (calls took \(String(format: "%.0f", sipCalls.callsMilliseconds)) ms), \(sipCalls.hungUp) BYEs answered; per SIP site min \(String(format: "%.1f", sipRates.first ?? 0)), median \(String(format: "%.1f", sipRates.isEmpty ? 0 : sipRates[sipRates.count / 2])) packets/s
+                """)
+            for failure in sipCalls.failures.prefix(10) { Output.line("  call failed: \(failure)") }
         }
     }
 }

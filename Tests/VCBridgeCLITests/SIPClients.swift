@@ -166,6 +166,9 @@ final class SIPProbe {
             + "Call-ID: \(callID)\r\nCSeq: \(invite.cseq) CANCEL\r\nContent-Length: 0\r\n\r\n").utf8)
     }
 
+    /// The SDP its INVITEs carry (``offer`` unless a test sets another).
+    var offerText = SIPProbe.offer
+
     init(bridge: SocketAddress) throws {
         self.bridge = bridge
         socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
@@ -197,7 +200,7 @@ final class SIPProbe {
             + "Call-ID: \(callID)\r\nCSeq: \(cseq) INVITE\r\nContact: <sip:\(user)@127.0.0.1:\(port)>\r\n"
         if let authorization { text += "Authorization: \(authorization)\r\n" }
         for line in extra { text += line + "\r\n" }
-        let body = offer ? Self.offer : ""
+        let body = offer ? offerText : ""
         text += (offer ? "Content-Type: application/sdp\r\n" : "") + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
         lastCSeq = "\(cseq) INVITE"
         return Array(text.utf8)
