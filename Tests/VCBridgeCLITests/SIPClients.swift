@@ -44,9 +44,12 @@ final class Baresip: @unchecked Sendable {
     ///   - transport: `udp` or `tcp` (the account's and the dialled URI's `transport` parameter).
     ///   - audioCodecs: baresip's `audio_codecs` for the account (e.g. `G722`, `PCMA`): the only codecs it offers;
     ///     nil offers its Opus.
-    convenience init(dialing bridge: SocketAddress, username: String, password: String, wav: String, seconds: Int,
-                     in parent: String, transport: String = "udp", audioCodecs: String? = nil) throws {
-        let account = "<sip:\(username)@\(bridge);transport=\(transport)>;auth_pass=\(password);regint=0;mediaenc=srtp-mand"
+    ///   - password: nil: no `auth_pass` (a room system that cannot do digest, admitted by its registered address).
+    ///   - mediaenc: baresip's media encryption (`srtp-mand`); nil: none, plain RTP.
+    convenience init(dialing bridge: SocketAddress, username: String, password: String?, wav: String, seconds: Int,
+                     in parent: String, transport: String = "udp", audioCodecs: String? = nil, mediaenc: String? = "srtp-mand") throws {
+        let account = "<sip:\(username)@\(bridge);transport=\(transport)>" + (password.map { ";auth_pass=\($0)" } ?? "")
+            + ";regint=0" + (mediaenc.map { ";mediaenc=\($0)" } ?? "")
             + (audioCodecs.map { ";audio_codecs=\($0)" } ?? "")
         try self.init(listeningOn: try Self.freePort(), wav: wav, seconds: seconds, directory: parent + "/baresip-\(UUID().uuidString.prefix(8))",
                       account: account, dial: "sip:meeting@\(bridge);transport=\(transport)")
@@ -147,6 +150,8 @@ final class SIPProbe {
     /// bridge retransmits until an ACK that this probe does not send).
     private var lastCSeq: String?
     private var lastInvite: (branch: String, cseq: UInt32, user: String)?
+    /// The SDP its INVITEs offer (``offer``: SDES-SRTP, Opus).
+    var sdp = SIPProbe.offer
 
     /// A CANCEL of the last INVITE (its branch and CSeq number, RFC 3261 §9.1).
     func cancel() throws -> [UInt8] {
@@ -189,7 +194,7 @@ final class SIPProbe {
             + "Call-ID: \(callID)\r\nCSeq: \(cseq) INVITE\r\nContact: <sip:\(user)@127.0.0.1:\(port)>\r\n"
         if let authorization { text += "Authorization: \(authorization)\r\n" }
         for line in extra { text += line + "\r\n" }
-        let body = offer ? Self.offer : ""
+        let body = offer ? sdp : ""
         text += (offer ? "Content-Type: application/sdp\r\n" : "") + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
         lastCSeq = "\(cseq) INVITE"
         return Array(text.utf8)
