@@ -304,7 +304,6 @@ final class SIPFrontEnd: @unchecked Sendable {
         }
         stream.lastByteAt = now
         let peer = SIPPeer(host: Self.host(of: stream.peer), port: stream.peer.port, transport: stream.transport)
-        allowance.received(bytes.count, from: peer.host, now: now)
         do {
             let messages = try stream.framer.append(bytes)
             // A message must come whole within its bound from its first byte, however its bytes trickle in.
@@ -321,8 +320,7 @@ final class SIPFrontEnd: @unchecked Sendable {
         } catch {
             refuse("sip-malformed", peer: peer, detail: "\(error)")
             if let response = SIPRequestValidator.response(to: error, transport: stream.transport) {
-                let bytes = response.serialized()
-                if mayAnswer(bytes, host: peer.host) { write(bytes, on: stream) }
+                write(response.serialized(), on: stream)
             }
             close(stream.peer)
         }
@@ -416,7 +414,7 @@ final class SIPFrontEnd: @unchecked Sendable {
     /// Sends to a peer: a UDP datagram to its address, or on its TCP connection (closed if it cannot take the bytes
     /// within 200 ms).
     func send(_ bytes: [UInt8], to peer: SIPPeer) {
-        guard mayAnswer(bytes, host: peer.host), let address = try? SocketAddress(ip: peer.host, port: peer.port) else { return }
+        guard mayAnswer(bytes, to: peer), let address = try? SocketAddress(ip: peer.host, port: peer.port) else { return }
         switch peer.transport {
         case .udp:
             try? udp.send(bytes, to: address)
@@ -428,11 +426,15 @@ final class SIPFrontEnd: @unchecked Sendable {
 
     func udpSource(_ peer: SIPPeer) -> SIPPeer? { peer.transport == .udp ? peer : nil }
 
-    /// Whether a response may go to `host`: always to an address with a call; to any other only within what it sent
-    /// (``SIPSendAllowance``), and never a 100 Trying (optional here: every request is answered at once, and the
-    /// allowance is kept for the final response).
-    func mayAnswer(_ bytes: [UInt8], host: String) -> Bool {
-        guard bytes.starts(with: Self.responsePrefix), !calls.values.contains(where: { $0.peer.host == host }) else { return true }
+    /// Whether a response may go to `peer`: over UDP, whose source address can be forged (a reflection attack aims
+    /// the answers at a victim), always to an address with a call, to any other only within what it sent
+    /// (``SIPSendAllowance``) and never a 100 Trying (optional here: every request is answered at once; the allowance
+    /// is kept for the final response; a UAC resends its request meanwhile, which adds to it). A TCP or TLS peer
+    /// proved its address in the handshake: it gets what it asks for, within the connection limits.
+    func mayAnswer(_ bytes: [UInt8], to peer: SIPPeer) -> Bool {
+        let host = peer.host
+        guard peer.transport == .udp, bytes.starts(with: Self.responsePrefix),
+              !calls.values.contains(where: { $0.peer.host == host }) else { return true }
         if bytes.starts(with: Self.tryingPrefix) { return false }
         return allowance.spend(bytes.count, to: host)
     }

@@ -1,7 +1,7 @@
-/// How many bytes the SIP listener may still answer an address that has not authenticated with: what it received
-/// from that address, less what it answered. A forged UDP source (the victim of a reflection attack) thus never gets
-/// more from the bridge than the attacker spent, 100 Trying and retransmitted 401s included; a peer with a call is
-/// not counted (the caller checks that). Bounded: at most ``capacity`` addresses; when full, those quiet for
+/// How many bytes the SIP listener may still answer a UDP address that has no call with: what it received from that
+/// address, less what it answered. A forged UDP source (the victim of a reflection attack) thus never gets more from
+/// the bridge than the attacker spent, 100 Trying and retransmitted 401s included; a peer with a call is not counted
+/// (the caller checks that). Bounded: at most ``capacity`` addresses; when full, those quiet for
 /// ``quietMilliseconds`` are forgotten, or all if none is (a forgotten allowance is lost, the safe way round).
 struct SIPSendAllowance {
     private var bytes: [String: (left: Int, touched: Int64)] = [:]
