@@ -183,7 +183,7 @@ struct SIPListenerHardeningTests {
         for (name, stream) in streams where name != "tcp-junk-digest" && !stream.closedByPeer(within: 0.05) {
             late.append(name)
         }
-        #expect(late.isEmpty, "still open ~14 s after they started: \(late)")
+        #expect(late.isEmpty, "still open 15 s or more after they started: \(late)")
         #expect(many.count == 24)
         baresip.finish(within: 25)  // it hangs up by itself (-t 20)
         flood.stop()
@@ -192,7 +192,7 @@ struct SIPListenerHardeningTests {
         udpFlood.drain()
         Thread.sleep(forTimeInterval: 1)
         udpFlood.drain()
-        #expect(crowdViolations.withLock { $0 } == 0, "crowd connections open past 14 s")
+        #expect(crowdViolations.withLock { $0 } == 0, "crowd connections open past 20 s")
         // No UDP source without a call got more bytes than it sent (the flood's one INVITE without digest included:
         // its 401 is not resent beyond that), so a forged source cannot make the bridge a reflector. The streams
         // that sent no whole request got nothing back beyond what they sent either. (A TCP peer proved its address
