@@ -68,7 +68,7 @@ extension BridgeServer {
         let ticks = mailbox.ticks.withLock { $0 }
         return [
             "sites": stats.map { s -> [String: Any] in
-                [
+                var row: [String: Any] = [
                     "site": s.siteID, "meeting": Int(s.meeting), "address": s.address, "transport": s.transport, "codec": s.audioCodec, "talker": s.talker,
                     "packetsReceived": s.packetsReceived, "packetsLost": Int(s.packetsLost), "packetsSent": s.packetsSent,
                     "jitterMs": finite(s.jitterMilliseconds), "late": s.late, "duplicates": s.duplicates, "reordered": s.reordered,
@@ -103,6 +103,11 @@ extension BridgeServer {
                         "reportedLossPercent": s.videoReportedLossFraction.map { $0 * 100 } ?? -1,
                     ] as [String: Any],
                 ]
+                if let media = s.sipMedia, let signalling = s.sipSignalling {
+                    row["media"] = media
+                    row["signalling"] = signalling
+                }
+                return row
             },
             "pid": Int(getpid()),
             "ticks": ticks.ticks, "tickLateP50Us": ticks.lateP50Microseconds, "tickLateP99Us": ticks.lateP99Microseconds,

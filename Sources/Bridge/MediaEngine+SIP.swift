@@ -40,6 +40,22 @@ extension MediaEngine {
 }
 
 extension MediaSession {
+    /// An outgoing RTP packet's length once protected (SRTP), or as it is for a plain-RTP call; nil: not sent.
+    func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
+        isPlainRTP ? length : try? outbound?.protectRTP(buffer, length: length)
+    }
+
+    /// The same for RTCP.
+    func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
+        isPlainRTP ? length : try? outbound?.protectRTCP(buffer, length: length)
+    }
+
+    /// A plain-RTP call's RTCP: taken from the host its SDP named (its RTCP port may be any), as it is.
+    func plainRTCPLength(_ datagram: UnsafeMutableRawBufferPointer, from: SocketAddress?) -> Int? {
+        guard let from, let source = plainRTPSource, from.with(port: source.port) == source else { return nil }
+        return datagram.count
+    }
+
     /// A SIP room system without rtcp-mux: its RTCP comes from, and goes to, another port than its RTP.
     var sendsRTCPApart: Bool {
         if case .sip(let sip) = setup.transport { return !sip.rtcpMux }

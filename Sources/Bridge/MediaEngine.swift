@@ -27,6 +27,10 @@ final class MediaSession {
     /// handshake is done (nothing is sent or accepted before).
     private(set) var inbound: SRTPSession?
     private(set) var outbound: SRTPSession?
+    /// A SIP call on plain RTP (its site's policy allows it and it sent no keys): the RTP address its SDP named,
+    /// the only address its packets are taken from (nil: none is). Unused when ``isPlainRTP`` is false.
+    let plainRTPSource: SocketAddress?
+    let isPlainRTP: Bool
     /// A WebRTC peer's ICE-lite state (nil for a native site).
     var ice: ICELiteSession?
     /// The SSRCs the site sends audio and video with: the welcome's for a native site; for a WebRTC
@@ -93,6 +97,11 @@ final class MediaSession {
 
     init(_ setup: SessionSetup, now: Int64, address: String) throws {
         self.setup = setup
+        if case .sip(let sip) = setup.transport, sip.isPlain {
+            (isPlainRTP, plainRTPSource) = (true, sip.remoteRTP)
+        } else {
+            (isPlainRTP, plainRTPSource) = (false, nil)
+        }
         audioSSRC = setup.endpointSSRC
         videoSSRC = setup.videoSSRC
         decoder = try Opus.Decoder()
@@ -107,6 +116,7 @@ final class MediaSession {
         nextReportAt = now + 1_000_000_000
         statistics = SiteMediaStatistics(site: setup.site, siteID: setup.siteID, meeting: setup.meeting, address: address)
         (statistics.transport, statistics.audioCodec) = (setup.transport.kind, setup.transport.audioCodec)
+        (statistics.sipMedia, statistics.sipSignalling) = (setup.transport.sipMedia?.media, setup.transport.sipMedia?.signalling)
         if let cap = setup.videoCapBitsPerSecond {
             bitrate = SenderBitrateController(cap: cap, now: now)
             statistics.rembBitsPerSecond = cap
@@ -117,7 +127,7 @@ final class MediaSession {
         case .webRTC(let local, let remoteUfrag, _):
             ice = try ICELiteSession(local: local, remoteUfrag: remoteUfrag, now: now)
         case .sip(let sip):
-            try key(profile: sip.profile, inbound: sip.inboundKey, outbound: sip.outboundKey)
+            if let keys = sip.keys { try key(profile: sip.profile, inbound: keys.inbound, outbound: keys.outbound) }
         }
     }
 
@@ -401,11 +411,18 @@ final class MediaEngine: VideoSink {
             unknownSSRC += 1
             return
         }
-        guard let inbound = session.inbound else { return }  // a WebRTC peer before its keys: nothing is accepted
         let length: Int
-        if let trial {
+        if session.isPlainRTP {
+            // Nothing to authenticate it: taken only from the address its SDP named (MediaEngine+SIP.swift).
+            guard let from, from == session.plainRTPSource else {
+                session.statistics.authenticationFailures += 1
+                return
+            }
+            length = datagram.count
+        } else if let trial {
             length = trial.length
         } else {
+            guard let inbound = session.inbound else { return }  // a WebRTC peer before its keys: nothing is accepted
             do {
                 length = try inbound.unprotectRTP(datagram, length: datagram.count)
             } catch {
@@ -496,7 +513,8 @@ final class MediaEngine: VideoSink {
             unknownSSRC += 1
             return
         }
-        guard let length = try? session.inbound?.unprotectRTCP(datagram, length: datagram.count) else {
+        guard let length = session.isPlainRTP ? session.plainRTCPLength(datagram, from: receiveBatch.address(index))
+                : try? session.inbound?.unprotectRTCP(datagram, length: datagram.count) else {
             session.statistics.authenticationFailures += 1
             return
         }
@@ -635,7 +653,7 @@ final class MediaEngine: VideoSink {
         slot.storeBytes(of: ssrc.bigEndian, toByteOffset: 8, as: UInt32.self)
         // A packet too old for the outbound replay window (its index could have been used) is not sent.
         slot[1] = slot[1] & 0x80 | receiverType  // the receiver's payload type for the codec
-        guard let length = try? session.outbound?.protectRTP(slot, length: packet.count) else { return nil }
+        guard let length = session.protectRTP(slot, length: packet.count) else { return nil }
         videoBatch.prepare(videoBatch.count, length: length, to: address)
         videoBatch.count += 1
         return UnsafeRawBufferPointer(rebasing: slot[0..<length])
@@ -660,7 +678,7 @@ final class MediaEngine: VideoSink {
             guard let length = try? RTCPFastPath.writeKeyframeRequest(
                 into: raw, senderSSRC: session.setup.bridgeSSRC, mediaSSRC: session.videoSSRC,
                 firSequence: fir ? session.firSequence : nil),
-                let protected = try? session.outbound?.protectRTCP(raw, length: length)
+                let protected = session.protectRTCP(raw, length: length)
             else { return }
             try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: address)
         }
@@ -738,7 +756,7 @@ final class MediaEngine: VideoSink {
         if let base = payload.baseAddress, !payload.isEmpty {
             (buffer.baseAddress! + headerLength).copyMemory(from: base, byteCount: payload.count)
         }
-        guard let length = try? session.outbound?.protectRTP(buffer, length: headerLength + payload.count) else { return false }
+        guard let length = session.protectRTP(buffer, length: headerLength + payload.count) else { return false }
         sendBatch.prepare(slot, length: length, to: address)
         session.packetsSent &+= 1
         session.octetsSent &+= UInt32(payload.count)
@@ -860,7 +878,7 @@ final class MediaEngine: VideoSink {
                 packetCount: session.packetsSent, octetCount: session.octetsSent, block: block, cname: "vcbridge",
                 goodbye: goodbye),
                 length + SRTPSession.maxTrailerLength <= raw.count,
-                let protected = try? session.outbound?.protectRTCP(raw, length: length)
+                let protected = session.protectRTCP(raw, length: length)
             else { return }
             try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: address)
         }

@@ -87,6 +87,10 @@ public struct SiteMediaStatistics: Sendable, Equatable {
     /// How the site joined (`native`, `webrtc`, `sip`) and the audio codec it sends and hears.
     public var transport = "native"
     public var audioCodec = "opus"
+    /// A SIP site's media (`srtp`, or `rtp` when its policy allows plain RTP and it sent no keys) and signalling
+    /// transport (`udp`, `tcp`, `tls`); nil for other sites.
+    public var sipMedia: String?
+    public var sipSignalling: String?
     public var packetsReceived = 0
     public var bytesReceived = 0
     public var packetsLost: Int32 = 0

@@ -247,6 +247,10 @@ final class QualityMonitor: @unchecked Sendable {
             "videoPresenter": s.presenterShown ?? "", "videoSpeaker": s.speakerShown ?? "",
         ]
         if let remb = s.rembBitsPerSecond { row["rembKbps"] = Double(remb) / 1000 }
+        if let media = s.sipMedia, let signalling = s.sipSignalling {
+            row["media"] = media
+            row["signalling"] = signalling
+        }
         if let q = live.quality {
             row["lossPercent"] = round2(q.lossPercent)
             row["concealedPercent"] = round2(q.concealedPercent)

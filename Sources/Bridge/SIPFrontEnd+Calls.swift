@@ -93,6 +93,15 @@ extension SIPFrontEnd {
         guard request.body.isEmpty || request.contentType?.lowercased().hasPrefix("application/sdp") != false else {
             return respond(request, 415, to: transaction, peer: peer, headers: [SIPHeader("Accept", "application/sdp")], now: now)
         }
+        // SDES keys travel in the SDP: where the site's policy (or sip.keysRequireTLS) says so, only over TLS. An
+        // INVITE without SDP would get the bridge's keys in its 200.
+        if request.body.isEmpty || SIPSitePolicies.carriesKeys(request.body),
+           let refusal = sitePolicies.keysRefusal(site: site.id, transport: peer.transport) {
+            Log.warning("sip-refused", ["site": site.id, "reason": "keys-need-tls", "peer": "\(peer.host):\(peer.port)",
+                                        "transport": peer.transport.rawValue.lowercased()])
+            return respond(request, 403, reason: "Forbidden (\(refusal))", to: transaction, peer: peer, now: now)
+        }
+        let policy = sitePolicies.mediaPolicy(for: site.id)
         let local = SIPLocalEndpoint(transport: peer.transport, host: mediaHost(for: request),
                                      port: peer.transport == .tls ? tlsAddress?.port ?? address.port : address.port)
         let parameters: SIPBridgeParameters
@@ -103,11 +112,12 @@ extension SIPFrontEnd {
                 videoKey: try SDESKey(keySalt: try SecureRandom.bytes(30)), sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
             if !request.body.isEmpty {
                 answer = try SIPAnswerer.answer(to: try SessionDescription(parsing: request.body), bridge: parameters,
-                                                policy: SIPMediaPolicy())
+                                                policy: policy)
             }
         } catch {
             Log.warning("sip-refused", ["site": site.id, "reason": "offer", "detail": "\(error)"])
-            return respond(request, 488, reason: "Not Acceptable Here (\(Self.phrase("\(error)")))", to: transaction, peer: peer, now: now)
+            return respond(request, 488, reason: "Not Acceptable Here (\(Self.offerRefusal(error, site: site.id)))", to: transaction,
+                           peer: peer, now: now)
         }
         if let answer, let refusal = Self.unusable(answer.negotiation) {
             Log.warning("sip-refused", ["site": site.id, "reason": "media", "detail": refusal])
@@ -145,7 +155,7 @@ extension SIPFrontEnd {
             bridge.sessions.end(site: site.index, session: session, reason: "sip-dialog-failed", notify: false)
             return respond(request, 400, reason: "Bad Request (no Contact or From tag)", to: transaction, peer: peer, now: now)
         }
-        let offer = answer == nil ? SIPOfferer.offer(bridge: parameters, policy: SIPMediaPolicy(), video: []) : nil
+        let offer = answer == nil ? SIPOfferer.offer(bridge: parameters, policy: policy, video: []) : nil
         ok.add("Contact", "<sip:vcbridge@\(local.host.contains(":") ? "[\(local.host)]" : local.host):\(local.port);transport=\(peer.transport.rawValue.lowercased())>")
         for header in capabilities + timerHeaders { ok.add(header.name, header.value) }
         ok.add("Content-Type", "application/sdp")
@@ -166,10 +176,19 @@ extension SIPFrontEnd {
         deliver(table.respond(ok, to: transaction, now: now), now: now)
     }
 
-    /// Why an agreement cannot be mixed, or nil: Opus, G.722, PCMA or PCMU with SRTP AES_CM_128_HMAC_SHA1_80, one payload type both ways.
+    /// An offer's refusal as a 488's reason phrase names it: plain RTP names the site and the setting that allows it.
+    static func offerRefusal(_ error: Error, site: String) -> String {
+        if let error = error as? SIPSDPError, error.reason == .plainRTPNotAllowed {
+            return phrase("plain RTP (no a=crypto) is not allowed for \(site): SRTP is required unless sip.sites.\(site).media is rtp")
+        }
+        return phrase("\(error)")
+    }
+
+    /// Why an agreement cannot be mixed, or nil: Opus, G.722, PCMA or PCMU with SRTP AES_CM_128_HMAC_SHA1_80 (or
+    /// plain RTP, which the answerer only agrees where the site's policy allows it), one payload type both ways.
     static func unusable(_ negotiation: SIPNegotiation) -> String? {
         let audio = negotiation.audio
-        guard audio.media.srtp?.suite == .aesCM128HMACSHA1_80 else { return "SRTP AES_CM_128_HMAC_SHA1_80 is required" }
+        if let srtp = audio.media.srtp, srtp.suite != .aesCM128HMACSHA1_80 { return "SRTP AES_CM_128_HMAC_SHA1_80 is required" }
         guard audio.payloadType == audio.receivePayloadType else {
             return "Opus must keep payload type \(audio.receivePayloadType) both ways (answered \(audio.payloadType))"
         }
@@ -197,11 +216,19 @@ extension SIPFrontEnd {
 
     /// The site whose digest credentials the INVITE carries; nil when it was answered 401 (challenge) or 403.
     private func authenticate(_ request: SIPMessage, from peer: SIPPeer, transaction: SIPTransactionID, now: Int64) -> Site? {
+        let directory = bridge.directory
+        // A room system that cannot do digest, calling from its registered address over a connection (TCP, TLS: the
+        // handshake proved the address; a UDP source can be forged, so over UDP it is challenged as any call).
+        if request.value("Authorization") == nil, peer.transport.isReliable,
+           let id = sitePolicies.site(registeredAt: peer.host), let site = directory.site(id) {
+            Log.info("sip-registered-address", ["site": id, "peer": "\(peer.host):\(peer.port)",
+                                                "transport": peer.transport.rawValue.lowercased()])
+            return site
+        }
         guard let authorization = request.value("Authorization"), let uri = request.requestURI else {
             challenge(request, from: peer, transaction: transaction, stale: false, now: now)
             return nil
         }
-        let directory = bridge.directory
         let keys = bridge.keys
         let verdict = challenger.verify(authorization: authorization, method: "INVITE", requestURI: uri, now: now) { username in
             guard directory.site(username) != nil, let key = (try? keys.key(for: username)) ?? nil else { return nil }
@@ -316,7 +343,12 @@ extension SIPFrontEnd {
             do {
                 let offer = try SessionDescription(parsing: request.body)
                 call.parameters.sessionVersion += 1
-                let answer = try SIPAnswerer.answer(to: offer, bridge: call.parameters, policy: SIPMediaPolicy(),
+                if SIPSitePolicies.carriesKeys(request.body),
+                   let refusal = sitePolicies.keysRefusal(site: call.session.site.id, transport: peer.transport) {
+                    return respond(request, 488, reason: "Not Acceptable Here (\(Self.phrase(refusal)))", to: transaction, peer: peer, now: now)
+                }
+                let answer = try SIPAnswerer.answer(to: offer, bridge: call.parameters,
+                                                    policy: sitePolicies.mediaPolicy(for: call.session.site.id),
                                                     current: call.negotiation)
                 if let refusal = Self.unusable(answer.negotiation) {
                     return respond(request, 488, reason: "Not Acceptable Here (\(refusal))", to: transaction, peer: peer, now: now)
@@ -331,7 +363,8 @@ extension SIPFrontEnd {
                                                   "media": "\(answer.negotiation.audio.media.remote.address):\(answer.negotiation.audio.media.remote.rtpPort)"])
                 }
             } catch {
-                return respond(request, 488, reason: "Not Acceptable Here (\(Self.phrase("\(error)")))", to: transaction, peer: peer, now: now)
+                return respond(request, 488, reason: "Not Acceptable Here (\(Self.offerRefusal(error, site: call.session.site.id)))",
+                               to: transaction, peer: peer, now: now)
             }
         }
         calls[call.callID] = call
@@ -346,7 +379,7 @@ extension SIPFrontEnd {
     /// The media thread takes the call's session with what was agreed (again, after a renegotiation: it replaces the
     /// one it had), before the room system's first packet if it can (waiting at most 200 ms).
     func startMedia(_ call: SIPCall) {
-        guard let audio = call.negotiation?.audio, let srtp = audio.media.srtp, bridge.sessions.isCurrent(call.session),
+        guard let audio = call.negotiation?.audio, bridge.sessions.isCurrent(call.session),
               let meeting = bridge.store.withLock({ $0.schedule.meeting(call.session.meeting) }) else { return }
         let ssrcs = call.session.ssrcs
         let site = call.session.site
@@ -355,9 +388,9 @@ extension SIPFrontEnd {
             videoSSRC: ssrcs.siteVideo, presenterSSRC: ssrcs.presenter, speakerSSRC: ssrcs.speaker, host: meeting.host,
             floor: bridge.floors.withLock { $0[meeting.id] },
             transport: .sip(SIPMediaSetup(
-                profile: .aesCM128HMACSHA1_80, inboundKey: srtp.remoteKey.keySalt, outboundKey: srtp.localKey.keySalt,
+                profile: .aesCM128HMACSHA1_80, keys: audio.media.srtp.map { (inbound: $0.remoteKey.keySalt, outbound: $0.localKey.keySalt) },
                 remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec,
-                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux)),
+                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux, signalling: call.peer.transport.rawValue.lowercased())),
             payloadTypes: PayloadTypes(audio: audio.payloadType, audioLevelID: nil, video: [:]))))
         if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200) {
             Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])

@@ -139,6 +139,14 @@ extension SIPFrontEnd {
                 }
                 continue
             }
+            if let refusal = sitePolicies.keysRefusal(site: site.id, transport: .udp) {
+                // The bridge dials over UDP only so far: its offer's keys would travel in the clear.
+                if dialOut.skipped.insert("\(site.id) \(meeting.id)").inserted {
+                    Log.warning("sip-dial-skipped", ["site": site.id, "meeting": meeting.id, "reason": "keys-need-tls",
+                                                     "detail": refusal + "; TLS dial-out is not supported yet"])
+                }
+                continue
+            }
             var target = SIPDialTarget(site: site, uri: address, peer: SIPPeer(host: uri.host, port: uri.port ?? 5060, transport: .udp),
                                        credentials: dialOut.cascadeCredentials)
             target.cascade = true
@@ -196,7 +204,7 @@ extension SIPFrontEnd {
             let parameters = try SIPBridgeParameters(
                 address: host, audioPort: bridge.mediaAddress.port, audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
                 videoKey: try SDESKey(keySalt: try SecureRandom.bytes(30)), sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
-            offer = SIPOfferer.offer(bridge: parameters, policy: SIPMediaPolicy(), video: [])
+            offer = SIPOfferer.offer(bridge: parameters, policy: sitePolicies.mediaPolicy(for: target.site.id), video: [])
         } catch {
             Log.warning("sip-dial-failed", ["site": target.site.id, "meeting": dial.meeting, "attempt": dial.attempt,
                                             "reason": "offer: \(error)"])

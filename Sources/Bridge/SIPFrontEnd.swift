@@ -42,6 +42,9 @@ final class SIPFrontEnd: @unchecked Sendable {
         var framer = SIPStreamFramer()
         let acceptedAt: Int64
         var lastByteAt: Int64
+        var lastMessageAt: Int64
+        /// When the bytes the framer holds (the start of a message not yet whole) began to come; nil when it holds none.
+        var partialSince: Int64?
         var messages = 0
         init(connection: TCPConnection, peer: SocketAddress, tls: TLSServerConnection?, now: Int64) {
             self.connection = connection
@@ -49,6 +52,7 @@ final class SIPFrontEnd: @unchecked Sendable {
             self.tls = tls
             acceptedAt = now
             lastByteAt = now
+            lastMessageAt = now
         }
     }
 
@@ -74,8 +78,12 @@ final class SIPFrontEnd: @unchecked Sendable {
     /// Wrong digest answers per peer host and username: how many, since when.
     var failures: [String: (count: Int, since: Int64)] = [:]
     var refusals = RefusalSummary()
+    /// What each address that has no call may still be answered with (bytes received less bytes answered).
+    var allowance = SIPSendAllowance()
     /// The halls this bridge calls itself and the calls it is placing (`SIPFrontEnd+DialOut.swift`).
     var dialOut = SIPDialOut()
+    /// Per-site policy: registered addresses, plain RTP, keys only over TLS (`sip.sites`, `sip.keysRequireTLS`).
+    var sitePolicies = SIPSitePolicies()
     private let datagrams = DatagramBatch(capacity: 16, slotSize: SIPLimits.datagram.maxMessageBytes + 1)
     private var readBuffer = [UInt8](repeating: 0, count: 16 * 1024)
     private var acceptTrouble = AcceptTrouble()
@@ -124,6 +132,7 @@ final class SIPFrontEnd: @unchecked Sendable {
         table = SIPTransactionTable(maxTransactions: 4096, maxPerPeer: 64, tagSeed: seed)
         challenger = DigestChallenger(realm: "vcbridge", secret: (try? SecureRandom.bytes(32)) ?? [])
         let settings = bridge.options.settings
+        sitePolicies = try SIPSitePolicies(settings: settings, directory: bridge.directory)
         dialOut = try SIPDialOut(settings: settings.sipDialOut, ringSeconds: settings.sipDialOutRingSeconds,
                                  cascadeCredentials: settings.sipCascadeCredentials, directory: bridge.directory)
     }
@@ -196,10 +205,12 @@ final class SIPFrontEnd: @unchecked Sendable {
                 guard let from = datagrams.address(index) else { continue }
                 let peer = SIPPeer(host: Self.host(of: from), port: from.port, transport: .udp)
                 guard !datagrams.isTruncated(index) else {
+                    allowance.received(SIPLimits.datagram.maxMessageBytes, from: peer.host, now: now)
                     refuse("sip-malformed", peer: peer, detail: "datagram over \(SIPLimits.datagram.maxMessageBytes) bytes")
                     continue
                 }
                 let bytes = Array(UnsafeRawBufferPointer(datagrams.datagram(index)))
+                allowance.received(bytes.count, from: peer.host, now: now)
                 if bytes.allSatisfy({ $0 == 13 || $0 == 10 }) { continue }  // a keep-alive
                 do {
                     received(try SIPMessage.parse(datagram: bytes), from: peer, now: now)
@@ -227,6 +238,9 @@ final class SIPFrontEnd: @unchecked Sendable {
                 continue
             }
             let group = peer.peerGroup
+            if streams.count >= limits.maxConnections, streams.values.lazy.filter({ $0.peer.peerGroup == group }).count < limits.maxConnectionsPerPeer {
+                evictOldestStream(now: now)  // a crowd of idle connections from many addresses cannot keep a hall out
+            }
             if streams.count >= limits.maxConnections
                 || streams.values.lazy.filter({ $0.peer.peerGroup == group }).count >= limits.maxConnectionsPerPeer {
                 refuse("sip-too-many-connections", peer: SIPPeer(host: Self.host(of: peer), port: peer.port, transport: .tcp),
@@ -244,6 +258,20 @@ final class SIPFrontEnd: @unchecked Sendable {
             }
             streams[peer] = Stream(connection: connection, peer: peer, tls: tls, now: now)
         }
+    }
+
+    /// Closes the oldest connection that no call uses, one that has not sent a whole message first: the SIP listener's
+    /// answer to a full table (as the join listener's `JoinEviction`), so idle or trickling connections held from many
+    /// addresses cannot keep a room system out. A connection carrying a call is never closed for room.
+    private func evictOldestStream(now: Int64) {
+        var inCalls = Set<String>()
+        for call in calls.values where call.peer.transport.isReliable { inCalls.insert("\(call.peer.host) \(call.peer.port)") }
+        let candidates = streams.values.filter { !inCalls.contains("\(Self.host(of: $0.peer)) \($0.peer.port)") }
+        guard let victim = candidates.min(by: { ($0.messages > 0 ? 1 : 0, $0.acceptedAt) < ($1.messages > 0 ? 1 : 0, $1.acceptedAt) })
+        else { return }
+        refuse("sip-connection-evicted", peer: SIPPeer(host: Self.host(of: victim.peer), port: victim.peer.port, transport: victim.transport),
+               detail: "the oldest of \(streams.count) connections without a call, closed to make room")
+        close(victim.peer)
     }
 
     private func read(_ stream: Stream, now: Int64) {
@@ -278,6 +306,13 @@ final class SIPFrontEnd: @unchecked Sendable {
         let peer = SIPPeer(host: Self.host(of: stream.peer), port: stream.peer.port, transport: stream.transport)
         do {
             let messages = try stream.framer.append(bytes)
+            // A message must come whole within its bound from its first byte, however its bytes trickle in.
+            if stream.framer.bufferedCount == 0 {
+                stream.partialSince = nil
+            } else if !messages.isEmpty || stream.partialSince == nil {
+                stream.partialSince = now
+            }
+            if !messages.isEmpty { stream.lastMessageAt = now }
             for message in messages {
                 stream.messages += 1
                 received(message, from: peer, now: now)
@@ -291,12 +326,18 @@ final class SIPFrontEnd: @unchecked Sendable {
         }
     }
 
+    /// Closes a connection without a whole first message ``Limits/firstMessageMilliseconds`` after accept, one whose
+    /// next message has been coming for as long (a byte a second keeps nothing open), and one that no call uses
+    /// ``Limits/idleMilliseconds`` after its last message (keep-alives alone do not hold it).
     private func closeIdleStreams(now: Int64) {
         for (peer, stream) in streams {
-            let silent = now - stream.lastByteAt
             if stream.messages == 0 && now - stream.acceptedAt > limits.firstMessageMilliseconds {
                 close(peer)
-            } else if silent > limits.idleMilliseconds,
+            } else if let since = stream.partialSince, now - since > limits.firstMessageMilliseconds {
+                refuse("sip-slow-message", peer: SIPPeer(host: Self.host(of: peer), port: peer.port, transport: stream.transport),
+                       detail: "a message not whole \(limits.firstMessageMilliseconds) ms after its first byte")
+                close(peer)
+            } else if now - stream.lastMessageAt > limits.idleMilliseconds,
                       !calls.values.contains(where: { $0.peer.transport.isReliable && $0.peer.host == Self.host(of: peer) && $0.peer.port == peer.port }) {
                 close(peer)
             }
@@ -373,7 +414,7 @@ final class SIPFrontEnd: @unchecked Sendable {
     /// Sends to a peer: a UDP datagram to its address, or on its TCP connection (closed if it cannot take the bytes
     /// within 200 ms).
     func send(_ bytes: [UInt8], to peer: SIPPeer) {
-        guard let address = try? SocketAddress(ip: peer.host, port: peer.port) else { return }
+        guard mayAnswer(bytes, to: peer), let address = try? SocketAddress(ip: peer.host, port: peer.port) else { return }
         switch peer.transport {
         case .udp:
             try? udp.send(bytes, to: address)
@@ -384,6 +425,22 @@ final class SIPFrontEnd: @unchecked Sendable {
     }
 
     func udpSource(_ peer: SIPPeer) -> SIPPeer? { peer.transport == .udp ? peer : nil }
+
+    /// Whether a response may go to `peer`: over UDP, whose source address can be forged (a reflection attack aims
+    /// the answers at a victim), always to an address with a call, to any other only within what it sent
+    /// (``SIPSendAllowance``) and never a 100 Trying (optional here: every request is answered at once; the allowance
+    /// is kept for the final response; a UAC resends its request meanwhile, which adds to it). A TCP or TLS peer
+    /// proved its address in the handshake: it gets what it asks for, within the connection limits.
+    func mayAnswer(_ bytes: [UInt8], to peer: SIPPeer) -> Bool {
+        let host = peer.host
+        guard peer.transport == .udp, bytes.starts(with: Self.responsePrefix),
+              !calls.values.contains(where: { $0.peer.host == host }) else { return true }
+        if bytes.starts(with: Self.tryingPrefix) { return false }
+        return allowance.spend(bytes.count, to: host)
+    }
+
+    static let responsePrefix = Array("SIP/2.0 ".utf8)
+    static let tryingPrefix = Array("SIP/2.0 100 ".utf8)
 
     // MARK: Refusals
 

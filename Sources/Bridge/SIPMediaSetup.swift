@@ -11,9 +11,10 @@ import VoiceCodecs
 /// packet does, and its SSRCs are learned from its authentic packets as a WebRTC peer's are.
 struct SIPMediaSetup: Sendable {
     let profile: SRTPProfile
-    /// The room system's `a=crypto` key (what it encrypts with) and the bridge's (from `SecureRandom`).
-    let inboundKey: [UInt8]
-    let outboundKey: [UInt8]
+    /// The room system's `a=crypto` key (what it encrypts with) and the bridge's (from `SecureRandom`); nil for a
+    /// plain-RTP call (a site whose `sip.sites` entry says `media: "rtp"` and whose offer had no keys): its packets
+    /// are taken only from the address its SDP named, and sent there unprotected.
+    let keys: (inbound: [UInt8], outbound: [UInt8])?
     /// The RTP address of the offer's audio section (`c=` and `m=` port); nil for a hold address (0.0.0.0).
     let remoteRTP: SocketAddress?
     /// The audio codec agreed: Opus, G.722, PCMA or PCMU (decoded and encoded on the media thread).
@@ -24,6 +25,11 @@ struct SIPMediaSetup: Sendable {
     /// Whether RTCP shares the RTP port both ways (rtcp-mux agreed). Without it the bridge's answer names its media
     /// port in `a=rtcp`, and sends the site's RTCP to wherever its authentic RTCP comes from (its RTCP port), once it has.
     var rtcpMux = true
+    /// The SIP transport of the call's signalling (`udp`, `tcp`, `tls`), as `status` shows it.
+    var signalling = "udp"
+
+    /// Plain RTP (no SRTP keys).
+    var isPlain: Bool { keys == nil }
 }
 
 extension SIPFrontEnd {
@@ -64,6 +70,12 @@ extension MediaTransport {
         case .pcma: .pcma
         case .pcmu: .pcmu
         }
+    }
+
+    /// A SIP site's media (`srtp` or `rtp`) and signalling transport, as `status` and `quality` show them.
+    var sipMedia: (media: String, signalling: String)? {
+        guard case .sip(let sip) = self else { return nil }
+        return (sip.isPlain ? "rtp" : "srtp", sip.signalling)
     }
 
     /// The audio codec the site sends and hears.

@@ -66,6 +66,12 @@ public struct Settings: Sendable, Equatable {
     /// meeting booked with `--cascade-up` (what the upper bridge's technician gave: there, `vcbridge site key`
     /// of the site this bridge is). Empty: a challenge fails the call.
     public var sipCascadeCredentials: [String: String]
+    /// Per-site SIP policy (`sip.sites`): a registered address for room systems that cannot do digest, plain RTP
+    /// for those that cannot encrypt, TLS required for a site's keys. Ids are checked against the directory at start.
+    public var sipSites: [String: SIPSiteSettings]
+    /// SDES keys travel in the SDP, readable by anyone on the path of UDP or TCP signalling: when true, a call whose
+    /// SDP carries keys is taken only over TLS (403 otherwise), for every site.
+    public var sipKeysRequireTLS: Bool
 
     /// Why a dial-out address cannot be called, or nil: the bridge dials `sip:` URIs over UDP (TLS and TCP dial-out
     /// are not built yet), to a numeric host (no DNS lookups on the SIP thread).
@@ -127,7 +133,8 @@ public struct Settings: Sendable, Equatable {
     private static let known: [String: Set<String>] = [
         "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds", "consentSeconds", "timeStretch", "joinTimeoutMs",
                    "maxPendingJoins", "maxPendingJoinsPerAddress"],
-        "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort", "dialOut", "dialOutRingSeconds", "cascadeCredentials"],
+        "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort", "dialOut", "dialOutRingSeconds", "cascadeCredentials",
+                "sites", "keysRequireTLS"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
         "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
                     "httpAddress", "httpPort", "httpTLS", "tlsCertificateFile", "tlsPrivateKeyFile"],
@@ -249,6 +256,8 @@ public struct Settings: Sendable, Equatable {
             && sipCascadeCredentials.values.allSatisfy { !$0.isEmpty && $0.count <= 256 }) else {
             throw SettingsError("\(origin): 'sip.cascadeCredentials' must be {} or {\"username\": ..., \"password\": ...}, both given, each 1-256 characters")
         }
+        sipSites = try SIPSiteSettings.parse((tree["sip"] as? [String: Any])?["sites"], origin: origin)
+        sipKeysRequireTLS = try value("sip", "keysRequireTLS", as: Bool.self)
         setupSeconds = Int64(try integer("schedule", "setupMinutes", in: 0...240)) * 60
         maxOccurrences = try integer("schedule", "maxOccurrences", in: 1...366)
         let hours = try value("schedule", "workingHours", as: String.self)

@@ -44,9 +44,12 @@ final class Baresip: @unchecked Sendable {
     ///   - transport: `udp` or `tcp` (the account's and the dialled URI's `transport` parameter).
     ///   - audioCodecs: baresip's `audio_codecs` for the account (e.g. `G722`, `PCMA`): the only codecs it offers;
     ///     nil offers its Opus.
-    convenience init(dialing bridge: SocketAddress, username: String, password: String, wav: String, seconds: Int,
-                     in parent: String, transport: String = "udp", audioCodecs: String? = nil) throws {
-        let account = "<sip:\(username)@\(bridge);transport=\(transport)>;auth_pass=\(password);regint=0;mediaenc=srtp-mand"
+    ///   - password: nil: no `auth_pass` (a room system that cannot do digest, admitted by its registered address).
+    ///   - mediaenc: baresip's media encryption (`srtp-mand`); nil: none, plain RTP.
+    convenience init(dialing bridge: SocketAddress, username: String, password: String?, wav: String, seconds: Int,
+                     in parent: String, transport: String = "udp", audioCodecs: String? = nil, mediaenc: String? = "srtp-mand") throws {
+        let account = "<sip:\(username)@\(bridge);transport=\(transport)>" + (password.map { ";auth_pass=\($0)" } ?? "")
+            + ";regint=0" + (mediaenc.map { ";mediaenc=\($0)" } ?? "")
             + (audioCodecs.map { ";audio_codecs=\($0)" } ?? "")
         try self.init(listeningOn: try Self.freePort(), wav: wav, seconds: seconds, directory: parent + "/baresip-\(UUID().uuidString.prefix(8))",
                       account: account, dial: "sip:meeting@\(bridge);transport=\(transport)")
@@ -155,19 +158,29 @@ final class SIPProbe {
     /// bridge retransmits until an ACK that this probe does not send).
     private var lastCSeq: String?
     private var lastInvite: (branch: String, cseq: UInt32, user: String)?
+    /// The SDP its INVITEs offer (``offer``: SDES-SRTP, Opus).
+    var sdp = SIPProbe.offer
+    /// The last request it built (not an ACK), and once sent, resent while ``finalResponse(seconds:)`` waits for its
+    /// answer, at 0.5, 1.5 and 3.5 s, as a UAC over UDP does (RFC 3261 Timer A/E): the bridge answers an address
+    /// without a call with no more bytes than it sent, so a small request's challenge may wait for its resending.
+    private var built: [UInt8]?
+    private var unanswered: [UInt8]?
 
     /// A CANCEL of the last INVITE (its branch and CSeq number, RFC 3261 §9.1).
     func cancel() throws -> [UInt8] {
         let invite = try #require(lastInvite)
         let port = socket.localAddress.port
         lastCSeq = "\(invite.cseq) CANCEL"
-        return Array(("CANCEL sip:meeting@\(bridge) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(port);branch=\(invite.branch);rport\r\n"
+        return remember(("CANCEL sip:meeting@\(bridge) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(port);branch=\(invite.branch);rport\r\n"
             + "Max-Forwards: 70\r\nFrom: <sip:\(invite.user)@127.0.0.1>;tag=probe\(invite.cseq)\r\nTo: <sip:meeting@\(bridge)>\r\n"
-            + "Call-ID: \(callID)\r\nCSeq: \(invite.cseq) CANCEL\r\nContent-Length: 0\r\n\r\n").utf8)
+            + "Call-ID: \(callID)\r\nCSeq: \(invite.cseq) CANCEL\r\nContent-Length: 0\r\n\r\n"))
     }
 
-    /// The SDP its INVITEs carry (``offer`` unless a test sets another).
-    var offerText = SIPProbe.offer
+    private func remember(_ text: String) -> [UInt8] {
+        let bytes = Array(text.utf8)
+        built = bytes
+        return bytes
+    }
 
     init(bridge: SocketAddress) throws {
         self.bridge = bridge
@@ -200,19 +213,22 @@ final class SIPProbe {
             + "Call-ID: \(callID)\r\nCSeq: \(cseq) INVITE\r\nContact: <sip:\(user)@127.0.0.1:\(port)>\r\n"
         if let authorization { text += "Authorization: \(authorization)\r\n" }
         for line in extra { text += line + "\r\n" }
-        let body = offer ? offerText : ""
+        let body = offer ? sdp : ""
         text += (offer ? "Content-Type: application/sdp\r\n" : "") + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
         lastCSeq = "\(cseq) INVITE"
-        return Array(text.utf8)
+        return remember(text)
     }
 
-    func send(_ bytes: [UInt8]) throws { try socket.send(bytes, to: bridge) }
+    func send(_ bytes: [UInt8]) throws {
+        try socket.send(bytes, to: bridge)
+        if bytes == built { unanswered = bytes }
+    }
 
     /// An OPTIONS ping outside any call (a room system's keep-alive).
     func options(user: String) -> [UInt8] {
         let text = String(decoding: invite(user: user), as: UTF8.self).replacingOccurrences(of: "INVITE", with: "OPTIONS")
         lastCSeq = "\(cseq) OPTIONS"
-        return Array(text.utf8)
+        return remember(text)
     }
 
     /// A request in the dialog a 200 made (its To tag, its Contact as Request-URI), as the caller `user`.
@@ -230,7 +246,10 @@ final class SIPProbe {
         for line in extra { text += line + "\r\n" }
         if !body.isEmpty { text += "Content-Type: application/sdp\r\n" }
         text += "Content-Length: \(body.utf8.count)\r\n\r\n" + body
-        if method != "ACK" { lastCSeq = "\(sequence) \(method)" }
+        if method != "ACK" {
+            lastCSeq = "\(sequence) \(method)"
+            return remember(text)
+        }
         return Array(text.utf8)
     }
 
@@ -247,14 +266,21 @@ final class SIPProbe {
 
     /// The next final response (100 Trying skipped), waiting at most `seconds`.
     func finalResponse(seconds: Double = 5) throws -> SIPMessage? {
-        let deadline = Date().addingTimeInterval(seconds)
+        let start = Date()
+        let deadline = start.addingTimeInterval(seconds)
+        var resends = [0.5, 1.5, 3.5]
         while Date() < deadline {
+            if let next = resends.first, Date().timeIntervalSince(start) >= next, let unanswered {
+                resends.removeFirst()
+                try socket.send(unanswered, to: bridge)
+            }
             guard try socket.waitReadable(timeoutMilliseconds: 100) else { continue }
             try socket.receive(into: batch)
             for index in 0..<batch.count {
                 let bytes = Array(UnsafeRawBufferPointer(batch.datagram(index)))
                 if let message = try? SIPMessage.parse(datagram: bytes), let status = message.statusCode, status >= 200,
                    lastCSeq == nil || message.value("CSeq") == lastCSeq {
+                    unanswered = nil
                     return message
                 }
             }

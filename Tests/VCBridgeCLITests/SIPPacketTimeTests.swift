@@ -36,7 +36,7 @@ struct SIPPacketTimeTests {
         let hall = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
         defer { hall.close() }
         let probe = try SIPProbe(bridge: sip)
-        probe.offerText = Self.pcmaOffer(port: hall.localAddress.port)
+        probe.sdp = Self.pcmaOffer(port: hall.localAddress.port)
         let answered = try probe.call(user: "lang-cong", password: password)
         #expect(answered.statusCode == 200, "\(answered.startLine)")
         let answer = String(decoding: answered.body, as: UTF8.self)
@@ -44,7 +44,7 @@ struct SIPPacketTimeTests {
         #expect(answer.contains("a=rtpmap:8 PCMA/8000") && answer.contains("a=ptime:20"), "\(answer)")
         try probe.send(probe.inDialog("ACK", user: "lang-cong", answered: answered, cseq: 2))
         let outbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .outbound,
-                                       keyingMaterial: try SIPNATTests.key(in: probe.offerText))
+                                       keyingMaterial: try SIPNATTests.key(in: probe.sdp))
         let inbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .inbound,
                                       keyingMaterial: try SIPNATTests.key(in: answer))
 
