@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(name: "VoiceCodecsTests", dependencies: ["VoiceCodecs", "AudioSignal"]),
         .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
-        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"], exclude: ["Journals"]),
         .testTarget(name: "SiteDirectoryTests", dependencies: ["SiteDirectory"]),
         .testTarget(name: "JitterBufferTests", dependencies: ["JitterBuffer"]),
         .testTarget(name: "PlayoutTests", dependencies: ["Playout", "AudioSignal", "JitterBuffer"]),

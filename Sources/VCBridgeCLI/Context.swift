@@ -8,6 +8,8 @@ import SiteDirectory
 struct Context {
     let dataDirectory: String
     let settings: Settings
+    /// The settings file over the defaults (`--config`, else `$VCBRIDGE_CONFIG`), if any.
+    let configPath: String?
     let zone: ZoneOffset
     let clock: any Scheduler.Clock
     let directory = SiteDirectory.embedded
@@ -26,7 +28,7 @@ struct Context {
 
     init(_ arguments: Arguments) throws {
         dataDirectory = try arguments.value("--data-dir") ?? Self.defaultDataDirectory()
-        let configPath = try arguments.value("--config") ?? Self.environment["VCBRIDGE_CONFIG"]
+        configPath = try arguments.value("--config") ?? Self.environment["VCBRIDGE_CONFIG"]
         do {
             settings = try Settings.load(overridePath: configPath)
         } catch {
