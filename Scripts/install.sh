@@ -107,6 +107,9 @@ else
     umask 027
     cat > "$conf_dir/.vcbridge.json.new" <<'EOF'
 {
+  "sites": {
+    "directory": "vinhphuc-2024"
+  },
   "bridge": {
     "capacity": 160,
     "listenAddress": "0.0.0.0",

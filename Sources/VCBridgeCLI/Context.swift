@@ -12,7 +12,8 @@ struct Context {
     let configPath: String?
     let zone: ZoneOffset
     let clock: any Scheduler.Clock
-    let directory = SiteDirectory.embedded
+    /// The site directory the settings name (`sites.directory`).
+    let directory: SiteDirectory
 
     static let environment = ProcessInfo.processInfo.environment
 
@@ -33,6 +34,11 @@ struct Context {
             settings = try Settings.load(overridePath: configPath)
         } catch {
             throw CommandFailure(error.description)
+        }
+        do {
+            directory = try SiteDirectory.named(settings.siteDirectory)
+        } catch {
+            throw CommandFailure("sites.directory: \(error.message)")
         }
         if let zoneText = try arguments.value("--zone") {
             do { zone = try ZoneOffset(parsing: zoneText) } catch { throw ValidationError("--zone: \(error)") }

@@ -78,7 +78,8 @@ struct InstallScriptTests {
 
         // Only the keys an operator changes, and every one of them valid for the binary.
         let operatorFile = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
-        #expect(Set(operatorFile.keys) == ["bridge", "quality", "sip", "schedule"])
+        #expect(Set(operatorFile.keys) == ["sites", "bridge", "quality", "sip", "schedule"])
+        #expect((operatorFile["sites"] as? [String: Any])?["directory"] as? String == "vinhphuc-2024", "the directory a province chooses")
         #expect(operatorFile["video"] == nil)
         #expect((operatorFile["bridge"] as? [String: Any])?["listenAddress"] as? String == "0.0.0.0")
         #expect((operatorFile["bridge"] as? [String: Any])?["joinTimeoutMs"] == nil, "a tuning key an operator leaves alone")
