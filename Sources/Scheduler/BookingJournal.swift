@@ -71,6 +71,16 @@ final class BookingJournal {
 
     deinit { close(fd) }
 
+    /// The first 4 KiB of a small file beside the journal (the site-directory marker); nil if it cannot be read.
+    static func readSmallFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+        return n < 0 ? nil : Array(buffer.prefix(n))
+    }
+
     func size() throws(StoreError) -> Int {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw StoreError("cannot stat \(path): \(String(cString: strerror(errno)))") }

@@ -1,3 +1,4 @@
+import FileSync
 import SiteDirectory
 
 /// The journal as a backup takes it: read under a shared lock, so no writer is half-way through a
@@ -71,5 +72,38 @@ extension ScheduleStore {
             result.problems.append(error.message)
         }
         return result
+    }
+}
+
+extension ScheduleStore {
+    /// The file in a data directory naming the site directory its bookings were made with.
+    public static let directoryMarkerName = "site-directory"
+
+    /// Bookings name their sites by official code, and a code can mean another site in another directory
+    /// (08707 is Phường Tích Sơn in 2024, Phường Vĩnh Yên in 2025): a store is read only with the directory it was
+    /// booked with. A store from before the marker existed was booked with the only directory there was, Vinh Phuc
+    /// 2024; a new or empty store takes the directory in force.
+    static func requireDirectory(_ directory: SiteDirectory, of dataDirectory: String, journalSize: Int) throws(StoreError) {
+        guard let identity = directory.identity else { return }
+        let marker = dataDirectory + "/" + directoryMarkerName
+        var recorded: String? = nil
+        if let bytes = BookingJournal.readSmallFile(marker) {
+            recorded = String(decoding: bytes, as: UTF8.self).trimmingCharacters()
+        } else if journalSize > BookingJournal.header.count {
+            recorded = "vinhphuc-2024"
+        }
+        if let recorded {
+            guard recorded == identity else {
+                throw StoreError("\(dataDirectory) holds bookings booked with the site directory \(recorded), but the settings "
+                    + "name \(identity) (sites.directory): their site codes would mean other sites. Keep sites.directory at "
+                    + "\(recorded) for this store, or start the new directory with a new data directory")
+            }
+            if BookingJournal.readSmallFile(marker) != nil { return }
+        }
+        do {
+            try writeAtomically(Array((identity + "\n").utf8), to: marker, mode: 0o644)
+        } catch {
+            throw StoreError(error.message)
+        }
     }
 }

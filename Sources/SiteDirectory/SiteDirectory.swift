@@ -15,6 +15,9 @@ public struct SiteDirectory: Sendable {
     public static let maximumSites = 256
 
     public let sites: [Site]
+    /// Which directory this is, as the settings name it (`vinhphuc-2024`, `phutho-2025`, `file:PATH`); nil for one
+    /// parsed from text directly. A store remembers the identity its bookings were made with.
+    public internal(set) var identity: String? = nil
     private let byID: [String: Int]
     private let byCode: [String: Int]
     private let byNumericCode: [UInt32: Int]
@@ -25,7 +28,9 @@ public struct SiteDirectory: Sendable {
     /// The directory compiled into the binary (Config/sites.tsv).
     public static let embedded: SiteDirectory = {
         do {
-            return try SiteDirectory(tsv: String(decoding: EmbeddedConfig.sitesTSV, as: UTF8.self))
+            var directory = try SiteDirectory(tsv: String(decoding: EmbeddedConfig.sitesTSV, as: UTF8.self))
+            directory.identity = "vinhphuc-2024"
+            return directory
         } catch {
             fatalError("the embedded Config/sites.tsv is invalid: \(error)")
         }
@@ -37,7 +42,9 @@ public struct SiteDirectory: Sendable {
     /// Phú Thọ province from 1 July 2025 (Config/sites-phutho-2025.tsv): 148 units, no district level.
     public static let phuTho2025: SiteDirectory = {
         do {
-            return try SiteDirectory(tsv: String(decoding: EmbeddedConfig.phuTho2025SitesTSV, as: UTF8.self))
+            var directory = try SiteDirectory(tsv: String(decoding: EmbeddedConfig.phuTho2025SitesTSV, as: UTF8.self))
+            directory.identity = "phutho-2025"
+            return directory
         } catch {
             fatalError("the embedded Config/sites-phutho-2025.tsv is invalid: \(error)")
         }
@@ -54,7 +61,13 @@ public struct SiteDirectory: Sendable {
                 throw DirectoryError("site directory '\(name)' is neither a shipped directory (\(shippedNames.joined(separator: ", "))) nor a readable file")
             }
             guard let text = String(data: bytes, encoding: .utf8) else { throw DirectoryError("\(name): not UTF-8 text") }
-            do { return try SiteDirectory(tsv: text) } catch { throw DirectoryError("\(name): \(error.message)") }
+            do {
+                var directory = try SiteDirectory(tsv: text)
+                directory.identity = "file:" + name
+                return directory
+            } catch {
+                throw DirectoryError("\(name): \(error.message)")
+            }
         }
     }
 

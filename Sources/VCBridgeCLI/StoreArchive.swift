@@ -19,7 +19,7 @@ struct StoreArchive: Equatable {
     }
 
     /// The files of the data directory a backup carries besides the journal and keys.
-    static let dataFiles = ["https-certificate.pem", "https-key.pem"]
+    static let dataFiles = ["https-certificate.pem", "https-key.pem", "site-directory"]
     /// A part may be as large as the journal may grow (100,000 bookings are ~40 MB).
     static let maximumPartBytes = 1 << 30
 
@@ -49,6 +49,17 @@ struct StoreArchive: Equatable {
             }
             defer { offset = end + 1 }
             return String(decoding: bytes[offset..<end], as: UTF8.self)
+        }
+        guard bytes.starts(with: Array((Self.magic + "\n").utf8)) else { throw bad("it does not start with '\(Self.magic)'") }
+        // The digest first: a file cut short or changed anywhere is refused as a whole, before any part is read.
+        let endLength = 4 + 64 + 1
+        guard bytes.count >= endLength, bytes[bytes.count - endLength..<bytes.count - endLength + 4].elementsEqual(Array("end ".utf8)),
+              bytes.last == UInt8(ascii: "\n")
+        else { throw bad("it has no end line (the file was cut short)") }
+        let stated = String(decoding: bytes[(bytes.count - 65)..<(bytes.count - 1)], as: UTF8.self)
+        let digest = try MessageDigest.sha256(Array(bytes[..<(bytes.count - endLength)]))
+        guard stated == digest.map({ ($0 < 16 ? "0" : "") + String($0, radix: 16) }).joined() else {
+            throw bad("its SHA-256 does not match (the file was cut short or changed)")
         }
         guard try line() == Self.magic else { throw bad("it does not start with '\(Self.magic)'") }
         let createdLine = try line()

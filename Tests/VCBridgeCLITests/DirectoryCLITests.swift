@@ -58,3 +58,27 @@ struct DirectoryCLITests {
         #expect(missing.status == 1 && missing.stderr.contains("/nonexistent/sites.tsv"), "\(missing.stderr)")
     }
 }
+
+/// A store remembers the site directory its bookings were made with: their site codes mean other sites in another one.
+@Suite("a store and its site directory")
+struct StoreDirectoryTests {
+    @Test func aStoreBookedWithOneDirectoryIsRefusedUnderAnotherNamingBoth() throws {
+        let data = DirectoryCLITests.dataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let base = ["VCBRIDGE_DATA_DIR": data, "VCBRIDGE_NOW": "2026-11-30 07:00"]
+        let booked = try VCBridgeProcess.run(["meeting", "book", "--title", "Giao ban", "--host", "vinh-yen", "--scope", "tich-son",
+                                              "--start", "2026-12-01 08:00", "--duration", "1h"], environment: base)
+        try #require(booked.status == 0, "\(booked.stderr)")
+        let config = data + "/phutho.json"
+        try #"{"sites": {"directory": "phutho-2025"}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let journal = FileManager.default.contents(atPath: data + "/bookings.journal")
+        // 08707 is Phường Tích Sơn in 2024 and Phường Vĩnh Yên in 2025: read under 2025, the booking would change its sites.
+        let refused = try VCBridgeProcess.run(["meeting", "list"], environment: base.merging(["VCBRIDGE_CONFIG": config]) { _, b in b })
+        #expect(refused.status == 74, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("booked with the site directory vinhphuc-2024") && refused.stderr.contains("phutho-2025"), "\(refused.stderr)")
+        #expect(FileManager.default.contents(atPath: data + "/bookings.journal") == journal)
+        // Under its own directory it is read as before.
+        let listed = try VCBridgeProcess.run(["meeting", "list"], environment: base)
+        #expect(listed.status == 0 && listed.stdout.contains("Giao ban"), "\(listed.stderr)")
+    }
+}
