@@ -51,6 +51,8 @@ extension ScheduleStore {
             }
             try journal.withSharedLock { () throws(StoreError) in
                 let bytes = try journal.read(from: 0)
+                // Read under another directory, the records' site codes would be checked against the wrong sites.
+                try requireDirectory(directory, of: dataDirectory, journalSize: bytes.count, recording: false)
                 var schedule = Schedule(directory: directory)
                 var scan = BookingJournal.Scan(end: 0)
                 result.records = try schedule.ingest(bytes, base: 0, source: path) { (bytes, base, body) throws(StoreError) in
@@ -83,7 +85,9 @@ extension ScheduleStore {
     /// (08707 is Phường Tích Sơn in 2024, Phường Vĩnh Yên in 2025): a store is read only with the directory it was
     /// booked with. A store from before the marker existed was booked with the only directory there was, Vinh Phuc
     /// 2024; a new or empty store takes the directory in force.
-    static func requireDirectory(_ directory: SiteDirectory, of dataDirectory: String, journalSize: Int) throws(StoreError) {
+    /// - Parameter recording: write the marker when the store has none (never for a check, which changes nothing).
+    static func requireDirectory(_ directory: SiteDirectory, of dataDirectory: String, journalSize: Int,
+                                 recording: Bool = true) throws(StoreError) {
         guard let identity = directory.identity else { return }
         let marker = dataDirectory + "/" + directoryMarkerName
         var recorded: String? = nil
@@ -100,6 +104,7 @@ extension ScheduleStore {
             }
             if BookingJournal.readSmallFile(marker) != nil { return }
         }
+        guard recording else { return }
         do {
             try writeAtomically(Array((identity + "\n").utf8), to: marker, mode: 0o644)
         } catch {

@@ -77,6 +77,9 @@ struct StoreDirectoryTests {
         #expect(refused.status == 74, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stderr.contains("booked with the site directory vinhphuc-2024") && refused.stderr.contains("phutho-2025"), "\(refused.stderr)")
         #expect(FileManager.default.contents(atPath: data + "/bookings.journal") == journal)
+        let checked = try VCBridgeProcess.run(["store", "check"], environment: base.merging(["VCBRIDGE_CONFIG": config]) { _, b in b })
+        #expect(checked.status == 1 && checked.stdout.contains("problem: ") && checked.stdout.contains("site directory vinhphuc-2024"),
+                "\(checked.stdout)\(checked.stderr)")
         // Under its own directory it is read as before.
         let listed = try VCBridgeProcess.run(["meeting", "list"], environment: base)
         #expect(listed.status == 0 && listed.stdout.contains("Giao ban"), "\(listed.stderr)")
