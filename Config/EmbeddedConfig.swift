@@ -5,6 +5,8 @@
 public enum EmbeddedConfig {
     /// Config/sites.tsv: the 147-site directory.
     public static var sitesTSV: [UInt8] { PackageResources.sites_tsv }
+    /// Config/sites-phutho-2025.tsv: Phú Thọ province from 1 July 2025 (148 units, no district level).
+    public static var phuTho2025SitesTSV: [UInt8] { PackageResources.sites_phutho_2025_tsv }
     /// Config/vcbridge.json: default bridge and schedule settings.
     public static var settingsJSON: [UInt8] { PackageResources.vcbridge_json }
 }

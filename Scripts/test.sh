@@ -8,7 +8,9 @@ source Scripts/setup.sh
 # (s_client) as the peer. The join page's tests drive Debian's Chromium headless (Scripts/clients/chromium_site.py,
 # standard-library Python over the DevTools pipe); DejaVu has the Vietnamese letters for its screenshots. baresip
 # (baresip-core: SIP, SDES-SRTP, Opus, aufile, sndfile) calls the bridge as a hall's room system in the SIP tests.
-vcb_apt_install ffmpeg strace openssl python3-venv chromium fonts-dejavu-core baresip-core
+# The service test (InstallScriptTests) runs install.sh's unit through systemd-analyze verify/security (package systemd,
+# already there on a Debian machine booted with it) and its ExecStart under unshare/setpriv (util-linux, always there).
+vcb_apt_install ffmpeg strace openssl python3-venv chromium fonts-dejavu-core baresip-core systemd
 # aiortc (PyPI), a real WebRTC client, joins the bridge as a site in the WebRTC tests.
 vcb_aiortc
 swift build --build-tests

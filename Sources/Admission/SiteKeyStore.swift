@@ -131,7 +131,7 @@ public struct SiteKeyStore: Sendable {
 
     /// Creates the keys directory owner-only, or makes it so. A new directory's entry is synced in
     /// the data directory, and the data directory's in its parent (it may be new too).
-    private func ensureDirectory() throws(KeyStoreError) {
+    func ensureDirectory() throws(KeyStoreError) {
         if mkdir(directory, 0o700) == 0 {
             let dataDirectory = String(directory.dropLast("/keys".count))
             try KeyFile.syncDirectory(containing: directory)

@@ -51,7 +51,8 @@ public final class BridgeServer: @unchecked Sendable {
     }
 
     let options: Options
-    let directory = SiteDirectory.embedded
+    /// The site directory the settings name (`sites.directory`).
+    let directory: SiteDirectory
     let keys: SiteKeyStore
     let mailbox = MediaMailbox()
     let sessions: SessionTable
@@ -75,6 +76,7 @@ public final class BridgeServer: @unchecked Sendable {
 
     public init(options: Options) throws {
         self.options = options
+        directory = try SiteDirectory.named(options.settings.siteDirectory)
         keys = SiteKeyStore(dataDirectory: options.dataDirectory)
         let rules = ScheduleRules(capacity: options.settings.bridgeCapacity, setupSeconds: options.settings.setupSeconds,
                                   maxOccurrences: options.settings.maxOccurrences)

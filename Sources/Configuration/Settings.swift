@@ -11,6 +11,9 @@ public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible 
 
 /// The settings in force: the embedded Config/vcbridge.json, with an override file's keys on top.
 public struct Settings: Sendable, Equatable {
+    /// The site directory (`sites.directory`): a shipped one by name (`vinhphuc-2024`, the default; `phutho-2025`)
+    /// or the path of a directory file.
+    public var siteDirectory: String
     /// Sites connected at once across all meetings (a cascade link counts as one).
     public var bridgeCapacity: Int
     /// The setup window before each meeting in which technicians test the links, in seconds.
@@ -136,6 +139,7 @@ public struct Settings: Sendable, Equatable {
         "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort", "dialOut", "dialOutRingSeconds", "cascadeCredentials",
                 "sites", "keysRequireTLS"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
+        "sites": ["directory"],
         "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
                     "httpAddress", "httpPort", "httpTLS", "tlsCertificateFile", "tlsPrivateKeyFile"],
         "video": ["senders", "maxKilobitsPerSecond", "maxPacketsPerSecond", "maxPacketBytes", "keyframeRequestIntervalMs",
@@ -177,6 +181,8 @@ public struct Settings: Sendable, Equatable {
             return raw.intValue
         }
 
+        siteDirectory = try value("sites", "directory", as: String.self)
+        guard !siteDirectory.isEmpty else { throw SettingsError("\(origin): 'sites.directory' is empty; give vinhphuc-2024, phutho-2025 or a file's path") }
         bridgeCapacity = try integer("bridge", "capacity", in: 1...10_000)
         listenAddress = try value("bridge", "listenAddress", as: String.self)
         signalingPort = try integer("bridge", "signalingPort", in: 0...65535)

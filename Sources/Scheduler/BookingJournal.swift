@@ -20,7 +20,10 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 /// nothing after it does: it is ignored on read and cut off by the next writer. A record that does
 /// not check with complete records after it is damage: reported with its offset, never cut off.
 final class BookingJournal {
-    static let header: [UInt8] = Array("VCBRIDGE-BOOKINGS 1\n".utf8)
+    /// The journal format this version writes. The header names the format a journal was written in
+    /// (`VCBRIDGE-BOOKINGS <format>\n`); every format up to this one is read, a later one is refused by name.
+    static let format = 1
+    static let header: [UInt8] = Array("VCBRIDGE-BOOKINGS \(format)\n".utf8)
     static let maxRecordLength = 16 << 20
 
     let path: String
@@ -54,7 +57,29 @@ final class BookingJournal {
         }
     }
 
+    /// Opens an existing journal for reading only (backups, checks): nothing is created, written or
+    /// repaired. Nil when there is no journal at `path`.
+    init?(readingOnly path: String) throws(StoreError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else {
+            if errno == ENOENT { return nil }
+            throw StoreError("cannot open the booking store \(path): \(String(cString: strerror(errno)))")
+        }
+        self.path = path
+        self.fd = fd
+    }
+
     deinit { close(fd) }
+
+    /// The first 4 KiB of a small file beside the journal (the site-directory marker); nil if it cannot be read.
+    static func readSmallFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+        return n < 0 ? nil : Array(buffer.prefix(n))
+    }
 
     func size() throws(StoreError) -> Int {
         var st = stat()
@@ -64,7 +89,17 @@ final class BookingJournal {
 
     /// Runs `body` holding the journal's exclusive lock (waits for other writers).
     func withExclusiveLock<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        while flock(fd, LOCK_EX) != 0 {
+        try withLock(LOCK_EX, body)
+    }
+
+    /// Runs `body` holding a shared lock: no writer appends meanwhile (a backup's copy is what the
+    /// journal held between two writes), other readers may read.
+    func withSharedLock<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        try withLock(LOCK_SH, body)
+    }
+
+    private func withLock<T>(_ operation: Int32, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        while flock(fd, operation) != 0 {
             if errno != EINTR { throw StoreError("cannot lock \(path): \(String(cString: strerror(errno)))") }
         }
         defer { flock(fd, LOCK_UN) }
@@ -136,13 +171,7 @@ final class BookingJournal {
         _ raw: UnsafeRawBufferPointer, base: Int, _ body: (Int, UInt8, Range<Int>) throws(StoreError) -> Void
     ) throws(StoreError) -> Scan {
         var offset = 0
-        if base == 0 {
-            let h = Self.header
-            guard raw.count >= h.count, raw[0..<h.count].elementsEqual(h) else {
-                throw StoreError("\(path) is not a vcbridge booking store (its header is wrong)")
-            }
-            offset = h.count
-        }
+        if base == 0 { offset = try Self.headerLength(raw, path: path) }
         var scan = Scan(end: base + offset)
         while offset < raw.count {
             switch Self.frame(raw, at: offset) {
@@ -163,6 +192,27 @@ final class BookingJournal {
             }
         }
         return scan
+    }
+
+    /// The length of the header at the start of `raw`, after checking that it names a format this
+    /// version reads (format 1: the records described above).
+    static func headerLength(_ raw: UnsafeRawBufferPointer, path: String) throws(StoreError) -> Int {
+        let prefix = Array("VCBRIDGE-BOOKINGS ".utf8)
+        let end = raw.prefix(32).firstIndex(of: UInt8(ascii: "\n"))
+        guard raw.count > prefix.count, raw[0..<prefix.count].elementsEqual(prefix), let end else {
+            throw StoreError("\(path) is not a vcbridge booking store (its header is wrong)")
+        }
+        let digits = raw[prefix.count..<end]
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let version = Int(String(decoding: digits, as: UTF8.self)), version >= 1
+        else {
+            throw StoreError("\(path) is not a vcbridge booking store (its header is wrong)")
+        }
+        guard version <= format else {
+            throw StoreError("\(path) was written by a newer vcbridge in journal format \(version); this vcbridge "
+                + "reads formats 1 to \(format): install the newer vcbridge (or restore a backup made by this one)")
+        }
+        return end + 1
     }
 
     private enum Frame {

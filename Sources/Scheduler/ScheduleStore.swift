@@ -122,6 +122,7 @@ public final class ScheduleStore {
             throw StoreError("cannot create the data directory \(dataDirectory): \(String(cString: strerror(errno)))")
         }
         journal = try BookingJournal(path: dataDirectory + "/" + Self.journalName)
+        try Self.requireDirectory(directory, of: dataDirectory, journalSize: try journal.size())
         repair = journal.headerRepair
         schedule = Schedule(directory: directory)
         self.rules = rules

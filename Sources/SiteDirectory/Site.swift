@@ -42,4 +42,13 @@ public struct Site: Hashable, Sendable {
     public let parentIndex: Int?
     /// The official code as a number, as stored in booking records ("TW" is 0).
     public let numericCode: UInt32
+    /// The units of an earlier directory this one takes over (a directory file's `covers` column), for
+    /// `vcbridge sites --diff`; empty when the file names none.
+    public var covers: [Coverage] = []
+
+    /// One earlier unit a site takes over, wholly or in part.
+    public struct Coverage: Hashable, Sendable {
+        public let code: String
+        public let partial: Bool
+    }
 }

@@ -1,4 +1,5 @@
 import EmbeddedConfig
+import Foundation
 
 /// Why a site directory file or a site reference was rejected.
 public struct DirectoryError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -7,11 +8,16 @@ public struct DirectoryError: Error, Hashable, Sendable, CustomStringConvertible
     public var description: String { message }
 }
 
-/// The sites of the network as a tree: central → province → districts → communes.
+/// The sites of the network as a tree from a directory file: central → province → districts → communes, or
+/// fewer levels (a province and its communes; central, province and communes), each site's parent of a higher
+/// level. Levels decide priority (a higher level outranks a lower) and cascade follows the parents.
 public struct SiteDirectory: Sendable {
     public static let maximumSites = 256
 
     public let sites: [Site]
+    /// Which directory this is, as the settings name it (`vinhphuc-2024`, `phutho-2025`, `file:PATH`); nil for one
+    /// parsed from text directly. A store remembers the identity its bookings were made with.
+    public internal(set) var identity: String? = nil
     private let byID: [String: Int]
     private let byCode: [String: Int]
     private let byNumericCode: [UInt32: Int]
@@ -22,14 +28,53 @@ public struct SiteDirectory: Sendable {
     /// The directory compiled into the binary (Config/sites.tsv).
     public static let embedded: SiteDirectory = {
         do {
-            return try SiteDirectory(tsv: String(decoding: EmbeddedConfig.sitesTSV, as: UTF8.self))
+            var directory = try SiteDirectory(tsv: String(decoding: EmbeddedConfig.sitesTSV, as: UTF8.self))
+            directory.identity = "vinhphuc-2024"
+            return directory
         } catch {
             fatalError("the embedded Config/sites.tsv is invalid: \(error)")
         }
     }()
 
-    /// Parses a directory in the Config/sites.tsv format (`id code level type parent name`,
-    /// tab-separated, `#` comments, one header line).
+    /// The directories shipped in the binary, by the name the settings' `sites.directory` gives.
+    public static let shippedNames = ["vinhphuc-2024", "phutho-2025"]
+
+    /// Phú Thọ province from 1 July 2025 (Config/sites-phutho-2025.tsv): 148 units, no district level.
+    public static let phuTho2025: SiteDirectory = {
+        do {
+            var directory = try SiteDirectory(tsv: String(decoding: EmbeddedConfig.phuTho2025SitesTSV, as: UTF8.self))
+            directory.identity = "phutho-2025"
+            return directory
+        } catch {
+            fatalError("the embedded Config/sites-phutho-2025.tsv is invalid: \(error)")
+        }
+    }()
+
+    /// A shipped directory by name (`vinhphuc-2024`, the default, or `phutho-2025`), else the directory file at that path.
+    /// - Throws: ``DirectoryError`` naming the file and line at fault, or the name that is neither.
+    public static func named(_ name: String) throws(DirectoryError) -> SiteDirectory {
+        switch name {
+        case "vinhphuc-2024": return embedded
+        case "phutho-2025": return phuTho2025
+        default:
+            guard name.contains("/"), let bytes = FileManager.default.contents(atPath: name) else {
+                throw DirectoryError("site directory '\(name)' is neither a shipped directory (\(shippedNames.joined(separator: ", "))) nor a readable file")
+            }
+            guard let text = String(data: bytes, encoding: .utf8) else { throw DirectoryError("\(name): not UTF-8 text") }
+            do {
+                var directory = try SiteDirectory(tsv: text)
+                directory.identity = "file:" + name
+                return directory
+            } catch {
+                throw DirectoryError("\(name): \(error.message)")
+            }
+        }
+    }
+
+    /// Parses a directory in the Config/sites.tsv format (`id code level type parent name`, and optionally
+    /// `covers`: the codes of an earlier directory's units a site takes over, comma-separated, `/partial` when
+    /// only part; tab-separated, `#` comments, one header line). The first site is the top (no parent); every
+    /// other names a parent listed before it, of a higher level.
     /// - Throws: ``DirectoryError`` naming the line and what is wrong.
     public init(tsv: String) throws(DirectoryError) {
         var sites: [Site] = []
@@ -37,20 +82,24 @@ public struct SiteDirectory: Sendable {
         var byCode: [String: Int] = [:]
         var byNumericCode: [UInt32: Int] = [:]
         var sawHeader = false
+        var hasCovers = false
         for (offset, rawLine) in tsv.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             let number = offset + 1
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             if !sawHeader {
-                guard fields == ["id", "code", "level", "type", "parent", "name"] else {
-                    throw DirectoryError("sites line \(number): expected the header 'id code level type parent name'")
+                let base = ["id", "code", "level", "type", "parent", "name"]
+                guard fields == base || fields == base + ["covers"] else {
+                    throw DirectoryError("sites line \(number): expected the header 'id code level type parent name' (and optionally 'covers')")
                 }
+                hasCovers = fields.count == 7
                 sawHeader = true
                 continue
             }
-            guard fields.count == 6 else {
-                throw DirectoryError("sites line \(number): expected 6 tab-separated fields, found \(fields.count)")
+            let expected = hasCovers ? 7 : 6
+            guard fields.count == expected else {
+                throw DirectoryError("sites line \(number): expected \(expected) tab-separated fields, found \(fields.count)")
             }
             let (id, code, levelName, type, parent, name) = (fields[0], fields[1], fields[2], fields[3], fields[4], fields[5])
             guard !id.isEmpty, id.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
@@ -70,30 +119,43 @@ public struct SiteDirectory: Sendable {
                 throw DirectoryError("sites line \(number): code '\(code)' must be a positive number or TW")
             }
             var parentIndex: Int? = nil
-            if level == .central {
-                guard parent.isEmpty else { throw DirectoryError("sites line \(number): the central level has no parent") }
+            if sites.isEmpty {
+                guard parent.isEmpty else { throw DirectoryError("sites line \(number): the first site is the top: it has no parent") }
+                guard level < .commune else {
+                    throw DirectoryError("sites: the first site, \(id), is a commune; the top of a directory is the central, province or district level")
+                }
             } else {
+                guard !parent.isEmpty else { throw DirectoryError("sites line \(number): only the first site has no parent (\(id) names none)") }
                 guard let p = byID[parent] else {
                     throw DirectoryError("sites line \(number): parent '\(parent)' must be listed before '\(id)'")
                 }
-                guard sites[p].level.rawValue == level.rawValue - 1 else {
-                    throw DirectoryError("sites line \(number): a \(level) must have a \(SiteLevel(rawValue: level.rawValue - 1)!) parent")
+                guard sites[p].level < level else {
+                    throw DirectoryError("sites line \(number): a \(level) must have a parent of a higher level; \(parent) is a \(sites[p].level)")
                 }
                 parentIndex = p
+            }
+            var covers: [Site.Coverage] = []
+            if hasCovers, !fields[6].isEmpty {
+                for entry in fields[6].split(separator: ",", omittingEmptySubsequences: false) {
+                    let parts = entry.split(separator: "/", omittingEmptySubsequences: false)
+                    guard let first = parts.first, !first.isEmpty, first.allSatisfy(\.isNumber), first.count <= 10,
+                          parts.count == 1 || (parts.count == 2 && parts[1] == "partial") else {
+                        throw DirectoryError("sites line \(number): covers '\(entry)': each entry is an official code, optionally with /partial")
+                    }
+                    covers.append(Site.Coverage(code: String(first), partial: parts.count == 2))
+                }
             }
             guard sites.count < Self.maximumSites else {
                 throw DirectoryError("sites line \(number): more than \(Self.maximumSites) sites")
             }
             let site = Site(index: sites.count, id: id, code: code, level: level, type: type, name: name,
-                            parentIndex: parentIndex, numericCode: numeric)
+                            parentIndex: parentIndex, numericCode: numeric, covers: covers)
             byID[id] = site.index
             byCode[code] = site.index
             byNumericCode[numeric] = site.index
             sites.append(site)
         }
-        guard sites.first?.level == .central, sites.filter({ $0.level == .central }).count == 1 else {
-            throw DirectoryError("sites: the directory must start with exactly one central site")
-        }
+        guard !sites.isEmpty else { throw DirectoryError("sites: the directory names no site") }
         var children = [[Int]](repeating: [], count: sites.count)
         for site in sites { if let p = site.parentIndex { children[p].append(site.index) } }
         self.sites = sites
@@ -105,6 +167,7 @@ public struct SiteDirectory: Sendable {
     }
 
     public var count: Int { sites.count }
+    /// The top of the tree: the central level, or the highest level the file names.
     public var central: Site { sites[0] }
     public subscript(index: Int) -> Site { sites[index] }
 

@@ -8,9 +8,12 @@ import SiteDirectory
 struct Context {
     let dataDirectory: String
     let settings: Settings
+    /// The settings file over the defaults (`--config`, else `$VCBRIDGE_CONFIG`), if any.
+    let configPath: String?
     let zone: ZoneOffset
     let clock: any Scheduler.Clock
-    let directory = SiteDirectory.embedded
+    /// The site directory the settings name (`sites.directory`).
+    let directory: SiteDirectory
 
     static let environment = ProcessInfo.processInfo.environment
 
@@ -26,11 +29,16 @@ struct Context {
 
     init(_ arguments: Arguments) throws {
         dataDirectory = try arguments.value("--data-dir") ?? Self.defaultDataDirectory()
-        let configPath = try arguments.value("--config") ?? Self.environment["VCBRIDGE_CONFIG"]
+        configPath = try arguments.value("--config") ?? Self.environment["VCBRIDGE_CONFIG"]
         do {
             settings = try Settings.load(overridePath: configPath)
         } catch {
             throw CommandFailure(error.description)
+        }
+        do {
+            directory = try SiteDirectory.named(settings.siteDirectory)
+        } catch {
+            throw CommandFailure("sites.directory: \(error.message)")
         }
         if let zoneText = try arguments.value("--zone") {
             do { zone = try ZoneOffset(parsing: zoneText) } catch { throw ValidationError("--zone: \(error)") }

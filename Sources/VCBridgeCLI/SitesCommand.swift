@@ -4,15 +4,20 @@ import SiteDirectory
 /// `vcbridge sites`: the site directory as a tree, one subtree, or a search.
 struct SitesCommand: Command {
     static let name = "sites"
-    static let abstract = "Show the 147 sites as a tree, one district's subtree, or search them (with or without diacritics)."
-    static let usage = "vcbridge sites [SITE] [--search TEXT] [--json]"
+    static let abstract = "Show the sites as a tree, one subtree, or search them (with or without diacritics); --diff: which old sites each unit of a new directory covers."
+    static let usage = "vcbridge sites [SITE] [--search TEXT] [--json]\n       vcbridge sites --diff OLD NEW [--json]   (OLD, NEW: vinhphuc-2024, phutho-2025 or a directory file)"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
-        self.arguments = try Arguments(arguments, options: ["--search"], flags: ["--json"], positionals: 1)
+        self.arguments = try Arguments(arguments, options: ["--search", "--diff"], flags: ["--json"], positionals: 1)
         if self.arguments.positionals.first != nil, try self.arguments.value("--search") != nil {
             throw ValidationError("give a SITE or --search, not both")
+        }
+        if try self.arguments.value("--diff") != nil {
+            guard self.arguments.positionals.count == 1, try self.arguments.value("--search") == nil else {
+                throw ValidationError("--diff takes two directories: --diff OLD NEW")
+            }
         }
     }
 
@@ -24,6 +29,9 @@ struct SitesCommand: Command {
     }
 
     func run() throws {
+        if let old = try arguments.value("--diff") {
+            return try DirectoryDiff(old: old, new: arguments.positionals[0]).print(json: arguments.flag("--json"))
+        }
         let context = try Context(arguments)
         let directory = context.directory
         var sites: [Site]

@@ -12,6 +12,7 @@ public enum VCBridgeCLI {
             StatusCommand.self,
             QualityCommand.self,
             SiteCommand.self,
+            StoreCommand.self,
             EndpointCommand.self,
             RelayCommand.self,
             LoadTestCommand.self,

@@ -45,7 +45,7 @@ struct SettingsTests {
         (#"{"bridge": {"capacty": 10}}"#, "unknown key 'bridge.capacty' (known: capacity, consentSeconds, joinTimeoutMs, listenAddress, lostAfterSeconds, maxPendingJoins, maxPendingJoinsPerAddress, mediaPort, signalingPort, talkers, timeStretch)"),
         (#"{"bridge": {"talkers": 0}}"#, "'bridge.talkers' must be a whole number from 1 to 8"),
         (#"{"bridge": {"timeStretch": "yes"}}"#, "'bridge.timeStretch' is missing or of the wrong type"),
-        (#"{"media": {}}"#, "unknown section 'media' (known: bridge, quality, schedule, sip, video)"),
+        (#"{"media": {}}"#, "unknown section 'media' (known: bridge, quality, schedule, sip, sites, video)"),
         (#"{"sip": {"digestAlgorithms": ["SHA-1"]}}"#, "'sip.digestAlgorithms' must list \"SHA-256\" and/or \"MD5\", each once, in the order offered"),
         (#"{"sip": {"digestAlgorithms": []}}"#, "'sip.digestAlgorithms' must list"),
         (#"{"sip": {"port": 70000}}"#, "'sip.port' must be a whole number from 0 to 65535"),

@@ -72,13 +72,14 @@ struct SiteDirectoryTests {
     @Test("a bad directory file names the line and the fault", arguments: [
         ("id\tcode\tlevel\ttype\tparent\tname\ncentral\tTW\tcentral\tx\t\tTrung ương\nbad id\t1\tprovince\tx\tcentral\tX\n",
          "sites line 3: id 'bad id' must be lower-case ASCII letters, digits and '-'"),
-        ("id\tcode\n", "sites line 1: expected the header 'id code level type parent name'"),
+        ("id\tcode\n", "sites line 1: expected the header 'id code level type parent name' (and optionally 'covers')"),
         ("id\tcode\tlevel\ttype\tparent\tname\ncentral\tTW\tcentral\tx\t\tT\np\t26\tprovince\tx\tnobody\tP\n",
          "sites line 3: parent 'nobody' must be listed before 'p'"),
         ("id\tcode\tlevel\ttype\tparent\tname\ncentral\tTW\tcentral\tx\t\tT\np\t26\tcounty\tx\tcentral\tP\n",
          "sites line 3: unknown level 'county'"),
-        ("id\tcode\tlevel\ttype\tparent\tname\ncentral\tTW\tcentral\tx\t\tT\nc\t08740\tcommune\tx\tcentral\tC\n",
-         "sites line 3: a commune must have a district parent"),
+        // A level may be skipped (communes under the province, as in Phú Thọ from 2025), never reversed.
+        ("id\tcode\tlevel\ttype\tparent\tname\ncentral\tTW\tcentral\tx\t\tT\nc\t08740\tcommune\tx\tcentral\tC\nd\t250\tdistrict\tx\tc\tD\n",
+         "sites line 4: a district must have a parent of a higher level; c is a commune"),
         ("id\tcode\tlevel\ttype\tparent\tname\ncentral\tTW\tcentral\tx\t\tT\np\tTW\tprovince\tx\tcentral\tP\n",
          "sites line 3: duplicate code 'TW'"),
     ])
