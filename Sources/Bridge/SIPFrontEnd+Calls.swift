@@ -7,6 +7,7 @@ import SRTP
 import Scheduler
 import SiteDirectory
 import Transport
+import VideoFormats
 
 /// One SIP call from a room system: its dialog, the session it holds in the session table, what was agreed.
 struct SIPCall {
@@ -99,7 +100,8 @@ extension SIPFrontEnd {
         var answer: SIPAnswer? = nil
         do {
             parameters = try SIPBridgeParameters(
-                address: local.host, audioPort: bridge.mediaAddress.port, audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
+                address: local.host, audioPort: bridge.mediaAddress.port, videoPort: bridge.mediaAddress.port,
+                audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
                 videoKey: try SDESKey(keySalt: try SecureRandom.bytes(30)), sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
             if !request.body.isEmpty {
                 answer = try SIPAnswerer.answer(to: try SessionDescription(parsing: request.body), bridge: parameters,
@@ -145,7 +147,7 @@ extension SIPFrontEnd {
             bridge.sessions.end(site: site.index, session: session, reason: "sip-dialog-failed", notify: false)
             return respond(request, 400, reason: "Bad Request (no Contact or From tag)", to: transaction, peer: peer, now: now)
         }
-        let offer = answer == nil ? SIPOfferer.offer(bridge: parameters, policy: SIPMediaPolicy(), video: []) : nil
+        let offer = answer == nil ? SIPOfferer.offer(bridge: parameters, policy: SIPMediaPolicy()) : nil
         ok.add("Contact", "<sip:vcbridge@\(local.host.contains(":") ? "[\(local.host)]" : local.host):\(local.port);transport=\(peer.transport.rawValue.lowercased())>")
         for header in capabilities + timerHeaders { ok.add(header.name, header.value) }
         ok.add("Content-Type", "application/sdp")
@@ -166,12 +168,14 @@ extension SIPFrontEnd {
         deliver(table.respond(ok, to: transaction, now: now), now: now)
     }
 
-    /// Why an agreement cannot be mixed, or nil: Opus, G.722, PCMA or PCMU with SRTP AES_CM_128_HMAC_SHA1_80, one payload type both ways.
+    /// Why an agreement cannot be used, or nil: Opus, G.722, PCMA or PCMU (and video) with SRTP
+    /// AES_CM_128_HMAC_SHA1_80. Payload types may differ per direction: the bridge sends with the far end's numbers
+    /// and accepts its own (RFC 3264 §5.1, §6.1).
     static func unusable(_ negotiation: SIPNegotiation) -> String? {
         let audio = negotiation.audio
         guard audio.media.srtp?.suite == .aesCM128HMACSHA1_80 else { return "SRTP AES_CM_128_HMAC_SHA1_80 is required" }
-        guard audio.payloadType == audio.receivePayloadType else {
-            return "Opus must keep payload type \(audio.receivePayloadType) both ways (answered \(audio.payloadType))"
+        if let video = negotiation.video, video.media.srtp?.suite != .aesCM128HMACSHA1_80 {
+            return "SRTP AES_CM_128_HMAC_SHA1_80 is required on video"
         }
         return nil
     }
@@ -291,7 +295,7 @@ extension SIPFrontEnd {
         case "OPTIONS":
             respond(request, 200, to: transaction, peer: peer, headers: capabilities, now: now)
         case "INFO":
-            respond(request, 200, to: transaction, peer: peer, now: now)  // picture_fast_update: no video on SIP calls yet
+            info(request, call: call, from: peer, transaction: transaction, now: now)
         default:
             respond(request, 405, to: transaction, peer: peer, headers: [SIPHeader("Allow", Self.allow)], now: now)
         }
@@ -325,7 +329,7 @@ extension SIPFrontEnd {
                 call.negotiation = answer.negotiation
                 call.pendingOffer = nil
                 call.answer = Array(answer.text.utf8)
-                if !changes.intersection([.remoteAddress, .remoteKey, .audioCodec]).isEmpty {
+                if !changes.intersection([.remoteAddress, .remoteKey, .audioCodec, .videoCodec]).isEmpty {
                     startMedia(call)
                     Log.info("sip-renegotiated", ["site": call.session.site.id,
                                                   "media": "\(answer.negotiation.audio.media.remote.address):\(answer.negotiation.audio.media.remote.rtpPort)"])
@@ -350,6 +354,7 @@ extension SIPFrontEnd {
               let meeting = bridge.store.withLock({ $0.schedule.meeting(call.session.meeting) }) else { return }
         let ssrcs = call.session.ssrcs
         let site = call.session.site
+        let video = Self.videoSetup(call.negotiation?.video)
         bridge.mailbox.post(.add(SessionSetup(
             site: site.index, siteID: site.id, meeting: meeting.id, endpointSSRC: ssrcs.siteAudio, bridgeSSRC: ssrcs.bridgeAudio,
             videoSSRC: ssrcs.siteVideo, presenterSSRC: ssrcs.presenter, speakerSSRC: ssrcs.speaker, host: meeting.host,
@@ -357,8 +362,9 @@ extension SIPFrontEnd {
             transport: .sip(SIPMediaSetup(
                 profile: .aesCM128HMACSHA1_80, inboundKey: srtp.remoteKey.keySalt, outboundKey: srtp.localKey.keySalt,
                 remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec,
-                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux)),
-            payloadTypes: PayloadTypes(audio: audio.payloadType, audioLevelID: nil, video: [:]))))
+                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux, video: video?.setup)),
+            payloadTypes: PayloadTypes(audio: audio.receivePayloadType, audioLevelID: nil, video: video?.received ?? [:],
+                                       sentAudio: audio.payloadType, sentVideo: video?.sent ?? [:]))))
         if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200) {
             Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])
         }
@@ -403,7 +409,7 @@ extension SIPFrontEnd {
         Log.info("sip-hangup", ["site": call.session.site.id, "peer": "\(call.peer.host):\(call.peer.port)"])
     }
 
-    private func start(_ request: SIPMessage, for call: SIPCall, now: Int64) {
+    func start(_ request: SIPMessage, for call: SIPCall, now: Int64) {
         guard let (id, events) = table.send(request: request, to: call.peer, now: now) else { return }
         clientTransactions[id] = call.callID
         deliver(events, now: now)

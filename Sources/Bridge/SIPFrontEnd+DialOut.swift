@@ -194,9 +194,10 @@ extension SIPFrontEnd {
         let offer: SIPOffer
         do {
             let parameters = try SIPBridgeParameters(
-                address: host, audioPort: bridge.mediaAddress.port, audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
+                address: host, audioPort: bridge.mediaAddress.port, videoPort: bridge.mediaAddress.port,
+                audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
                 videoKey: try SDESKey(keySalt: try SecureRandom.bytes(30)), sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
-            offer = SIPOfferer.offer(bridge: parameters, policy: SIPMediaPolicy(), video: [])
+            offer = SIPOfferer.offer(bridge: parameters, policy: SIPMediaPolicy())  // H.264 and VP8 camera video
         } catch {
             Log.warning("sip-dial-failed", ["site": target.site.id, "meeting": dial.meeting, "attempt": dial.attempt,
                                             "reason": "offer: \(error)"])

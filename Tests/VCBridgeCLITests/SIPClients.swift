@@ -158,12 +158,24 @@ final class SIPProbe {
             + "Call-ID: \(callID)\r\nCSeq: \(invite.cseq) CANCEL\r\nContent-Length: 0\r\n\r\n").utf8)
     }
 
+    /// The SDP an INVITE carries (``offer`` unless a test sets another).
+    var offerBody = SIPProbe.offer
+    private let ownsSocket: Bool
+
     init(bridge: SocketAddress) throws {
         self.bridge = bridge
         socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        ownsSocket = true
     }
 
-    deinit { socket.close() }
+    /// A probe signalling on a socket the caller owns (a hall that also reads it).
+    init(bridge: SocketAddress, socket: UDPSocket) throws {
+        self.bridge = bridge
+        self.socket = socket
+        ownsSocket = false
+    }
+
+    deinit { if ownsSocket { socket.close() } }
 
     static let offer = """
     v=0\r
@@ -189,7 +201,7 @@ final class SIPProbe {
             + "Call-ID: \(callID)\r\nCSeq: \(cseq) INVITE\r\nContact: <sip:\(user)@127.0.0.1:\(port)>\r\n"
         if let authorization { text += "Authorization: \(authorization)\r\n" }
         for line in extra { text += line + "\r\n" }
-        let body = offer ? Self.offer : ""
+        let body = offer ? offerBody : ""
         text += (offer ? "Content-Type: application/sdp\r\n" : "") + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
         lastCSeq = "\(cseq) INVITE"
         return Array(text.utf8)
