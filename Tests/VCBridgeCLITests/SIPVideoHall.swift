@@ -55,6 +55,8 @@ final class SIPVideoHall {
     private(set) var heard: [Int16] = []
     private(set) var audioPayloadTypes: Set<UInt8> = []
     private(set) var videoPayloadTypes: Set<UInt8> = []
+    /// The SSRC of the last video packet the bridge sent it (the stream it is shown).
+    private(set) var lastVideoSSRC: UInt32?
     /// Keyframe requests the bridge sent: RTCP PLI/FIR about its camera, and SIP INFO picture_fast_update.
     private(set) var pictureLossReceived = 0
     private(set) var firReceived = 0
@@ -300,6 +302,7 @@ final class SIPVideoHall {
                     heard += pcm[0..<samples]
                 } else {
                     videoPayloadTypes.insert(header.payloadType)
+                    lastVideoSSRC = header.ssrc
                     guard header.payloadType == media.videoPayloadType else { continue }
                     let now = Int64(Date().timeIntervalSince1970 * 1e9)
                     _ = recorder.insert(header, payload: payload, arrival: now)

@@ -130,13 +130,15 @@ struct SIPVideoTests {
         #expect(bridge.stop() == 0)
     }
 
-    /// The room system's SIP INFO picture_fast_update makes the camera it is shown receive a PLI; a malformed body is
-    /// refused with a 400 naming what is wrong, and the call goes on.
-    @Test func aRoomSystemsPictureFastUpdateMakesTheSourceCameraReceiveAPLI() throws {
+    /// The room system's keyframe request (SIP INFO picture_fast_update, or RTCP PLI when it agreed feedback) makes
+    /// the camera it is shown receive a PLI; a malformed INFO body is refused with a 400 naming what is wrong, and the
+    /// call goes on.
+    @Test(arguments: [false, true])
+    func aRoomSystemsKeyframeRequestMakesTheSourceCameraReceiveAPLI(byRTCP: Bool) throws {
         let bridge = try RunningBridge(sip: "{}")
         let sip = try #require(bridge.sip)
         let password = try sipPassword(bridge, "lang-cong")
-        let hall = try SIPVideoHall(media: .init(video: .vp8, videoPayloadType: 100, feedback: false))
+        let hall = try SIPVideoHall(media: .init(video: .vp8, videoPayloadType: 100, feedback: byRTCP))
         let answered = try hall.call(sip, user: "lang-cong", password: password)
         #expect(answered.statusCode == 200, "\(answered.startLine)")
         // The host's camera (VP8), a native site written out here so its PLIs can be counted.
@@ -169,14 +171,23 @@ struct SIPVideoTests {
             }
             // Once the hall shows the host's camera and 2 s have passed since the bridge last asked for a keyframe.
             let elapsed = Date().timeIntervalSince(start)
-            if infoAt == nil, hall.recorder.frames.count > 10, elapsed - (plis.last ?? 0) > 2 {
-                try hall.sendInfo(body: pictureFastUpdateBody, user: "lang-cong")
+            if infoAt == nil, hall.recorder.frames.count > 10, elapsed - (plis.last ?? 0) > 2, let shown = hall.lastVideoSSRC {
+                if byRTCP {
+                    try hall.sendVideoFeedback(.pictureLossIndication(PictureLossIndication(senderSSRC: hall.videoSSRC,
+                                                                                            mediaSSRC: shown)))
+                } else {
+                    try hall.sendInfo(body: pictureFastUpdateBody, user: "lang-cong")
+                }
                 infoAt = elapsed
             }
         }
         let sentAt = try #require(infoAt, "the hall never showed the host's camera (\(hall.recorder.frames.count) frames)")
-        #expect(plis.contains { $0 > sentAt }, "PLIs at \(plis), the INFO at \(sentAt)")
+        #expect(plis.contains { $0 > sentAt }, "PLIs at \(plis), the hall's request at \(sentAt)")
         #expect(hall.videoPayloadTypes == [100])
+        if byRTCP {
+            #expect(bridge.stop() == 0)
+            return
+        }
         // A malformed body: 400 naming the problem; the call goes on.
         let probe = try #require(hall.probe)
         for body in ["<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive>",
