@@ -8,7 +8,9 @@ import VideoFormats
 /// for a keyframe, and a camera that agreed no RTCP feedback is asked for one with an INFO.
 extension SIPFrontEnd {
     /// The media thread's view of an agreed video stream: keys, addresses, how it takes keyframe requests, and its
-    /// payload type each way (it sends with the number the bridge listed, and receives with its own).
+    /// payload type each way (it sends with the number the bridge listed, and receives with its own). A direction
+    /// the stream does not have (a hold: `sendonly`, `recvonly`, `inactive`) gets no payload type, so nothing is
+    /// forwarded to a room system that holds, nor taken from one the bridge does not receive from.
     static func videoSetup(_ video: SIPNegotiatedVideo?)
         -> (setup: SIPVideoSetup, received: [UInt8: VideoCodec], sent: [UInt8: VideoCodec])? {
         guard let video, let srtp = video.media.srtp else { return nil }
@@ -21,7 +23,9 @@ extension SIPFrontEnd {
             remoteRTP: try? SocketAddress(ip: remote.address, port: remote.rtpPort),
             remoteRTCP: try? SocketAddress(ip: remote.rtcpAddress, port: remote.rtcpPort), rtcpMux: remote.rtcpMux,
             keyframeRequest: request)
-        return (setup, [video.receivePayloadType: codec], [video.codec.payloadType: codec])
+        let direction = video.media.direction  // the bridge's
+        return (setup, direction.receives ? [video.receivePayloadType: codec] : [:],
+                direction.sends ? [video.codec.payloadType: codec] : [:])
     }
 
     /// INFO within a call: an RFC 5168 body is read strictly (a malformed one gets 400 naming what is wrong); a

@@ -22,6 +22,8 @@ final class SIPVideoHall {
         var videoPayloadType: UInt8 = 126
         /// `a=rtcp-fb` nack pli (RTP/SAVPF), or none (RTP/SAVP: keyframes by SIP INFO).
         var feedback = true
+        /// The video section's direction as the hall offers it.
+        var videoDirection = "sendrecv"
     }
 
     let media: Media
@@ -98,7 +100,8 @@ final class SIPVideoHall {
                 ? "a=rtpmap:\(pt) H264/90000\r\na=fmtp:\(pt) profile-level-id=42e01f;packetization-mode=1\r\n"
                 : "a=rtpmap:\(pt) VP8/90000\r\n"
             if media.feedback { text += "a=rtcp-fb:\(pt) nack\r\na=rtcp-fb:\(pt) nack pli\r\n" }
-            text += "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(Data(videoKey).base64EncodedString())\r\na=rtcp-mux\r\na=sendrecv\r\n"
+            text += "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(Data(videoKey).base64EncodedString())\r\na=rtcp-mux\r\n"
+                + "a=\(media.videoDirection)\r\n"
         } else if rejectingVideo {
             text += "m=video 0 RTP/SAVP 97\r\n"  // an answer to an offer with video, from a hall without a camera
         }

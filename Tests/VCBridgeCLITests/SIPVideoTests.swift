@@ -80,6 +80,29 @@ struct SIPVideoTests {
         #expect(bridge.stop() == 0)
     }
 
+    /// A room system whose video section is `sendonly` (its camera on, no picture wanted) is sent no video; its camera
+    /// still reaches the meeting.
+    @Test func aRoomSystemThatOnlySendsVideoIsSentNone() throws {
+        let bridge = try RunningBridge(sip: "{}")
+        let sip = try #require(bridge.sip)
+        let password = try sipPassword(bridge, "lang-cong")
+        let hostFile = try encodeTestVideo(.h264, pattern: "testsrc", seconds: 2, into: bridge.dataDirectory)
+        let host = try bridge.endpoint("song-lo", ["--silent", "--video", hostFile, "--video-loop", "--duration", "9s"])
+        let hall = try SIPVideoHall(media: .init(videoDirection: "sendonly"))
+        let answered = try hall.call(sip, user: "lang-cong", password: password)
+        #expect(answered.statusCode == 200, "\(answered.startLine)")
+        #expect(String(decoding: answered.body, as: UTF8.self).contains("a=recvonly"))
+        hall.startCamera(try readVideo(try encodeTestVideo(.h264, pattern: "smptebars", seconds: 2, into: bridge.dataDirectory),
+                                       codec: .h264))
+        try hall.run(seconds: 6)
+        #expect(hall.videoPayloadTypes.isEmpty, "the bridge sent video to a sendonly section: \(hall.videoPayloadTypes)")
+        let hallStatus = try videoStatus(bridge, "lang-cong")
+        #expect(hallStatus["framesIn"] as? Int ?? 0 > 50, "\(hallStatus)")
+        #expect((try videoStatus(bridge, "song-lo")["framesIn"] as? Int ?? 0) > 50)
+        _ = bridge.finish(host)
+        #expect(bridge.stop() == 0)
+    }
+
     /// A native receiver's PLI reaches a room system's camera: as RTCP PLI when it agreed AVPF feedback (`a=rtcp-fb`),
     /// as SIP INFO picture_fast_update (RFC 5168) when it did not.
     @Test(arguments: [true, false])
