@@ -222,6 +222,12 @@ struct SIPVideoTests {
             #expect(response.statusCode == 400, "\(response.startLine)")
             #expect(response.reasonPhrase?.contains("media_control") == true, "\(response.startLine)")
         }
+        // Another body type is 415 naming the one taken; an empty INFO (a keep-alive) is 200.
+        try probe.send(probe.inDialog("INFO", user: "lang-cong", answered: answered, body: "v=0\r\n"))
+        let other = try #require(try probe.finalResponse(seconds: 3), "no answer to an INFO with SDP")
+        #expect(other.statusCode == 415 && other.value("Accept") == "application/media_control+xml", "\(other)")
+        try probe.send(probe.inDialog("INFO", user: "lang-cong", answered: answered))
+        #expect(try probe.finalResponse(seconds: 3)?.statusCode == 200)
         #expect(try bridge.siteStatus("lang-cong") != nil)
         #expect(bridge.stop() == 0)
     }

@@ -121,7 +121,10 @@ private struct MediaControlReader {
     }
 
     /// Reads the content of an open element up to and including its end tag.
-    private mutating func children(of parent: String, depth: Int, into result: inout SIPMediaControl) throws(SIPMediaControlError) {
+    /// - Returns: whether it held a `picture_fast_update` (directly, or for a `vc_primitive` in its `to_encoder`).
+    @discardableResult
+    private mutating func children(of parent: String, depth: Int, into result: inout SIPMediaControl)
+        throws(SIPMediaControlError) -> Bool {
         guard depth < SIPMediaControl.maximumDepth else { throw SIPMediaControlError(.tooDeep, offset: at) }
         var hasToEncoder = false
         var hasPicture = false
@@ -161,17 +164,13 @@ private struct MediaControlReader {
             guard Self.parents[child.name] == parent else {
                 throw SIPMediaControlError(.unexpectedElement, offset: child.offset, detail: Array(child.name.utf8))
             }
-            if child.name == "to_encoder" {
-                hasToEncoder = true
-                lastToEncoderHadPicture = false
-            }
+            if child.name == "to_encoder" { hasToEncoder = true }
             if child.name == "picture_fast_update" { hasPicture = true }
-            if !child.empty { try children(of: child.name, depth: depth + 1, into: &result) }
-            if child.name == "to_encoder" { hasPicture = hasPicture || lastToEncoderHadPicture }
+            if !child.empty, try children(of: child.name, depth: depth + 1, into: &result), child.name == "to_encoder" {
+                hasPicture = true
+            }
         }
         switch parent {
-        case "to_encoder":
-            lastToEncoderHadPicture = hasPicture
         case "vc_primitive":
             guard hasToEncoder, hasPicture else { throw SIPMediaControlError(.incompletePrimitive, offset: at) }
             result.pictureFastUpdates += 1
@@ -182,9 +181,8 @@ private struct MediaControlReader {
         default:
             break
         }
+        return hasPicture
     }
-
-    private var lastToEncoderHadPicture = false
 
     /// `<name attr="value" ...>` or `<name .../>`: its name, where it began, whether it is empty.
     private mutating func startTag() throws(SIPMediaControlError) -> (name: String, offset: Int, empty: Bool) {
