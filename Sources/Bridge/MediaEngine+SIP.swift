@@ -19,10 +19,12 @@ extension MediaEngine {
     func sipSiteByKey(_ datagram: UnsafeMutableRawBufferPointer) -> (site: Int, length: Int)? {
         var tries = 0
         let payloadType = datagram.count > 1 ? datagram[1] & 0x7F : 0
-        for site in bySIPAddress.values {
-            let session = sessions[site]
-            let video = session?.isSIPVideo(payloadType: payloadType) ?? false
-            guard let session, (video ? session.videoAddress : session.address) == nil,
+        for (address, site) in bySIPAddress {
+            // Each site once (its audio address's entry; its video address has one too).
+            guard let session = sessions[site], case .sip(let sip) = session.setup.transport, address == sip.remoteRTP
+            else { continue }
+            let video = session.isSIPVideo(payloadType: payloadType)
+            guard (video ? session.videoAddress : session.address) == nil,
                   let inbound = video ? session.videoInbound : session.inbound else { continue }
             if tries == Self.maximumSIPTrials { return nil }
             tries += 1
