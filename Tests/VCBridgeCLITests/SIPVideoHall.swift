@@ -24,12 +24,16 @@ final class SIPVideoHall {
         var feedback = true
         /// The video section's direction as the hall offers it.
         var videoDirection = "sendrecv"
+        /// The SDP names another video port than the one the hall sends from (a hall behind NAT).
+        var videoBehindNAT = false
     }
 
     let media: Media
     let sip: UDPSocket
     let audio: UDPSocket
     let video: UDPSocket
+    /// The port the SDP names for video when ``Media/videoBehindNAT`` (bound, never read).
+    let privateVideo: UDPSocket
     let audioKey: [UInt8]
     let videoKey: [UInt8]
     let audioSSRC = UInt32.random(in: 1...UInt32.max)
@@ -74,6 +78,7 @@ final class SIPVideoHall {
         sip = try UDPSocket(bindTo: loopback)
         audio = try UDPSocket(bindTo: loopback)
         video = try UDPSocket(bindTo: loopback)
+        privateVideo = try UDPSocket(bindTo: loopback)
         audioKey = (0..<30).map { _ in UInt8.random(in: 0...255) }
         videoKey = (0..<30).map { _ in UInt8.random(in: 0...255) }
         encoder = try Opus.Encoder()
@@ -85,6 +90,7 @@ final class SIPVideoHall {
         sip.close()
         audio.close()
         video.close()
+        privateVideo.close()
     }
 
     /// The hall's SDP: audio (Opus at its own payload type), and camera video when it has one, each with a key.
@@ -95,7 +101,7 @@ final class SIPVideoHall {
             + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(Data(audioKey).base64EncodedString())\r\na=rtcp-mux\r\na=sendrecv\r\n"
         if let codec = media.video {
             let pt = media.videoPayloadType
-            text += "m=video \(video.localAddress.port) RTP/SAVP\(media.feedback ? "F" : "") \(pt)\r\n"
+            text += "m=video \((media.videoBehindNAT ? privateVideo : video).localAddress.port) RTP/SAVP\(media.feedback ? "F" : "") \(pt)\r\n"
             text += codec == .h264
                 ? "a=rtpmap:\(pt) H264/90000\r\na=fmtp:\(pt) profile-level-id=42e01f;packetization-mode=1\r\n"
                 : "a=rtpmap:\(pt) VP8/90000\r\n"

@@ -80,6 +80,28 @@ struct SIPVideoTests {
         #expect(bridge.stop() == 0)
     }
 
+    /// A room system whose camera sends from another address than its SDP named (behind NAT) is found by its video
+    /// key: its camera reaches the meeting, and the host's reaches it where it sends from.
+    @Test func aRoomSystemsCameraFromBehindNATIsFoundByItsKey() throws {
+        let bridge = try RunningBridge(sip: "{}")
+        let sip = try #require(bridge.sip)
+        let password = try sipPassword(bridge, "lang-cong")
+        let hostFile = try encodeTestVideo(.h264, pattern: "testsrc", seconds: 2, into: bridge.dataDirectory)
+        let host = try bridge.endpoint("song-lo", ["--silent", "--video", hostFile, "--video-loop", "--duration", "9s"])
+        let hall = try SIPVideoHall(media: .init(videoBehindNAT: true))
+        let answered = try hall.call(sip, user: "lang-cong", password: password)
+        #expect(answered.statusCode == 200, "\(answered.startLine)")
+        hall.startCamera(try readVideo(try encodeTestVideo(.h264, pattern: "smptebars", seconds: 2, into: bridge.dataDirectory),
+                                       codec: .h264))
+        try hall.run(seconds: 6)
+        let hallStatus = try videoStatus(bridge, "lang-cong")
+        #expect(hallStatus["framesIn"] as? Int ?? 0 > 50, "\(hallStatus)")
+        #expect(hall.videoPayloadTypes == [126])
+        #expect(hall.recorder.frames.count > 50, "\(hall.recorder.frames.count) frames")
+        _ = bridge.finish(host)
+        #expect(bridge.stop() == 0)
+    }
+
     /// A room system whose video section is `sendonly` (its camera on, no picture wanted) is sent no video; its camera
     /// still reaches the meeting.
     @Test func aRoomSystemThatOnlySendsVideoIsSentNone() throws {
