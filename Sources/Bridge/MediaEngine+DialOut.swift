@@ -8,6 +8,7 @@ extension MediaEngine {
         guard session.address == nil else { return }
         session.address = remote
         session.statistics.address = remote.description
+        if case .sip(let sip) = session.setup.transport, let video = sip.video?.remoteRTP { session.videoAddress = video }
         let setup = session.setup
         routers[setup.meeting]?.add(site: setup.site, presenterSSRC: setup.presenterSSRC, speakerSSRC: setup.speakerSSRC)
     }

@@ -31,6 +31,14 @@ final class MediaSession {
     /// the only address its packets are taken from (nil: none is). Unused when ``isPlainRTP`` is false.
     let plainRTPSource: SocketAddress?
     let isPlainRTP: Bool
+    /// A SIP site's camera video contexts (its video m-line's own SDES keys); nil for every other site, whose video
+    /// shares `inbound`/`outbound`.
+    private(set) var videoInbound: SRTPSession?
+    private(set) var videoOutbound: SRTPSession?
+    /// A SIP site's video address (its first authentic video packet latches it) and, without rtcp-mux, where its
+    /// authentic video RTCP came from.
+    var videoAddress: SocketAddress?
+    var videoRTCPAddress: SocketAddress?
     /// A WebRTC peer's ICE-lite state (nil for a native site).
     var ice: ICELiteSession?
     /// The SSRCs the site sends audio and video with: the welcome's for a native site; for a WebRTC
@@ -128,6 +136,10 @@ final class MediaSession {
             ice = try ICELiteSession(local: local, remoteUfrag: remoteUfrag, now: now)
         case .sip(let sip):
             if let keys = sip.keys { try key(profile: sip.profile, inbound: keys.inbound, outbound: keys.outbound) }
+            if let video = sip.video {
+                videoInbound = try SRTPSession(profile: sip.profile, direction: .inbound, keyingMaterial: video.inboundKey)
+                videoOutbound = try SRTPSession(profile: sip.profile, direction: .outbound, keyingMaterial: video.outboundKey)
+            }
         }
     }
 
@@ -297,7 +309,6 @@ final class MediaEngine: VideoSink {
                     bySSRC[setup.endpointSSRC] = setup.site
                     bySSRC[setup.videoSSRC] = setup.site
                     if let ice = session.ice { byUfrag[ice.localUfrag] = setup.site }
-                    addSIP(session)
                     session.playout.stretching = timeStretch
                     if routers[setup.meeting] == nil {
                         let router = VideoRouter(capacity: Self.maximumSites, host: setup.host, policy: videoPolicy)
@@ -309,6 +320,8 @@ final class MediaEngine: VideoSink {
                         selection.maximumTalkers = talkers
                         mixers[setup.meeting] = try AudioMixer(capacity: Self.maximumSites, talkers: selection)
                     }
+                    // After the router exists: a call the bridge placed enters it at once (MediaEngine+DialOut.swift).
+                    addSIP(session)
                     mixers[setup.meeting]!.setCodec(setup.site, setup.transport.voiceFormat)
                     mixers[setup.meeting]!.setPresent(setup.site, true)
                     mailbox.added.withLock { _ = $0.insert(setup.endpointSSRC) }
@@ -327,6 +340,8 @@ final class MediaEngine: VideoSink {
                 }
             case .floor(let meeting, let site):
                 routers[meeting]?.giveFloor(to: site, now: now, sink: self)
+            case .pictureFastUpdate(let site, let id):
+                pictureFastUpdate(site: site, session: id, now: now)  // MediaEngine+SIP.swift
             case .stop:
                 return false
             }
@@ -411,6 +426,8 @@ final class MediaEngine: VideoSink {
             unknownSSRC += 1
             return
         }
+        // (A SIP site's video has its own key: chosen by the payload type, which SRTP leaves in the clear.)
+        let sipVideo = session.isSIPVideo(payloadType: datagram[1] & 0x7F)
         let length: Int
         if session.isPlainRTP {
             // Nothing to authenticate it: taken only from the address its SDP named (MediaEngine+SIP.swift).
@@ -422,7 +439,7 @@ final class MediaEngine: VideoSink {
         } else if let trial {
             length = trial.length
         } else {
-            guard let inbound = session.inbound else { return }  // a WebRTC peer before its keys: nothing is accepted
+            guard let inbound = sipVideo ? session.videoInbound : session.inbound else { return }  // a WebRTC peer before its keys: nothing is accepted
             do {
                 length = try inbound.unprotectRTP(datagram, length: datagram.count)
             } catch {
@@ -433,6 +450,8 @@ final class MediaEngine: VideoSink {
         if known == nil, session.learnsSSRCs { bySSRC[ssrc] = site }  // a WebRTC peer's or SIP site's SSRCs
         if session.ice != nil {
             // A WebRTC peer's address is ICE's to move, not SRTP's.
+        } else if sipVideo {
+            if let from = receiveBatch.address(index), from != session.videoAddress { session.videoAddress = from }
         } else if let from = receiveBatch.address(index), from != session.address {
             // Only a packet that passed SRTP authentication may move a native site's address.
             if session.address != nil {
@@ -509,17 +528,22 @@ final class MediaEngine: VideoSink {
     private func handleRTCP(_ index: Int, arrival: Int64) {
         let datagram = receiveBatch.datagram(index)
         let ssrc = UInt32(datagram[4]) << 24 | UInt32(datagram[5]) << 16 | UInt32(datagram[6]) << 8 | UInt32(datagram[7])
-        guard let site = bySSRC[ssrc] ?? webRTCSite(at: receiveBatch.address(index)), let session = sessions[site] else {
+        let from = receiveBatch.address(index)
+        guard let site = bySSRC[ssrc] ?? webRTCSite(at: from) ?? sipSite(at: from), let session = sessions[site] else {
             unknownSSRC += 1
             return
         }
-        guard let length = session.isPlainRTP ? session.plainRTCPLength(datagram, from: receiveBatch.address(index))
-                : try? session.inbound?.unprotectRTCP(datagram, length: datagram.count) else {
+        let checked = session.isPlainRTP ? session.plainRTCPLength(datagram, from: from).map { (length: $0, video: false) }
+            : session.unprotectRTCP(datagram)  // MediaEngine+SIP.swift
+        guard let unprotected = checked else {
             session.statistics.authenticationFailures += 1
             return
         }
+        let length = unprotected.length
         session.statistics.rtcpPacketsReceived += 1
-        if session.sendsRTCPApart, let from = receiveBatch.address(index), from != session.rtcpAddress {
+        if unprotected.video {
+            if session.sendsVideoRTCPApart, let from, from != session.videoRTCPAddress { session.videoRTCPAddress = from }
+        } else if session.sendsRTCPApart, let from, from != session.rtcpAddress {
             session.rtcpAddress = from  // authentic: this is where the site takes RTCP
             session.statistics.rtcpAddress = from.description
         }
@@ -641,8 +665,9 @@ final class MediaEngine: VideoSink {
     /// - Returns: the protected copy (in its send slot, valid until the next call).
     func forward(_ packet: UnsafeRawBufferPointer, codec: VideoCodec, to receiver: Int, ssrc: UInt32, sequenceNumber: UInt16,
                  timestamp: UInt32) -> UnsafeRawBufferPointer? {
-        guard let session = sessions[receiver], let address = session.address, let source = packet.baseAddress,
-              let receiverType = session.setup.payloadTypes.payloadType(for: codec)  // else it cannot decode this source
+        guard let session = sessions[receiver], let address = session.videoDestination, let source = packet.baseAddress,
+              let receiverType = session.setup.payloadTypes.payloadType(for: codec),  // else it cannot decode this source
+              session.takesStream(ssrc, presenter: routers[session.setup.meeting]?.presenter)  // one stream for a SIP site
         else { return nil }
         if videoBatch.count >= Self.videoSendChunk { flushVideo() }
         let slot = videoBatch.slot(videoBatch.count)
@@ -653,7 +678,7 @@ final class MediaEngine: VideoSink {
         slot.storeBytes(of: ssrc.bigEndian, toByteOffset: 8, as: UInt32.self)
         // A packet too old for the outbound replay window (its index could have been used) is not sent.
         slot[1] = slot[1] & 0x80 | receiverType  // the receiver's payload type for the codec
-        guard let length = session.protectRTP(slot, length: packet.count) else { return nil }
+        guard let length = try? session.videoSender?.protectRTP(slot, length: packet.count) else { return nil }
         videoBatch.prepare(videoBatch.count, length: length, to: address)
         videoBatch.count += 1
         return UnsafeRawBufferPointer(rebasing: slot[0..<length])
@@ -661,7 +686,7 @@ final class MediaEngine: VideoSink {
 
     /// Queues bytes already protected for a receiver (a NACK's answer), as they are.
     func resend(_ protected: UnsafeRawBufferPointer, to receiver: Int) {
-        guard let session = sessions[receiver], let address = session.address, let source = protected.baseAddress else { return }
+        guard let session = sessions[receiver], let address = session.videoDestination, let source = protected.baseAddress else { return }
         if videoBatch.count >= Self.videoSendChunk { flushVideo() }
         let slot = videoBatch.slot(videoBatch.count)
         guard protected.count <= slot.count else { return }
@@ -672,13 +697,19 @@ final class MediaEngine: VideoSink {
 
     /// Sends the site an RTCP keyframe request (PLI, or FIR) about its video.
     func requestKeyframe(from source: Int, fir: Bool) {
-        guard let session = sessions[source], let address = session.rtcpDestination else { return }
+        guard let session = sessions[source] else { return }
+        var fir = fir
+        if let request = session.sipVideoSetup?.keyframeRequest {  // a SIP camera: as its SDP agreed
+            guard request != .info else { return askByInfo(session) }  // MediaEngine+SIP.swift
+            fir = request == .fir
+        }
+        guard let address = session.videoRTCPDestination else { return }
         if fir { session.firSequence &+= 1 }
         rtcpBuffer.withUnsafeMutableBytes { raw in
             guard let length = try? RTCPFastPath.writeKeyframeRequest(
                 into: raw, senderSSRC: session.setup.bridgeSSRC, mediaSSRC: session.videoSSRC,
                 firSequence: fir ? session.firSequence : nil),
-                let protected = session.protectRTCP(raw, length: length)
+                let protected = try? session.videoSender?.protectRTCP(raw, length: length)
             else { return }
             try? socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: address)
         }
@@ -747,7 +778,7 @@ final class MediaEngine: VideoSink {
     private func prepare(_ session: MediaSession, payload: UnsafeRawBufferPointer, slot: Int, to address: SocketAddress) -> Bool {
         let buffer = sendBatch.slot(slot)
         guard let headerLength = try? RTPHeader.write(
-            into: buffer, payloadType: session.setup.payloadTypes.audio, sequenceNumber: session.outSequence,
+            into: buffer, payloadType: session.setup.payloadTypes.sentAudio, sequenceNumber: session.outSequence,
             timestamp: session.outTimestamp, ssrc: session.setup.bridgeSSRC),
             headerLength + payload.count + SRTPSession.maxTrailerLength <= buffer.count
         else { return false }

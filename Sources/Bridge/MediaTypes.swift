@@ -9,17 +9,32 @@ import Synchronization
 import VideoFormats
 import VideoRouter
 
-/// The RTP payload types one site uses, both ways: its audio (Opus) and its video codecs.
+/// The RTP payload types one site uses: what it sends its audio and video with (what the bridge accepts), and what
+/// the bridge sends it with. The same numbers both ways, except on a SIP call whose far end numbered a dynamic codec
+/// differently from the bridge's SDP (RFC 3264 §5.1, §6.1: each side sends with the number the other listed).
 struct PayloadTypes: Sendable, Equatable {
     var audio: UInt8
     /// The RFC 6464 audio-level header extension's id, if the site sends it.
     var audioLevelID: UInt8?
     var video: [UInt8: VideoCodec]
+    /// What the bridge sends audio and video to the site with.
+    var sentAudio: UInt8
+    var sentVideo: [UInt8: VideoCodec]
+
+    init(audio: UInt8, audioLevelID: UInt8?, video: [UInt8: VideoCodec], sentAudio: UInt8? = nil,
+         sentVideo: [UInt8: VideoCodec]? = nil) {
+        self.audio = audio
+        self.audioLevelID = audioLevelID
+        self.video = video
+        self.sentAudio = sentAudio ?? audio
+        self.sentVideo = sentVideo ?? video
+    }
 
     /// What the native join's welcome announces.
     static let native = PayloadTypes(audio: 111, audioLevelID: 1, video: [96: .vp8, 97: .h264])
 
-    func payloadType(for codec: VideoCodec) -> UInt8? { video.first { $0.value == codec }?.key }
+    /// The payload type the bridge sends `codec` to the site with; nil if the site did not agree to it.
+    func payloadType(for codec: VideoCodec) -> UInt8? { sentVideo.first { $0.value == codec }?.key }
 }
 
 /// How a site's media is keyed and reached.
@@ -66,6 +81,9 @@ enum MediaCommand: Sendable {
     case remove(site: Int, reason: String)
     /// Gives a meeting's floor (the presenter video) to a site; nil gives it back to the host.
     case floor(meeting: MeetingID, site: Int?)
+    /// A SIP site asked for a full picture (SIP INFO picture_fast_update, RFC 5168): the source of the video it is
+    /// shown is asked for a keyframe (for the session whose site audio SSRC is `session`).
+    case pictureFastUpdate(site: Int, session: UInt32)
     case stop
 }
 
@@ -173,6 +191,16 @@ final class MediaMailbox: Sendable {
     /// Endpoint SSRCs of sessions the media thread has taken on (the join waits for its own before
     /// welcoming the site, so the site's first packets are not dropped as unknown).
     let added = Mutex<Set<UInt32>>([])
+    /// Keyframe requests for SIP cameras that take them only by SIP INFO (no RTCP feedback agreed): the site and
+    /// its session (site audio SSRC). The media thread appends (room kept, so no allocation); the SIP thread sends
+    /// the INFOs and empties it.
+    let pictureFastUpdates = Mutex<[(site: Int, session: UInt32)]>({
+        var room: [(site: Int, session: UInt32)] = []
+        room.reserveCapacity(MediaMailbox.maximumPictureFastUpdates)
+        return room
+    }())
+    /// At most this many wait (the router asks each source at most once a second).
+    static let maximumPictureFastUpdates = 256
 
     /// Waits (polling, at most `milliseconds`) until the media thread has the session for `ssrc`.
     func waitUntilAdded(_ ssrc: UInt32, milliseconds: Int) -> Bool {

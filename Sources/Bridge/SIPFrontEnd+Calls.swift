@@ -7,6 +7,7 @@ import SRTP
 import Scheduler
 import SiteDirectory
 import Transport
+import VideoFormats
 
 /// One SIP call from a room system: its dialog, the session it holds in the session table, what was agreed.
 struct SIPCall {
@@ -108,7 +109,8 @@ extension SIPFrontEnd {
         var answer: SIPAnswer? = nil
         do {
             parameters = try SIPBridgeParameters(
-                address: local.host, audioPort: bridge.mediaAddress.port, audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
+                address: local.host, audioPort: bridge.mediaAddress.port, videoPort: bridge.mediaAddress.port,
+                audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
                 videoKey: try SDESKey(keySalt: try SecureRandom.bytes(30)), sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
             if !request.body.isEmpty {
                 answer = try SIPAnswerer.answer(to: try SessionDescription(parsing: request.body), bridge: parameters,
@@ -155,7 +157,8 @@ extension SIPFrontEnd {
             bridge.sessions.end(site: site.index, session: session, reason: "sip-dialog-failed", notify: false)
             return respond(request, 400, reason: "Bad Request (no Contact or From tag)", to: transaction, peer: peer, now: now)
         }
-        let offer = answer == nil ? SIPOfferer.offer(bridge: parameters, policy: policy, video: []) : nil
+        let offer = answer == nil
+            ? SIPOfferer.offer(bridge: parameters, policy: policy, video: policy.allowsPlainRTP ? [] : [.h264, .vp8]) : nil  // plain RTP calls are audio only
         ok.add("Contact", "<sip:vcbridge@\(local.host.contains(":") ? "[\(local.host)]" : local.host):\(local.port);transport=\(peer.transport.rawValue.lowercased())>")
         for header in capabilities + timerHeaders { ok.add(header.name, header.value) }
         ok.add("Content-Type", "application/sdp")
@@ -184,13 +187,15 @@ extension SIPFrontEnd {
         return phrase("\(error)")
     }
 
-    /// Why an agreement cannot be mixed, or nil: Opus, G.722, PCMA or PCMU with SRTP AES_CM_128_HMAC_SHA1_80 (or
-    /// plain RTP, which the answerer only agrees where the site's policy allows it), one payload type both ways.
+    /// Why an agreement cannot be used, or nil: Opus, G.722, PCMA or PCMU (and video) with SRTP AES_CM_128_HMAC_SHA1_80,
+    /// or plain RTP audio alone, which the answerer only agrees where the site's policy allows it. Payload types may
+    /// differ per direction: the bridge sends with the far end's numbers and accepts its own (RFC 3264 §5.1, §6.1).
     static func unusable(_ negotiation: SIPNegotiation) -> String? {
         let audio = negotiation.audio
         if let srtp = audio.media.srtp, srtp.suite != .aesCM128HMACSHA1_80 { return "SRTP AES_CM_128_HMAC_SHA1_80 is required" }
-        guard audio.payloadType == audio.receivePayloadType else {
-            return "Opus must keep payload type \(audio.receivePayloadType) both ways (answered \(audio.payloadType))"
+        if let video = negotiation.video {
+            guard audio.media.srtp != nil else { return "plain RTP calls are audio only" }
+            guard video.media.srtp?.suite == .aesCM128HMACSHA1_80 else { return "SRTP AES_CM_128_HMAC_SHA1_80 is required on video" }
         }
         return nil
     }
@@ -318,7 +323,7 @@ extension SIPFrontEnd {
         case "OPTIONS":
             respond(request, 200, to: transaction, peer: peer, headers: capabilities, now: now)
         case "INFO":
-            respond(request, 200, to: transaction, peer: peer, now: now)  // picture_fast_update: no video on SIP calls yet
+            info(request, call: call, from: peer, transaction: transaction, now: now)
         default:
             respond(request, 405, to: transaction, peer: peer, headers: [SIPHeader("Allow", Self.allow)], now: now)
         }
@@ -357,7 +362,7 @@ extension SIPFrontEnd {
                 call.negotiation = answer.negotiation
                 call.pendingOffer = nil
                 call.answer = Array(answer.text.utf8)
-                if !changes.intersection([.remoteAddress, .remoteKey, .audioCodec]).isEmpty {
+                if !changes.intersection([.remoteAddress, .remoteKey, .audioCodec, .videoCodec]).isEmpty {
                     startMedia(call)
                     Log.info("sip-renegotiated", ["site": call.session.site.id,
                                                   "media": "\(answer.negotiation.audio.media.remote.address):\(answer.negotiation.audio.media.remote.rtpPort)"])
@@ -383,6 +388,7 @@ extension SIPFrontEnd {
               let meeting = bridge.store.withLock({ $0.schedule.meeting(call.session.meeting) }) else { return }
         let ssrcs = call.session.ssrcs
         let site = call.session.site
+        let video = Self.videoSetup(call.negotiation?.video)
         bridge.mailbox.post(.add(SessionSetup(
             site: site.index, siteID: site.id, meeting: meeting.id, endpointSSRC: ssrcs.siteAudio, bridgeSSRC: ssrcs.bridgeAudio,
             videoSSRC: ssrcs.siteVideo, presenterSSRC: ssrcs.presenter, speakerSSRC: ssrcs.speaker, host: meeting.host,
@@ -390,8 +396,10 @@ extension SIPFrontEnd {
             transport: .sip(SIPMediaSetup(
                 profile: .aesCM128HMACSHA1_80, keys: audio.media.srtp.map { (inbound: $0.remoteKey.keySalt, outbound: $0.localKey.keySalt) },
                 remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec,
-                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux, signalling: call.peer.transport.rawValue.lowercased())),
-            payloadTypes: PayloadTypes(audio: audio.payloadType, audioLevelID: nil, video: [:]))))
+                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux, signalling: call.peer.transport.rawValue.lowercased(),
+                video: video?.setup)),
+            payloadTypes: PayloadTypes(audio: audio.receivePayloadType, audioLevelID: nil, video: video?.received ?? [:],
+                                       sentAudio: audio.payloadType, sentVideo: video?.sent ?? [:]))))
         if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200) {
             Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])
         }
@@ -436,7 +444,7 @@ extension SIPFrontEnd {
         Log.info("sip-hangup", ["site": call.session.site.id, "peer": "\(call.peer.host):\(call.peer.port)"])
     }
 
-    private func start(_ request: SIPMessage, for call: SIPCall, now: Int64) {
+    func start(_ request: SIPMessage, for call: SIPCall, now: Int64) {
         guard let (id, events) = table.send(request: request, to: call.peer, now: now) else { return }
         clientTransactions[id] = call.callID
         deliver(events, now: now)

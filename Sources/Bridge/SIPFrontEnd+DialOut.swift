@@ -202,9 +202,10 @@ extension SIPFrontEnd {
         let offer: SIPOffer
         do {
             let parameters = try SIPBridgeParameters(
-                address: host, audioPort: bridge.mediaAddress.port, audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
+                address: host, audioPort: bridge.mediaAddress.port, videoPort: bridge.mediaAddress.port,
+                audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
                 videoKey: try SDESKey(keySalt: try SecureRandom.bytes(30)), sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
-            offer = SIPOfferer.offer(bridge: parameters, policy: sitePolicies.mediaPolicy(for: target.site.id), video: [])
+            offer = SIPOfferer.offer(bridge: parameters, policy: sitePolicies.mediaPolicy(for: target.site.id), video: sitePolicies.mediaPolicy(for: target.site.id).allowsPlainRTP ? [] : [.h264, .vp8])  // plain RTP calls are audio only
         } catch {
             Log.warning("sip-dial-failed", ["site": target.site.id, "meeting": dial.meeting, "attempt": dial.attempt,
                                             "reason": "offer: \(error)"])

@@ -188,6 +188,7 @@ final class SIPFrontEnd: @unchecked Sendable {
             if let failed = acceptTrouble.ended(now: monotonicNanoseconds()) { Log.info("sip-accept-recovered", ["failures": failed]) }
             deliver(table.advance(now: after), now: after)
             followCalls(now: after)
+            sendPictureFastUpdates(now: after)  // SIPFrontEnd+Video.swift
             followDialOut(now: after)
             closeIdleStreams(now: after)
             for line in refusals.due(now: monotonicNanoseconds()) { Self.log(line) }

@@ -30,6 +30,30 @@ struct SIPMediaSetup: Sendable {
 
     /// Plain RTP (no SRTP keys).
     var isPlain: Bool { keys == nil }
+    /// The camera video, with its own SDES keys and addresses (RFC 4568 keys each m-line); nil when none was agreed.
+    var video: SIPVideoSetup? = nil
+}
+
+/// A SIP call's camera video on the media thread: its m-line's SDES keys, where the far end takes it, and how it
+/// takes keyframe requests.
+///
+/// The bridge's SDP names its one media port for video too: the streams are told apart by SSRC and payload type.
+/// The site's video address latches on its first authentic video packet, as its audio address does.
+struct SIPVideoSetup: Sendable {
+    let inboundKey: [UInt8]
+    let outboundKey: [UInt8]
+    /// The RTP address of the offer's (or answer's) video section; nil for a hold address.
+    let remoteRTP: SocketAddress?
+    /// Its RTCP address by the SDP (`a=rtcp` or RTP port + 1; the RTP address with rtcp-mux).
+    let remoteRTCP: SocketAddress?
+    let rtcpMux: Bool
+    let keyframeRequest: SIPKeyframeRequest
+}
+
+/// How a SIP camera is asked for a keyframe: RTCP feedback when its SDP agreed `a=rtcp-fb` (PLI, or FIR when only
+/// `ccm fir` was agreed, RFC 5104), else SIP INFO picture_fast_update (RFC 5168), as many room systems expect.
+enum SIPKeyframeRequest: Sendable, Equatable {
+    case pli, fir, info
 }
 
 extension SIPFrontEnd {

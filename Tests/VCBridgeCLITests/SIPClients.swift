@@ -182,12 +182,22 @@ final class SIPProbe {
         return bytes
     }
 
+    private let ownsSocket: Bool
+
     init(bridge: SocketAddress) throws {
         self.bridge = bridge
         socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        ownsSocket = true
     }
 
-    deinit { socket.close() }
+    /// A probe signalling on a socket the caller owns (a hall that also reads it).
+    init(bridge: SocketAddress, socket: UDPSocket) throws {
+        self.bridge = bridge
+        self.socket = socket
+        ownsSocket = false
+    }
+
+    deinit { if ownsSocket { socket.close() } }
 
     static let offer = """
     v=0\r

@@ -448,6 +448,7 @@ struct SIPOfferlessTests {
         return "v=0\r\no=hall 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
             + "m=audio \(port) RTP/SAVP \(map.split(separator: " ")[0])\r\na=rtpmap:\(map)\r\n"
             + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\na=sendrecv\r\n"
+            + "m=video 0 RTP/SAVP 97\r\n"  // the bridge's offer has camera video: a hall without a camera refuses it
     }
 
     @Test func theBridgeOffersInThe200AndTheAnswerInTheACKStartsTheMedia() throws {

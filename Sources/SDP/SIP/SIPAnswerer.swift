@@ -55,8 +55,11 @@ public enum SIPAnswerer {
                 guard section.port != 0 else { why = "port 0 in the offer"; break }
                 guard let port = bridge.videoPort else { why = "the bridge takes no video on this call"; break }
                 do {
+                    // Video is SRTP whatever the site's policy: plain RTP is allowed for a room system's audio alone.
+                    var videoPolicy = policy
+                    videoPolicy.allowsPlainRTP = false
                     let answered = try answerVideo(section, index: index, offer: offer, bridge: bridge, port: port,
-                                                   policy: policy, current: current?.video)
+                                                   policy: videoPolicy, current: current?.video)
                     video = answered.negotiated
                     media.append(answered.section)
                     continue
@@ -75,6 +78,12 @@ public enum SIPAnswerer {
         }
         guard let audio else {
             throw audioError ?? SIPSDPError(.noAudio, detail: "the offer has no m=audio with a port")
+        }
+        if audio.media.srtp == nil, let index = video?.media.index {
+            // Plain RTP audio (the site's policy allows it): the call is audio only (`media` has one entry per offered section).
+            rejected.append(SIPRejectedSection(index: index, kind: "video", why: "a plain RTP call is audio only"))
+            media[index] = .rejecting(offer.media[index], connection: nil)
+            video = nil
         }
         let negotiation = SIPNegotiation(audio: audio, video: video, rejected: rejected)
         return SIPAnswer(sessionDescription: SIPDescriptionWriter.session(bridge: bridge, media: media),

@@ -5,7 +5,8 @@ public struct SIPBridgeParameters: Hashable, Sendable {
     public var address: String
     /// The audio RTP port; RTCP is the next port unless rtcp-mux is agreed.
     public var audioPort: UInt16
-    /// The video RTP port; nil when the bridge takes no video on this call.
+    /// The video RTP port; nil when the bridge takes no video on this call. It may be ``audioPort``: the bridge has one
+    /// media socket and tells a call's streams apart by SSRC and payload type.
     public var videoPort: UInt16?
     /// The bridge's SRTP master key and salt for what it sends on audio, and on video.
     public var audioKey: SDESKey
@@ -16,8 +17,8 @@ public struct SIPBridgeParameters: Hashable, Sendable {
     public var sessionID: UInt64
     public var sessionVersion: UInt64
 
-    /// - Throws: ``SIPParameterError`` for an address that is not an IP literal, port 0, equal or odd audio and video
-    ///   ports (RTCP takes port + 1), equal keys for audio and video, or an H.264 level outside 1.0-5.2.
+    /// - Throws: ``SIPParameterError`` for an address that is not an IP literal, port 0, odd audio or video ports
+    ///   (RTCP takes port + 1), equal keys for audio and video, or an H.264 level outside 1.0-5.2.
     public init(address: String, audioPort: UInt16, videoPort: UInt16? = nil, audioKey: SDESKey, videoKey: SDESKey,
                 h264MaxLevel: UInt8 = 0x1F, sessionID: UInt64, sessionVersion: UInt64 = 1) throws(SIPParameterError) {
         guard IPAddressText.family(of: address) != nil else {
@@ -28,7 +29,6 @@ public struct SIPBridgeParameters: Hashable, Sendable {
                 throw SIPParameterError("RTP port \(port) must be even and not 0 (RTCP takes the next one)")
             }
         }
-        guard videoPort != audioPort else { throw SIPParameterError("audio and video share port \(audioPort)") }
         guard audioKey != videoKey else { throw SIPParameterError("audio and video need different SRTP keys") }
         guard (10...52).contains(h264MaxLevel) else {
             throw SIPParameterError("H.264 level_idc \(h264MaxLevel) is outside 10-52")
