@@ -357,7 +357,8 @@ extension SIPFrontEnd {
             transport: .sip(SIPMediaSetup(
                 profile: .aesCM128HMACSHA1_80, inboundKey: srtp.remoteKey.keySalt, outboundKey: srtp.localKey.keySalt,
                 remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec,
-                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux)),
+                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux,
+                remoteRTCP: try? SocketAddress(ip: audio.media.remote.rtcpAddress, port: audio.media.remote.rtcpPort))),
             payloadTypes: PayloadTypes(audio: audio.payloadType, audioLevelID: nil, video: [:]))))
         if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200) {
             Log.warning("media-session-slow", ["site": site.id, "meeting": meeting.id])
@@ -409,22 +410,33 @@ extension SIPFrontEnd {
         deliver(events, now: now)
     }
 
-    /// A response to one of the bridge's requests: a 2xx to an UPDATE refresh restarts the session timer.
+    /// A response to one of the bridge's requests: a 2xx to an UPDATE refresh restarts the session timer (with the
+    /// interval it names); any other final answer is a failed refresh, and the call ends with BYE (RFC 4028 §10).
     func handle(_ response: SIPMessage, transaction: SIPTransactionID, now: Int64) {
         guard let status = response.statusCode, status >= 200, let callID = clientTransactions[transaction],
-              var call = calls[callID], transaction.method == "UPDATE" else { return }
-        if status < 300, var timer = call.timer {
-            timer.refreshed(now: now)
+              var call = calls[callID], transaction.method == "UPDATE", var timer = call.timer else { return }
+        if timer.refreshAnswered(status: status, response: response, now: now) == .bye {
+            refreshFailed(callID, reason: "\(status) \(response.reasonPhrase ?? "")", now: now)
+        } else {
             call.timer = timer
             calls[callID] = call
-        } else if status >= 300 {
-            // No refresh, no session (RFC 4028 §10): the timer's expiry ends it.
         }
     }
 
-    /// A transaction gave up: an INVITE's 2xx never acknowledged ends the call; a refresh that timed out is left to
-    /// the session timer.
+    /// A session refresh the bridge sent failed (a final non-2xx, or no answer): BYE, and the site's session ends.
+    private func refreshFailed(_ callID: String, reason: String, now: Int64) {
+        guard var call = calls[callID] else { return }
+        Log.warning("sip-refresh-failed", ["site": call.session.site.id, "reason": Self.phrase(reason)])
+        hangUp(&call, now: now)
+        calls[callID] = nil
+        bridge.sessions.end(site: call.session.site.index, session: call.session, reason: "session-refresh-failed", notify: false)
+    }
+
+    /// A transaction gave up: an INVITE's 2xx never acknowledged ends the call; so does a refresh nobody answered.
     func timedOut(_ transaction: SIPTransactionID, now: Int64) {
+        if transaction.method == "UPDATE", let callID = clientTransactions[transaction], calls[callID]?.timer != nil {
+            return refreshFailed(callID, reason: "no answer to the refresh", now: now)
+        }
         guard let callID = invites[transaction], var call = calls[callID], !call.confirmed else { return }
         hangUp(&call, now: now)
         calls[callID] = nil

@@ -30,20 +30,23 @@ final class SIPFrontEnd: @unchecked Sendable {
         var authenticationWindowMilliseconds: Int64 = 300_000
     }
 
-    /// One accepted TCP connection and the bytes of its next message.
+    /// One TCP connection (accepted, or opened to call a hall) and the bytes of its next message.
     final class Stream {
         let connection: TCPConnection
         let peer: SocketAddress
         /// For a connection to the TLS port: NSS's side of it, and whether its handshake is done. Driven from the poll
-        /// loop without waiting (each call's deadline is now: a record not yet whole is "not yet").
-        let tls: TLSServerConnection?
+        /// loop without waiting (each call's deadline is now: a record not yet whole is "not yet"). A connection the
+        /// bridge opened over TLS comes with its client handshake done (`SIPDialResolver`).
+        let tls: (any SIPTLSLink)?
         var handshaken = false
         var transport: SIPTransportKind { tls == nil ? .tcp : .tls }
         var framer = SIPStreamFramer()
+        /// A connection the bridge opened to call a hall over TCP (`SIPDialResolver`), not one it accepted.
+        var outgoing = false
         let acceptedAt: Int64
         var lastByteAt: Int64
         var messages = 0
-        init(connection: TCPConnection, peer: SocketAddress, tls: TLSServerConnection?, now: Int64) {
+        init(connection: TCPConnection, peer: SocketAddress, tls: (any SIPTLSLink)?, now: Int64) {
             self.connection = connection
             self.peer = peer
             self.tls = tls
@@ -61,6 +64,9 @@ final class SIPFrontEnd: @unchecked Sendable {
     /// SIP over TLS: its listener and NSS context, when on.
     let tlsListener: TCPListener?
     let tlsContext: TLSServerContext?
+    /// The SHA-256 of the bridge's certificate, as a far end calling it over TLS (or another bridge cascading up to
+    /// it) pins it (`sip.dialOutTLSFingerprints`).
+    let tlsFingerprint: String
     var tlsAddress: SocketAddress? { tlsListener?.localAddress }
     var table: SIPTransactionTable
     var challenger: DigestChallenger
@@ -87,6 +93,7 @@ final class SIPFrontEnd: @unchecked Sendable {
          limits: Limits = Limits()) throws {
         self.bridge = bridge
         self.limits = limits
+        tlsFingerprint = String(certificate.fingerprint.sdpValue.dropFirst("sha-256 ".count))
         var bound: (UDPSocket, TCPListener)? = nil
         var lastError: Error? = nil
         for _ in 0..<(port == 0 ? 16 : 1) {
@@ -125,7 +132,8 @@ final class SIPFrontEnd: @unchecked Sendable {
         challenger = DigestChallenger(realm: "vcbridge", secret: (try? SecureRandom.bytes(32)) ?? [])
         let settings = bridge.options.settings
         dialOut = try SIPDialOut(settings: settings.sipDialOut, ringSeconds: settings.sipDialOutRingSeconds,
-                                 cascadeCredentials: settings.sipCascadeCredentials, directory: bridge.directory)
+                                 cascadeCredentials: settings.sipCascadeCredentials, directory: bridge.directory,
+                                 tls: try SIPDialTLS(pinned: settings.sipDialOutTLSFingerprints, caFile: settings.sipDialOutTLSCAFile))
     }
 
     /// Milliseconds on the monotonic clock (the SIP layer's time).
@@ -148,7 +156,11 @@ final class SIPFrontEnd: @unchecked Sendable {
     // MARK: The loop
 
     func run() {
-        Log.info("sip-listening", ["address": address, "transports": "udp,tcp", "tls": tlsAddress.map { "\($0)" } ?? "off"])
+        if let tlsAddress {
+            Log.info("sip-listening", ["address": address, "transports": "udp,tcp", "tls": tlsAddress, "tlsFingerprint": tlsFingerprint])
+        } else {
+            Log.info("sip-listening", ["address": address, "transports": "udp,tcp", "tls": "off"])
+        }
         var descriptors: [pollfd] = []
         var order: [SocketAddress] = []
         while bridge.isRunning {
@@ -294,6 +306,7 @@ final class SIPFrontEnd: @unchecked Sendable {
     private func closeIdleStreams(now: Int64) {
         for (peer, stream) in streams {
             let silent = now - stream.lastByteAt
+            if stream.outgoing && dialOutUses(peer) { continue }  // a call the bridge placed rings on it
             if stream.messages == 0 && now - stream.acceptedAt > limits.firstMessageMilliseconds {
                 close(peer)
             } else if silent > limits.idleMilliseconds,
@@ -405,3 +418,15 @@ final class SIPFrontEnd: @unchecked Sendable {
         }
     }
 }
+
+/// NSS's side of a SIP connection over TLS: a server connection on the TLS port, or the client connection of a call
+/// the bridge placed over TLS.
+protocol SIPTLSLink: AnyObject {
+    func handshake(deadline: Int64) throws(TLSError)
+    func receive(atMost limit: Int, deadline: Int64) throws(TLSError) -> [UInt8]
+    func send(_ bytes: [UInt8], timeoutMilliseconds: Int) throws(TLSError)
+    func close()
+}
+
+extension TLSServerConnection: SIPTLSLink {}
+extension TLSClientConnection: SIPTLSLink {}
