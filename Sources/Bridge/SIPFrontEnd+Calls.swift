@@ -29,6 +29,14 @@ struct SIPCall {
     var confirmed = false
     /// The bridge placed the call (dial-out, cascade up): its media is sent before the far end's first packet.
     var dialled = false
+    /// The far end's Allow names UPDATE: the bridge's session refreshes are UPDATEs; otherwise re-INVITEs with its
+    /// current SDP (RFC 4028 lets either refresh; every user agent takes a re-INVITE).
+    var peerAllowsUpdate = false
+
+    /// Whether a request or response's Allow names UPDATE (no Allow: not known to, so no).
+    static func allowsUpdate(_ message: SIPMessage) -> Bool {
+        message.tokens("Allow").contains { $0.uppercased() == "UPDATE" }
+    }
 }
 
 /// What a SIP call does (docs/PROTOCOL.md, "SIP room systems"): INVITE → digest (SHA-256 then MD5 challenges; the
@@ -150,8 +158,9 @@ extension SIPFrontEnd {
         for header in capabilities + timerHeaders { ok.add(header.name, header.value) }
         ok.add("Content-Type", "application/sdp")
         ok.body = Array((answer?.text ?? offer?.text ?? "").utf8)
-        let call = SIPCall(callID: callID, peer: peer, dialog: dialog, session: session, negotiation: answer?.negotiation,
+        var call = SIPCall(callID: callID, peer: peer, dialog: dialog, session: session, negotiation: answer?.negotiation,
                            pendingOffer: offer, parameters: parameters, answer: ok.body, timer: timer, local: local)
+        call.peerAllowsUpdate = SIPCall.allowsUpdate(request)
         calls[callID] = call
         // The room system sends as soon as it has the 200: the media thread takes the session first.
         if answer != nil { startMedia(call) }
@@ -386,11 +395,16 @@ extension SIPFrontEnd {
                 call.timer = timer
                 // A target refresh request carries the bridge's Contact (RFC 3311 §5.1).
                 let contact = try? SIPURI(parsing: "sip:vcbridge@\(call.local.host.contains(":") ? "[\(call.local.host)]" : call.local.host):\(call.local.port);transport=\(call.peer.transport.rawValue.lowercased())")
-                var update = call.dialog.request("UPDATE", branch: SIPVia.magicCookie + Self.token(), from: call.local, contact: contact)
-                update.add("Session-Expires", SIPSessionExpires(seconds: timer.intervalSeconds, refresher: timer.refresher).description)
-                update.add("Supported", "timer")
+                // UPDATE when the far end allows it, else a re-INVITE with the bridge's current SDP (unchanged, so
+                // its o= version too: RFC 3264 §8).
+                var refresh = call.peerAllowsUpdate
+                    ? call.dialog.request("UPDATE", branch: SIPVia.magicCookie + Self.token(), from: call.local, contact: contact)
+                    : call.dialog.request("INVITE", branch: SIPVia.magicCookie + Self.token(), from: call.local, contact: contact,
+                                          body: call.answer, contentType: "application/sdp")
+                refresh.add("Session-Expires", SIPSessionExpires(seconds: timer.intervalSeconds, refresher: timer.refresher).description)
+                refresh.add("Supported", "timer")
                 calls[callID] = call
-                start(update, for: call, now: now)
+                start(refresh, for: call, now: now)
             case nil:
                 break
             }
@@ -414,7 +428,14 @@ extension SIPFrontEnd {
     /// interval it names); any other final answer is a failed refresh, and the call ends with BYE (RFC 4028 §10).
     func handle(_ response: SIPMessage, transaction: SIPTransactionID, now: Int64) {
         guard let status = response.statusCode, status >= 200, let callID = clientTransactions[transaction],
-              var call = calls[callID], transaction.method == "UPDATE", var timer = call.timer else { return }
+              var call = calls[callID], transaction.method == "UPDATE" || transaction.method == "INVITE" else { return }
+        if transaction.method == "INVITE", status < 300 {
+            // A refresh re-INVITE's 2xx (and each retransmission of it) is acknowledged by the bridge (§13.2.2.4).
+            let cseq = (try? response.cseq())?.number ?? 0
+            send(call.dialog.ack(forInviteCSeq: cseq, branch: SIPVia.magicCookie + Self.token(), from: call.local).serialized(),
+                 to: call.peer)
+        }
+        guard var timer = call.timer else { return }
         if timer.refreshAnswered(status: status, response: response, now: now) == .bye {
             refreshFailed(callID, reason: "\(status) \(response.reasonPhrase ?? "")", now: now)
         } else {
@@ -434,7 +455,8 @@ extension SIPFrontEnd {
 
     /// A transaction gave up: an INVITE's 2xx never acknowledged ends the call; so does a refresh nobody answered.
     func timedOut(_ transaction: SIPTransactionID, now: Int64) {
-        if transaction.method == "UPDATE", let callID = clientTransactions[transaction], calls[callID]?.timer != nil {
+        if transaction.method == "UPDATE" || transaction.method == "INVITE", let callID = clientTransactions[transaction],
+           calls[callID]?.timer != nil {
             return refreshFailed(callID, reason: "no answer to the refresh", now: now)
         }
         guard let callID = invites[transaction], var call = calls[callID], !call.confirmed else { return }

@@ -473,10 +473,11 @@ extension SIPFrontEnd {
         }
         let callID = dialog.callID
         let timer = attempt.sessionTimer.timer(answeredBy: response, now: now)
-        let call = SIPCall(callID: callID, peer: attempt.peer, dialog: dialog, session: session, negotiation: negotiation,
+        var call = SIPCall(callID: callID, peer: attempt.peer, dialog: dialog, session: session, negotiation: negotiation,
                            pendingOffer: nil, parameters: attempt.offer.bridge, answer: Array(attempt.offer.text.utf8),
                            timer: timer, local: attempt.local,
                            confirmed: true, dialled: true)
+        call.peerAllowsUpdate = SIPCall.allowsUpdate(response)
         calls[callID] = call
         startMedia(call)
         dialOut.plan.answered(site: site.index, now: now)

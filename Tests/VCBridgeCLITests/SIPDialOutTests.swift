@@ -197,6 +197,89 @@ struct SIPDialOutTests {
         #expect(bridge.stop() == 0)
     }
 
+    /// The refresh itself, end to end (one real wait of half the 90 s minimum): a hand-written hall answers with
+    /// `Session-Expires: 90;refresher=uac` and an Allow without UPDATE, so the bridge refreshes by re-INVITE (RFC 4028
+    /// lets either refresh) at 45 s, carrying its SDP and Session-Expires; the hall's 200 is acknowledged. A second
+    /// refresh answered 481 (the hall lost the call) ends the call with BYE and the site's session.
+    @Test func theBridgeRefreshesByReInviteWhenTheHallDoesNotAllowUpdateAndHangsUpWhenARefreshFails() throws {
+        let hall = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        defer { hall.close() }
+        let port = hall.localAddress.port
+        // The hand-written hall sends no media: the session must not end as lost before the refreshes.
+        let bridge = try RunningBridge(lostAfterSeconds: 200,
+                                       sip: #"{"dialOut": {"lang-cong": "sip:hall@127.0.0.1:\#(port)"}, "dialOutRingSeconds": 20}"#)
+        let batch = DatagramBatch(capacity: 8, slotSize: 65_536)
+        /// The next request from the bridge other than `skipping` (retransmissions of one already seen), and its source.
+        func nextRequest(within seconds: Double, skipping seen: Set<String>) throws -> (SIPMessage, SocketAddress)? {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                guard try hall.waitReadable(timeoutMilliseconds: 100) else { continue }
+                try hall.receive(into: batch)
+                for index in 0..<batch.count {
+                    guard let message = try? SIPMessage.parse(datagram: Array(UnsafeRawBufferPointer(batch.datagram(index)))),
+                          message.isRequest, let from = batch.address(index),
+                          !seen.contains("\(message.method ?? "") \(message.value("CSeq") ?? "")") else { continue }
+                    return (message, from)
+                }
+            }
+            return nil
+        }
+        func key(_ m: SIPMessage) -> String { "\(m.method ?? "") \(m.value("CSeq") ?? "")" }
+        let (invite, from) = try #require(try nextRequest(within: 15, skipping: []), "\(bridge.logText)")
+        #expect(invite.method == "INVITE")
+        var ok = try #require(SIPMessage.response(to: invite, status: 200, reason: "OK", toTag: "hall-200"))
+        ok.add("Contact", "<sip:hall@127.0.0.1:\(port)>")
+        ok.add("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS")
+        ok.add("Session-Expires", "90;refresher=uac")
+        ok.add("Require", "timer")
+        ok.add("Content-Type", "application/sdp")
+        ok.body = Array(("v=0\r\no=hall 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            + "m=audio \(port + 2) RTP/SAVP 96\r\na=rtpmap:96 opus/48000/2\r\n"
+            + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\na=sendrecv\r\n").utf8)
+        try hall.send(ok.serialized(), to: from)
+        let answeredAt = Date()
+        var seen: Set<String> = [key(invite)]
+        let (ack, _) = try #require(try nextRequest(within: 5, skipping: seen))
+        #expect(ack.method == "ACK")
+        seen.insert(key(ack))
+        #expect(try waitFor(10) { try bridge.siteStatus("lang-cong")?["transport"] as? String == "sip" }, "\(bridge.logText)")
+        // At half the interval: a re-INVITE in the dialog, with the bridge's SDP and the session timer.
+        let (refresh, refreshFrom) = try #require(try nextRequest(within: 60, skipping: seen), "\(bridge.logText)")
+        let waited = Date().timeIntervalSince(answeredAt)
+        #expect(refresh.method == "INVITE", "\(refresh.startLine)")
+        #expect(waited > 40 && waited < 55, "refreshed after \(waited) s")
+        #expect(refresh.value("Call-ID") == invite.value("Call-ID"))
+        #expect(refresh.value("Session-Expires")?.hasPrefix("90") == true, "\(refresh.headers)")
+        #expect(!refresh.body.isEmpty)
+        seen.insert(key(refresh))
+        var refreshed = try #require(SIPMessage.response(to: refresh, status: 200, reason: "OK"))
+        refreshed.add("Contact", "<sip:hall@127.0.0.1:\(port)>")
+        refreshed.add("Session-Expires", "90;refresher=uac")
+        refreshed.add("Content-Type", "application/sdp")
+        refreshed.body = ok.body
+        try hall.send(refreshed.serialized(), to: refreshFrom)
+        let (refreshACK, _) = try #require(try nextRequest(within: 5, skipping: seen), "\(bridge.logText)")
+        #expect(refreshACK.method == "ACK" && refreshACK.value("CSeq")?.hasPrefix(refresh.value("CSeq")?.split(separator: " ").first.map(String.init) ?? "-") == true)
+        seen.insert(key(refreshACK))
+        // The next refresh is answered 481: BYE, and lang-cong's session ends.
+        let (second, secondFrom) = try #require(try nextRequest(within: 60, skipping: seen), "\(bridge.logText)")
+        #expect(second.method == "INVITE")
+        seen.insert(key(second))
+        let gone = try #require(SIPMessage.response(to: second, status: 481, reason: "Call/Transaction Does Not Exist", toTag: "hall-200"))
+        try hall.send(gone.serialized(), to: secondFrom)
+        var bye: SIPMessage? = nil
+        while bye == nil, let (next, _) = try nextRequest(within: 5, skipping: seen) {
+            seen.insert(key(next))
+            if next.method == "BYE" { bye = next }
+        }
+        #expect(bye != nil, "\(bridge.logText)")
+        // The log arrives through a pipe: it may trail the BYE on the socket.
+        #expect(waitFor(5) { bridge.logText.contains("event=sip-refresh-failed site=lang-cong reason=\"481 Call/Transaction Does Not Exist\"") },
+                "\(bridge.logText)")
+        #expect(try waitFor(5) { try bridge.siteStatus("lang-cong") == nil })
+        #expect(bridge.stop() == 0)
+    }
+
     /// A dial-out entry for a site not in the directory stops the bridge from starting, naming it.
     @Test func aDialOutEntryForAnUnknownSiteIsRefusedAtStart() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-dial-\(UUID().uuidString)").path
