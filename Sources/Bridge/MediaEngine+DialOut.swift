@@ -9,6 +9,12 @@ extension MediaEngine {
         session.address = remote
         session.statistics.address = remote.description
         if case .sip(let sip) = session.setup.transport, let video = sip.video?.remoteRTP { session.videoAddress = video }
+        // Without rtcp-mux the far end takes RTCP at the RTCP address its answer named (authentic RTCP from
+        // elsewhere still moves it, as for any SIP site).
+        if case .sip(let sip) = session.setup.transport, !sip.rtcpMux, session.rtcpAddress == nil, let rtcp = sip.remoteRTCP {
+            session.rtcpAddress = rtcp
+            session.statistics.rtcpAddress = rtcp.description
+        }
         let setup = session.setup
         routers[setup.meeting]?.add(site: setup.site, presenterSSRC: setup.presenterSSRC, speakerSSRC: setup.speakerSSRC)
     }

@@ -30,6 +30,14 @@ struct SIPCall {
     var confirmed = false
     /// The bridge placed the call (dial-out, cascade up): its media is sent before the far end's first packet.
     var dialled = false
+    /// The far end's Allow names UPDATE: the bridge's session refreshes are UPDATEs; otherwise re-INVITEs with its
+    /// current SDP (RFC 4028 lets either refresh; every user agent takes a re-INVITE).
+    var peerAllowsUpdate = false
+
+    /// Whether a request or response's Allow names UPDATE (no Allow: not known to, so no).
+    static func allowsUpdate(_ message: SIPMessage) -> Bool {
+        message.tokens("Allow").contains { $0.uppercased() == "UPDATE" }
+    }
 }
 
 /// What a SIP call does (docs/PROTOCOL.md, "SIP room systems"): INVITE → digest (SHA-256 then MD5 challenges; the
@@ -163,8 +171,9 @@ extension SIPFrontEnd {
         for header in capabilities + timerHeaders { ok.add(header.name, header.value) }
         ok.add("Content-Type", "application/sdp")
         ok.body = Array((answer?.text ?? offer?.text ?? "").utf8)
-        let call = SIPCall(callID: callID, peer: peer, dialog: dialog, session: session, negotiation: answer?.negotiation,
+        var call = SIPCall(callID: callID, peer: peer, dialog: dialog, session: session, negotiation: answer?.negotiation,
                            pendingOffer: offer, parameters: parameters, answer: ok.body, timer: timer, local: local)
+        call.peerAllowsUpdate = SIPCall.allowsUpdate(request)
         calls[callID] = call
         // The room system sends as soon as it has the 200: the media thread takes the session first.
         if answer != nil { startMedia(call) }
@@ -396,8 +405,9 @@ extension SIPFrontEnd {
             transport: .sip(SIPMediaSetup(
                 profile: .aesCM128HMACSHA1_80, keys: audio.media.srtp.map { (inbound: $0.remoteKey.keySalt, outbound: $0.localKey.keySalt) },
                 remoteRTP: try? SocketAddress(ip: audio.media.remote.address, port: audio.media.remote.rtpPort), codec: audio.codec,
-                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux, signalling: call.peer.transport.rawValue.lowercased(),
-                video: video?.setup)),
+                sendsFirst: call.dialled, rtcpMux: audio.media.remote.rtcpMux,
+                remoteRTCP: try? SocketAddress(ip: audio.media.remote.rtcpAddress, port: audio.media.remote.rtcpPort),
+                signalling: call.peer.transport.rawValue.lowercased(), video: video?.setup)),
             payloadTypes: PayloadTypes(audio: audio.receivePayloadType, audioLevelID: nil, video: video?.received ?? [:],
                                        sentAudio: audio.payloadType, sentVideo: video?.sent ?? [:]))))
         if !bridge.mailbox.waitUntilAdded(ssrcs.siteAudio, milliseconds: 200) {
@@ -426,11 +436,16 @@ extension SIPFrontEnd {
                 call.timer = timer
                 // A target refresh request carries the bridge's Contact (RFC 3311 §5.1).
                 let contact = try? SIPURI(parsing: "sip:vcbridge@\(call.local.host.contains(":") ? "[\(call.local.host)]" : call.local.host):\(call.local.port);transport=\(call.peer.transport.rawValue.lowercased())")
-                var update = call.dialog.request("UPDATE", branch: SIPVia.magicCookie + Self.token(), from: call.local, contact: contact)
-                update.add("Session-Expires", SIPSessionExpires(seconds: timer.intervalSeconds, refresher: timer.refresher).description)
-                update.add("Supported", "timer")
+                // UPDATE when the far end allows it, else a re-INVITE with the bridge's current SDP (unchanged, so
+                // its o= version too: RFC 3264 §8).
+                var refresh = call.peerAllowsUpdate
+                    ? call.dialog.request("UPDATE", branch: SIPVia.magicCookie + Self.token(), from: call.local, contact: contact)
+                    : call.dialog.request("INVITE", branch: SIPVia.magicCookie + Self.token(), from: call.local, contact: contact,
+                                          body: call.answer, contentType: "application/sdp")
+                refresh.add("Session-Expires", SIPSessionExpires(seconds: timer.intervalSeconds, refresher: timer.refresher).description)
+                refresh.add("Supported", "timer")
                 calls[callID] = call
-                start(update, for: call, now: now)
+                start(refresh, for: call, now: now)
             case nil:
                 break
             }
@@ -450,22 +465,41 @@ extension SIPFrontEnd {
         deliver(events, now: now)
     }
 
-    /// A response to one of the bridge's requests: a 2xx to an UPDATE refresh restarts the session timer.
+    /// A response to one of the bridge's requests: a 2xx to an UPDATE refresh restarts the session timer (with the
+    /// interval it names); any other final answer is a failed refresh, and the call ends with BYE (RFC 4028 §10).
     func handle(_ response: SIPMessage, transaction: SIPTransactionID, now: Int64) {
         guard let status = response.statusCode, status >= 200, let callID = clientTransactions[transaction],
-              var call = calls[callID], transaction.method == "UPDATE" else { return }
-        if status < 300, var timer = call.timer {
-            timer.refreshed(now: now)
+              var call = calls[callID], transaction.method == "UPDATE" || transaction.method == "INVITE" else { return }
+        if transaction.method == "INVITE", status < 300 {
+            // A refresh re-INVITE's 2xx (and each retransmission of it) is acknowledged by the bridge (§13.2.2.4).
+            let cseq = (try? response.cseq())?.number ?? 0
+            send(call.dialog.ack(forInviteCSeq: cseq, branch: SIPVia.magicCookie + Self.token(), from: call.local).serialized(),
+                 to: call.peer)
+        }
+        guard var timer = call.timer else { return }
+        if timer.refreshAnswered(status: status, response: response, now: now) == .bye {
+            refreshFailed(callID, reason: "\(status) \(response.reasonPhrase ?? "")", now: now)
+        } else {
             call.timer = timer
             calls[callID] = call
-        } else if status >= 300 {
-            // No refresh, no session (RFC 4028 §10): the timer's expiry ends it.
         }
     }
 
-    /// A transaction gave up: an INVITE's 2xx never acknowledged ends the call; a refresh that timed out is left to
-    /// the session timer.
+    /// A session refresh the bridge sent failed (a final non-2xx, or no answer): BYE, and the site's session ends.
+    private func refreshFailed(_ callID: String, reason: String, now: Int64) {
+        guard var call = calls[callID] else { return }
+        Log.warning("sip-refresh-failed", ["site": call.session.site.id, "reason": Self.phrase(reason)])
+        hangUp(&call, now: now)
+        calls[callID] = nil
+        bridge.sessions.end(site: call.session.site.index, session: call.session, reason: "session-refresh-failed", notify: false)
+    }
+
+    /// A transaction gave up: an INVITE's 2xx never acknowledged ends the call; so does a refresh nobody answered.
     func timedOut(_ transaction: SIPTransactionID, now: Int64) {
+        if transaction.method == "UPDATE" || transaction.method == "INVITE", let callID = clientTransactions[transaction],
+           calls[callID]?.timer != nil {
+            return refreshFailed(callID, reason: "no answer to the refresh", now: now)
+        }
         guard let callID = invites[transaction], var call = calls[callID], !call.confirmed else { return }
         hangUp(&call, now: now)
         calls[callID] = nil

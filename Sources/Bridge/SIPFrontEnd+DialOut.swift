@@ -16,16 +16,33 @@ struct SIPDialTarget {
     let site: Site
     /// The Request-URI as configured.
     let uri: String
-    let peer: SIPPeer
+    /// Where the URI points: a host name or numeric address (resolved for each call by `SIPDialResolver`), its port
+    /// (5060 when none is named, 5061 for TLS) and transport (`sips:` or `;transport=tls`, `;transport=tcp`, else UDP).
+    let host: String
+    let port: UInt16
+    let transport: SIPTransportKind
     /// Credentials for a digest challenge from the far end, when it asks (nil: a challenge fails the call).
     let credentials: DigestCredentials?
     /// An upstream MCU of a meeting booked with `--cascade-up` (admitted without a key of this bridge's).
     var cascade = false
+
+    /// - Throws: `SIPParseError` for an address that does not parse.
+    init(site: Site, uri: String, credentials: DigestCredentials?) throws {
+        let parsed = try SIPURI(parsing: uri)
+        self.site = site
+        self.uri = uri
+        host = parsed.host
+        transport = parsed.secure || parsed.transport == "tls" ? .tls : parsed.transport == "tcp" ? .tcp : .udp
+        port = parsed.port ?? (transport == .tls ? 5061 : 5060)
+        self.credentials = credentials
+    }
 }
 
 /// One call the bridge placed, from its INVITE until its transaction ends.
 struct SIPDialAttempt {
     let target: SIPDialTarget
+    /// The far end's numeric address (the target's host resolved) and transport: where every request of the call goes.
+    let peer: SIPPeer
     let meeting: MeetingID
     let attempt: Int
     var invite: SIPMessage
@@ -42,6 +59,8 @@ struct SIPDialAttempt {
     var finished = false
     /// The ACK of the 2xx, sent again for each retransmitted 2xx.
     var ack: [UInt8]?
+    /// Session timers asked for in the INVITE (RFC 4028), and one retry after a 422.
+    var sessionTimer = SIPCallerSessionTimer()
 }
 
 /// The dial-out state the SIP thread keeps (it owns it alone, like the calls).
@@ -59,11 +78,19 @@ struct SIPDialOut {
     /// Sites and meetings already logged as skipped (no key), so the line is written once.
     var skipped: Set<String> = []
     var ringMilliseconds: Int64 = 30_000
+    /// Host names being resolved (and TCP connections being opened) off the SIP thread, by lookup key.
+    let resolver = SIPDialResolver()
+    /// How a call over TLS checks the far end's certificate.
+    var tls = SIPDialTLS()
+    var resolving: [Int: (dial: SIPDialPlan.Dial, target: SIPDialTarget)] = [:]
+    var nextLookup = 0
 
     /// The configured halls, checked against the site directory.
     /// - Throws: `BridgeError` naming a site id that is not in the directory or an address that does not parse.
-    init(settings: [String: String], ringSeconds: Int, cascadeCredentials: [String: String], directory: SiteDirectory) throws {
+    init(settings: [String: String], ringSeconds: Int, cascadeCredentials: [String: String], directory: SiteDirectory,
+         tls: SIPDialTLS = SIPDialTLS()) throws {
         ringMilliseconds = Int64(ringSeconds) * 1000
+        self.tls = tls
         if let username = cascadeCredentials["username"], let password = cascadeCredentials["password"] {
             self.cascadeCredentials = DigestCredentials(username: username, password: password)
         }
@@ -71,14 +98,9 @@ struct SIPDialOut {
             guard let site = directory.site(id) else {
                 throw BridgeError("sip.dialOut names '\(id)', which is not a site in the directory")
             }
-            let uri: SIPURI
-            do { uri = try SIPURI(parsing: address) } catch {
+            do { configured[site.index] = try SIPDialTarget(site: site, uri: address, credentials: nil) } catch {
                 throw BridgeError("sip.dialOut gives \(id) the address '\(address)', which does not parse: \(error)")
             }
-            let transport: SIPTransportKind = .udp
-            configured[site.index] = SIPDialTarget(site: site, uri: address,
-                                                peer: SIPPeer(host: uri.host, port: uri.port ?? 5060, transport: transport),
-                                                credentials: nil)
         }
         targets = configured
     }
@@ -99,6 +121,10 @@ extension SIPFrontEnd {
         if dialOut.checkedAt.map({ now - $0 >= 1_000 }) ?? true {
             dialOut.checkedAt = now
             dialOut.wanted = wantedDialOuts()
+        }
+        for (key, outcome) in dialOut.resolver.finished() {
+            guard let (dial, target) = dialOut.resolving.removeValue(forKey: key) else { continue }
+            resolved(dial, target: target, outcome: outcome, now: now)
         }
         for (id, attempt) in dialOut.attempts where !attempt.finished && !attempt.abandoned
             && now - attempt.startedAt >= dialOut.ringMilliseconds {
@@ -132,23 +158,20 @@ extension SIPFrontEnd {
         dialOut.targets = dialOut.configured
         for meeting in active where meeting.start <= now {
             guard let address = meeting.cascadeUp, let site = meeting.cascadeSite(in: bridge.directory) else { continue }
-            guard let uri = try? SIPURI(parsing: address), Settings.dialOutFault(address) == nil else {
+            guard Settings.dialOutFault(address) == nil, var target = try? SIPDialTarget(site: site, uri: address, credentials: dialOut.cascadeCredentials) else {
                 if dialOut.skipped.insert("\(site.id) \(meeting.id)").inserted {
                     Log.warning("sip-dial-skipped", ["site": site.id, "meeting": meeting.id, "reason": "address",
                                                      "detail": Settings.dialOutFault(address) ?? "it does not parse"])
                 }
                 continue
             }
-            if let refusal = sitePolicies.keysRefusal(site: site.id, transport: .udp) {
-                // The bridge dials over UDP only so far: its offer's keys would travel in the clear.
+            if let refusal = sitePolicies.keysRefusal(site: site.id, transport: target.transport) {
+                // The offer's keys would travel in the clear: the upstream is to be dialled over TLS (sips:).
                 if dialOut.skipped.insert("\(site.id) \(meeting.id)").inserted {
-                    Log.warning("sip-dial-skipped", ["site": site.id, "meeting": meeting.id, "reason": "keys-need-tls",
-                                                     "detail": refusal + "; TLS dial-out is not supported yet"])
+                    Log.warning("sip-dial-skipped", ["site": site.id, "meeting": meeting.id, "reason": "keys-need-tls", "detail": refusal])
                 }
                 continue
             }
-            var target = SIPDialTarget(site: site, uri: address, peer: SIPPeer(host: uri.host, port: uri.port ?? 5060, transport: .udp),
-                                       credentials: dialOut.cascadeCredentials)
             target.cascade = true
             dialOut.targets[site.index] = target
             wanted[site.index] = meeting.id
@@ -195,10 +218,50 @@ extension SIPFrontEnd {
         return String(cString: text)
     }
 
-    /// Sends the INVITE of one call.
+    /// Starts one call: its host resolved and, over TCP, a connection opened, off the SIP thread (`SIPDialResolver`);
+    /// the INVITE goes when that is done.
     private func place(_ dial: SIPDialPlan.Dial, to target: SIPDialTarget, now: Int64) {
-        let host = localHost(toward: target.peer)
-        let local = SIPLocalEndpoint(transport: target.peer.transport, host: host, port: address.port)
+        let key = dialOut.nextLookup
+        dialOut.nextLookup += 1
+        let family = Self.host(of: address).contains(":") ? AF_INET6 : AF_INET
+        guard dialOut.resolver.start(key, host: target.host, port: target.port, transport: target.transport, family: family,
+                                     tls: dialOut.tls) else {
+            return failed(target, dial: dial, reason: "too many host lookups in progress", now: now)
+        }
+        dialOut.resolving[key] = (dial, target)
+        Log.info("sip-dial", ["site": target.site.id, "meeting": dial.meeting, "attempt": dial.attempt, "to": target.uri])
+    }
+
+    /// A lookup finished: the INVITE goes to the address found (on the connection opened for TCP), or the attempt
+    /// fails naming why (a name that does not resolve, a refused connection) and the plan retries it later.
+    private func resolved(_ dial: SIPDialPlan.Dial, target: SIPDialTarget, outcome: SIPDialResolver.Outcome, now: Int64) {
+        guard dialOut.wanted[dial.site] == dial.meeting else {
+            if case .ready(_, let connection?, let tls) = outcome {
+                tls?.close()
+                connection.close()
+            }
+            return  // the meeting ended while the name was looked up: the plan gave the call up
+        }
+        switch outcome {
+        case .failed(let reason):
+            failed(target, dial: dial, reason: reason, now: now)
+        case .ready(let remote, let connection, let tls):
+            if let connection {
+                close(remote)  // an older connection to the same address (a call before this one) gives way
+                let stream = Stream(connection: connection, peer: remote, tls: tls, now: now)
+                stream.outgoing = true
+                stream.handshaken = tls != nil
+                streams[remote] = stream
+            }
+            invite(dial, to: target, peer: SIPPeer(host: Self.host(of: remote), port: remote.port, transport: target.transport), now: now)
+        }
+    }
+
+    /// Sends the INVITE of one call.
+    private func invite(_ dial: SIPDialPlan.Dial, to target: SIPDialTarget, peer: SIPPeer, now: Int64) {
+        let host = localHost(toward: peer)
+        let local = SIPLocalEndpoint(transport: peer.transport, host: host,
+                                     port: peer.transport == .tls ? (tlsAddress?.port ?? address.port) : address.port)
         let offer: SIPOffer
         do {
             let parameters = try SIPBridgeParameters(
@@ -207,10 +270,7 @@ extension SIPFrontEnd {
                 videoKey: try SDESKey(keySalt: try SecureRandom.bytes(30)), sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
             offer = SIPOfferer.offer(bridge: parameters, policy: sitePolicies.mediaPolicy(for: target.site.id), video: sitePolicies.mediaPolicy(for: target.site.id).allowsPlainRTP ? [] : [.h264, .vp8])  // plain RTP calls are audio only
         } catch {
-            Log.warning("sip-dial-failed", ["site": target.site.id, "meeting": dial.meeting, "attempt": dial.attempt,
-                                            "reason": "offer: \(error)"])
-            dialOut.plan.failed(site: target.site.index, now: now)
-            return
+            return failed(target, dial: dial, reason: "offer: \(error)", now: now)
         }
         let hostText = host.contains(":") ? "[\(host)]" : host
         var invite = SIPMessage(startLine: .request(method: "INVITE", uri: target.uri))
@@ -224,17 +284,18 @@ extension SIPFrontEnd {
         invite.add("Contact", "<sip:vcbridge@\(hostText):\(local.port);transport=\(local.transport.rawValue.lowercased())>")
         invite.add("Allow", Self.allow)
         invite.add("User-Agent", "vcbridge")
+        let sessionTimer = SIPCallerSessionTimer()
+        for header in sessionTimer.inviteHeaders { invite.add(header.name, header.value) }
         invite.add("Content-Type", "application/sdp")
         invite.body = Array(offer.text.utf8)
-        let attempt = SIPDialAttempt(target: target, meeting: dial.meeting, attempt: dial.attempt, invite: invite, offer: offer,
-                                     local: local, startedAt: now)
-        Log.info("sip-dial", ["site": target.site.id, "meeting": dial.meeting, "attempt": dial.attempt, "to": target.uri])
+        let attempt = SIPDialAttempt(target: target, peer: peer, meeting: dial.meeting, attempt: dial.attempt, invite: invite,
+                                     offer: offer, local: local, startedAt: now, sessionTimer: sessionTimer)
         send(attempt, now: now)
     }
 
     /// Starts the INVITE's client transaction and keeps the attempt under its id.
     private func send(_ attempt: SIPDialAttempt, now: Int64) {
-        guard let (id, events) = table.send(request: attempt.invite, to: attempt.target.peer, now: now) else {
+        guard let (id, events) = table.send(request: attempt.invite, to: attempt.peer, now: now) else {
             return failed(attempt, reason: "too many transactions in flight", now: now)
         }
         dialOut.attempts[id] = attempt
@@ -254,13 +315,24 @@ extension SIPFrontEnd {
         cancel.add("Max-Forwards", "70")
         for name in ["From", "To", "Call-ID"] { if let value = invite.value(name) { cancel.add(name, value) } }
         if let cseq = try? invite.cseq() { cancel.add("CSeq", "\(cseq.number) CANCEL") }
-        if let (_, events) = table.send(request: cancel, to: attempt.target.peer, now: now) { deliver(events, now: now) }
+        if let (_, events) = table.send(request: cancel, to: attempt.peer, now: now) { deliver(events, now: now) }
     }
 
     private func failed(_ attempt: SIPDialAttempt, reason: String, now: Int64) {
-        let wait = dialOut.plan.failed(site: attempt.target.site.index, now: now)
-        Log.warning("sip-dial-failed", ["site": attempt.target.site.id, "meeting": attempt.meeting, "attempt": attempt.attempt,
+        failed(attempt.target, dial: SIPDialPlan.Dial(site: attempt.target.site.index, meeting: attempt.meeting, attempt: attempt.attempt),
+               reason: reason, now: now)
+    }
+
+    private func failed(_ target: SIPDialTarget, dial: SIPDialPlan.Dial, reason: String, now: Int64) {
+        let wait = dialOut.plan.failed(site: target.site.index, now: now)
+        Log.warning("sip-dial-failed", ["site": target.site.id, "meeting": dial.meeting, "attempt": dial.attempt,
                                         "reason": Self.phrase(reason), "retryInMs": wait])
+    }
+
+    /// Whether a call being placed uses the stream to `peer` (it stays open while the call rings).
+    func dialOutUses(_ peer: SocketAddress) -> Bool {
+        dialOut.attempts.values.contains { !$0.finished && $0.peer.transport.isReliable && $0.peer.port == peer.port
+            && $0.peer.host == Self.host(of: peer) }
     }
 
     /// The INVITE's transaction gave up (Timer B): the call failed, unless it was given up already.
@@ -285,7 +357,7 @@ extension SIPFrontEnd {
                 abandon(id, now: now)
             }
         case 200..<300:
-            if let ack = attempt.ack { return send(ack, to: attempt.target.peer) }  // a retransmitted 2xx
+            if let ack = attempt.ack { return send(ack, to: attempt.peer) }  // a retransmitted 2xx
             attempt.finished = true
             guard var dialog = try? SIPDialog(asClient: attempt.invite, response: response) else {
                 dialOut.attempts[id] = attempt
@@ -305,13 +377,13 @@ extension SIPFrontEnd {
             let ack = dialog.ack(forInviteCSeq: cseq, branch: SIPVia.magicCookie + Self.token(), from: attempt.local).serialized()
             attempt.ack = ack
             dialOut.attempts[id] = attempt
-            send(ack, to: attempt.target.peer)
+            send(ack, to: attempt.peer)
             let site = attempt.target.site
             let current = bridge.booking(of: site).current
             let joinedMeanwhile = bridge.sessions.all.contains(where: { $0.site.index == site.index })
             if attempt.abandoned || refusal != nil || current?.id != attempt.meeting || joinedMeanwhile {
                 let bye = dialog.request("BYE", branch: SIPVia.magicCookie + Self.token(), from: attempt.local)
-                if let (_, events) = table.send(request: bye, to: attempt.target.peer, now: now) { deliver(events, now: now) }
+                if let (_, events) = table.send(request: bye, to: attempt.peer, now: now) { deliver(events, now: now) }
                 guard !attempt.abandoned else { return }
                 if let refusal {
                     failed(attempt, reason: "answer: \(refusal)", now: now)
@@ -325,6 +397,30 @@ extension SIPFrontEnd {
                 return
             }
             admit(attempt, response: response, dialog: dialog, negotiation: answer!, meeting: current!, now: now)
+        case 422:
+            attempt.finished = true
+            dialOut.attempts[id] = attempt
+            guard !attempt.abandoned else { return }
+            var sessionTimer = attempt.sessionTimer
+            switch sessionTimer.rejected(response) {
+            case .refuse(let reason):
+                failed(attempt, reason: reason, now: now)
+            case .retry:
+                // RFC 4028 §7.4: the same call again asking for the 422's Min-SE (a new branch, the next CSeq).
+                Log.info("sip-dial-retry", ["site": attempt.target.site.id, "meeting": attempt.meeting, "attempt": attempt.attempt,
+                                            "reason": "\(status) \(response.reasonPhrase ?? "") (Min-SE \(sessionTimer.intervalSeconds))"])
+                var invite = attempt.invite
+                let number = ((try? invite.cseq())?.number ?? 1) + 1
+                invite.set("Via", SIPVia(transport: attempt.local.transport.rawValue, host: attempt.local.host, port: attempt.local.port,
+                                         branch: SIPVia.magicCookie + Self.token(), rport: true).description)
+                invite.set("CSeq", "\(number) INVITE")
+                for header in sessionTimer.inviteHeaders { invite.set(header.name, header.value) }
+                var next = SIPDialAttempt(target: attempt.target, peer: attempt.peer, meeting: attempt.meeting, attempt: attempt.attempt,
+                                          invite: invite, offer: attempt.offer, local: attempt.local, startedAt: attempt.startedAt,
+                                          sessionTimer: sessionTimer)
+                next.authenticated = attempt.authenticated
+                send(next, now: now)
+            }
         case 401, 407:
             attempt.finished = true
             dialOut.attempts[id] = attempt
@@ -348,8 +444,9 @@ extension SIPFrontEnd {
             invite.remove("Authorization")
             invite.remove("Proxy-Authorization")
             invite.add(status == 401 ? "Authorization" : "Proxy-Authorization", authorization)
-            var next = SIPDialAttempt(target: attempt.target, meeting: attempt.meeting, attempt: attempt.attempt, invite: invite,
-                                      offer: attempt.offer, local: attempt.local, startedAt: attempt.startedAt)
+            var next = SIPDialAttempt(target: attempt.target, peer: attempt.peer, meeting: attempt.meeting, attempt: attempt.attempt,
+                                      invite: invite, offer: attempt.offer, local: attempt.local, startedAt: attempt.startedAt,
+                                      sessionTimer: attempt.sessionTimer)
             next.authenticated = true
             send(next, now: now)
         default:
@@ -383,26 +480,29 @@ extension SIPFrontEnd {
             replaced.connection?.shutdownBoth()
         }
         let callID = dialog.callID
-        let call = SIPCall(callID: callID, peer: attempt.target.peer, dialog: dialog, session: session, negotiation: negotiation,
+        let timer = attempt.sessionTimer.timer(answeredBy: response, now: now)
+        var call = SIPCall(callID: callID, peer: attempt.peer, dialog: dialog, session: session, negotiation: negotiation,
                            pendingOffer: nil, parameters: attempt.offer.bridge, answer: Array(attempt.offer.text.utf8),
-                           timer: SIPSessionTimer.accepted(response: response, now: now), local: attempt.local,
+                           timer: timer, local: attempt.local,
                            confirmed: true, dialled: true)
+        call.peerAllowsUpdate = SIPCall.allowsUpdate(response)
         calls[callID] = call
         startMedia(call)
         dialOut.plan.answered(site: site.index, now: now)
         let audio = negotiation.audio
-        Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": "\(attempt.target.peer.host):\(attempt.target.peer.port)",
-                          "generation": generation, "transport": "sip-\(attempt.target.peer.transport.rawValue.lowercased())",
+        Log.info("join", ["site": site.id, "meeting": meeting.id, "peer": "\(attempt.peer.host):\(attempt.peer.port)",
+                          "generation": generation, "transport": "sip-\(attempt.peer.transport.rawValue.lowercased())",
                           "codec": audio.codec.rawValue, "payloadType": audio.payloadType, "rtcpMux": audio.media.remote.rtcpMux,
                           "media": "\(audio.media.remote.address):\(audio.media.remote.rtpPort)", "direction": cascade ? "cascade-up" : "dial-out",
-                          "attempt": attempt.attempt])
+                          "attempt": attempt.attempt, "sessionExpires": timer.map { String($0.intervalSeconds) } ?? "none",
+                          "refresher": timer.map { $0.refresher.rawValue } ?? "none"])
         bridge.quality.joined(site: site.index, meeting: meeting.id)
     }
 
     private func hangUpRefused(_ attempt: SIPDialAttempt, dialog: SIPDialog, reason: String, now: Int64) {
         var dialog = dialog
         let bye = dialog.request("BYE", branch: SIPVia.magicCookie + Self.token(), from: attempt.local)
-        if let (_, events) = table.send(request: bye, to: attempt.target.peer, now: now) { deliver(events, now: now) }
+        if let (_, events) = table.send(request: bye, to: attempt.peer, now: now) { deliver(events, now: now) }
         failed(attempt, reason: reason, now: now)
     }
 }

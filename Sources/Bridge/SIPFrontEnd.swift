@@ -30,23 +30,26 @@ final class SIPFrontEnd: @unchecked Sendable {
         var authenticationWindowMilliseconds: Int64 = 300_000
     }
 
-    /// One accepted TCP connection and the bytes of its next message.
+    /// One TCP connection (accepted, or opened to call a hall) and the bytes of its next message.
     final class Stream {
         let connection: TCPConnection
         let peer: SocketAddress
         /// For a connection to the TLS port: NSS's side of it, and whether its handshake is done. Driven from the poll
-        /// loop without waiting (each call's deadline is now: a record not yet whole is "not yet").
-        let tls: TLSServerConnection?
+        /// loop without waiting (each call's deadline is now: a record not yet whole is "not yet"). A connection the
+        /// bridge opened over TLS comes with its client handshake done (`SIPDialResolver`).
+        let tls: (any SIPTLSLink)?
         var handshaken = false
         var transport: SIPTransportKind { tls == nil ? .tcp : .tls }
         var framer = SIPStreamFramer()
+        /// A connection the bridge opened to call a hall over TCP (`SIPDialResolver`), not one it accepted.
+        var outgoing = false
         let acceptedAt: Int64
         var lastByteAt: Int64
         var lastMessageAt: Int64
         /// When the bytes the framer holds (the start of a message not yet whole) began to come; nil when it holds none.
         var partialSince: Int64?
         var messages = 0
-        init(connection: TCPConnection, peer: SocketAddress, tls: TLSServerConnection?, now: Int64) {
+        init(connection: TCPConnection, peer: SocketAddress, tls: (any SIPTLSLink)?, now: Int64) {
             self.connection = connection
             self.peer = peer
             self.tls = tls
@@ -65,6 +68,9 @@ final class SIPFrontEnd: @unchecked Sendable {
     /// SIP over TLS: its listener and NSS context, when on.
     let tlsListener: TCPListener?
     let tlsContext: TLSServerContext?
+    /// The SHA-256 of the bridge's certificate, as a far end calling it over TLS (or another bridge cascading up to
+    /// it) pins it (`sip.dialOutTLSFingerprints`).
+    let tlsFingerprint: String
     var tlsAddress: SocketAddress? { tlsListener?.localAddress }
     var table: SIPTransactionTable
     var challenger: DigestChallenger
@@ -95,6 +101,7 @@ final class SIPFrontEnd: @unchecked Sendable {
          limits: Limits = Limits()) throws {
         self.bridge = bridge
         self.limits = limits
+        tlsFingerprint = String(certificate.fingerprint.sdpValue.dropFirst("sha-256 ".count))
         var bound: (UDPSocket, TCPListener)? = nil
         var lastError: Error? = nil
         for _ in 0..<(port == 0 ? 16 : 1) {
@@ -134,7 +141,8 @@ final class SIPFrontEnd: @unchecked Sendable {
         let settings = bridge.options.settings
         sitePolicies = try SIPSitePolicies(settings: settings, directory: bridge.directory)
         dialOut = try SIPDialOut(settings: settings.sipDialOut, ringSeconds: settings.sipDialOutRingSeconds,
-                                 cascadeCredentials: settings.sipCascadeCredentials, directory: bridge.directory)
+                                 cascadeCredentials: settings.sipCascadeCredentials, directory: bridge.directory,
+                                 tls: try SIPDialTLS(pinned: settings.sipDialOutTLSFingerprints, caFile: settings.sipDialOutTLSCAFile))
     }
 
     /// Milliseconds on the monotonic clock (the SIP layer's time).
@@ -157,7 +165,11 @@ final class SIPFrontEnd: @unchecked Sendable {
     // MARK: The loop
 
     func run() {
-        Log.info("sip-listening", ["address": address, "transports": "udp,tcp", "tls": tlsAddress.map { "\($0)" } ?? "off"])
+        if let tlsAddress {
+            Log.info("sip-listening", ["address": address, "transports": "udp,tcp", "tls": tlsAddress, "tlsFingerprint": tlsFingerprint])
+        } else {
+            Log.info("sip-listening", ["address": address, "transports": "udp,tcp", "tls": "off"])
+        }
         var descriptors: [pollfd] = []
         var order: [SocketAddress] = []
         while bridge.isRunning {
@@ -332,6 +344,7 @@ final class SIPFrontEnd: @unchecked Sendable {
     /// ``Limits/idleMilliseconds`` after its last message (keep-alives alone do not hold it).
     private func closeIdleStreams(now: Int64) {
         for (peer, stream) in streams {
+            if stream.outgoing && dialOutUses(peer) { continue }  // a call the bridge placed rings on it
             if stream.messages == 0 && now - stream.acceptedAt > limits.firstMessageMilliseconds {
                 close(peer)
             } else if let since = stream.partialSince, now - since > limits.firstMessageMilliseconds {
@@ -463,3 +476,15 @@ final class SIPFrontEnd: @unchecked Sendable {
         }
     }
 }
+
+/// NSS's side of a SIP connection over TLS: a server connection on the TLS port, or the client connection of a call
+/// the bridge placed over TLS.
+protocol SIPTLSLink: AnyObject {
+    func handshake(deadline: Int64) throws(TLSError)
+    func receive(atMost limit: Int, deadline: Int64) throws(TLSError) -> [UInt8]
+    func send(_ bytes: [UInt8], timeoutMilliseconds: Int) throws(TLSError)
+    func close()
+}
+
+extension TLSServerConnection: SIPTLSLink {}
+extension TLSClientConnection: SIPTLSLink {}

@@ -25,6 +25,9 @@ struct SIPMediaSetup: Sendable {
     /// Whether RTCP shares the RTP port both ways (rtcp-mux agreed). Without it the bridge's answer names its media
     /// port in `a=rtcp`, and sends the site's RTCP to wherever its authentic RTCP comes from (its RTCP port), once it has.
     var rtcpMux = true
+    /// Without rtcp-mux: the RTCP address the SDP named (`a=rtcp`, else the RTP port + 1). A call the bridge placed
+    /// sends its RTCP there from the start; for the others it is only a hint until authentic RTCP arrives.
+    var remoteRTCP: SocketAddress? = nil
     /// The SIP transport of the call's signalling (`udp`, `tcp`, `tls`), as `status` shows it.
     var signalling = "udp"
 

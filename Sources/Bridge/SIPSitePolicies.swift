@@ -11,8 +11,8 @@ struct SIPSitePolicies {
     private var byAddress: [String: String] = [:]
     let keysRequireTLS: Bool
 
-    /// - Throws: `BridgeError` naming a site id that is not in the directory, or a dial-out whose keys would have to
-    ///   travel over TLS (the bridge dials over UDP only so far).
+    /// - Throws: `BridgeError` naming a site id that is not in the directory, or a dial-out whose keys must travel over
+    ///   TLS to an address that is not dialled over TLS.
     init(settings: Settings, directory: SiteDirectory) throws {
         keysRequireTLS = settings.sipKeysRequireTLS
         for (id, site) in settings.sipSites.sorted(by: { $0.key < $1.key }) {
@@ -26,7 +26,7 @@ struct SIPSitePolicies {
             && !address.lowercased().hasPrefix("sips:") && !address.lowercased().contains("transport=tls") {
             throw BridgeError("sip.dialOut calls \(id) at \(address.prefix(120)), but its SDES keys must travel over TLS ("
                 + (keysRequireTLS ? "sip.keysRequireTLS" : "sip.sites.\(id).signalling \"tls\"")
-                + "): give a sips: address; TLS dial-out is not supported by this bridge yet, so the site cannot be dialled")
+                + "): give a sips: address (or ;transport=tls)")
         }
     }
 

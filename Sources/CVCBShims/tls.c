@@ -1,10 +1,12 @@
-// TLS server on NSS libssl3 over accepted TCP sockets (the web listener's HTTPS), with the DTLS identity.
+// TLS on NSS libssl3 over TCP sockets: the server (HTTPS, SIP over TLS) with the DTLS identity, and the client
+// (SIP dial-out over TLS) that checks the server's certificate by pinned fingerprint or a configured CA.
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
 
+#include <cert.h>
 #include <nss.h>
 #include <pk11pub.h>
 #include <secitem.h>
@@ -33,6 +35,13 @@ struct vcb_tls_listener {
 struct vcb_tls_connection {
     PRFileDesc *fd;  // the SSL layer over the imported duplicate socket
     int handshakeDone;
+    // A client's checks of the server's certificate (vcb_tls_client_create), and what it saw.
+    uint8_t pins[16 * 32];
+    size_t pinCount;
+    CERTCertificate *ca;
+    char *host;
+    int refusal;
+    unsigned char seen[32];
 };
 
 void vcb_tls_listener_free(vcb_tls_listener *listener) {
@@ -95,6 +104,8 @@ void vcb_tls_connection_free(vcb_tls_connection *connection) {
         (void)set_nonblocking(connection->fd, PR_TRUE);  // close_notify must not wait for a client that does not read
         PR_Close(connection->fd);
     }
+    if (connection->ca) CERT_DestroyCertificate(connection->ca);
+    free(connection->host);
     free(connection);
 }
 
@@ -199,4 +210,120 @@ uint16_t vcb_tls_connection_version(vcb_tls_connection *connection) {
     SSLChannelInfo info;
     if (!connection->handshakeDone || SSL_GetChannelInfo(connection->fd, &info, sizeof info) != SECSuccess) return 0;
     return info.protocolVersion;
+}
+
+// ---- TLS client: the bridge calling a hall or an upstream MCU by SIP over TLS ----
+// The far end's certificate is taken only if its SHA-256 equals one of the pinned fingerprints, or else if the
+// configured CA's key verifies its signature, it is valid now and it names the host dialled (CERT_VerifyCertName:
+// subjectAltName, else the common name). Anything else fails the handshake with SSL_ERROR_BAD_CERTIFICATE, and
+// vcb_tls_client_refusal says which check refused it.
+
+static SECStatus authenticate_server(void *arg, PRFileDesc *fd, PRBool checkSig, PRBool isServer) {
+    (void)checkSig;
+    (void)isServer;
+    vcb_tls_connection *connection = arg;
+    CERTCertificate *peer = SSL_PeerCertificate(fd);
+    if (peer == NULL) {
+        connection->refusal = VCB_TLS_REFUSED_NO_CERTIFICATE;
+        PR_SetError(SSL_ERROR_NO_CERTIFICATE, 0);
+        return SECFailure;
+    }
+    SECStatus result = SECFailure;
+    if (PK11_HashBuf(SEC_OID_SHA256, connection->seen, peer->derCert.data, (PRInt32)peer->derCert.len) != SECSuccess) goto done;
+    for (size_t i = 0; i < connection->pinCount; i++) {
+        if (NSS_SecureMemcmp(connection->seen, connection->pins + 32 * i, 32) == 0) {
+            result = SECSuccess;
+            goto done;
+        }
+    }
+    if (connection->ca == NULL) {
+        connection->refusal = VCB_TLS_REFUSED_FINGERPRINT;
+    } else if (CERT_VerifySignedDataWithPublicKeyInfo(&peer->signatureWrap, &connection->ca->subjectPublicKeyInfo, NULL) != SECSuccess) {
+        connection->refusal = VCB_TLS_REFUSED_NOT_SIGNED;
+    } else if (CERT_CheckCertValidTimes(peer, PR_Now(), PR_FALSE) != secCertTimeValid) {
+        connection->refusal = VCB_TLS_REFUSED_EXPIRED;
+    } else if (connection->host == NULL || CERT_VerifyCertName(peer, connection->host) != SECSuccess) {
+        connection->refusal = VCB_TLS_REFUSED_NAME;
+    } else {
+        result = SECSuccess;
+        goto done;
+    }
+    PR_SetError(SSL_ERROR_BAD_CERTIFICATE, 0);
+done:
+    CERT_DestroyCertificate(peer);
+    return result;
+}
+
+int vcb_tls_client_create(int fd, const char *host, const uint8_t *pins, size_t pinCount,
+                          const uint8_t *caDER, size_t caLength, vcb_tls_connection **out) {
+    *out = NULL;
+    int status = vcb_dtls_init();
+    if (status != 0) return status;
+    if (pinCount > 16) return SEC_ERROR_INVALID_ARGS;
+    vcb_tls_connection *connection = calloc(1, sizeof *connection);
+    if (connection == NULL) return SEC_ERROR_NO_MEMORY;
+    if (pinCount > 0) memcpy(connection->pins, pins, 32 * pinCount);
+    connection->pinCount = pinCount;
+    if (host != NULL && (connection->host = strdup(host)) == NULL) {
+        free(connection);
+        return SEC_ERROR_NO_MEMORY;
+    }
+    if (caDER != NULL && caLength > 0) {
+        SECItem item = { siBuffer, (unsigned char *)caDER, (unsigned int)caLength };
+        connection->ca = CERT_NewTempCertificate(CERT_GetDefaultCertDB(), &item, NULL, PR_FALSE, PR_TRUE);
+        if (connection->ca == NULL) {
+            status = tls_error();
+            vcb_tls_connection_free(connection);
+            return status;
+        }
+    }
+    int duplicate = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (duplicate < 0) {
+        PR_SetError(errno == EMFILE || errno == ENFILE ? PR_PROC_DESC_TABLE_FULL_ERROR : PR_BAD_DESCRIPTOR_ERROR, errno);
+        status = tls_error();
+        vcb_tls_connection_free(connection);
+        return status;
+    }
+    PRFileDesc *tcp = PR_ImportTCPSocket(duplicate);
+    if (tcp == NULL) {
+        status = tls_error();
+        close(duplicate);
+        vcb_tls_connection_free(connection);
+        return status;
+    }
+    connection->fd = SSL_ImportFD(NULL, tcp);
+    if (connection->fd == NULL) {
+        status = tls_error();
+        PR_Close(tcp);
+        vcb_tls_connection_free(connection);
+        return status;
+    }
+    PRFileDesc *ssl = connection->fd;
+#define CHECK(call) do { if ((call) != SECSuccess) { status = tls_error(); goto failed; } } while (0)
+    CHECK(SSL_OptionSet(ssl, SSL_SECURITY, PR_TRUE));
+    CHECK(SSL_OptionSet(ssl, SSL_HANDSHAKE_AS_CLIENT, PR_TRUE));
+    CHECK(SSL_OptionSet(ssl, SSL_HANDSHAKE_AS_SERVER, PR_FALSE));
+    CHECK(SSL_OptionSet(ssl, SSL_NO_CACHE, PR_TRUE));
+    CHECK(SSL_OptionSet(ssl, SSL_ENABLE_SESSION_TICKETS, PR_FALSE));
+    CHECK(SSL_OptionSet(ssl, SSL_ENABLE_RENEGOTIATION, SSL_RENEGOTIATE_NEVER));
+    CHECK(SSL_OptionSet(ssl, SSL_ENABLE_EXTENDED_MASTER_SECRET, PR_TRUE));
+    SSLVersionRange versions = { SSL_LIBRARY_VERSION_TLS_1_2, SSL_LIBRARY_VERSION_TLS_1_3 };
+    CHECK(SSL_VersionRangeSet(ssl, &versions));
+    if (connection->host != NULL) CHECK(SSL_SetURL(ssl, connection->host));
+    CHECK(SSL_AuthCertificateHook(ssl, authenticate_server, connection));
+    CHECK(SSL_HandshakeCallback(ssl, handshake_done, connection));
+    CHECK(SSL_ResetHandshake(ssl, PR_FALSE));
+#undef CHECK
+    status = set_nonblocking(ssl, PR_TRUE);
+    if (status != 0) goto failed;
+    *out = connection;
+    return 0;
+failed:
+    vcb_tls_connection_free(connection);
+    return status;
+}
+
+int vcb_tls_client_refusal(const vcb_tls_connection *connection, uint8_t *sha256) {
+    memcpy(sha256, connection->seen, 32);
+    return connection->refusal;
 }

@@ -59,7 +59,8 @@ public struct Settings: Sendable, Equatable {
     public var sipDigestAlgorithms: [String]
     /// SIP over TLS (NSS, the bridge's certificate) on its own port when `sip.tlsEnabled` (with SIP on), else nil.
     public var sipTLSPort: Int?
-    /// The halls the bridge calls itself (`sip.dialOut`): site id → SIP address (`sip:room@host:port;transport=udp`),
+    /// The halls the bridge calls itself (`sip.dialOut`): site id → SIP address (`sip:room@host:port`, host numeric or
+    /// a name; `;transport=tcp`, or `sips:`/`;transport=tls`),
     /// called at the start of each of the site's meetings' setup windows, retried while the meeting runs, hung up at
     /// its end. The ids are checked against the site directory when the bridge starts.
     public var sipDialOut: [String: String]
@@ -75,18 +76,46 @@ public struct Settings: Sendable, Equatable {
     /// SDES keys travel in the SDP, readable by anyone on the path of UDP or TCP signalling: when true, a call whose
     /// SDP carries keys is taken only over TLS (403 otherwise), for every site.
     public var sipKeysRequireTLS: Bool
+    /// TLS dial-out (`sips:`, `;transport=tls`): the far end's certificate is taken when its SHA-256 is one of these
+    /// (`sip.dialOutTLSFingerprints`: "sha-256 AB:CD:...", 32 hex pairs, colons and the prefix optional), or else
+    /// when the CA certificate in `sip.dialOutTLSCAFile` (PEM or DER) signed it, it is valid and names the host
+    /// dialled. With neither, a TLS address is refused: the far end could not be checked.
+    public var sipDialOutTLSFingerprints: [[UInt8]]
+    public var sipDialOutTLSCAFile: String
 
-    /// Why a dial-out address cannot be called, or nil: the bridge dials `sip:` URIs over UDP (TLS and TCP dial-out
-    /// are not built yet), to a numeric host (no DNS lookups on the SIP thread).
+    /// The 32 bytes of a SHA-256 fingerprint written as hex pairs (colons optional, an optional `sha-256 ` prefix).
+    public static func sha256Fingerprint(_ text: String) -> [UInt8]? {
+        var hex = Substring(text.trimmingCharacters(in: .whitespaces))
+        if hex.lowercased().hasPrefix("sha-256 ") { hex = hex.dropFirst("sha-256 ".count) }
+        let digits = hex.filter { $0 != ":" }
+        guard digits.count == 64, digits.allSatisfy(\.isHexDigit) else { return nil }
+        var bytes: [UInt8] = []
+        var index = digits.startIndex
+        while index < digits.endIndex {
+            let next = digits.index(index, offsetBy: 2)
+            bytes.append(UInt8(digits[index..<next], radix: 16)!)
+            index = next
+        }
+        return bytes
+    }
+
+    /// Whether a dial-out address is called over TLS (`sips:` or `;transport=tls`).
+    public static func dialOutUsesTLS(_ address: String) -> Bool {
+        let lowered = address.lowercased()
+        return lowered.hasPrefix("sips:") || lowered.contains(";transport=tls")
+    }
+
+    /// Why a dial-out address cannot be called, or nil: the bridge dials `sip:` URIs over UDP, TCP
+    /// (`;transport=tcp`) or TLS (`sips:`, `;transport=tls`), to a numeric host or a host name (resolved off the SIP
+    /// thread when each call is placed).
     public static func dialOutFault(_ address: String) -> String? {
         guard address.count <= 256 else { return "longer than 256 characters" }
         guard !address.unicodeScalars.contains(where: { $0.value <= 32 || $0.value == 127 }) else {
             return "it holds spaces or control characters"
         }
         let lowered = address.lowercased()
-        if lowered.hasPrefix("sips:") { return "sips: (TLS) dial-out is not supported yet; give a sip: address" }
-        guard lowered.hasPrefix("sip:") else { return "it must start with sip:" }
-        let parts = address.dropFirst(4).split(separator: ";", omittingEmptySubsequences: false)
+        guard lowered.hasPrefix("sip:") || lowered.hasPrefix("sips:") else { return "it must start with sip: (or sips:)" }
+        let parts = address.dropFirst(lowered.hasPrefix("sips:") ? 5 : 4).split(separator: ";", omittingEmptySubsequences: false)
         let hostPort = parts[0].split(separator: "@").last.map(String.init) ?? ""
         let host: Substring
         if hostPort.hasPrefix("[") {
@@ -105,11 +134,19 @@ public struct Settings: Sendable, Equatable {
         let numeric = host.contains(":") ? host.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
             : host.split(separator: ".", omittingEmptySubsequences: false).count == 4
                 && host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { UInt8($0) != nil }
-        guard !host.isEmpty, numeric else { return "its host must be a numeric IPv4 or IPv6 address" }
+        // A host name (RFC 1123 labels; resolved when each call is placed, a name that does not resolve fails that call).
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        let name = !host.contains(":") && host.count <= 253 && labels.allSatisfy { label in
+            (1...63).contains(label.count) && label.first != "-" && label.last != "-"
+                && label.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" }
+        }
+        guard !host.isEmpty, numeric || name else {
+            return "its host must be a numeric address or a host name (letters, digits, '-', '.')"
+        }
         for parameter in parts.dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1)
-            if pair.first?.lowercased() == "transport", pair.count == 2, pair[1].lowercased() != "udp" {
-                return "transport=\(pair[1]) is not supported for dial-out yet (udp only)"
+            if pair.first?.lowercased() == "transport", pair.count == 2, !["udp", "tcp", "tls"].contains(pair[1].lowercased()) {
+                return "transport=\(pair[1]) is not supported for dial-out (udp, tcp or tls)"
             }
         }
         return nil
@@ -137,7 +174,8 @@ public struct Settings: Sendable, Equatable {
         "bridge": ["capacity", "listenAddress", "signalingPort", "mediaPort", "talkers", "lostAfterSeconds", "consentSeconds", "timeStretch", "joinTimeoutMs",
                    "maxPendingJoins", "maxPendingJoinsPerAddress"],
         "sip": ["enabled", "port", "digestAlgorithms", "tlsEnabled", "tlsPort", "dialOut", "dialOutRingSeconds", "cascadeCredentials",
-                "sites", "keysRequireTLS"],
+                "sites", "keysRequireTLS",
+                "dialOutTLSFingerprints", "dialOutTLSCAFile"],
         "schedule": ["setupMinutes", "workingHours", "workingDays", "maxOccurrences"],
         "sites": ["directory"],
         "quality": ["goodMOS", "fairMOS", "poorMOS", "alertAfterSeconds", "sampleSeconds", "historyDays", "httpEnabled",
@@ -254,6 +292,20 @@ public struct Settings: Sendable, Equatable {
         for (site, address) in sipDialOut.sorted(by: { $0.key < $1.key }) {
             if let fault = Self.dialOutFault(address) {
                 throw SettingsError("\(origin): 'sip.dialOut' gives \(site) the address '\(address.prefix(300))': \(fault)")
+            }
+        }
+        let pins = try value("sip", "dialOutTLSFingerprints", as: [String].self)
+        guard pins.count <= 16 else { throw SettingsError("\(origin): 'sip.dialOutTLSFingerprints' lists \(pins.count); at most 16") }
+        sipDialOutTLSFingerprints = try pins.map { text throws(SettingsError) -> [UInt8] in
+            guard let bytes = Self.sha256Fingerprint(text) else {
+                throw SettingsError("\(origin): 'sip.dialOutTLSFingerprints' has '\(text.prefix(120))', not a SHA-256 fingerprint (32 hex pairs)")
+            }
+            return bytes
+        }
+        sipDialOutTLSCAFile = try value("sip", "dialOutTLSCAFile", as: String.self)
+        if sipDialOutTLSFingerprints.isEmpty && sipDialOutTLSCAFile.isEmpty {
+            for (site, address) in sipDialOut.sorted(by: { $0.key < $1.key }) where Self.dialOutUsesTLS(address) {
+                throw SettingsError("\(origin): 'sip.dialOut' gives \(site) the address '\(address.prefix(300))': TLS dial-out needs 'sip.dialOutTLSFingerprints' or 'sip.dialOutTLSCAFile' to check the far end's certificate")
             }
         }
         sipDialOutRingSeconds = try integer("sip", "dialOutRingSeconds", in: 1...300)

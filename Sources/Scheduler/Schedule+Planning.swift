@@ -62,11 +62,13 @@ struct DisplacementPlan {
 extension Schedule {
     /// Checks `occurrences` (each reserving `sites` from `start - setup` to `end`) against every
     /// other meeting and the bridge capacity, and plans what preemption would displace.
-    /// With `strict`, every other meeting counts as blocking (a free-slot search).
+    /// With `strict`, every other meeting counts as blocking (a free-slot search). `link` is the site the change's
+    /// upstream link is booked as (`--cascade-up`), named in a refusal that is about it.
     /// - Throws: ``SchedulingError`` naming every conflict when the change cannot be made.
     func plan(
         occurrences: [(start: Timestamp, end: Timestamp)], sites: SiteSet, host: Int, level: SiteLevel,
-        setup: Int64, excluding: Set<MeetingID>, preempt: Bool, capacity: Int, zone: ZoneOffset, strict: Bool = false
+        setup: Int64, excluding: Set<MeetingID>, preempt: Bool, capacity: Int, zone: ZoneOffset, strict: Bool = false,
+        link: Int? = nil
     ) throws(SchedulingError) -> [JournalRecord.Displacement] {
         guard sites.count <= capacity else {
             throw .invalid("the meeting needs \(sites.count) bridge ports but the bridge carries at most \(capacity)")
@@ -101,7 +103,7 @@ extension Schedule {
         }
         let blocking = conflicts.filter { !$0.canPreempt }
         if !blocking.isEmpty || (!conflicts.isEmpty && !preempt) {
-            throw refusal(conflicts, zone: zone, preemptHint: blocking.isEmpty)
+            throw refusal(conflicts, zone: zone, link: link, preemptHint: blocking.isEmpty)
         }
 
         // Capacity at every instant of every occurrence, after the planned displacements.
@@ -122,7 +124,7 @@ extension Schedule {
                              reason: .capacity(instant: peak.instant, needed: needed, capacity: capacity),
                              canPreempt: level.outranks($0.level))
                 }
-                throw refusal(conflicts + capacityConflicts, zone: zone,
+                throw refusal(conflicts + capacityConflicts, zone: zone, link: link,
                               preemptHint: !preempt && capacityConflicts.contains { $0.canPreempt })
             }
         }
@@ -159,7 +161,7 @@ extension Schedule {
         return (peak.load, peak.instant, atPeak)
     }
 
-    private func refusal(_ conflicts: [Conflict], zone: ZoneOffset, preemptHint: Bool) -> SchedulingError {
+    private func refusal(_ conflicts: [Conflict], zone: ZoneOffset, link: Int? = nil, preemptHint: Bool) -> SchedulingError {
         var lines = ["refused: conflicts with \(Set(conflicts.map(\.meeting)).count) meeting(s); nothing was booked"]
         for c in conflicts {
             guard let m = meeting(c.meeting) else { continue }
@@ -171,6 +173,16 @@ extension Schedule {
                 let names = shared.map { directory[$0].id }
                 lines.append(header + " already has \(names.count) of the sites on \(when.date): "
                     + names.joined(separator: ", "))
+                // A cascade link is booked as the host's upstream site, and the bridge holds one session per site:
+                // say so, as the secretariat did not name that site itself.
+                if let address = m.cascadeUp, let theirs = m.cascadeSite(in: directory), shared.contains(theirs.index) {
+                    lines.append("    \(theirs.id) is the upstream link of #\(m.id) (cascade up to \(address))" + (link == theirs.index
+                        ? " and would be this booking's too: the bridge carries one session per site, so one meeting at a time can cascade up as \(theirs.id)"
+                        : ": its own room cannot be in another meeting then"))
+                } else if let link, shared.contains(link) {
+                    lines.append("    \(directory[link].id) would be this booking's upstream link (--cascade-up), and #\(m.id) has "
+                        + "its own room then: the bridge carries one session per site")
+                }
             case .capacity(let instant, let needed, let capacity):
                 lines.append(header + " is among the meetings that would need \(needed) bridge ports at "
                     + "\(LocalDateTime(instant, in: zone)) (capacity \(capacity))")

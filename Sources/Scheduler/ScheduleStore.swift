@@ -254,7 +254,8 @@ public final class ScheduleStore {
             let displacements = try base.plan(
                 occurrences: occurrences, sites: SiteSet(request.sites.map(\.index)), host: request.host.index,
                 level: request.host.level, setup: rules.setupSeconds, excluding: [], preempt: request.preempt,
-                capacity: rules.capacity, zone: rules.zone)
+                capacity: rules.capacity, zone: rules.zone,
+                link: request.cascadeUp == nil ? nil : base.directory.parent(of: request.host)?.index)
             let record = JournalRecord.book(.init(
                 firstID: base.nextID, bookedAt: clock.now(), organiser: organiser, title: title,
                 hostCode: request.host.numericCode, setupSeconds: rules.setupSeconds, scope: request.scopeText,
@@ -362,7 +363,8 @@ public final class ScheduleStore {
             guard end > now else { throw .invalid("meeting #\(id) would be over before now") }
             let displacements = try schedule.plan(
                 occurrences: [(start, end)], sites: m.sites, host: m.host, level: m.level, setup: m.setupSeconds,
-                excluding: [id], preempt: preempt, capacity: rules.capacity, zone: rules.zone)
+                excluding: [id], preempt: preempt, capacity: rules.capacity, zone: rules.zone,
+                link: m.cascadeSite(in: schedule.directory)?.index)
             try store([.reschedule(.init(id: id, start: start, end: end, at: now, by: by, displacements: displacements))])
             return schedule.meeting(id)!
         }

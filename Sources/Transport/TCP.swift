@@ -134,6 +134,9 @@ public final class TCPConnection: @unchecked Sendable {
         guard fd >= 0 else { throw SocketError("socket") }
         var storage = sockaddr_storage()
         let length = withUnsafeMutableBytes(of: &storage) { address.write(to: $0.baseAddress!) }
+        // A blocking connect gives up after SO_SNDTIMEO (EINPROGRESS), not the kernel's two minutes of SYN retries.
+        var limit = timeval(tv_sec: Int(timeoutMilliseconds / 1000), tv_usec: Int(timeoutMilliseconds % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         let connected = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
         }
@@ -142,6 +145,8 @@ public final class TCPConnection: @unchecked Sendable {
             Glibc.close(fd)
             throw error
         }
+        var unlimited = timeval(tv_sec: 0, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &unlimited, socklen_t(MemoryLayout<timeval>.size))
         self.init(descriptor: fd, peer: address)
     }
 

@@ -11,17 +11,17 @@ struct SIPOfferTests {
         SIPOfferer.offer(bridge: try SIPBridge.parameters(videoPort: videoPort), policy: policy, video: video)
     }
 
-    @Test("the offer line by line: four audio codecs in order, H.264 and VP8 with feedback, SRTP keys")
+    @Test("the offer line by line: four audio codecs in order, H.264 and VP8 with feedback, SRTP keys, RTCP on the media port with or without rtcp-mux")
     func offerText() throws {
         #expect(SIPBridge.lines(try Self.offer().text) == [
             "v=0", "o=vcbridge 9000000001 1 IN IP4 203.0.113.7", "s=vcbridge", "c=IN IP4 203.0.113.7", "t=0 0",
             "m=audio 30000 RTP/SAVP 96 9 8 0", "a=rtpmap:96 opus/48000/2", "a=fmtp:96 useinbandfec=1",
-            "a=rtpmap:9 G722/8000", "a=rtpmap:8 PCMA/8000", "a=rtpmap:0 PCMU/8000", "a=ptime:20", "a=rtcp-mux",
+            "a=rtpmap:9 G722/8000", "a=rtpmap:8 PCMA/8000", "a=rtpmap:0 PCMU/8000", "a=ptime:20", "a=rtcp:30000", "a=rtcp-mux",
             Self.audioCrypto, "a=sendrecv",
             "m=video 30002 RTP/SAVP 97 98", "a=rtpmap:97 H264/90000", "a=rtcp-fb:97 ccm fir", "a=rtcp-fb:97 nack",
             "a=rtcp-fb:97 nack pli", "a=fmtp:97 packetization-mode=1;profile-level-id=42e01f",
             "a=rtpmap:98 VP8/90000", "a=rtcp-fb:98 ccm fir", "a=rtcp-fb:98 nack", "a=rtcp-fb:98 nack pli",
-            "a=rtcp-mux", Self.videoCrypto, "a=sendrecv"])
+            "a=rtcp:30002", "a=rtcp-mux", Self.videoCrypto, "a=sendrecv"])
     }
 
     @Test("policy: plain allowed offers RTP/AVP with the same crypto; AVPF when asked; audio only without a video port")

@@ -68,6 +68,32 @@ struct CascadeUpTests {
         #expect(m.cascadeUp == "sip:mcu@203.0.113.5")
     }
 
+    /// Two district meetings at once, each cascading up: both links are booked as the districts' province
+    /// (vinh-phuc), and this bridge holds one session per site, so the second is a real conflict. The refusal says
+    /// so in the secretariat's terms (whose upstream link the site is, to which address), not only "already has
+    /// vinh-phuc"; a meeting that uses vinh-phuc's own room while another cascades up as vinh-phuc is named the same way.
+    @Test func aSecondCascadeLinkAsTheSameSiteIsRefusedNamingTheLink() throws {
+        let store = try makeStore()
+        var first = try request("Giao ban Vĩnh Yên", host: "vinh-yen", scope: ["vinh-yen", "district:vinh-yen"], "2026-12-02 08:00", "2026-12-02 09:00")
+        first.cascadeUp = "sip:vinh-yen@203.0.113.5"
+        try store.book(first)
+        var second = try request("Giao ban Phúc Yên", host: "phuc-yen", scope: ["phuc-yen", "district:phuc-yen"], "2026-12-02 08:30", "2026-12-02 09:30")
+        second.cascadeUp = "sip:phuc-yen@203.0.113.9"
+        let refused = try #require(refusal { try store.book(second) })
+        #expect(refused.description.contains(
+            "vinh-phuc is the upstream link of #1 (cascade up to sip:vinh-yen@203.0.113.5) and would be this booking's too: "
+            + "the bridge carries one session per site, so one meeting at a time can cascade up as vinh-phuc"), "\(refused)")
+        // Without a cascade of its own, a district meeting at the same time does not touch vinh-phuc: booked.
+        second.cascadeUp = nil
+        #expect(throws: Never.self) { try store.book(second) }
+        // vinh-phuc's own room in a meeting while #1 cascades up as vinh-phuc: refused, naming the link.
+        let own = try request("Họp tỉnh", host: "vinh-phuc", scope: ["vinh-phuc", "lap-thach"], "2026-12-02 08:45", "2026-12-02 10:00")
+        let ownRefused = try #require(refusal { try store.book(own) })
+        #expect(ownRefused.description.contains(
+            "vinh-phuc is the upstream link of #1 (cascade up to sip:vinh-yen@203.0.113.5): its own room cannot be in another meeting then"),
+                "\(ownRefused)")
+    }
+
     @Test func aCascadeAddressThatIsNotASIPURIIsRefused() throws {
         let store = try makeStore()
         var r = try request("Quốc gia", host: "song-lo", scope: ["lang-cong"], "2026-12-02 08:00", "2026-12-02 09:00")

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AudioSignal
 import Foundation
+import SIP
 import Testing
 import Transport
 @testable import VCBridgeCLI
@@ -40,6 +41,11 @@ struct SIPDialOutTests {
         #expect(bridge.logText.contains("event=join site=lang-cong meeting=1"))
         #expect(hall.output.contains("Call established"), "\(hall.output.suffix(3000))")
         #expect(hall.output.contains("SRTP is Enabled"))
+        // baresip answers without rtcp-mux: the offer's a=rtcp names the bridge's media port, so its RTCP comes there
+        // and is read; the bridge's RTCP goes to the RTCP address of its answer (its RTP port + 1).
+        let rtcpRead = try waitFor(12) { (try bridge.siteStatus("lang-cong")?["rtcpPacketsReceived"] as? Int ?? 0) > 0 }
+        let rtcpStatus = try bridge.siteStatus("lang-cong")
+        #expect(rtcpRead, "\(String(describing: rtcpStatus))")
         let result = bridge.finish(host)
         #expect(result.status == 0, "\(result.output)")
         // The meeting is cancelled: the bridge ends the session and sends BYE; baresip's call ends.
@@ -113,6 +119,176 @@ struct SIPDialOutTests {
         #expect(bridge.stop() == 0)
     }
 
+    /// The hall is named by a host name and reached over TCP (`;transport=tcp`): the bridge resolves `localhost`,
+    /// connects, and the INVITE, its answer and the BYE at the meeting's end travel on that connection.
+    @Test func theBridgeDialsAHallByItsHostNameOverTCP() throws {
+        let port = try Baresip.freePort()
+        let sip = #"{"digestAlgorithms": ["MD5"], "dialOut": {"lang-cong": "sip:hall@localhost:\#(port);transport=tcp"}, "dialOutRingSeconds": 20}"#
+        let bridge = try RunningBridge(sip: sip)
+        let tone = try stereoToneFile(880, seconds: 30, into: bridge.dataDirectory)
+        let hall = try Baresip(answeringOn: port, wav: tone, seconds: 60, in: bridge.dataDirectory)
+        defer { hall.kill() }
+        #expect(try waitFor(20) { (try bridge.siteStatus("lang-cong")?["packetsReceived"] as? Int ?? 0) > 50 },
+                "\(bridge.logText)\n\(hall.output.suffix(3000))")
+        #expect(hall.output.contains("Call established"), "\(hall.output.suffix(3000))")
+        let join = bridge.logText.split(separator: "\n").first { $0.contains("event=join site=lang-cong") }.map(String.init) ?? ""
+        #expect(join.contains("peer=\"127.0.0.1:\(port)\"") || join.contains("peer=127.0.0.1:\(port)"), "\(join)")
+        #expect(join.contains("transport=sip-tcp"), "\(join)")
+        let cancelled = try bridge.cli(["meeting", "cancel", "1", "--reason", "kiểm thử"])
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
+        #expect(waitFor(8) { hall.output.contains("terminated") }, "\(hall.output.suffix(3000))\n\(bridge.logText)")
+        #expect(bridge.stop() == 0)
+    }
+
+    /// A hall whose host name does not resolve: each attempt fails naming the name, and the plan tries again.
+    @Test func aHostNameThatDoesNotResolveFailsTheAttemptNamingItAndIsRetried() throws {
+        let sip = #"{"dialOut": {"lang-cong": "sip:hall@no-such-hall.invalid:5060"}, "dialOutRingSeconds": 5}"#
+        let bridge = try RunningBridge(sip: sip)
+        #expect(waitFor(15) {
+            bridge.logText.contains("event=sip-dial-failed site=lang-cong meeting=1 attempt=1 reason=\"the host name no-such-hall.invalid does not resolve")
+        }, "\(bridge.logText)")
+        #expect(waitFor(20) { bridge.logText.contains("event=sip-dial-failed site=lang-cong meeting=1 attempt=2") }, "\(bridge.logText)")
+        #expect(try bridge.siteStatus("lang-cong") == nil)
+        #expect(bridge.stop() == 0)
+    }
+
+    /// Session timers as the caller (RFC 4028): a hand-written hall answers the first INVITE 422 with Min-SE 3600;
+    /// the bridge asks again once, with 3600 as its Session-Expires and Min-SE; the 200 names the bridge (uac) as
+    /// refresher, and the call is up with that timer. (The refreshes themselves, at half the interval, and the BYE
+    /// after a failed one are driven with an injected clock in `SIPCallerSessionTimerTests`.)
+    @Test func a422IsRetriedOnceWithItsMinSEAndThe2xxNamesTheRefresher() throws {
+        let hall = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        defer { hall.close() }
+        let port = hall.localAddress.port
+        let bridge = try RunningBridge(sip: #"{"dialOut": {"lang-cong": "sip:hall@127.0.0.1:\#(port)"}, "dialOutRingSeconds": 20}"#)
+        let batch = DatagramBatch(capacity: 8, slotSize: 65_536)
+        /// The next INVITE from the bridge (retransmissions of one already seen skipped), and where it came from.
+        func nextInvite(after seen: String?) throws -> (SIPMessage, SocketAddress)? {
+            let deadline = Date().addingTimeInterval(15)
+            while Date() < deadline {
+                guard try hall.waitReadable(timeoutMilliseconds: 100) else { continue }
+                try hall.receive(into: batch)
+                for index in 0..<batch.count {
+                    guard let message = try? SIPMessage.parse(datagram: Array(UnsafeRawBufferPointer(batch.datagram(index)))),
+                          message.method == "INVITE", message.value("CSeq") != seen, let from = batch.address(index) else { continue }
+                    return (message, from)
+                }
+            }
+            return nil
+        }
+        let (first, from) = try #require(try nextInvite(after: nil), "\(bridge.logText)")
+        #expect(first.tokens("Supported").contains("timer"))
+        #expect(first.value("Session-Expires") == "1800")
+        var tooSmall = try #require(SIPMessage.response(to: first, status: 422, reason: "Session Interval Too Small", toTag: "hall-422"))
+        tooSmall.add("Min-SE", "3600")
+        try hall.send(tooSmall.serialized(), to: from)
+        let (second, _) = try #require(try nextInvite(after: first.value("CSeq")), "\(bridge.logText)")
+        #expect(second.value("Session-Expires") == "3600", "\(second.headers)")
+        #expect(second.value("Min-SE") == "3600")
+        #expect(second.value("Call-ID") == first.value("Call-ID"))
+        var ok = try #require(SIPMessage.response(to: second, status: 200, reason: "OK", toTag: "hall-200"))
+        ok.add("Contact", "<sip:hall@127.0.0.1:\(port)>")
+        ok.add("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE")
+        ok.add("Session-Expires", "3600;refresher=uac")
+        ok.add("Require", "timer")
+        ok.add("Content-Type", "application/sdp")
+        ok.body = Array(("v=0\r\no=hall 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            + "m=audio \(port + 2) RTP/SAVP 96\r\na=rtpmap:96 opus/48000/2\r\n"
+            + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\na=sendrecv\r\n"
+            + "m=video 0 RTP/SAVP 97\r\n").utf8)  // no camera: the offer's video refused (RFC 3264 §6)
+        try hall.send(ok.serialized(), to: from)
+        #expect(try waitFor(10) { try bridge.siteStatus("lang-cong")?["transport"] as? String == "sip" }, "\(bridge.logText)")
+        let join = bridge.logText.split(separator: "\n").first { $0.contains("event=join site=lang-cong") }.map(String.init) ?? ""
+        #expect(join.contains("sessionExpires=3600") && join.contains("refresher=uac"), "\(join)")
+        #expect(bridge.logText.contains("event=sip-dial-retry site=lang-cong meeting=1 attempt=1 reason=\"422 Session Interval Too Small (Min-SE 3600)\""),
+                "\(bridge.logText)")
+        #expect(bridge.stop() == 0)
+    }
+
+    /// The refresh itself, end to end (one real wait of half the 90 s minimum): a hand-written hall answers with
+    /// `Session-Expires: 90;refresher=uac` and an Allow without UPDATE, so the bridge refreshes by re-INVITE (RFC 4028
+    /// lets either refresh) at 45 s, carrying its SDP and Session-Expires; the hall's 200 is acknowledged. A second
+    /// refresh answered 481 (the hall lost the call) ends the call with BYE and the site's session.
+    @Test func theBridgeRefreshesByReInviteWhenTheHallDoesNotAllowUpdateAndHangsUpWhenARefreshFails() throws {
+        let hall = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0))
+        defer { hall.close() }
+        let port = hall.localAddress.port
+        // The hand-written hall sends no media: the session must not end as lost before the refreshes.
+        let bridge = try RunningBridge(lostAfterSeconds: 200,
+                                       sip: #"{"dialOut": {"lang-cong": "sip:hall@127.0.0.1:\#(port)"}, "dialOutRingSeconds": 20}"#)
+        let batch = DatagramBatch(capacity: 8, slotSize: 65_536)
+        /// The next request from the bridge other than `skipping` (retransmissions of one already seen), and its source.
+        func nextRequest(within seconds: Double, skipping seen: Set<String>) throws -> (SIPMessage, SocketAddress)? {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                guard try hall.waitReadable(timeoutMilliseconds: 100) else { continue }
+                try hall.receive(into: batch)
+                for index in 0..<batch.count {
+                    guard let message = try? SIPMessage.parse(datagram: Array(UnsafeRawBufferPointer(batch.datagram(index)))),
+                          message.isRequest, let from = batch.address(index),
+                          !seen.contains("\(message.method ?? "") \(message.value("CSeq") ?? "")") else { continue }
+                    return (message, from)
+                }
+            }
+            return nil
+        }
+        func key(_ m: SIPMessage) -> String { "\(m.method ?? "") \(m.value("CSeq") ?? "")" }
+        let (invite, from) = try #require(try nextRequest(within: 15, skipping: []), "\(bridge.logText)")
+        #expect(invite.method == "INVITE")
+        var ok = try #require(SIPMessage.response(to: invite, status: 200, reason: "OK", toTag: "hall-200"))
+        ok.add("Contact", "<sip:hall@127.0.0.1:\(port)>")
+        ok.add("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS")
+        ok.add("Session-Expires", "90;refresher=uac")
+        ok.add("Require", "timer")
+        ok.add("Content-Type", "application/sdp")
+        ok.body = Array(("v=0\r\no=hall 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            + "m=audio \(port + 2) RTP/SAVP 96\r\na=rtpmap:96 opus/48000/2\r\n"
+            + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\na=sendrecv\r\n"
+            + "m=video 0 RTP/SAVP 97\r\n").utf8)  // no camera: the offer's video refused (RFC 3264 §6)
+        try hall.send(ok.serialized(), to: from)
+        let answeredAt = Date()
+        var seen: Set<String> = [key(invite)]
+        let (ack, _) = try #require(try nextRequest(within: 5, skipping: seen))
+        #expect(ack.method == "ACK")
+        seen.insert(key(ack))
+        #expect(try waitFor(10) { try bridge.siteStatus("lang-cong")?["transport"] as? String == "sip" }, "\(bridge.logText)")
+        // At half the interval: a re-INVITE in the dialog, with the bridge's SDP and the session timer.
+        let (refresh, refreshFrom) = try #require(try nextRequest(within: 60, skipping: seen), "\(bridge.logText)")
+        let waited = Date().timeIntervalSince(answeredAt)
+        #expect(refresh.method == "INVITE", "\(refresh.startLine)")
+        #expect(waited > 40 && waited < 55, "refreshed after \(waited) s")
+        #expect(refresh.value("Call-ID") == invite.value("Call-ID"))
+        #expect(refresh.value("Session-Expires")?.hasPrefix("90") == true, "\(refresh.headers)")
+        #expect(!refresh.body.isEmpty)
+        seen.insert(key(refresh))
+        var refreshed = try #require(SIPMessage.response(to: refresh, status: 200, reason: "OK"))
+        refreshed.add("Contact", "<sip:hall@127.0.0.1:\(port)>")
+        refreshed.add("Session-Expires", "90;refresher=uac")
+        refreshed.add("Content-Type", "application/sdp")
+        refreshed.body = ok.body
+        try hall.send(refreshed.serialized(), to: refreshFrom)
+        let (refreshACK, _) = try #require(try nextRequest(within: 5, skipping: seen), "\(bridge.logText)")
+        #expect(refreshACK.method == "ACK" && refreshACK.value("CSeq")?.hasPrefix(refresh.value("CSeq")?.split(separator: " ").first.map(String.init) ?? "-") == true)
+        seen.insert(key(refreshACK))
+        // The next refresh is answered 481: BYE, and lang-cong's session ends.
+        let (second, secondFrom) = try #require(try nextRequest(within: 60, skipping: seen), "\(bridge.logText)")
+        #expect(second.method == "INVITE")
+        seen.insert(key(second))
+        let gone = try #require(SIPMessage.response(to: second, status: 481, reason: "Call/Transaction Does Not Exist", toTag: "hall-200"))
+        try hall.send(gone.serialized(), to: secondFrom)
+        var bye: SIPMessage? = nil
+        while bye == nil, let (next, _) = try nextRequest(within: 5, skipping: seen) {
+            seen.insert(key(next))
+            if next.method == "BYE" { bye = next }
+        }
+        #expect(bye != nil, "\(bridge.logText)")
+        // The log arrives through a pipe: it may trail the BYE on the socket.
+        #expect(waitFor(5) { bridge.logText.contains("event=sip-refresh-failed site=lang-cong reason=\"481 Call/Transaction Does Not Exist\"") },
+                "\(bridge.logText)")
+        #expect(try waitFor(5) { try bridge.siteStatus("lang-cong") == nil })
+        #expect(bridge.stop() == 0)
+    }
+
     /// A dial-out entry for a site not in the directory stops the bridge from starting, naming it.
     @Test func aDialOutEntryForAnUnknownSiteIsRefusedAtStart() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-dial-\(UUID().uuidString)").path
@@ -177,6 +353,38 @@ struct SIPCascadeTests {
             #expect(ownPower < otherPower / 300, "\(file) hears its own \(Int(own)) Hz back: \(ownPower) vs \(otherPower)")
         }
         #expect(lower.stop() == 0)
+        #expect(upper.stop() == 0)
+    }
+
+    /// The upstream is called over TLS (`sips:`, the upper bridge's TLS port). Its certificate is checked: with the
+    /// upper bridge's own self-signed certificate as the configured CA it verifies but names `vcbridge`, not the host
+    /// dialled, so the call is refused naming that (nothing admitted upstream); with its SHA-256 pinned the call goes
+    /// through, and the upper bridge sees a SIP site over TLS.
+    @Test func theUpstreamIsCalledOverTLSOnlyWhenItsCertificateChecksOut() throws {
+        let upper = try RunningBridge(host: "central", sites: ["vinh-phuc"], sip: #"{"tlsEnabled": true, "tlsPort": 0}"#)
+        let upperTLS = try #require(upper.sipTLS)
+        let password = try sipPassword(upper, "vinh-phuc")
+        let listening = try #require(upper.logText.split(separator: "\n").first { $0.contains("event=sip-listening") })
+        let fingerprint = try #require(listening.split(separator: " ").first { $0.hasPrefix("tlsFingerprint=") }?
+            .dropFirst("tlsFingerprint=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"")), "\(listening)")
+        let credentials = #""cascadeCredentials": {"username": "vinh-phuc", "password": "\#(password)"}"#
+        let caFile = upper.dataDirectory + "/https-certificate.pem"
+        let checkedByCA = try RunningBridge(host: "vinh-phuc", sites: ["lang-cong"],
+                                            sip: #"{\#(credentials), "dialOutTLSCAFile": "\#(caFile)", "dialOutRingSeconds": 5}"#,
+                                            bookExtra: ["--cascade-up", "sips:vinh-phuc@\(upperTLS)"])
+        #expect(waitFor(15) {
+            checkedByCA.logText.contains("event=sip-dial-failed site=central meeting=1 attempt=1 reason=\"TLS to \(upperTLS) refused: its certificate (SHA-256 \(fingerprint)) does not name 127.0.0.1\"")
+        }, "\(checkedByCA.logText)")
+        #expect(try upper.siteStatus("vinh-phuc") == nil)
+        #expect(checkedByCA.stop() == 0)
+        let pinned = try RunningBridge(host: "vinh-phuc", sites: ["lang-cong"],
+                                       sip: #"{\#(credentials), "dialOutTLSFingerprints": ["sha-256 \#(fingerprint)"]}"#,
+                                       bookExtra: ["--cascade-up", "sips:vinh-phuc@\(upperTLS)"])
+        #expect(try waitFor(15) { try upper.siteStatus("vinh-phuc")?["transport"] as? String == "sip" }, "\(upper.logText)\n\(pinned.logText)")
+        let join = upper.logText.split(separator: "\n").first { $0.contains("event=join site=vinh-phuc") }.map(String.init) ?? ""
+        #expect(join.contains("transport=sip-tls"), "\(join)")
+        #expect(try waitFor(5) { try pinned.siteStatus("central")?["transport"] as? String == "sip" }, "\(pinned.logText)")
+        #expect(pinned.stop() == 0)
         #expect(upper.stop() == 0)
     }
 

@@ -144,7 +144,7 @@ struct SIPSiteTests {
         let dialOut = try serveRefusal(sip: #"{"sites": {"tam-son": {"signalling": "tls"}}, "dialOut": {"tam-son": "sip:hall@127.0.0.1:5999"}}"#)
         #expect(dialOut?.contains("sip.dialOut calls tam-son") == true && dialOut?.contains("TLS") == true, "\(dialOut ?? "still running")")
         let required = try serveRefusal(sip: #"{"keysRequireTLS": true, "dialOut": {"tam-son": "sip:hall@127.0.0.1:5999"}}"#)
-        #expect(required?.contains("sip.keysRequireTLS") == true && required?.contains("TLS dial-out is not supported") == true,
+        #expect(required?.contains("sip.keysRequireTLS") == true && required?.contains("give a sips: address") == true,
                 "\(required ?? "still running")")
     }
 

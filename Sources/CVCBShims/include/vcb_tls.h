@@ -47,4 +47,22 @@ int vcb_tls_identity_export_key(const vcb_dtls_identity *identity, uint8_t **der
 /// The negotiated protocol version (0x0303 TLS 1.2, 0x0304 TLS 1.3) after the handshake, else 0.
 uint16_t vcb_tls_connection_version(vcb_tls_connection *connection);
 
+// ---- TLS client (SIP dial-out over TLS) ----
+/// Why a client refused the far end's certificate (vcb_tls_client_refusal), 0 when it did not.
+#define VCB_TLS_REFUSED_NO_CERTIFICATE 1
+#define VCB_TLS_REFUSED_FINGERPRINT 2
+#define VCB_TLS_REFUSED_NOT_SIGNED 3
+#define VCB_TLS_REFUSED_EXPIRED 4
+#define VCB_TLS_REFUSED_NAME 5
+
+/// A client connection on a duplicate of the connected TCP socket `fd` (as for a server connection). The server's
+/// certificate is accepted if its SHA-256 is one of the `pinCount` (at most 16) 32-byte `pins`, or else if `caDER`
+/// (a certificate, DER; NULL for none) signed it, it is valid now and it names `host` (also sent as SNI). The
+/// handshake starts with the first vcb_tls_connection_handshake; reads, writes and free as for a server connection.
+int vcb_tls_client_create(int fd, const char *host, const uint8_t *pins, size_t pinCount,
+                          const uint8_t *caDER, size_t caLength, vcb_tls_connection **out);
+/// After a failed handshake: which check refused the certificate (VCB_TLS_REFUSED_*, 0 for none), and the
+/// certificate's SHA-256 into sha256 (32 bytes; zeros if none was seen).
+int vcb_tls_client_refusal(const vcb_tls_connection *connection, uint8_t *sha256);
+
 #endif

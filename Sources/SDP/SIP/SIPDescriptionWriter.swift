@@ -21,14 +21,16 @@ enum SIPDescriptionWriter {
         return out
     }
 
-    /// The lines after the codecs: ptime (audio), rtcp-mux, the bridge's key, the direction. Without
-    /// rtcp-mux, `rtcpPort` (the m-line's own port) is named in `a=rtcp` (RFC 3605), so the far end
-    /// sends its RTCP where the bridge receives everything (it tells RTP from RTCP by the packet type).
+    /// The lines after the codecs: ptime (audio), rtcp-mux, the bridge's key, the direction. `rtcpPort` (the
+    /// m-line's own port) is named in `a=rtcp` (RFC 3605), so the far end sends its RTCP where the bridge receives
+    /// everything (it tells RTP from RTCP by the packet type): in an answer without rtcp-mux, and in the bridge's
+    /// offer beside rtcp-mux (RFC 5761 §5.1.3), for a far end that does not take it.
     static func streamAttributes(packetTime: Int?, rtcpMux: Bool, rtcpPort: UInt16? = nil, crypto: SDESCrypto?,
-                                 direction: MediaDirection) -> [SDPAttribute] {
+                                 direction: MediaDirection, offering: Bool = false) -> [SDPAttribute] {
         var out: [SDPAttribute] = []
         if let packetTime { out.append(.other(name: "ptime", value: String(packetTime))) }
-        if rtcpMux { out.append(.rtcpMux) } else if let rtcpPort { out.append(.other(name: "rtcp", value: String(rtcpPort))) }
+        if let rtcpPort, !rtcpMux || offering { out.append(.other(name: "rtcp", value: String(rtcpPort))) }
+        if rtcpMux { out.append(.rtcpMux) }
         if let crypto { out.append(crypto.attribute) }
         out.append(.direction(direction))
         return out

@@ -12,7 +12,8 @@ public struct SIPOffer: Hashable, Sendable {
 
 /// Writes the bridge's offers and reads the far end's answers to them (RFC 3264 §5, §6, §7).
 ///
-/// The offer: `m=audio` with Opus/48000/2 (payload type 96), G.722 (9), PCMA (8), PCMU (0), `ptime:20`, `rtcp-mux`,
+/// The offer: `m=audio` with Opus/48000/2 (payload type 96), G.722 (9), PCMA (8), PCMU (0), `ptime:20`, `rtcp-mux`
+/// and `a=rtcp:<the m-line's port>` (RFC 5761 §5.1.3: a far end without rtcp-mux sends its RTCP to the media port too),
 /// and `a=crypto:1 AES_CM_128_HMAC_SHA1_80` with the bridge's audio key, over `RTP/SAVP` (`RTP/SAVPF` when
 /// ``SIPMediaPolicy/offersAVPF``; `RTP/AVP(F)` with the same `a=crypto` when the policy allows plain RTP, so SRTP
 /// is used whenever the far end takes it); then, when the bridge has a video port and `video` is not empty,
@@ -36,8 +37,8 @@ public enum SIPOfferer {
         let audioOrder: [(SIPAudioCodec, UInt8)] = [(.opus, opusPayloadType), (.g722, 9), (.pcma, 8), (.pcmu, 0)]
         var audioAttributes = audioOrder.flatMap { SIPDescriptionWriter.audioCodecAttributes($0.0, payloadType: $0.1) }
         audioAttributes += SIPDescriptionWriter.streamAttributes(
-            packetTime: SIPAnswerer.packetTime, rtcpMux: true,
-            crypto: SDESCrypto(tag: cryptoTag, suite: .aesCM128HMACSHA1_80, key: bridge.audioKey), direction: direction)
+            packetTime: SIPAnswerer.packetTime, rtcpMux: true, rtcpPort: bridge.audioPort,
+            crypto: SDESCrypto(tag: cryptoTag, suite: .aesCM128HMACSHA1_80, key: bridge.audioKey), direction: direction, offering: true)
         var media = [MediaDescription(kind: "audio", port: bridge.audioPort, proto: proto,
                                       formats: audioOrder.map { String($0.1) }, attributes: audioAttributes)]
         var seen: Set<NegotiatedVideoCodec.Name> = []
@@ -63,9 +64,9 @@ public enum SIPOfferer {
                 formats.append(String(codec.payloadType))
             }
             attributes += SIPDescriptionWriter.streamAttributes(
-                packetTime: nil, rtcpMux: true,
+                packetTime: nil, rtcpMux: true, rtcpPort: port,
                 crypto: SDESCrypto(tag: cryptoTag, suite: .aesCM128HMACSHA1_80, key: bridge.videoKey),
-                direction: direction)
+                direction: direction, offering: true)
             media.append(MediaDescription(kind: "video", port: port, proto: proto, formats: formats,
                                           attributes: attributes))
         }
