@@ -1,7 +1,7 @@
 /// Estimates the playout delay a stream needs, after WebRTC NetEq's approach: each packet's delay
 /// relative to the fastest packet of the last two seconds (so clock drift moves the baseline
 /// instead of inflating the estimate), a histogram of those delays that slowly forgets, and a
-/// target at its 95th percentile plus one frame.
+/// target at a high quantile of it (the 97th by default) plus one frame.
 ///
 /// O(1) per packet: forgetting is done by weighting each new packet more (1/scale) instead of
 /// shrinking every bucket, and the two-second minimum is kept in a monotonic queue.

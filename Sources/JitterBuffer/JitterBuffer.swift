@@ -45,7 +45,7 @@ public struct JitterBufferConfiguration: Sendable, Equatable {
     public var minimumDelayMilliseconds: Int64 = 20
     public var maximumDelayMilliseconds: Int64 = 400
     /// Quantile of observed relative delays the target covers.
-    public var quantile: Double = 0.95
+    public var quantile: Double = 0.97
     public init() {}
 }
 
