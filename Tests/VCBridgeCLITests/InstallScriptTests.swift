@@ -14,7 +14,8 @@ struct InstallScriptTests {
     /// CAP_SYS_NICE (23) alone, as /proc/PID/status shows a capability set.
     static let sysNiceOnly = "0000000000800000"
 
-    /// A staging root outside /tmp and /home, which the sandbox replaces with empty file systems.
+    /// A staging root in the package's build directory (wherever the checkout is: the sandbox brings it back if an
+    /// empty /tmp or /home would hide it).
     static func stagingRoot() throws -> String {
         let root = packageRoot + "/.build/install-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -136,9 +137,13 @@ struct InstallScriptTests {
             // ProtectSystem=strict + ReadWritePaths, PrivateTmp, ProtectHome, ProtectProc=invisible + ProcSubset=pid
             // in a private mount namespace;
             // LimitNOFILE, UMask; User/Group, the capability sets and NoNewPrivileges by setpriv.
+            // The staging root stands in for /: when the checkout lives under /tmp, /home or /root (a CI clone), the
+            // empty file systems put there hide it, so it is bound back at its own path (read-only, the data directory
+            // writable), as the unit's paths name it.
             let sandbox = """
                 set -e
-                data="$1"; shift
+                stage="$1"; data="$2"; shift 2
+                exec 3<"$stage"
                 mount --bind "$data" "$data"
                 for mp in $(awk '{print $5}' /proc/self/mountinfo | sort -u); do
                     case "$mp" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
@@ -147,7 +152,16 @@ struct InstallScriptTests {
                 mount -o remount,bind,rw "$data"
                 mount -t tmpfs -o mode=1777 tmpfs /tmp
                 [ -d /var/tmp ] && mount -t tmpfs -o mode=1777 tmpfs /var/tmp
-                for h in /home /root /run/user; do [ -d "$h" ] && mount -t tmpfs -o ro,mode=0755 tmpfs "$h"; done
+                hidden=""
+                for h in /home /root /run/user; do [ -d "$h" ] && mount -t tmpfs -o mode=0755 tmpfs "$h" && hidden="$hidden $h"; done
+                if [ ! -d "$stage/usr" ]; then
+                    mkdir -p "$stage"
+                    mount --no-canonicalize --bind /proc/self/fd/3 "$stage"
+                    mount --bind "$data" "$data"
+                    mount -o remount,bind,rw "$data"
+                fi
+                exec 3<&-
+                for h in $hidden; do mount -o remount,ro "$h"; done
                 mount -t proc -o subset=pid,hidepid=invisible proc /proc
                 ulimit -n \(limit) 2>/dev/null || ulimit -n $(ulimit -Hn)
                 umask 0077
@@ -156,7 +170,7 @@ struct InstallScriptTests {
                     --no-new-privs -- "$@"
                 """
             service.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            service.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c", sandbox, "sandbox", data] + command
+            service.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c", sandbox, "sandbox", root, data] + command
         } else {
             service.executableURL = URL(fileURLWithPath: command[0])
             service.arguments = Array(command.dropFirst())
