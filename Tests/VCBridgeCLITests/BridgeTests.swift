@@ -88,7 +88,9 @@ struct BridgeTests {
                 if hz == own {
                     #expect(power[j] < strongest / 300, "\(site) hears itself")
                 } else {
-                    #expect(power[j] > strongest / 10, "\(site) does not hear \(Int(hz)) Hz")
+                    // Heard: within 13 dB of the strongest (through loss and jitter one talker's frames may be
+                    // concealed more than another's; a tone not mixed in is more than 25 dB down, as its own is).
+                    #expect(power[j] > strongest / 20, "\(site) does not hear \(Int(hz)) Hz")
                 }
             }
             // The impairment really happened, and the jitter buffer dealt with it.
