@@ -75,10 +75,10 @@ extension LoadTest {
 
     /// Every tick: asks the join thread for the joins due and takes back those made; with `watch` (every few ticks)
     /// also finds the native sites whose bridge is gone (join connection closed or reset, or no audio for
-    /// ``silenceLimit``) and starts their backoff. A site the bridge ended ("ended") or refused for good stops.
+    /// ``silenceLimit`` up to the loop's last look at the sockets, `polledAt`) and starts their backoff. A site the bridge ended ("ended") or refused for good stops.
     func followRejoins(_ participants: [Participant], rejoins: NativeRejoins, random: inout SystemRandomNumberGenerator, now: Int64,
-                       watch: Bool) throws {
-        if watch { try watchSessions(participants, random: &random, now: now) }
+                       polledAt: Int64, watch: Bool) throws {
+        if watch { try watchSessions(participants, random: &random, now: now, polledAt: polledAt) }
         for (i, p) in participants.enumerated() where !p.joining && p.gaveUp == nil && p.backoff.isDue(now: now) {
             p.joining = true
             p.result.rejoins[p.result.rejoins.count - 1].attempts += 1
@@ -100,7 +100,7 @@ extension LoadTest {
         }
     }
 
-    private func watchSessions(_ participants: [Participant], random: inout SystemRandomNumberGenerator, now: Int64) throws {
+    private func watchSessions(_ participants: [Participant], random: inout SystemRandomNumberGenerator, now: Int64, polledAt: Int64) throws {
         var watched: [(Participant, pollfd)] = []
         for p in participants where p.sip == nil && p.link == nil {
             if let joined = p.joined { watched.append((p, pollfd(fd: joined.connection.pollDescriptor, events: Int16(POLLIN), revents: 0))) }
@@ -125,7 +125,7 @@ extension LoadTest {
             }
         }
         for p in participants where p.joined != nil {
-            if let last = p.firstAudioAt.map({ max($0, p.lastAudioAt) }), now - last > Self.silenceLimit {
+            if let last = p.firstAudioAt.map({ max($0, p.lastAudioAt) }), polledAt - last > Self.silenceLimit {
                 lose(p, reason: "media-silence", now: now, random: &random)
             }
         }

@@ -266,6 +266,9 @@ public final class LoadTest {
         let rejoins = options.webRTC == nil ? NativeRejoins(bridge: options.bridge) : nil
         defer { rejoins?.stop() }
         var random = SystemRandomNumberGenerator()
+        // When the loop last looked at the sockets: a site's silence counts only up to then (a loop behind its
+        // ticks is not receiving, and must not take its own lag for the bridge's silence).
+        var polledAt = start
         while true {
             let now = monotonicNanoseconds()
             if Double(now - start) / 1e9 >= options.duration { break }
@@ -299,7 +302,9 @@ public final class LoadTest {
             }
             if now < nextTick {
                 let until = pacedNext < paced.count ? min(nextTick, nextPacketAt) : nextTick
-                if try pollReadable(&fds, nanoseconds: until - now) > 0 {
+                let ready = try pollReadable(&fds, nanoseconds: until - now)
+                polledAt = monotonicNanoseconds()
+                if ready > 0 {
                     for (i, fd) in fds.enumerated() where fd.revents & Int16(POLLIN) != 0 {
                         let p = participants[i]
                         let count = try p.socket.receive(into: batch)
@@ -357,7 +362,7 @@ public final class LoadTest {
                 continue
             }
             nextTick += 20_000_000
-            if let rejoins { try followRejoins(participants, rejoins: rejoins, random: &random, now: now, watch: frame % 5 == 0) }
+            if let rejoins { try followRejoins(participants, rejoins: rejoins, random: &random, now: now, polledAt: polledAt, watch: frame % 5 == 0) }
             if let signalling {
                 for i in signalling.takeJoined() { fds[i].fd = participants[i].socket.descriptorForPolling }
                 signalling.advance(now: now)

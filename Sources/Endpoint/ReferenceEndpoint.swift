@@ -318,6 +318,9 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         // No audio from the bridge for this long (it sends a frame every 20 ms, never DTX): it is gone.
         let silenceLimit = Int64(options.silenceSeconds * 1e9)
         var lastAudioAt: Int64? = nil
+        // When this loop last looked at its socket: silence counts only up to then, so a loop starved of CPU
+        // (not receiving) never takes its own lag for the bridge's silence.
+        var polledAt: Int64 = 0
         let tick: Int64 = 20_000_000
 
         func sendRTCP(goodbye: Bool) {
@@ -348,7 +351,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             let now = monotonicNanoseconds()
             if ended.withLock({ $0 }) != nil || stopRequested.withLock({ $0 }) { break }
             if let deadline, now >= deadline { break }
-            if let last = lastAudioAt, now - last > silenceLimit {
+            if let last = lastAudioAt, polledAt - last > silenceLimit {
                 ended.withLock { if $0 == nil { $0 = "media-silence" } }
                 break
             }
@@ -368,7 +371,9 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             if now < nextTick {
                 if report.packetsReceived == 0 { nextVideoAt = max(nextVideoAt, now) }
                 let wake = sender.map { $0.finished || report.packetsReceived == 0 ? nextTick : min(nextTick, nextVideoAt) } ?? nextTick
-                if try socket.waitReadable(nanoseconds: max(0, wake - now)) {
+                let readable = try socket.waitReadable(nanoseconds: max(0, wake - now))
+                polledAt = monotonicNanoseconds()
+                if readable {
                     let count = try socket.receive(into: batch)
                     let arrival = monotonicNanoseconds()
                     for i in 0..<count {
