@@ -133,7 +133,8 @@ struct QualityReportCommand: Command {
                     s.connectedSeconds += seen - since
                     if time > seen { s.gaps.append(Gap(from: seen, to: time, cause: restarted ? "bridge restarted" : "no data")) }
                 } else if let left = leftAt[site], time > left.time {
-                    s.gaps.append(Gap(from: left.time, to: time, cause: restarted ? "bridge restarted" : "site \(left.reason)"))
+                    // It had left (or been lost) first: that is the cause, whatever the bridge did meanwhile.
+                    s.gaps.append(Gap(from: left.time, to: time, cause: "site \(left.reason)" + (restarted ? "; bridge restarted meanwhile" : "")))
                 }
                 openSince[site] = time
                 leftAt[site] = nil
