@@ -14,7 +14,9 @@ import Transport
 /// the live figures over the last 5 s, a per-second series of the last 10 minutes, alerts (a warning
 /// line when a site stays poor or bad too long, a line when it recovers), and durable history: one
 /// sample per site every `sampleSeconds`, appended to `<data>/quality/meeting-N.jsonl` with the
-/// joins, departures and alerts, deleted after `historyDays`.
+/// joins, departures and alerts, deleted after `historyDays`. The first record this process appends to a
+/// meeting's file is a `bridge-start` (when this process started): after a crash (`kill -9`, power loss) it marks
+/// where the previous process's records stop, so a report can show each site's gap as "no data".
 final class QualityMonitor: @unchecked Sendable {
     /// One per-second point of a site's recent quality.
     struct Point: Sendable {
@@ -51,6 +53,9 @@ final class QualityMonitor: @unchecked Sendable {
     let directory: SiteDirectory
     let historyDirectory: String
     let state: Mutex<State>
+    /// When this process started (Unix seconds), and the meetings whose history it has marked with it.
+    let startedAt: Int64
+    private let marked = Mutex<Set<MeetingID>>([])
 
     init(settings: QualitySettings, directory: SiteDirectory, dataDirectory: String) {
         self.settings = settings
@@ -58,6 +63,7 @@ final class QualityMonitor: @unchecked Sendable {
         thresholds = QualityThresholds(good: settings.goodMOS, fair: settings.fairMOS, poor: settings.poorMOS,
                                        alertAfterSeconds: settings.alertAfterSeconds)
         historyDirectory = dataDirectory + "/quality"
+        startedAt = Self.unixNow()
         state = Mutex(State(alerts: AlertTracker(after: Int64(settings.alertAfterSeconds) * 1_000_000_000)))
         mkdir(historyDirectory, 0o750)
     }
@@ -170,20 +176,28 @@ final class QualityMonitor: @unchecked Sendable {
     /// Appends records as JSON lines with one write, then fsync: a crash loses at most the write in progress.
     private func append(meeting: MeetingID, _ records: [[String: Any]]) {
         guard !records.isEmpty else { return }
-        var text = ""
-        for record in records {
-            guard let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else { continue }
-            text += String(decoding: data, as: UTF8.self) + "\n"
+        // One writer at a time, so this process's bridge-start mark precedes all its records in the file.
+        marked.withLock { marked in
+            var text = ""
+            let first = !marked.contains(meeting)
+            for record in (first ? [["type": "bridge-start", "t": startedAt]] : []) + records {
+                guard let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else { continue }
+                text += String(decoding: data, as: UTF8.self) + "\n"
+            }
+            let fd = open(historyPath(meeting), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            guard fd >= 0 else {
+                Log.error("quality-history", ["meeting": meeting, "error": String(cString: strerror(errno))])
+                return
+            }
+            defer { close(fd) }
+            let written = text.withCString { write(fd, $0, strlen($0)) }
+            if written < 0 {
+                Log.error("quality-history", ["meeting": meeting, "error": String(cString: strerror(errno))])
+                return
+            }
+            fsync(fd)
+            if first { marked.insert(meeting) }
         }
-        let fd = open(historyPath(meeting), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-        guard fd >= 0 else {
-            Log.error("quality-history", ["meeting": meeting, "error": String(cString: strerror(errno))])
-            return
-        }
-        defer { close(fd) }
-        let written = text.withCString { write(fd, $0, strlen($0)) }
-        if written < 0 { Log.error("quality-history", ["meeting": meeting, "error": String(cString: strerror(errno))]) }
-        fsync(fd)
     }
 
     /// Deletes history files older than the retention.

@@ -101,6 +101,10 @@ public final class LoadTest {
         public var authenticationFailures = 0
         /// Packets per second received over the measured interval (after the first second).
         public var receivedPerSecond = 0.0
+        /// Each time the bridge was lost and the site joined again (native sites).
+        public var rejoins: [Rejoin] = []
+        /// Why the site stopped joining again ("ended" by the bridge, or a refusal), if it did.
+        public var gaveUp: String?
     }
 
     final class Participant {
@@ -135,6 +139,15 @@ public final class LoadTest {
         var link: WebRTCLink?
         var offerPostedAt: Int64 = 0
         var firstAudioAt: Int64?
+        /// Native rejoins: the schedule, whether a join is with the join thread, the last audio packet's arrival,
+        /// why the site stopped rejoining.
+        var backoff = RejoinBackoff()
+        var joining = false
+        var lastAudioAt: Int64 = 0
+        var gaveUp: String? {
+            get { result.gaveUp }
+            set { result.gaveUp = newValue }
+        }
         /// A SIP site (``LoadTest+SIP.swift``): its call, codec and payload type; and its own address.
         let sip: SIPMedia?
         let host: String
@@ -249,6 +262,13 @@ public final class LoadTest {
         var measuredFrom: Int64 = 0
         // When every site can send (native: at once; WebRTC: once each link is connected or has failed).
         var readyAt: Int64? = signalling == nil ? start : nil
+        // Native sites join again by themselves when the bridge goes away (checked every 100 ms).
+        let rejoins = options.webRTC == nil ? NativeRejoins(bridge: options.bridge) : nil
+        defer { rejoins?.stop() }
+        var random = SystemRandomNumberGenerator()
+        // When the loop last looked at the sockets: a site's silence counts only up to then (a loop behind its
+        // ticks is not receiving, and must not take its own lag for the bridge's silence).
+        var polledAt = start
         while true {
             let now = monotonicNanoseconds()
             if Double(now - start) / 1e9 >= options.duration { break }
@@ -282,7 +302,9 @@ public final class LoadTest {
             }
             if now < nextTick {
                 let until = pacedNext < paced.count ? min(nextTick, nextPacketAt) : nextTick
-                if try pollReadable(&fds, nanoseconds: until - now) > 0 {
+                let ready = try pollReadable(&fds, nanoseconds: until - now)
+                polledAt = monotonicNanoseconds()
+                if ready > 0 {
                     for (i, fd) in fds.enumerated() where fd.revents & Int16(POLLIN) != 0 {
                         let p = participants[i]
                         let count = try p.socket.receive(into: batch)
@@ -317,7 +339,14 @@ public final class LoadTest {
                             }
                             guard isVideo else {
                                 p.result.received += 1
-                                if p.firstAudioAt == nil { p.firstAudioAt = arrival }
+                                p.lastAudioAt = arrival
+                                if p.firstAudioAt == nil {
+                                    p.firstAudioAt = arrival
+                                    if !p.result.rejoins.isEmpty {
+                                        p.result.rejoins[p.result.rejoins.count - 1].firstAudioAtUnixMilliseconds = ReferenceEndpoint.unixMilliseconds()
+                                    }
+                                }
+                                if !p.result.rejoins.isEmpty { p.result.rejoins[p.result.rejoins.count - 1].audioReceived += 1 }
                                 continue
                             }
                             p.videoReceived += 1
@@ -333,6 +362,7 @@ public final class LoadTest {
                 continue
             }
             nextTick += 20_000_000
+            if let rejoins { try followRejoins(participants, rejoins: rejoins, random: &random, now: now, polledAt: polledAt, watch: frame % 5 == 0) }
             if let signalling {
                 for i in signalling.takeJoined() { fds[i].fd = participants[i].socket.descriptorForPolling }
                 signalling.advance(now: now)

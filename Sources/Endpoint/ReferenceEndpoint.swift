@@ -49,6 +49,8 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         /// Send this video (at its frame rate), starting over at the end when `videoLoop`.
         public var video: VideoFile?
         public var videoLoop = false
+        /// No audio from the bridge for this long, seconds, means it is gone: join again.
+        public var silenceSeconds = 5.0
         public init(key: SiteKey, bridge: SocketAddress, source: Source, duration: Double?) {
             self.key = key
             self.bridge = bridge
@@ -78,6 +80,8 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         public var sentPackets: [AudioPacketRecord] = []
         /// Audio packets received from the bridge, when ``Options/keepHeardPackets`` is set.
         public var heardPackets: [AudioPacketRecord] = []
+        /// Each time the bridge was lost and joined again.
+        public var rejoins: [Rejoin] = []
         /// What was heard, 48 kHz mono.
         public var recording: [Int16] = []
         /// The video sent (frames in order, and counters), if any.
@@ -92,6 +96,22 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         }
     }
 
+    /// The bridge was lost (its connection dropped, or its audio stopped) and joined again.
+    public struct Rejoin: Sendable {
+        public var lostAtUnixMilliseconds: Int64
+        /// "connection-closed" or "media-silence".
+        public var reason: String
+        /// Join attempts it took (the last one succeeded, unless the time ran out first).
+        public var attempts = 0
+        public var rejoinedAtUnixMilliseconds: Int64?
+        /// Where in ``Report/recording`` the rejoined session's audio starts.
+        public var recordingOffset = 0
+        init(lostAtUnixMilliseconds: Int64, reason: String) {
+            self.lostAtUnixMilliseconds = lostAtUnixMilliseconds
+            self.reason = reason
+        }
+    }
+
     let options: Options
     /// Set from outside (a signal handler's thread) to stop early.
     public let stopRequested = Shared(false)
@@ -100,24 +120,84 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         self.options = options
     }
 
-    /// Joins, runs the media until the end, leaves. Blocks.
+    /// Joins, runs the media until the end, leaves. Blocks. When the bridge goes away (its signalling connection
+    /// drops, or no audio from it for ``Options/silenceSeconds``) the endpoint joins again by itself with fresh
+    /// keys, attempts spread by ``RejoinBackoff``, until the duration ends; each rejoin is in ``Report/rejoins``.
     public func run() throws -> Report {
-        let joined = try JoinClient.join(key: options.key, bridge: options.bridge)
-        let connection = joined.connection
-        let keys = joined.keys
-        let profile = joined.profile
-        let mediaPort = joined.mediaPort
-        let ssrcValue = Int(joined.ssrc)
-        let meeting = joined.meeting
-        let welcome = joined.welcome
+        let start = monotonicNanoseconds()
+        let deadline = options.duration.map { start + Int64($0 * 1e9) }
+        var joined = try JoinClient.join(key: options.key, bridge: options.bridge)
+        var report = Report(meeting: joined.meeting, title: joined.welcome["title"] as? String ?? "", endedBy: "duration", seconds: 0)
+        var backoff = RejoinBackoff()
+        var random = SystemRandomNumberGenerator()
+        while true {
+            let ended = try session(joined, start: start, deadline: deadline, report: &report)
+            report.endedBy = ended
+            guard ended == "connection-closed" || ended == "media-silence" else { break }
+            // The bridge is gone: join again (new nonces, so new keys) until it answers or the time is up.
+            var rejoin = Rejoin(lostAtUnixMilliseconds: Self.unixMilliseconds(), reason: ended)
+            backoff.lost(at: monotonicNanoseconds(), using: &random)
+            var next: JoinClient.Joined? = nil
+            while next == nil {
+                while let due = backoff.nextAttemptAt, monotonicNanoseconds() < due {
+                    if stopRequested.withLock({ $0 }) { report.endedBy = "stopped"; return finish(report, start: start) }
+                    if let deadline, monotonicNanoseconds() >= deadline { report.endedBy = "duration"; return finish(report, start: start) }
+                    let wait = min(due - monotonicNanoseconds(), 20_000_000)
+                    if wait > 0 { var ts = timespec(tv_sec: 0, tv_nsec: Int(wait)); nanosleep(&ts, nil) }
+                }
+                if let deadline, monotonicNanoseconds() >= deadline { report.endedBy = "duration"; return finish(report, start: start) }
+                rejoin.attempts += 1
+                do {
+                    next = try JoinClient.join(key: options.key, bridge: options.bridge)
+                } catch let error as EndpointError where Self.isFinal(error) {
+                    report.endedBy = error.description
+                    report.rejoins.append(rejoin)
+                    return finish(report, start: start)
+                } catch {
+                    backoff.failed(at: monotonicNanoseconds(), using: &random)
+                }
+            }
+            backoff.joined()
+            rejoin.rejoinedAtUnixMilliseconds = Self.unixMilliseconds()
+            rejoin.recordingOffset = report.recording.count
+            report.rejoins.append(rejoin)
+            joined = next!
+            report.meeting = joined.meeting
+        }
+        return finish(report, start: start)
+    }
 
-        var report = Report(meeting: meeting, title: welcome["title"] as? String ?? "", endedBy: "duration", seconds: 0)
+    private func finish(_ report: Report, start: Int64) -> Report {
+        var report = report
+        report.seconds = Double(monotonicNanoseconds() - start) / 1e9
+        return report
+    }
+
+    /// Refusals a retry cannot change: the bridge does not know the site, the key is wrong, the site is not booked.
+    static func isFinal(_ error: EndpointError) -> Bool {
+        [JoinRefusal.unknownSite.rawValue, JoinRefusal.authenticationFailed.rawValue, JoinRefusal.notBooked.rawValue]
+            .contains(error.refusal ?? "")
+    }
+
+    static func unixMilliseconds() -> Int64 {
+        let now = wallClock()
+        return now.seconds * 1000 + Int64(now.nanoseconds / 1_000_000)
+    }
+
+    /// One joined session: media until it ends. - Returns: why it ended.
+    private func session(_ joined: JoinClient.Joined, start: Int64, deadline: Int64?, report: inout Report) throws -> String {
+        let connection = joined.connection
         let ended = Shared<String?>(nil)
         let notices = Shared<[String]>([])
         let reader = Handoff(value: connection)
         Thread {
             while true {
-                guard let line = try? reader.value.receiveLine(timeoutMilliseconds: 500) else {
+                let received: String?
+                do { received = try reader.value.receiveLine(timeoutMilliseconds: 500) } catch {
+                    ended.withLock { if $0 == nil { $0 = "connection-closed" } }  // reset: the bridge died
+                    return
+                }
+                guard let line = received else {
                     if reader.value.peerClosed {
                         ended.withLock { if $0 == nil { $0 = "connection-closed" } }
                         return
@@ -137,20 +217,23 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                 }
             }
         }.start()
-
-        try media(to: options.mediaVia ?? options.bridge.with(port: UInt16(mediaPort)), ssrc: UInt32(truncatingIfNeeded: ssrcValue),
-                  profile: profile, keys: keys, welcome: welcome, ended: ended, report: &report)
-        report.endedBy = ended.withLock { $0 } ?? (stopRequested.withLock { $0 } ? "stopped" : "duration")
-        report.notices = notices.withLock { $0 }
-        try? connection.send(line: JoinProtocol.encode(["type": "bye"]))
-        ended.withLock { if $0 == nil { $0 = "left" } }
-        connection.shutdownBoth()
-        return report
+        lastBridgeSSRC = nil
+        defer {
+            ended.withLock { if $0 == nil { $0 = "left" } }
+            connection.shutdownBoth()
+        }
+        try media(to: options.mediaVia ?? options.bridge.with(port: UInt16(joined.mediaPort)), ssrc: joined.ssrc,
+                  profile: joined.profile, keys: joined.keys, welcome: joined.welcome, ended: ended, start: start, deadline: deadline,
+                  report: &report)
+        let reason = ended.withLock { $0 } ?? (stopRequested.withLock { $0 } ? "stopped" : "duration")
+        report.notices += notices.withLock { $0 }
+        if reason != "connection-closed" { try? connection.send(line: JoinProtocol.encode(["type": "bye"])) }
+        return reason
     }
 
     private func media(
         to bridge: SocketAddress, ssrc: UInt32, profile: SRTPProfile, keys: JoinProtocol.SessionKeys,
-        welcome: [String: Any], ended: Shared<String?>, report: inout Report
+        welcome: [String: Any], ended: Shared<String?>, start: Int64, deadline: Int64?, report: inout Report
     ) throws {
         let socket = try UDPSocket(bindTo: try SocketAddress(ip: bridge.description.hasPrefix("[") ? "::" : "0.0.0.0", port: 0))
         let outbound = try SRTPSession(profile: profile, direction: .outbound, keyingMaterial: keys.siteToBridge)
@@ -229,9 +312,15 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         func watchRecorders(_ now: Int64) {
             for i in 0..<2 where recorders[i] != nil { recorders[i]!.watchForFreeze(now: now) }
         }
-        let start = monotonicNanoseconds()
-        var nextTick = start
-        var nextReport = start + 1_000_000_000
+        let sessionStart = monotonicNanoseconds()
+        var nextTick = sessionStart
+        var nextReport = sessionStart + 1_000_000_000
+        // No audio from the bridge for this long (it sends a frame every 20 ms, never DTX): it is gone.
+        let silenceLimit = Int64(options.silenceSeconds * 1e9)
+        var lastAudioAt: Int64? = nil
+        // When this loop last looked at its socket: silence counts only up to then, so a loop starved of CPU
+        // (not receiving) never takes its own lag for the bridge's silence.
+        var polledAt: Int64 = 0
         let tick: Int64 = 20_000_000
 
         func sendRTCP(goodbye: Bool) {
@@ -261,7 +350,11 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         while true {
             let now = monotonicNanoseconds()
             if ended.withLock({ $0 }) != nil || stopRequested.withLock({ $0 }) { break }
-            if let duration = options.duration, Double(now - start) / 1e9 >= duration { break }
+            if let deadline, now >= deadline { break }
+            if let last = lastAudioAt, polledAt - last > silenceLimit {
+                ended.withLock { if $0 == nil { $0 = "media-silence" } }
+                break
+            }
             // Video starts once the bridge's media arrives: the session is then in place at the bridge,
             // so the first keyframe is not lost.
             if var video = sender, !video.finished, report.packetsReceived > 0, now >= nextVideoAt {
@@ -278,7 +371,9 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             if now < nextTick {
                 if report.packetsReceived == 0 { nextVideoAt = max(nextVideoAt, now) }
                 let wake = sender.map { $0.finished || report.packetsReceived == 0 ? nextTick : min(nextTick, nextVideoAt) } ?? nextTick
-                if try socket.waitReadable(nanoseconds: max(0, wake - now)) {
+                let readable = try socket.waitReadable(nanoseconds: max(0, wake - now))
+                polledAt = monotonicNanoseconds()
+                if readable {
                     let count = try socket.receive(into: batch)
                     let arrival = monotonicNanoseconds()
                     for i in 0..<count {
@@ -327,6 +422,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
                         }
                         guard header.ssrc == audioSSRC || audioSSRC == 0 else { continue }
                         lastBridgeSSRC = header.ssrc
+                        lastAudioAt = arrival
                         report.packetsReceived += 1
                         if reception == nil { reception = RTPSourceStatistics(firstSequence: header.sequenceNumber) }
                         _ = reception!.update(sequence: header.sequenceNumber)
@@ -396,7 +492,7 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         report.presenterVideo = recorders[0]
         report.speakerVideo = recorders[1]
         report.seconds = Double(monotonicNanoseconds() - start) / 1e9
-        report.packetsLost = reception?.cumulativeLost ?? 0
+        report.packetsLost += reception?.cumulativeLost ?? 0
         report.jitterMilliseconds = (reception?.jitter ?? 0) / 48
         report.jitterBuffer = jitter.statistics
     }

@@ -289,6 +289,12 @@ struct EndpointCommand: Command {
                 "authenticationFailures": "\(report.authenticationFailures)", "duplicates": "\(report.duplicates)", "encoderExpectedLossPercent": "\(report.encoderExpectedLossPercent)",
                 "concealed": "\(j.framesConcealed)", "recoveredByFEC": "\(j.framesRecoveredByFEC)",
                 "jitterBufferTargetMs": "\(j.targetDelayMilliseconds)",
+                // Each time the bridge was lost and joined again, comma-separated in order.
+                "rejoins": "\(report.rejoins.count)",
+                "lostAtUnixMs": report.rejoins.map { "\($0.lostAtUnixMilliseconds)" }.joined(separator: ","),
+                "rejoinedAtUnixMs": report.rejoins.map { $0.rejoinedAtUnixMilliseconds.map { "\($0)" } ?? "-" }.joined(separator: ","),
+                "rejoinAttempts": report.rejoins.map { "\($0.attempts)" }.joined(separator: ","),
+                "rejoinRecordingSample": report.rejoins.map { "\($0.recordingOffset)" }.joined(separator: ","),
             ].merging(videoJSON) { a, _ in a })
             return
         }
@@ -298,6 +304,10 @@ struct EndpointCommand: Command {
               received  \(report.packetsReceived) packets, \(report.packetsLost) lost, jitter \(String(format: "%.1f", report.jitterMilliseconds)) ms, \(report.authenticationFailures) failed authentication, \(report.duplicates) duplicates
               playout   \(j.framesPlayed) frames played, \(j.framesRecoveredByFEC) rebuilt by FEC, \(j.framesConcealed) concealed, \(j.packetsLate) late, \(j.framesDTX) DTX; buffer target \(j.targetDelayMilliseconds) ms
             """)
+        for r in report.rejoins {
+            let back = r.rejoinedAtUnixMilliseconds.map { "joined again \(String(format: "%.2f", Double($0 - r.lostAtUnixMilliseconds) / 1000)) s later" } ?? "not joined again"
+            Output.line("  rejoin    bridge lost (\(r.reason)), \(back) after \(r.attempts) attempt(s), fresh keys")
+        }
         for line in videoLines { Output.line(line) }
         for notice in report.notices { Output.line("  notice    \(notice)") }
     }
@@ -637,6 +647,17 @@ struct LoadTestCommand: Command {
             "tickLateP50Us": final["tickLateP50Us"] ?? -1, "tickLateP99Us": final["tickLateP99Us"] ?? -1,
             "encodesLastTick": final["encodesLastTick"] ?? -1,
         ]
+        // Every time a site lost the bridge and joined again (wall-clock milliseconds; -1: not yet).
+        let rejoins = results.flatMap { r in
+            r.rejoins.map { j -> [String: Any] in
+                ["site": r.site, "reason": j.reason, "attempts": j.attempts, "lostAtUnixMs": j.lostAtUnixMilliseconds,
+                 "rejoinedAtUnixMs": j.rejoinedAtUnixMilliseconds ?? -1, "firstAudioAtUnixMs": j.firstAudioAtUnixMilliseconds ?? -1,
+                 "audioReceived": j.audioReceived]
+            }
+        }
+        if !rejoins.isEmpty { summary["rejoins"] = rejoins }
+        let gaveUp = results.compactMap { r in r.gaveUp.map { "\(r.site): \($0)" } }
+        if !gaveUp.isEmpty { summary["stoppedRejoining"] = gaveUp }
         let video = loadTest.video
         let videoRates = video.receivedPerSecond.sorted()
         if let path = try arguments.value("--video-send-log") {
@@ -692,6 +713,10 @@ struct LoadTestCommand: Command {
               bridge              CPU \(String(format: "%.1f", cpu)) % of one core (with every site in: \(steadyCPU < 0 ? "-" : String(format: "%.1f", steadyCPU)) %), RSS \(String(format: "%.1f", after?.rssMB ?? -1)) MB (peak \(String(format: "%.1f", peakRSS)) MB)
               mixer clock         late p50 \(summary["tickLateP50Us"]!) µs, p99 \(summary["tickLateP99Us"]!) µs; \(summary["encodesLastTick"]!) encodes per tick
             """)
+        if !rejoins.isEmpty {
+            let back = results.flatMap(\.rejoins).compactMap { j in j.rejoinedAtUnixMilliseconds.map { $0 - j.lostAtUnixMilliseconds } }.sorted()
+            Output.line("  rejoins             \(rejoins.count) (\(back.count) joined again, lost to welcome \(back.first ?? -1)-\(back.last ?? -1) ms)")
+        }
         if options.videoSenders > 0 {
             Output.line("""
                   video               \(String(format: "%.0f", Double(video.packetsSent) / duration)) packets/s sent by \(options.videoSenders) site(s); per receiver min \(String(format: "%.1f", videoRates.first ?? 0)), median \(String(format: "%.1f", videoRates.isEmpty ? 0 : videoRates[videoRates.count / 2])) packets/s

@@ -26,6 +26,15 @@ struct QualityReportCommand: Command {
         var mos: Double { number("mos") }
     }
 
+    /// A span with no data about a site while the meeting ran: the bridge restarted (it was down, or had
+    /// crashed, from the site's last record to its next join) or the site itself was lost or left.
+    struct Gap {
+        var from: Int64
+        var to: Int64
+        var cause: String
+        var seconds: Int64 { to - from }
+    }
+
     struct SiteSummary {
         var site: String
         var name: String
@@ -36,6 +45,7 @@ struct QualityReportCommand: Command {
         var mosMean = 0.0
         var joins = 0
         var samples: [Sample] = []
+        var gaps: [Gap] = []
         var rejoins: Int { max(0, joins - 1) }
     }
 
@@ -64,22 +74,30 @@ struct QualityReportCommand: Command {
                                      ["site": s.site, "name": s.name, "connectedSeconds": s.connectedSeconds, "rejoins": s.rejoins,
                                       "minutesWithLossOver5Percent": s.minutesOverFivePercent, "mosMin": s.mosMin, "mosMean": s.mosMean,
                                       "worstAt": s.worst.map { context.iso($0.time) } ?? "", "worstMos": s.worst?.mos ?? 0,
-                                      "worstCause": s.worst?.values["cause"] as? String ?? ""]
+                                      "worstCause": s.worst?.values["cause"] as? String ?? "",
+                                      "gaps": s.gaps.map { g -> [String: Any] in
+                                          ["from": context.iso(g.from), "to": context.iso(g.to), "fromUnix": g.from, "toUnix": g.to,
+                                           "seconds": g.seconds, "cause": g.cause]
+                                      }]
                                  }])
             return
         }
         Output.line("meeting #\(id) \"\(meeting.title)\" \(context.span(meeting.start, meeting.end)): \(summaries.count) site(s) joined")
-        var table = Table(["SITE", "NAME", "CONNECTED", "REJOINS", "MIN LOSS>5%", "MOS MIN", "MOS MEAN", "WORST INTERVAL"])
+        var table = Table(["SITE", "NAME", "CONNECTED", "REJOINS", "MIN LOSS>5%", "MOS MIN", "MOS MEAN", "WORST INTERVAL", "NO DATA"])
         for s in summaries {
             let worst = s.worst.map { w in
                 "\(Self.clock(w.time, context)) MOS \(String(format: "%.2f", w.mos)), loss \(String(format: "%.1f", w.loss)) %, \(w.values["cause"] as? String ?? "-")"
             } ?? "-"
             table.add([s.site, s.name, "\(s.connectedSeconds / 60) min \(s.connectedSeconds % 60) s", "\(s.rejoins)",
                        "\(s.minutesOverFivePercent)", s.samples.isEmpty ? "-" : String(format: "%.2f", s.mosMin),
-                       s.samples.isEmpty ? "-" : String(format: "%.2f", s.mosMean), worst])
+                       s.samples.isEmpty ? "-" : String(format: "%.2f", s.mosMean), worst, Self.gapsText(s.gaps, context)])
         }
         Output.line(table.render())
-        Output.line("MOS figures are E-model estimates (ITU-T G.107). Report: \(htmlPath); samples: \(csvPath)")
+        Output.line("MOS figures are E-model estimates (ITU-T G.107). NO DATA: spans without figures for a site (the bridge restarting, or the site lost or gone). Report: \(htmlPath); samples: \(csvPath)")
+    }
+
+    static func gapsText(_ gaps: [Gap], _ context: Context) -> String {
+        gaps.isEmpty ? "-" : gaps.map { "\(clock($0.from, context))-\(clock($0.to, context)) \($0.seconds) s (\($0.cause))" }.joined(separator: "; ")
     }
 
     static func clock(_ t: Int64, _ context: Context) -> String {
@@ -90,26 +108,58 @@ struct QualityReportCommand: Command {
     func summarize(_ records: [[String: Any]], context: Context) -> [SiteSummary] {
         var bySite: [String: SiteSummary] = [:]
         var openSince: [String: Int64] = [:]
+        /// A site's last record of any kind, and how its last session ended when it ended with a record.
+        var lastSeen: [String: Int64] = [:]
+        var leftAt: [String: (time: Int64, reason: String)] = [:]
+        /// When the bridge (re)started, in order: a bridge-start record written by a process after another's.
+        var starts: [Int64] = []
         var lastTime: Int64 = 0
         for r in records {
-            guard let site = r["site"] as? String, let time = (r["t"] as? Int).map(Int64.init) else { continue }
+            guard let time = (r["t"] as? Int).map(Int64.init) else { continue }
+            if r["type"] as? String == "bridge-start" {
+                starts.append(time)
+                continue
+            }
+            guard let site = r["site"] as? String else { continue }
             lastTime = max(lastTime, time)
             var s = bySite[site] ?? SiteSummary(site: site, name: context.directory.site(site)?.name ?? "?")
             switch r["type"] as? String {
             case "join":
                 s.joins += 1
-                if let since = openSince[site] { s.connectedSeconds += time - since }
+                let seen = lastSeen[site] ?? time
+                let restarted = starts.contains { $0 >= seen && $0 <= time }
+                if let since = openSince[site] {
+                    // Its session ended with no record: the bridge stopped (a crash) while it was connected.
+                    s.connectedSeconds += seen - since
+                    if time > seen { s.gaps.append(Gap(from: seen, to: time, cause: restarted ? "bridge restarted" : "no data")) }
+                } else if let left = leftAt[site], time > left.time {
+                    // It had left (or been lost) first: that is the cause, whatever the bridge did meanwhile.
+                    s.gaps.append(Gap(from: left.time, to: time, cause: "site \(left.reason)" + (restarted ? "; bridge restarted meanwhile" : "")))
+                }
                 openSince[site] = time
+                leftAt[site] = nil
             case "leave":
                 if let since = openSince.removeValue(forKey: site) { s.connectedSeconds += time - since }
+                leftAt[site] = (time, r["reason"] as? String ?? "left")
             case "sample":
                 s.samples.append(Sample(time: time, site: site, values: r))
             default:
                 break
             }
+            lastSeen[site] = time
             bySite[site] = s
         }
-        for (site, since) in openSince { bySite[site]?.connectedSeconds += lastTime - since }  // still connected at the last record
+        // Still connected at the last record; one that was connected when the bridge stopped and has not come back
+        // since its restart counts to its last record, and the rest is a gap with no end yet.
+        for (site, since) in openSince {
+            let seen = lastSeen[site] ?? since
+            if let start = starts.last, start > seen {
+                bySite[site]?.connectedSeconds += seen - since
+                bySite[site]?.gaps.append(Gap(from: seen, to: max(start, lastTime), cause: "bridge restarted; not back"))
+            } else {
+                bySite[site]?.connectedSeconds += lastTime - since
+            }
+        }
         var result: [SiteSummary] = []
         for var s in bySite.values where s.joins > 0 {
             if !s.samples.isEmpty {
@@ -146,16 +196,33 @@ struct QualityReportCommand: Command {
         let start = summaries.flatMap(\.samples).map(\.time).min() ?? meeting.start
         let end = max(start + 60, summaries.flatMap(\.samples).map(\.time).max() ?? meeting.end)
         /// A line chart of one figure over the meeting: MOS (1-4.5) or loss (0-max).
-        func chart(_ samples: [Sample], value: (Sample) -> Double, top: Double, colour: String) -> String {
+        /// Spans without data are shaded and labelled, so a flat line is never drawn across them.
+        func chart(_ samples: [Sample], gaps: [Gap], value: (Sample) -> Double, top: Double, colour: String) -> String {
             let width = 480.0, height = 60.0
-            let points = samples.map { s -> String in
-                let x = (Double(s.time - start) / Double(end - start)) * width
-                let y = height - min(1, max(0, value(s) / top)) * height
-                return String(format: "%.1f,%.1f", x, y)
-            }.joined(separator: " ")
+            let bands = gaps.map { g -> String in
+                let x0 = max(0, Double(g.from - start) / Double(end - start) * width)
+                let x1 = min(width, Double(g.to - start) / Double(end - start) * width)
+                return String(format: "<rect x=\"%.1f\" y=\"0\" width=\"%.1f\" height=\"%.0f\" fill=\"#bbbbbb\">", x0, max(1, x1 - x0), height)
+                    + "<title>no data: \(escape(g.cause))</title></rect>"
+            }.joined()
+            // The line breaks at every gap: one polyline per stretch of samples.
+            var stretches: [[Sample]] = [[]]
+            for s in samples {
+                if let last = stretches[stretches.count - 1].last, gaps.contains(where: { $0.from >= last.time && $0.from < s.time }) {
+                    stretches.append([])
+                }
+                stretches[stretches.count - 1].append(s)
+            }
+            let lines = stretches.map { stretch -> String in
+                let points = stretch.map { s -> String in
+                    let x = (Double(s.time - start) / Double(end - start)) * width
+                    let y = height - min(1, max(0, value(s) / top)) * height
+                    return String(format: "%.1f,%.1f", x, y)
+                }.joined(separator: " ")
+                return "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\"\(points)\"/>"
+            }.joined()
             return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\">"
-                + "<rect width=\"100%\" height=\"100%\" fill=\"#f6f6f6\"/>"
-                + "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\"\(points)\"/></svg>"
+                + "<rect width=\"100%\" height=\"100%\" fill=\"#f6f6f6\"/>" + bands + lines + "</svg>"
         }
         func lossTop(_ s: SiteSummary) -> Double { max(5, s.samples.map { $0.loss }.max() ?? 0) }
         var rows = ""
@@ -166,8 +233,9 @@ struct QualityReportCommand: Command {
                 <tr class="\(grade)"><td>\(escape(s.site))</td><td>\(escape(s.name))</td><td>\(s.connectedSeconds / 60) min</td><td>\(s.rejoins)</td>
                 <td>\(s.minutesOverFivePercent)</td><td>\(s.samples.isEmpty ? "-" : String(format: "%.2f", s.mosMin))</td>
                 <td>\(s.samples.isEmpty ? "-" : String(format: "%.2f", s.mosMean))</td>
-                <td>\(chart(s.samples, value: { $0.mos - 1 }, top: 3.5, colour: "#1f6feb"))</td>
-                <td>\(chart(s.samples, value: { $0.loss }, top: lossTop(s), colour: "#d1242f"))</td></tr>
+                <td>\(chart(s.samples, gaps: s.gaps, value: { $0.mos - 1 }, top: 3.5, colour: "#1f6feb"))</td>
+                <td>\(chart(s.samples, gaps: s.gaps, value: { $0.loss }, top: lossTop(s), colour: "#d1242f"))</td>
+                <td class="gap">\(escape(Self.gapsText(s.gaps, context)))</td></tr>
 
                 """
         }
@@ -184,7 +252,7 @@ struct QualityReportCommand: Command {
             Charts run from \(escape(context.show(start))) to \(escape(context.show(end))). MOS figures are E-model estimates (ITU-T G.107), not measurements;
             loss is the worse of what the bridge received from the site and what the site reported receiving.</p>
             <table><tr><th>Site</th><th>Name</th><th>Connected</th><th>Rejoins</th><th>Minutes with loss &gt; 5 %</th><th>MOS min</th><th>MOS mean</th>
-            <th>MOS (1-4.5) over the meeting</th><th>Loss over the meeting</th></tr>
+            <th>MOS (1-4.5) over the meeting</th><th>Loss over the meeting</th><th>No data (grey in the charts)</th></tr>
             \(rows)</table></body></html>
 
             """

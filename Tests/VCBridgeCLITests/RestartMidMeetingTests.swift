@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AudioSignal
+import Foundation
+import Testing
+@testable import VCBridgeCLI
+
+/// Issue 16, item 2: `kill -9` of the bridge during a 20-site meeting, then a new start on the same ports and data
+/// directory, as systemd would. Real processes: the bridge, a load generator with 19 native sites (one talking at
+/// 300 Hz), and a reference endpoint recording what it hears.
+@Suite("Restart mid-meeting", .serialized)
+struct RestartMidMeetingTests {
+    /// Vĩnh Tường (host) and 19 of its communes; the reference endpoint is the last commune by code.
+    static let communes = ["09076", "09079", "09082", "09085", "09088", "09091", "09094", "09097", "09100", "09103", "09106",
+                           "09109", "09112", "09115", "09118", "09124", "09127", "09130", "09133"]
+
+    static func unixMilliseconds(_ date: Date = Date()) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+
+    @Test func everySiteRejoinsByItselfAfterAKillAndTheHistoryShowsTheGap() throws {
+        let bridge = try RunningBridge(host: "vinh-tuong", sites: Self.communes, lostAfterSeconds: 10, quality: #"{"sampleSeconds": 1}"#)
+        let reference = "09133"
+        // The reference endpoint listens (silent) and records; the load generator's 19 sites are the rest, one talking.
+        let recording = bridge.dataDirectory + "/heard.wav"
+        let endpoint = try bridge.endpoint(reference, ["--silent", "--duration", "26s", "--record", recording, "--json"])
+        let load = try bridge.start(["loadtest", "--sites", "19", "--talkers", "1", "--duration", "25s",
+                                     "--bridge", bridge.signaling.description, "--json"])
+        #expect(try waitFor(15) { (try bridge.status()["sites"] as? [Any])?.count == 20 }, "not every site joined: \(bridge.logText)")
+        Thread.sleep(forTimeInterval: 4)  // some quality samples for every site
+
+        let journal = bridge.dataDirectory + "/bookings.journal"
+        let history = bridge.dataDirectory + "/quality/meeting-1.jsonl"
+        let bookingBefore = try bridge.cli(["meeting", "show", "1", "--json"])
+        #expect(bookingBefore.status == 0, "\(bookingBefore.stderr)")
+        let journalBefore = try #require(FileManager.default.contents(atPath: journal))
+        let historyBefore = try #require(FileManager.default.contents(atPath: history))
+
+        // kill -9: no goodbye to anyone, nothing flushed that was not already durable.
+        let killedAt = Date()
+        kill(bridge.process.processIdentifier, SIGKILL)
+        bridge.process.waitUntilExit()
+        Thread.sleep(forTimeInterval: 1.5)  // systemd's RestartSec: the sites find nobody there meanwhile
+        let restarted = try RestartedBridge(bridge)
+        let listening = Self.unixMilliseconds(restarted.listeningAt)
+        #expect(try waitFor(10) { (try bridge.status()["sites"] as? [Any])?.count == 20 },
+                "not every site came back: \(restarted.logText)")
+
+        // The load generator's sites: each lost the bridge once and was welcomed again with fresh keys within 5 s
+        // of the new bridge listening, spread out, with audio flowing again.
+        let loadResult = bridge.finish(load)
+        #expect(loadResult.status == 0, "\(loadResult.output)")
+        let json = loadResult.output.firstIndex(of: "{").map { String(loadResult.output[$0...]) } ?? ""
+        let summary = (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]) ?? [:]
+        #expect(!summary.isEmpty, "\(loadResult.output)")
+        let rejoins = summary["rejoins"] as? [[String: Any]] ?? []
+        #expect(Set(rejoins.compactMap { $0["site"] as? String }).count == 19, "\(summary)")
+        var arrivals: [Int64] = []
+        for r in rejoins {
+            let at = r["rejoinedAtUnixMs"] as? Int ?? -1
+            #expect(at > 0, "\(r)")
+            arrivals.append(Int64(at) - listening)
+            #expect(Int64(at) - listening <= 5000, "\(r) rejoined \(Int64(at) - listening) ms after the bridge listened")
+            #expect(r["reason"] as? String == "connection-closed", "\(r)")
+            #expect((r["firstAudioAtUnixMs"] as? Int ?? -1) > 0 && (r["audioReceived"] as? Int ?? 0) > 200, "\(r)")
+        }
+        #expect(summary["authenticationFailures"] as? Int == 0, "\(summary)")
+
+        // The reference endpoint: rejoined once, and hears the talker's 300 Hz again after the restart.
+        let endpointResult = bridge.finish(endpoint)
+        #expect(endpointResult.status == 0, "\(endpointResult.output)")
+        let text = endpointResult.output.firstIndex(of: "{").map { String(endpointResult.output[$0...]) } ?? ""
+        let report = (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
+        #expect(report["rejoins"] as? String == "1", "\(endpointResult.output)")
+        let rejoinedAt = Int64(report["rejoinedAtUnixMs"] as? String ?? "") ?? -1
+        #expect(rejoinedAt - listening <= 5000 && rejoinedAt > 0, "\(report)")
+        arrivals.append(rejoinedAt - listening)
+        let samples = try WAVFile.read(recording)
+        let from = (Int(report["rejoinRecordingSample"] as? String ?? "") ?? samples.count) + 48_000
+        #expect(samples.count - from >= 5 * 48_000, "only \(samples.count - from) samples after the rejoin")
+        if samples.count - from > 48_000 {
+            let after = samples[from...]
+            let tone = Tone.dominant(among: [300, 410, 520, 1000], in: after)
+            #expect(tone?.frequency == 300 && (tone?.share ?? 0) > 0.8, "\(String(describing: tone))")
+        }
+
+        // Not one burst: the 20 arrivals span more than 200 ms and no 20 ms holds more than half of them.
+        arrivals.sort()
+        let spread = (arrivals.last ?? 0) - (arrivals.first ?? 0)
+        var buckets: [Int64: Int] = [:]
+        for a in arrivals { buckets[a / 20, default: 0] += 1 }
+        print("restart16: killed at \(Self.unixMilliseconds(killedAt)), listening again \(listening - Self.unixMilliseconds(killedAt)) ms later; "
+              + "rejoins after listening (ms): \(arrivals.map(String.init).joined(separator: " ")); spread \(spread) ms")
+        #expect(spread >= 200 && buckets.values.max() ?? 99 <= 10, "\(arrivals)")
+
+        // The booking is intact (and the journal only grew), the history from before the kill is all still there.
+        let bookingAfter = try bridge.cli(["meeting", "show", "1", "--json"])
+        #expect(bookingAfter.stdout == bookingBefore.stdout, "\(bookingAfter.stdout)\n\(bookingBefore.stdout)")
+        #expect(FileManager.default.contents(atPath: journal)?.starts(with: journalBefore) == true)
+        Thread.sleep(forTimeInterval: 2)
+        let historyAfter = try #require(FileManager.default.contents(atPath: history))
+        #expect(historyAfter.count > historyBefore.count && historyAfter.starts(with: historyBefore))
+
+        // The report shows each site's gap, marked as the bridge restarting, covering the time it was down.
+        let killed = Int64(killedAt.timeIntervalSince1970)
+        let quality = try bridge.cli(["quality", "report", "1", "--html", bridge.dataDirectory + "/r.html",
+                                      "--csv", bridge.dataDirectory + "/r.csv", "--json"])
+        #expect(quality.status == 0, "\(quality.stderr)")
+        let sites = ((try? JSONSerialization.jsonObject(with: Data(quality.stdout.utf8))) as? [String: Any])?["sites"] as? [[String: Any]] ?? []
+        #expect(sites.count == 20, "\(quality.stdout)")
+        for site in sites {
+            let gaps = site["gaps"] as? [[String: Any]] ?? []
+            #expect(gaps.count == 1, "\(site)")
+            guard let gap = gaps.first else { continue }
+            #expect(gap["cause"] as? String == "bridge restarted", "\(gap)")
+            let from = Int64(gap["fromUnix"] as? Int ?? .max), to = Int64(gap["toUnix"] as? Int ?? 0)
+            #expect(from <= killed && to >= listening / 1000, "\(gap) killed \(killed) listening \(listening / 1000)")
+            #expect(site["rejoins"] as? Int == 1, "\(site)")
+        }
+        let table = try bridge.cli(["quality", "report", "1", "--html", bridge.dataDirectory + "/r.html", "--csv", bridge.dataDirectory + "/r.csv"])
+        #expect(table.stdout.contains("NO DATA") && table.stdout.contains("(bridge restarted)"), "\(table.stdout)")
+        let page = try String(contentsOfFile: bridge.dataDirectory + "/r.html", encoding: .utf8)
+        #expect(page.contains("no data: bridge restarted"))
+        #expect(restarted.stop() == 0)
+    }
+}
