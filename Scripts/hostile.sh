@@ -101,7 +101,7 @@ for r in json.load(open(f"{data}/attack.json")):  # the join flood runs in sever
     same = next((x for x in attack if x["listener"] == r["listener"] and not r.get("slow")), None)
     if same is None: attack.append(r); continue
     for k, v in r.items():
-        if isinstance(v, (int, float)) and k != "worstSourceAmplification": same[k] = same.get(k, 0) + v
+        if isinstance(v, (int, float)) and not k.startswith("worst"): same[k] = same.get(k, 0) + v
 load = json.load(open(f"{data}/loadtest.json"))
 try:
     endpoint = json.load(open(f"{data}/endpoint.json"))
@@ -145,7 +145,7 @@ for r in sorted(attack, key=lambda r: r["listener"]):
     if r.get("slow"):
         closed = ", ".join(f"{k} {r['closedByBridge'][k]}/{r['opened'][k]}" for k in r["opened"]) + f" (last after {r['lastClosedAfterSeconds']} s)"
     elif "worstSourceAmplification" in r:
-        closed = f"worst source address {r['worstSourceAmplification']}"
+        closed = f"worst source address {r['worstSourceAmplification']}, worst address+port {r['worstPortAmplification']} (the allowance is per address)"
     print(f"{r['listener']:36} {r['sent']:>9} {r.get('ratePerSecond', ''):>8} {r['sentBytes']:>12} {r['receivedBytes']:>12} {amp:>8.3f}  {closed}")
     # Reflection matters where an address is not proven: UDP. TCP and Unix peers proved theirs in the handshake.
     if "UDP" in r["listener"]:

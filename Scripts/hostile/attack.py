@@ -253,11 +253,12 @@ def sip_invite(branch, call, user, transport, host, port, authorization=True, pa
 
 
 def sip_udp(target, site, seconds, rate, out):
-    """Forged INVITEs (wrong digest, none, garbage) from many source ports: bytes answered per source <= bytes sent."""
+    """Forged INVITEs (wrong digest, none, garbage) from 32 source addresses (127.0.3.x), two ports each: the bytes
+    answered per address (what a reflection's victim would get) <= the bytes sent from it."""
     socks = []
-    for i in range(32):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setblocking(False); s.bind(("127.0.0.1", 0)); socks.append(s)
-    per = {}
+    for i in range(64):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setblocking(False); s.bind((f"127.0.3.{1 + i // 2}", 0)); socks.append(s)
+    per, ports = {}, {}
     rng = random.Random(5060)
     sent = sent_bytes = received_bytes = accepted = 0
     start = time.monotonic(); end = start + seconds
@@ -272,7 +273,8 @@ def sip_udp(target, site, seconds, rate, out):
             else: d = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 600)))
             try:
                 s.sendto(d, target); sent += 1; sent_bytes += len(d)
-                per.setdefault(s.getsockname()[1], [0, 0])[0] += len(d)
+                per.setdefault(s.getsockname()[0], [0, 0])[0] += len(d)
+                ports.setdefault(s.getsockname(), [0, 0])[0] += len(d)
             except OSError:
                 pass
         for s in socks:
@@ -282,12 +284,15 @@ def sip_udp(target, site, seconds, rate, out):
                 except (BlockingIOError, OSError):
                     break
                 received_bytes += len(d)
-                per.setdefault(s.getsockname()[1], [0, 0])[1] += len(d)
+                per.setdefault(s.getsockname()[0], [0, 0])[1] += len(d)
+                ports.setdefault(s.getsockname(), [0, 0])[1] += len(d)
                 if d.startswith(b"SIP/2.0 200") and b"INVITE" in d.split(b"\r\n\r\n")[0]: accepted += 1
         time.sleep(0.002)
     worst = max((r / max(1, snt) for snt, r in per.values()), default=0)
+    worst_port = max((r / max(1, snt) for snt, r in ports.values()), default=0)
     out.put(result("SIP (UDP)", sent=sent, sentBytes=sent_bytes, receivedBytes=received_bytes, accepted=accepted,
-                   worstSourceAmplification=round(worst, 3), ratePerSecond=round(sent / seconds)))
+                   worstSourceAmplification=round(worst, 3), worstPortAmplification=round(worst_port, 3),
+                   ratePerSecond=round(sent / seconds)))
 
 
 def main():
