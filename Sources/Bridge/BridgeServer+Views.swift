@@ -111,6 +111,8 @@ extension BridgeServer {
             },
             "pid": Int(getpid()),
             "ticks": ticks.ticks, "tickLateP50Us": ticks.lateP50Microseconds, "tickLateP99Us": ticks.lateP99Microseconds,
+            "tickLateP99RecentUs": ticks.lateP99RecentMicroseconds, "receiveBudgetExhausted": ticks.receiveBudgetExhausted,
+            "receiveDroppedByKernel": ticks.receiveDroppedByKernel,
             "encodesLastTick": ticks.encodesLastTick, "unknownSSRCPackets": ticks.unknownSSRCPackets,
             "refusedWebRTCPackets": ticks.refusedWebRTCPackets,
             "malformedPackets": ticks.malformedPackets, "videoPacketsForwarded": ticks.videoPacketsForwarded,

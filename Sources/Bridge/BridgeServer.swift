@@ -87,6 +87,7 @@ public final class BridgeServer: @unchecked Sendable {
         listener = try TCPListener(bindTo: host, backlog: 4096)
         let media = try SIPFrontEnd.bindMediaSocket(host.with(port: UInt16(options.mediaPort)), evenPort: options.sipPort != nil)
         try media.enableArrivalTimes()
+        try media.enableDropCounts()
         mediaSocket = Handoff(value: media)
         signalingAddress = listener.localAddress
         mediaAddress = media.localAddress

@@ -189,6 +189,13 @@ final class MediaEngine: VideoSink {
     /// The tick sends its audio in chunks of this many, forwarding arrived video in between.
     static let audioSendChunk = 48
     static let receiveBatchSize = 64
+    /// At most this many datagrams are read between one tick and the next (the reads during a tick count for
+    /// the next): 51,200 a second, seven times a 147-site meeting's audio. A flood beyond it stays in the
+    /// socket, whose buffer fills and the kernel drops the rest, so the 20 ms mix runs whatever arrives.
+    static let receiveBudgetPerTick = 1024
+    /// And at most this long spent reading and handling them (a fifth of the tick), for datagrams that cost
+    /// more each (a forged packet with a known SSRC costs an SRTP authentication) or a thread slowed down.
+    static let receiveBudgetNanosecondsPerTick: Int64 = 4_000_000
 
     let socket: UDPSocket
     let mailbox: MediaMailbox
@@ -223,6 +230,17 @@ final class MediaEngine: VideoSink {
     /// Tick lateness since start, in 50 µs buckets (the last bucket holds everything from 50 ms).
     private var lateness = [Int](repeating: 0, count: 1000)
     private var latenessCount = 0
+    /// The same, per second for the last `recentLateness.count` seconds (a ring; the current second at
+    /// `recentSecond`), so the figure shows the mixer's recent ticks, not all since start.
+    private var recentLateness = [[Int]](repeating: [Int](repeating: 0, count: 1000), count: 10)
+    private var recentSecond = 0
+    /// Datagrams this tick slice may still read (``receiveBudgetPerTick``), the slices that ended with the
+    /// budget spent and a full batch last read (datagrams were left in the socket), and the socket's drop
+    /// counter as the kernel last reported it (its buffer was full).
+    private var receiveBudget = receiveBudgetPerTick
+    private var receiveTimeBudget = receiveBudgetNanosecondsPerTick
+    private var receiveBudgetExhausted = 0
+    private var droppedByKernel: UInt32 = 0
     /// Video forwarding time per copy (arrival of the source packet to the return of the send that
     /// carried the copy) in 10 µs buckets; the arrival of the packet being forwarded; the last video.
     private var forwardDelay = [Int](repeating: 0, count: 1000)
@@ -266,17 +284,27 @@ final class MediaEngine: VideoSink {
         while true {
             let now = monotonicNanoseconds()
             if now >= nextTick {
-                lateness[min(lateness.count - 1, Int((now - nextTick) / 50_000))] += 1
+                let bucket = min(lateness.count - 1, Int((now - nextTick) / 50_000))
+                lateness[bucket] += 1
+                recentLateness[recentSecond][bucket] += 1
                 latenessCount += 1
+                receiveBudget = Self.receiveBudgetPerTick
+                receiveTimeBudget = Self.receiveBudgetNanosecondsPerTick
                 if !applyCommands(now: now) { break }
                 tick(now: now)
                 nextTick += Self.tickNanoseconds
                 if now - nextTick > 10 * Self.tickNanoseconds { nextTick = now + Self.tickNanoseconds }  // fell far behind
                 continue
             }
+            guard receiveBudget > 0 && receiveTimeBudget > 0 else {
+                // This slice has read all it may: the rest waits in the socket (or is dropped) until the tick.
+                var pause = timespec(tv_sec: 0, tv_nsec: Int(nextTick - now))
+                nanosleep(&pause, nil)
+                continue
+            }
             do {
                 if try socket.waitReadable(nanoseconds: nextTick - now) {
-                    try receiveWaiting()
+                    try receiveWaiting(until: nextTick)
                     let videoFlows = elapsed(since: lastVideoAt) < 100_000_000
                     if !videoFlows && nextTick - monotonicNanoseconds() > Self.coalesceNanoseconds {
                         var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.coalesceNanoseconds))
@@ -369,16 +397,28 @@ final class MediaEngine: VideoSink {
 
     // MARK: Receiving
 
-    /// Handles every datagram waiting in the socket, video first: its copies go out at once, while
-    /// audio waits in jitter buffers for the next tick anyway.
-    private func receiveWaiting() throws(SocketError) {
+    /// Handles the datagrams waiting in the socket, video first: its copies go out at once, while
+    /// audio waits in jitter buffers for the next tick anyway. Reads no more than the slice's budgets
+    /// (``receiveBudgetPerTick`` datagrams, ``receiveBudgetNanosecondsPerTick``) and stops at `deadline`
+    /// (monotonic), so the tick is never held up.
+    private func receiveWaiting(until deadline: Int64 = .max) throws(SocketError) {
         var count = 0
+        var wanted = 0
+        var mark = monotonicNanoseconds()
         repeat {
-            count = try socket.receive(into: receiveBatch)
+            wanted = min(receiveBatch.capacity, receiveBudget)
+            guard wanted > 0 && receiveTimeBudget > 0 else { return }
+            count = try socket.receive(into: receiveBatch, atMost: wanted)
+            receiveBudget -= count
+            if count > 0, let dropped = receiveBatch.droppedBefore(count - 1) { droppedByKernel = dropped }
             receiveBatchArrivals()
             for i in 0..<count where isVideo(i) { handle(i, arrival: arrivals[i]) }
             for i in 0..<count where !isVideo(i) { handle(i, arrival: arrivals[i]) }
-        } while count == receiveBatch.capacity
+            let now = monotonicNanoseconds()
+            receiveTimeBudget -= now - mark
+            mark = now
+            if count == wanted && (receiveBudget == 0 || receiveTimeBudget <= 0) { receiveBudgetExhausted += 1 }
+        } while count == wanted && mark < deadline
     }
 
     /// Each received datagram's arrival on the monotonic clock: the kernel's stamp when there is one
@@ -877,9 +917,15 @@ final class MediaEngine: VideoSink {
             }
             return histogram.count * bucketMicroseconds
         }
+        var recent = recentLateness[0]
+        for second in recentLateness.dropFirst() { for i in 0..<recent.count { recent[i] += second[i] } }
+        recentSecond = (recentSecond + 1) % recentLateness.count
+        for i in 0..<recentLateness[recentSecond].count { recentLateness[recentSecond][i] = 0 }
         let ticks = TickStatistics(
             ticks: tickCount, lateP50Microseconds: percentile(0.5, of: lateness, bucketMicroseconds: 50),
-            lateP99Microseconds: percentile(0.99, of: lateness, bucketMicroseconds: 50), encodesLastTick: encodes,
+            lateP99Microseconds: percentile(0.99, of: lateness, bucketMicroseconds: 50),
+            lateP99RecentMicroseconds: percentile(0.99, of: recent, bucketMicroseconds: 50),
+            receiveBudgetExhausted: receiveBudgetExhausted, receiveDroppedByKernel: Int(droppedByKernel), encodesLastTick: encodes,
             unknownSSRCPackets: unknownSSRC, malformedPackets: malformed, refusedWebRTCPackets: stunRefused,
             videoPacketsForwarded: forwardDelay.reduce(0, +),
             videoForwardP50Microseconds: percentile(0.5, of: forwardDelay, bucketMicroseconds: 10),

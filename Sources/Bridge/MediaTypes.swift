@@ -167,6 +167,12 @@ public struct TickStatistics: Sendable, Equatable {
     public var ticks = 0
     public var lateP50Microseconds = 0
     public var lateP99Microseconds = 0
+    /// Over the last 10 s only.
+    public var lateP99RecentMicroseconds = 0
+    /// Tick slices whose receive budget was spent with datagrams left in the socket, and the datagrams the
+    /// kernel dropped on the media socket since start because its buffer was full (wraps at 2^32).
+    public var receiveBudgetExhausted = 0
+    public var receiveDroppedByKernel = 0
     public var encodesLastTick = 0
     public var unknownSSRCPackets = 0
     public var malformedPackets = 0

@@ -148,6 +148,14 @@ extension BridgeServer {
         let ticks = mailbox.ticks.withLock { $0 }
         p.add("vcbridge_mixer_tick_late_p99_microseconds", .gauge, help: "Mixer clock lateness, 99th percentile since start",
               value: Double(ticks.lateP99Microseconds))
+        p.add("vcbridge_mixer_tick_late_recent_p99_microseconds", .gauge, help: "Mixer clock lateness, 99th percentile over the last 10 s",
+              value: Double(ticks.lateP99RecentMicroseconds))
+        p.add("vcbridge_media_receive_budget_exhausted_total", .counter,
+              help: "Mixer tick slices that read their whole receive budget and left datagrams in the media socket",
+              value: Double(ticks.receiveBudgetExhausted))
+        p.add("vcbridge_media_kernel_dropped_datagrams_total", .counter,
+              help: "Datagrams the kernel dropped on the media socket because its receive buffer was full",
+              value: Double(ticks.receiveDroppedByKernel))
         p.add("vcbridge_video_forward_p99_microseconds", .gauge, help: "Video copy forwarding delay in the bridge, 99th percentile since start",
               value: Double(ticks.videoForwardP99Microseconds))
         return p.body

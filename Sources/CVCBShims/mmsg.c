@@ -1,4 +1,5 @@
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <poll.h>
 #include <time.h>
@@ -23,7 +24,24 @@ int vcb_enable_receive_timestamps(int fd) {
     return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
 }
 
-const size_t VCB_TIMESTAMP_CONTROL_BYTES = CMSG_SPACE(sizeof(struct timespec));
+int vcb_enable_drop_counter(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);
+}
+
+const size_t VCB_RECEIVE_CONTROL_BYTES = CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(uint32_t));
+
+long long vcb_dropped_count(const struct msghdr *msg) {
+    if (msg->msg_control == NULL || (msg->msg_flags & MSG_CTRUNC)) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL && c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+            uint32_t dropped;
+            memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
+            return (long long)dropped;
+        }
+    }
+    return -1;
+}
 
 long long vcb_received_at_ns(const struct msghdr *msg) {
     if (msg->msg_control == NULL || (msg->msg_flags & MSG_CTRUNC)) return -1;

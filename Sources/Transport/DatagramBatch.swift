@@ -15,7 +15,7 @@ public final class DatagramBatch {
     private let iovecs: UnsafeMutableBufferPointer<iovec>
     private let addresses: UnsafeMutableBufferPointer<sockaddr_storage>
     let headers: UnsafeMutableBufferPointer<vcb_mmsghdr>
-    /// Per slot, room for the kernel's arrival timestamp (empty unless asked for).
+    /// Per slot, room for the kernel's arrival timestamp and drop counter (empty unless asked for).
     private let controls: UnsafeMutableRawBufferPointer
     /// Number of slots filled by the last receive, or to send.
     public var count = 0
@@ -25,7 +25,8 @@ public final class DatagramBatch {
     ///   - slotSize: bytes per datagram slot (a received datagram longer than this is truncated
     ///     and reported as such by ``isTruncated(_:)``).
     ///   - arrivalTimes: keep room for each received datagram's arrival time (see ``arrival(_:)``;
-    ///     the socket must have ``UDPSocket/enableArrivalTimes()``).
+    ///     the socket must have ``UDPSocket/enableArrivalTimes()``) and the socket's drop count
+    ///     (``droppedBefore(_:)``, with ``UDPSocket/enableDropCounts()``).
     public init(capacity: Int, slotSize: Int, arrivalTimes: Bool = false) {
         precondition(capacity > 0 && slotSize > 0, "a batch needs at least one slot of at least one byte")
         self.capacity = capacity
@@ -36,7 +37,7 @@ public final class DatagramBatch {
         addresses = .allocate(capacity: capacity)
         addresses.initialize(repeating: sockaddr_storage())
         headers = .allocate(capacity: capacity)
-        controls = .allocate(byteCount: arrivalTimes ? capacity * VCB_TIMESTAMP_CONTROL_BYTES : 0, alignment: 16)
+        controls = .allocate(byteCount: arrivalTimes ? capacity * VCB_RECEIVE_CONTROL_BYTES : 0, alignment: 16)
         for i in 0..<capacity {
             iovecs[i] = iovec(iov_base: storage.baseAddress! + i * slotSize, iov_len: slotSize)
             var header = vcb_mmsghdr()
@@ -89,6 +90,14 @@ public final class DatagramBatch {
         return at >= 0 ? at : nil
     }
 
+    /// How many datagrams the kernel had dropped on the socket (its receive buffer full) when it queued the
+    /// one in slot `index`, counting from the socket's start and wrapping at 2^32; nil before the first drop,
+    /// or when the batch keeps no arrival times or the socket no drop count (``UDPSocket/enableDropCounts()``).
+    public func droppedBefore(_ index: Int) -> UInt32? {
+        let dropped = withUnsafePointer(to: &headers[index].msg_hdr) { vcb_dropped_count($0) }
+        return dropped >= 0 ? UInt32(truncatingIfNeeded: dropped) : nil
+    }
+
     /// Sets slot `index` to send `length` bytes (already written into ``slot(_:)``) to `address`.
     public func prepare(_ index: Int, length: Int, to address: SocketAddress) {
         precondition(length >= 0 && length <= slotSize, "datagram longer than its slot")
@@ -105,8 +114,8 @@ public final class DatagramBatch {
             headers[i].msg_hdr.msg_flags = 0
             headers[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
             if controls.count > 0 {
-                headers[i].msg_hdr.msg_control = controls.baseAddress! + i * VCB_TIMESTAMP_CONTROL_BYTES
-                headers[i].msg_hdr.msg_controllen = VCB_TIMESTAMP_CONTROL_BYTES
+                headers[i].msg_hdr.msg_control = controls.baseAddress! + i * VCB_RECEIVE_CONTROL_BYTES
+                headers[i].msg_hdr.msg_controllen = VCB_RECEIVE_CONTROL_BYTES
             }
         }
     }

@@ -77,6 +77,12 @@ public final class UDPSocket {
         guard vcb_enable_receive_timestamps(descriptor) == 0 else { throw SocketError("setsockopt(SO_TIMESTAMPNS)") }
     }
 
+    /// Has the kernel tell, with each datagram, how many it dropped on this socket because its receive buffer
+    /// was full (``DatagramBatch/droppedBefore(_:)``, in a batch made with `arrivalTimes`).
+    public func enableDropCounts() throws(SocketError) {
+        guard vcb_enable_drop_counter(descriptor) == 0 else { throw SocketError("setsockopt(SO_RXQ_OVFL)") }
+    }
+
     /// Waits until a datagram is readable or `nanoseconds` pass (precise: ppoll).
     public func waitReadable(nanoseconds: Int64) throws(SocketError) -> Bool {
         while true {
@@ -89,13 +95,14 @@ public final class UDPSocket {
         }
     }
 
-    /// Receives up to `batch.capacity` datagrams that are already queued, without blocking.
+    /// Receives up to `batch.capacity` datagrams (at most `limit`) that are already queued, without blocking.
     /// - Returns: the number received (also in `batch.count`); 0 when none was waiting.
     @discardableResult
-    public func receive(into batch: DatagramBatch) throws(SocketError) -> Int {
-        batch.resetForReceive(batch.capacity)
+    public func receive(into batch: DatagramBatch, atMost limit: Int = .max) throws(SocketError) -> Int {
+        let wanted = max(1, min(batch.capacity, limit))
+        batch.resetForReceive(wanted)
         while true {
-            let n = vcb_recvmmsg(descriptor, batch.headers.baseAddress, UInt32(batch.capacity), Int32(MSG_DONTWAIT), nil)
+            let n = vcb_recvmmsg(descriptor, batch.headers.baseAddress, UInt32(wanted), Int32(MSG_DONTWAIT), nil)
             if n >= 0 {
                 batch.count = Int(n)
                 return Int(n)

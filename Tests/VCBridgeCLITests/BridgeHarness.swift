@@ -30,9 +30,10 @@ final class RunningBridge: @unchecked Sendable {
     /// - Parameter descriptorLimit: started under `ulimit -n` this low (nil: the test process's limit).
     /// - Parameter sip: the `sip` section (JSON); with it the bridge listens for SIP on a port the kernel chooses.
     /// - Parameter bookExtra: more options for the booking of the meeting (`--cascade-up sip:...`).
+    /// - Parameter cpuQuota: started inside this CPU control group (its threads share the group's quota).
     init(host: String = "song-lo", sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10, duration: String = "1h",
          video: String? = nil, quality: String? = nil, bridgeSettings: String? = nil, descriptorLimit: Int? = nil,
-         sip: String? = nil, bookExtra: [String] = []) throws {
+         sip: String? = nil, bookExtra: [String] = [], cpuQuota: CPUQuota? = nil) throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-bridge-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let config = dataDirectory + "/config.json"
@@ -46,7 +47,12 @@ final class RunningBridge: @unchecked Sendable {
         for site in [host] + sites { try provision(site) }
         let serve = ["serve", "--listen", "127.0.0.1", "--signal-port", "0", "--media-port", "0", "--config", config]
             + (sip == nil ? [] : ["--sip-port", "0"])
-        if let descriptorLimit {
+        if let cpuQuota {
+            // The shell joins the group and becomes the bridge, so every thread the bridge starts is in it.
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "echo $$ > \"$1\" && shift && exec \"$0\" \"$@\"", VCBridgeProcess.executable.path,
+                                 cpuQuota.processesFile] + serve
+        } else if let descriptorLimit {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", VCBridgeProcess.executable.path] + serve
         } else {

@@ -34,10 +34,16 @@ int vcb_recvmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags
 int vcb_sendmmsg(int fd, struct vcb_mmsghdr *msgs, unsigned int count, int flags);
 // Asks the kernel to stamp each received datagram with its arrival time (SO_TIMESTAMPNS). 0 or -1 (errno).
 int vcb_enable_receive_timestamps(int fd);
-// Bytes of control buffer one datagram's arrival timestamp needs.
-extern const size_t VCB_TIMESTAMP_CONTROL_BYTES;
+// Asks the kernel to tell, with each received datagram, how many it has dropped on this socket so far
+// (SO_RXQ_OVFL: its receive buffer was full). 0 or -1 (errno).
+int vcb_enable_drop_counter(int fd);
+// Bytes of control buffer one datagram needs for its arrival timestamp and the drop counter.
+extern const size_t VCB_RECEIVE_CONTROL_BYTES;
 // The arrival time (CLOCK_REALTIME, nanoseconds) in a received message's control data, or -1 if none.
 long long vcb_received_at_ns(const struct msghdr *msg);
+// The socket's drop counter in a received message's control data (0 to 2^32-1, wrapping), or -1 if none
+// (the kernel sends none before its first drop).
+long long vcb_dropped_count(const struct msghdr *msg);
 
 // Waits until fd is readable or timeout_ns passes (ppoll). Returns >0 readable, 0 timeout, -1 error (errno).
 int vcb_wait_readable(int fd, long long timeout_ns);
