@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "VideoRouterTests", dependencies: ["VideoRouter", "VideoFormats", "RTP", "SRTP"]),
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
-        .testTarget(name: "AdmissionTests", dependencies: ["Admission"]),
+        .testTarget(name: "AdmissionTests", dependencies: ["Admission"], exclude: ["Fixtures"]),
         .testTarget(name: "SIPTests", dependencies: ["SIP", "KeyDerivation"]),
         .testTarget(name: "ICETests", dependencies: ["ICE", "KeyDerivation", "Transport"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "Transport"]),
