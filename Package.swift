@@ -117,7 +117,7 @@ let package = Package(
                            "Endpoint", "VoiceCodecs", "Mixer", "JitterBuffer", "Playout"]
         ),
 
-        .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "RTPTests", dependencies: ["RTP"], exclude: ["Fixtures"]),
         .testTarget(name: "VideoFormatsTests", dependencies: ["VideoFormats"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"], exclude: ["Fixtures"]),
         .testTarget(name: "VideoRouterTests", dependencies: ["VideoRouter", "VideoFormats", "RTP", "SRTP"]),
