@@ -117,13 +117,13 @@ let package = Package(
                            "Endpoint", "VoiceCodecs", "Mixer", "JitterBuffer", "Playout"]
         ),
 
-        .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "RTPTests", dependencies: ["RTP"], exclude: ["Fixtures"]),
         .testTarget(name: "VideoFormatsTests", dependencies: ["VideoFormats"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"], exclude: ["Fixtures"]),
         .testTarget(name: "VideoRouterTests", dependencies: ["VideoRouter", "VideoFormats", "RTP", "SRTP"]),
         .testTarget(name: "SRTPTests", dependencies: ["SRTP", "RTP"]),
         .testTarget(name: "KeyDerivationTests", dependencies: ["KeyDerivation"]),
-        .testTarget(name: "AdmissionTests", dependencies: ["Admission"]),
+        .testTarget(name: "AdmissionTests", dependencies: ["Admission"], exclude: ["Fixtures"]),
         .testTarget(name: "SIPTests", dependencies: ["SIP", "KeyDerivation"]),
         .testTarget(name: "ICETests", dependencies: ["ICE", "KeyDerivation", "Transport"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "Transport"]),

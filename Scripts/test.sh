@@ -15,3 +15,5 @@ vcb_apt_install ffmpeg strace openssl python3-venv chromium fonts-dejavu-core ba
 vcb_aiortc
 swift build --build-tests
 swift test --skip-build
+# Every parser of outside bytes under libFuzzer for a few seconds each (about 2 minutes for all; Tests/Fuzz/README.md).
+Scripts/fuzz.sh "${VCB_FUZZ_SECONDS:-5}"

@@ -63,14 +63,22 @@ public struct SiteKey: Sendable, Equatable {
         try self.init(fileText: String(decoding: bytes, as: UTF8.self), origin: path)
     }
 
+    /// Hex digits only, two a byte: no sign, space or anything else (`UInt8(_:radix:)` alone would take "+f").
     static func bytes(hex: String) -> [UInt8]? {
         var out: [UInt8] = []
-        var iterator = hex.makeIterator()
+        var iterator = hex.utf8.makeIterator()
         while let a = iterator.next() {
-            guard let b = iterator.next(), let byte = UInt8(String([a, b]), radix: 16) else { return nil }
-            out.append(byte)
+            guard let b = iterator.next(), let high = hexDigit(a), let low = hexDigit(b) else { return nil }
+            out.append(high << 4 | low)
         }
         return out
+    }
+
+    private static func hexDigit(_ c: UInt8) -> UInt8? {
+        if c >= 0x30 && c <= 0x39 { return c - 0x30 }  // 0-9
+        if c >= 0x61 && c <= 0x66 { return c - 0x61 + 10 }  // a-f
+        if c >= 0x41 && c <= 0x46 { return c - 0x41 + 10 }  // A-F
+        return nil
     }
 }
 

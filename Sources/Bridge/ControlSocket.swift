@@ -92,28 +92,28 @@ final class ControlSocket: @unchecked Sendable {
         connection.maximumLine = 16 * 1024
         let sendBy = accepted + Self.answerTimeoutNanoseconds
         guard let line = try? connection.receiveLine(deadline: accepted + Self.requestTimeoutNanoseconds),
-              let request = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+              let request = ControlRequest(line: line)
         else {
             try? connection.send(line: JoinProtocol.encode(["type": "error", "error": "expected one JSON request line"]), deadline: sendBy)
             return
         }
         var answer: [String: Any]
-        switch request["command"] as? String {
-        case "status":
+        switch request {
+        case .status:
             answer = server.status()
             answer["type"] = "status"
-        case "end":
-            if let siteID = request["site"] as? String, let site = server.directory.site(siteID) {
-                server.end(site: site.index, reason: request["reason"] as? String ?? "revoked")
+        case let .end(siteID, reason):
+            if let siteID, let site = server.directory.site(siteID) {
+                server.end(site: site.index, reason: reason)
                 answer = ["type": "ok"]
             } else {
                 answer = ["type": "error", "error": "unknown site"]
             }
-        case "quality":
-            answer = server.qualityView(site: request["site"] as? String)
-        case "floor":
-            answer = server.floorCommand(site: request["site"] as? String, meeting: request["meeting"] as? Int)
-        default:
+        case let .quality(site):
+            answer = server.qualityView(site: site)
+        case let .floor(site, meeting):
+            answer = server.floorCommand(site: site, meeting: meeting)
+        case .unknown:
             answer = ["type": "error", "error": "unknown command (status, quality, end, floor)"]
         }
         // Unsorted keys: sorting a status of every site costs more than building it.

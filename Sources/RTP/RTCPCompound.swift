@@ -159,6 +159,11 @@ public enum RTCPCompound {
             guard !entries.isEmpty else { throw .rtcpMalformedItem("FIR with no entry") }
             return .fullIntraRequest(FullIntraRequest(senderSSRC: body.u32(0), entries: entries))
 
+        case RTCPPacketType.transportFeedback, RTCPPacketType.payloadFeedback:
+            // Every RFC 4585 feedback message has them, whatever its format (as RTCPFastPath requires too).
+            guard body.count >= 8 else { throw .rtcpTruncated("feedback needs sender and media SSRCs") }
+            return .other(packetType: type, countOrFormat: count, body: Array(body))
+
         default:
             return .other(packetType: type, countOrFormat: count, body: Array(body))
         }
