@@ -139,6 +139,9 @@ public enum TimeFormat {
         return (h * 60 + m, s)
     }
 
+    /// The longest duration `parseDuration` accepts: ten years, far past any meeting or history window.
+    public static let maximumDuration: Int64 = 3650 * 86400
+
     /// Parses a duration: "2h", "90m", "1h30m", "45min", "1.5h", "30s", "01:30".
     public static func parseDuration(_ text: String) throws(TimeParseError) -> Int64 {
         let t = text.lowercased().filter { $0 != " " }
@@ -177,6 +180,9 @@ public enum TimeFormat {
         }
         guard sawUnit, number.isEmpty else {
             throw TimeParseError("'\(text)' is not a duration (examples: 2h, 90m, 1h30m)")
+        }
+        guard total <= Double(maximumDuration) else {
+            throw TimeParseError("'\(text)' is longer than \(maximumDuration / 86400) days")
         }
         return Int64(total.rounded())
     }

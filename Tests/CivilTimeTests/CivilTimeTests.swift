@@ -75,11 +75,20 @@ struct CivilTimeTests {
         #expect(try TimeFormat.parseDuration(text) == seconds)
     }
 
-    @Test func badDurations() {
+    /// Found by the `civiltime` fuzz target: a number too large for Int64 trapped instead of being refused.
+    @Test func aDurationTooLongForTheClockIsRefusedNamingTheLimit() {
+        let huge = "2" + String(repeating: "8", count: 29) + "S"
+        #expect(throws: TimeParseError("'\(huge)' is longer than 3650 days")) { try TimeFormat.parseDuration(huge) }
+        #expect(throws: TimeParseError("'3651d' is longer than 3650 days")) { try TimeFormat.parseDuration("3651d") }
+        #expect(throws: TimeParseError.self) { try TimeFormat.parseDuration("1e400s") }
+    }
+
+    @Test func badDurations() throws {
         #expect(throws: TimeParseError.self) { try TimeFormat.parseDuration("two hours") }
         #expect(throws: TimeParseError("'w' in '2w' is not a unit (use d, h, m or s)")) { try TimeFormat.parseDuration("2w") }
         #expect(throws: TimeParseError.self) { try TimeFormat.parseDuration("90") }
         #expect(TimeFormat.durationText(5400) == "1h30m")
+        #expect(try TimeFormat.parseDuration("3650d") == 3650 * 86400)
         #expect(TimeFormat.durationText(7200) == "2h")
         #expect(TimeFormat.durationText(900) == "15m")
     }
