@@ -4,6 +4,7 @@
 # libFuzzer's final line) and fails on any crash, leaving the crashing input in .build/fuzz/crashes/.
 #   Scripts/fuzz.sh [SECONDS]
 #   VCB_FUZZ_TARGETS="rtp sdp" Scripts/fuzz.sh 600     # only these targets
+#   VCB_FUZZ_RUNS=10000000 Scripts/fuzz.sh 3600          # each target until 10 million executions or an hour
 #   Scripts/fuzz.sh --build-only                       # build the targets, run nothing
 # How: the package's modules are compiled by SwiftPM into a build directory of their own (.build/fuzz) with
 # -sanitize=fuzzer,address (Package.swift carries no sanitizer flag, so `swift build` and the tests are untouched);
@@ -16,6 +17,8 @@ source Scripts/setup.sh
 
 build_only=0
 seconds=10
+runs=${VCB_FUZZ_RUNS:--1}
+[[ "$runs" =~ ^-?[0-9]+$ ]] || { echo "fuzz: VCB_FUZZ_RUNS must be a number of executions, not '$runs'" >&2; exit 64; }
 case "${1:-}" in
     --build-only) build_only=1 ;;
     "") ;;
@@ -86,7 +89,7 @@ for t in "${targets[@]}"; do
     # Leak checks off: the Swift runtime keeps metadata and caches for the life of the process. The Swift backtracer
     # off: ASan reports the crash, and the backtracer's reads of the stack look like an overflow to ASan.
     SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 "$root/bin/$t" \
-        -max_total_time="$seconds" -print_final_stats=1 -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
+        -max_total_time="$seconds" -runs="$runs" -print_final_stats=1 -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="$root/crashes/$t-" "$root/corpus/$t" ${seeds:+"$seeds"} >"$log" 2>&1
     rc=$?
     set -e
