@@ -110,6 +110,9 @@ extension BridgeServer {
                 return row
             },
             "pid": Int(getpid()),
+            "structures": mailbox.structures.snapshot
+                .merging(quality.structureCounts) { a, _ in a }
+                .merging(["sessions": sessions.count, "webrtc.nonces": webRTC.seenNonces.withLock { $0.count }]) { a, _ in a },
             "ticks": ticks.ticks, "tickLateP50Us": ticks.lateP50Microseconds, "tickLateP99Us": ticks.lateP99Microseconds,
             "tickLateP99RecentUs": ticks.lateP99RecentMicroseconds, "receiveBudgetExhausted": ticks.receiveBudgetExhausted,
             "receiveDroppedByKernel": ticks.receiveDroppedByKernel,

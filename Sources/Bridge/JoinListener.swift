@@ -114,6 +114,12 @@ final class JoinListener: @unchecked Sendable {
                 if listening && fds[0].revents != 0 { acceptWaiting(now: now) }
             }
             for line in refusals.withLock({ $0.due(now: now) }) { Self.log(line) }
+            if bridge.mailbox.structures.isDue("join", now: now) {
+                bridge.mailbox.structures.publish([
+                    "join.pending": pending.count, "join.addresses": perGroup.count,
+                    "join.unusableKeysLogged": unusableKeysLogged.count, "join.refusalWindows": refusals.withLock { $0.count },
+                ])
+            }
         }
         listener.close()
         for p in pending.values { p.connection.close() }

@@ -906,6 +906,13 @@ final class MediaEngine: VideoSink {
             published.append(s)
         }
         mailbox.statistics.withLock { $0 = published }
+        mailbox.structures.publish([
+            "media.sessions": sessions.lazy.filter { $0 != nil }.count, "media.bySSRC": bySSRC.count,
+            "media.byUfrag": byUfrag.count, "media.byAddress": byAddress.count, "media.bySIPAddress": bySIPAddress.count,
+            "media.mixers": mixers.count, "media.routers": routers.count,
+            "media.routerSites": routers.values.reduce(0) { $0 + $1.siteCount },
+            "media.waitingForJoin": mailbox.added.withLock { $0.count },
+        ])
         func percentile(_ q: Double, of histogram: [Int], bucketMicroseconds: Int) -> Int {
             let total = histogram.reduce(0, +)
             guard total > 0 else { return 0 }

@@ -193,6 +193,8 @@ final class MediaMailbox: Sendable {
     let events = Mutex<[MediaEvent]>([])
     let statistics = Mutex<[SiteMediaStatistics]>([])
     let ticks = Mutex(TickStatistics())
+    /// The sizes of the bridge's per-site and per-peer tables, each published by the thread that owns it.
+    let structures = StructureCounts()
     let stopped = Mutex(false)
     /// Endpoint SSRCs of sessions the media thread has taken on (the join waits for its own before
     /// welcoming the site, so the site's first packets are not dropped as unknown).

@@ -57,6 +57,19 @@ final class QualityMonitor: @unchecked Sendable {
     let startedAt: Int64
     private let marked = Mutex<Set<MeetingID>>([])
 
+    /// The sizes of its tables: sites followed live, their counter windows and series points, ended sites remembered,
+    /// meetings marked in the history.
+    var structureCounts: [String: Int] {
+        let counts = state.withLock { state in
+            ["quality.live": state.live.count,
+             "quality.counters": state.live.values.reduce(0) { $0 + $1.counters.count },
+             "quality.seriesPoints": state.live.values.reduce(0) { $0 + $1.series.count },
+             "quality.ended": state.ended.values.reduce(0) { $0 + $1.count },
+             "quality.alertTracking": state.alerts.trackedCount]
+        }
+        return counts.merging(["quality.marked": marked.withLock { $0.count }]) { a, _ in a }
+    }
+
     init(settings: QualitySettings, directory: SiteDirectory, dataDirectory: String) {
         self.settings = settings
         self.directory = directory

@@ -26,6 +26,8 @@ struct RefusalSummary {
     let windowNanoseconds: Int64
     let samples: Int
     private var windows: [String: Window] = [:]
+    /// Refusal reasons with a window open.
+    var count: Int { windows.count }
 
     init(windowNanoseconds: Int64 = 60_000_000_000, samples: Int = 5) {
         self.windowNanoseconds = windowNanoseconds

@@ -204,6 +204,14 @@ final class SIPFrontEnd: @unchecked Sendable {
             followDialOut(now: after)
             closeIdleStreams(now: after)
             for line in refusals.due(now: monotonicNanoseconds()) { Self.log(line) }
+            if bridge.mailbox.structures.isDue("sip", now: monotonicNanoseconds()) {
+                bridge.mailbox.structures.publish([
+                    "sip.streams": streams.count, "sip.calls": calls.count, "sip.transactions": table.count,
+                    "sip.transactionIndexes": table.indexCount, "sip.clientTransactions": clientTransactions.count,
+                    "sip.invites": invites.count, "sip.failures": failures.count, "sip.sendAllowances": allowance.count,
+                    "sip.refusalWindows": refusals.count,
+                ])
+            }
         }
         for peer in Array(streams.keys) { close(peer) }
         udp.close()

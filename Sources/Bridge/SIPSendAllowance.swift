@@ -5,6 +5,8 @@
 /// ``quietMilliseconds`` are forgotten, or all if none is (a forgotten allowance is lost, the safe way round).
 struct SIPSendAllowance {
     private var bytes: [String: (left: Int, touched: Int64)] = [:]
+    /// Addresses the allowance remembers.
+    var count: Int { bytes.count }
     let capacity: Int
     let quietMilliseconds: Int64
     /// Answers not sent for want of allowance (for `status`-style counting and tests).

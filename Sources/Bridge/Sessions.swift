@@ -71,6 +71,7 @@ final class SessionTable: Sendable {
     }
 
     var all: [Admitted] { sessions.withLock { Array($0.values) } }
+    var count: Int { sessions.withLock { $0.count } }
 
     /// The WebRTC session with this token.
     /// The session a WebRTC token names; the token (a capability) is compared in constant time with every session's.

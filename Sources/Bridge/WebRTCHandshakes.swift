@@ -122,6 +122,7 @@ final class WebRTCHandshakes: Sendable {
                 peer.session.handleTimeout(now: time)
                 flush(site, peer)
             }
+            if mailbox.structures.isDue("dtls", now: time) { mailbox.structures.publish(["dtls.peers": peers.count]) }
         }
     }
 }

@@ -33,6 +33,11 @@ public final class LoadTest {
         public var webRTC: WebRTCOptions?
         /// The last ``SIPOptions/sites`` of the keys call the bridge's SIP port as room systems instead.
         public var sip: SIPOptions?
+        /// Keep every video packet's send time (``VideoResult/sendTimes``); off for long runs, where it would grow.
+        public var keepVideoSendTimes = false
+        /// Every `progressEvery` seconds, `progress` is told what the sites received over that interval.
+        public var progressEvery: Double?
+        public var progress: (@Sendable (Progress) -> Void)?
         public init(bridge: SocketAddress, keys: [SiteKey], talkers: Int, duration: Double) {
             self.bridge = bridge
             self.keys = keys
@@ -94,6 +99,19 @@ public final class LoadTest {
         public var delayMaxMicroseconds = 0
     }
 
+    /// What the sites received over one interval of a run (``Options/progressEvery``).
+    public struct Progress: Sendable {
+        /// Seconds since the run started, and the interval's length.
+        public var elapsedSeconds: Double
+        public var intervalSeconds: Double
+        /// Per site, audio packets per second over the interval, sorted.
+        public var audioPerSecond: [Double]
+        /// Per site that does not send video (when some do), video frames per second received, sorted.
+        public var videoFramesPerSecond: [Double]
+        /// Times sites lost the bridge and joined again, since the start.
+        public var rejoins: Int
+    }
+
     public struct SiteResult: Sendable {
         public let site: String
         public var sent = 0
@@ -128,6 +146,10 @@ public final class LoadTest {
         var videoTimestamp = UInt32.random(in: 0...UInt32.max)
         var videoReceived = 0
         var videoReceivedAtStart = 0
+        /// Video frames received (packets with the marker bit), and both counters at the last progress report.
+        var videoFrames = 0
+        var audioAtProgress = 0
+        var videoFramesAtProgress = 0
         /// The bridge asked for a keyframe (PLI or FIR): the next frame is one, as from an encoder.
         var keyframeRequested = false
         /// Native join: the join connection (kept open for the session).
@@ -269,6 +291,7 @@ public final class LoadTest {
         // When the loop last looked at the sockets: a site's silence counts only up to then (a loop behind its
         // ticks is not receiving, and must not take its own lag for the bridge's silence).
         var polledAt = start
+        var progressAt = start
         while true {
             let now = monotonicNanoseconds()
             if Double(now - start) / 1e9 >= options.duration { break }
@@ -292,7 +315,7 @@ public final class LoadTest {
                     withUnsafeBytes(of: &sent) { UnsafeMutableRawBufferPointer(rebasing: raw[(header + size - 8)..<(header + size)]).copyMemory(from: $0) }
                     let protected = try outbound.protectRTP(raw, length: header + size)
                     try p.sender.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.sender.destination)
-                    video.sendTimes.append(sent)
+                    if options.keepVideoSendTimes { video.sendTimes.append(sent) }
                     video.packetsSent += 1
                     video.bytesSent += header + size
                 }
@@ -350,6 +373,7 @@ public final class LoadTest {
                                 continue
                             }
                             p.videoReceived += 1
+                            if datagram[1] & 0x80 != 0 { p.videoFrames += 1 }
                             video.packetsReceived += 1
                             if n >= 12 + 8 {
                                 var sent: Int64 = 0
@@ -362,6 +386,10 @@ public final class LoadTest {
                 continue
             }
             nextTick += 20_000_000
+            if let every = options.progressEvery, let progress = options.progress, now - progressAt >= Int64(every * 1e9) {
+                progress(progressReport(participants, since: progressAt, now: now, start: start))
+                progressAt = now
+            }
             if let rejoins { try followRejoins(participants, rejoins: rejoins, random: &random, now: now, polledAt: polledAt, watch: frame % 5 == 0) }
             if let signalling {
                 for i in signalling.takeJoined() { fds[i].fd = participants[i].socket.descriptorForPolling }
@@ -463,5 +491,23 @@ public final class LoadTest {
         }
         sipCalls.receivedPerSecond = participants.filter { $0.sip != nil }.map(\.result.receivedPerSecond).sorted()
         return participants.map(\.result)
+    }
+
+    /// What each site received since the last report, and resets the counters for the next.
+    private func progressReport(_ participants: [Participant], since: Int64, now: Int64, start: Int64) -> Progress {
+        let seconds = Double(now - since) / 1e9
+        var report = Progress(elapsedSeconds: Double(now - start) / 1e9, intervalSeconds: seconds, audioPerSecond: [],
+                              videoFramesPerSecond: [], rejoins: participants.reduce(0) { $0 + $1.result.rejoins.count })
+        for (i, p) in participants.enumerated() {
+            report.audioPerSecond.append(Double(p.result.received - p.audioAtProgress) / seconds)
+            if options.videoSenders > 0 && i >= options.videoSenders {
+                report.videoFramesPerSecond.append(Double(p.videoFrames - p.videoFramesAtProgress) / seconds)
+            }
+            p.audioAtProgress = p.result.received
+            p.videoFramesAtProgress = p.videoFrames
+        }
+        report.audioPerSecond.sort()
+        report.videoFramesPerSecond.sort()
+        return report
     }
 }

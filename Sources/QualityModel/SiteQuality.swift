@@ -168,6 +168,8 @@ public struct AlertTracker: Sendable {
 
     private var badSince: [Int: Int64] = [:]
     public private(set) var open: [Int: Alert] = [:]
+    /// Sites it follows (a grade below good, or an alert open).
+    public var trackedCount: Int { badSince.count + open.count }
     let after: Int64
 
     public init(after: Int64) { self.after = after }

@@ -484,14 +484,14 @@ struct RelayCommand: Command {
 struct LoadTestCommand: Command {
     static let name = "loadtest"
     static let abstract = "Run N endpoints in one process against a running bridge and report delivery, CPU and memory."
-    static let usage = "vcbridge loadtest --sites N [--skip S] --talkers K --duration D --bridge HOST:PORT [--webrtc [--web HOST:PORT] [--srtp gcm|cm] [--offer-threads T]] [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--sip-sites M [--sip-codec g722|pcma|pcmu|opus] [--sip-talkers T] [--sip HOST:PORT]] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one (after skipping --skip S of them); they must be booked now\n  --webrtc: every site joins as a browser does (SDP offer over HTTP to the web listener, default the configured quality.httpAddress:httpPort, plain HTTP on loopback; ICE checks; DTLS client on NSS; SRTP from the exporter) and the join time of each (offer to first audio packet) is reported\n  --srtp: the only SRTP profile the WebRTC sites offer: gcm (AEAD_AES_128_GCM) or cm (AES_CM_128_HMAC_SHA1_80); default both, GCM preferred\n  --offer-threads: threads posting the offers at once (default 4, so that with the connections still closing they stay under the web listener's 8 from one address; two more threads run the sites' checks and handshakes)\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay\n  --sip-sites: the last M of the N sites call the bridge's SIP port (--sip, default the configured sip.port on the --bridge host; loopback only) as room systems do: INVITE with an SDES-SRTP offer of --sip-codec (default g722), the digest answered with the site's SIP password, ACK, SRTP audio 20 ms a packet without audio levels, BYE at the end; each from a loopback address of its own (127.0.1.x)\n  --sip-talkers: of the K talkers, T are SIP sites (default 0)"
+    static let usage = "vcbridge loadtest --sites N [--skip S] --talkers K --duration D --bridge HOST:PORT [--webrtc [--web HOST:PORT] [--srtp gcm|cm] [--offer-threads T]] [--video-senders V [--video-kbps R] [--video-fps F] [--video-send-log FILE]] [--sip-sites M [--sip-codec g722|pcma|pcmu|opus] [--sip-talkers T] [--sip HOST:PORT]] [--progress-every D] [--data-dir DIR] [--json]\n  uses the keys in the data directory of the first N sites that have one (after skipping --skip S of them); they must be booked now\n  --webrtc: every site joins as a browser does (SDP offer over HTTP to the web listener, default the configured quality.httpAddress:httpPort, plain HTTP on loopback; ICE checks; DTLS client on NSS; SRTP from the exporter) and the join time of each (offer to first audio packet) is reported\n  --srtp: the only SRTP profile the WebRTC sites offer: gcm (AEAD_AES_128_GCM) or cm (AES_CM_128_HMAC_SHA1_80); default both, GCM preferred\n  --offer-threads: threads posting the offers at once (default 4, so that with the connections still closing they stay under the web listener's 8 from one address; two more threads run the sites' checks and handshakes)\n  --video-senders: the first V sites also send synthetic VP8 (default 1500 kb/s, 25 fps, 1,200-byte packets) and every site measures what arrives\n  --video-send-log: writes when each video packet left (µs after the first, a line each), for Scripts/bench/forward_floor to replay\n  --sip-sites: the last M of the N sites call the bridge's SIP port (--sip, default the configured sip.port on the --bridge host; loopback only) as room systems do: INVITE with an SDES-SRTP offer of --sip-codec (default g722), the digest answered with the site's SIP password, ACK, SRTP audio 20 ms a packet without audio levels, BYE at the end; each from a loopback address of its own (127.0.1.x)\n  --sip-talkers: of the K talkers, T are SIP sites (default 0)\n  --progress-every: every D (e.g. 60s) a line on stderr: audio packets/s per site (min, median), sites with none, video frames/s per receiver, rejoins"
 
     let arguments: Arguments
 
     init(arguments: [String]) throws {
         self.arguments = try Arguments(arguments, options: ["--sites", "--skip", "--talkers", "--duration", "--bridge", "--video-senders", "--video-kbps",
                                                             "--video-fps", "--video-send-log", "--web", "--srtp", "--offer-threads",
-                                                            "--sip-sites", "--sip-codec", "--sip-talkers", "--sip"],
+                                                            "--sip-sites", "--sip-codec", "--sip-talkers", "--sip", "--progress-every"],
                                        flags: ["--json", "--webrtc"])
         _ = try self.arguments.required("--bridge")
     }
@@ -509,6 +509,21 @@ struct LoadTestCommand: Command {
             rss = (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
         }
         return ((utime + stime) / ticks, rss)
+    }
+
+    /// One logfmt line on stderr per interval: audio packets/s per site (min, median), sites that got no audio, video
+    /// frames/s per receiver (min, median), rejoins so far.
+    static func printProgress(_ p: LoadTest.Progress) {
+        func median(_ v: [Double]) -> Double { v.isEmpty ? 0 : v[v.count / 2] }
+        var line = String(format: "event=loadtest-progress elapsed=%.0f interval=%.1f sites=%d audioMin=%.1f audioMedian=%.1f silentSites=%d",
+                          p.elapsedSeconds, p.intervalSeconds, p.audioPerSecond.count, p.audioPerSecond.first ?? 0,
+                          median(p.audioPerSecond), p.audioPerSecond.filter { $0 == 0 }.count)
+        if !p.videoFramesPerSecond.isEmpty {
+            line += String(format: " videoReceivers=%d videoFramesMin=%.1f videoFramesMedian=%.1f", p.videoFramesPerSecond.count,
+                           p.videoFramesPerSecond.first ?? 0, median(p.videoFramesPerSecond))
+        }
+        line += " rejoins=\(p.rejoins)\n"
+        FileHandle.standardError.write(Data(line.utf8))
     }
 
     func run() throws {
@@ -620,6 +635,12 @@ struct LoadTestCommand: Command {
         options.videoFramesPerSecond = videoFPS
         options.webRTC = webRTC
         options.sip = sip
+        options.keepVideoSendTimes = try arguments.value("--video-send-log") != nil
+        if let every = try arguments.value("--progress-every") {
+            options.progressEvery = Double(try context.duration(every, option: "--progress-every"))
+            guard options.progressEvery! >= 1 else { throw ValidationError("--progress-every must be at least 1s") }
+            options.progress = { Self.printProgress($0) }
+        }
         let loadTest = LoadTest(options: options)
         do {
             results = try loadTest.run()

@@ -94,6 +94,8 @@ public final class VideoRouter {
     }
 
     public var isEmpty: Bool { !sites.contains { $0 != nil } }
+    /// The sites the router holds state for (receivers and sources).
+    public var siteCount: Int { sites.lazy.filter { $0 != nil }.count }
 
     /// A site joined: `streamSSRCs` are the SSRCs of the presenter and speaker streams sent to it.
     public func add(site: Int, presenterSSRC: UInt32, speakerSSRC: UInt32) {

@@ -65,6 +65,8 @@ public struct SIPTransactionTable: Sendable {
 
     /// Transactions in flight.
     public var count: Int { slots.count }
+    /// Entries of the per-peer and accepted-INVITE indexes (they empty as their transactions end).
+    public var indexCount: Int { perPeer.count + acceptedInvites.count }
 
     /// The earliest timer of any transaction.
     public var nextDeadline: Int64? {
