@@ -50,6 +50,47 @@ void vcb_tls_listener_free(vcb_tls_listener *listener) {
     free(listener);
 }
 
+/* What the bridge's TLS server and client both hold to: TLS 1.2-1.3 only, no session cache or tickets, never a
+ * renegotiation, the extended master secret; `server` chooses the side. 0 or the NSS error. */
+static int set_common_options(PRFileDesc *fd, PRBool server) {
+#define CHECK(call) do { if ((call) != SECSuccess) return tls_error(); } while (0)
+    CHECK(SSL_OptionSet(fd, SSL_SECURITY, PR_TRUE));
+    CHECK(SSL_OptionSet(fd, SSL_HANDSHAKE_AS_CLIENT, !server));
+    CHECK(SSL_OptionSet(fd, SSL_HANDSHAKE_AS_SERVER, server));
+    CHECK(SSL_OptionSet(fd, SSL_NO_CACHE, PR_TRUE));
+    CHECK(SSL_OptionSet(fd, SSL_ENABLE_SESSION_TICKETS, PR_FALSE));
+    CHECK(SSL_OptionSet(fd, SSL_ENABLE_RENEGOTIATION, SSL_RENEGOTIATE_NEVER));
+    CHECK(SSL_OptionSet(fd, SSL_ENABLE_EXTENDED_MASTER_SECRET, PR_TRUE));
+    SSLVersionRange versions = { SSL_LIBRARY_VERSION_TLS_1_2, SSL_LIBRARY_VERSION_TLS_1_3 };
+    CHECK(SSL_VersionRangeSet(fd, &versions));
+#undef CHECK
+    return 0;
+}
+
+/* NSS's SSL layer over a duplicate of the caller's TCP socket `fd` (the caller keeps `fd`), configured from `model`
+ * (NULL: none). 0 and *out, or the NSS error with nothing left open. */
+static int import_socket(int fd, PRFileDesc *model, PRFileDesc **out) {
+    *out = NULL;
+    int duplicate = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (duplicate < 0) {
+        PR_SetError(errno == EMFILE || errno == ENFILE ? PR_PROC_DESC_TABLE_FULL_ERROR : PR_BAD_DESCRIPTOR_ERROR, errno);
+        return tls_error();
+    }
+    PRFileDesc *tcp = PR_ImportTCPSocket(duplicate);
+    if (tcp == NULL) {
+        int status = tls_error();
+        close(duplicate);
+        return status;
+    }
+    *out = SSL_ImportFD(model, tcp);
+    if (*out == NULL) {
+        int status = tls_error();
+        PR_Close(tcp);
+        return status;
+    }
+    return 0;
+}
+
 int vcb_tls_listener_create(const vcb_dtls_identity *identity, vcb_tls_listener **out) {
     *out = NULL;
     int status = vcb_dtls_init();
@@ -65,18 +106,10 @@ int vcb_tls_listener_create(const vcb_dtls_identity *identity, vcb_tls_listener 
         goto failed;
     }
     PRFileDesc *model = listener->model;
+    if ((status = set_common_options(model, PR_TRUE)) != 0) goto failed;
 #define CHECK(call) do { if ((call) != SECSuccess) { status = tls_error(); goto failed; } } while (0)
-    CHECK(SSL_OptionSet(model, SSL_SECURITY, PR_TRUE));
-    CHECK(SSL_OptionSet(model, SSL_HANDSHAKE_AS_CLIENT, PR_FALSE));
-    CHECK(SSL_OptionSet(model, SSL_HANDSHAKE_AS_SERVER, PR_TRUE));
-    CHECK(SSL_OptionSet(model, SSL_NO_CACHE, PR_TRUE));
-    CHECK(SSL_OptionSet(model, SSL_ENABLE_SESSION_TICKETS, PR_FALSE));
-    CHECK(SSL_OptionSet(model, SSL_ENABLE_RENEGOTIATION, SSL_RENEGOTIATE_NEVER));
-    CHECK(SSL_OptionSet(model, SSL_ENABLE_EXTENDED_MASTER_SECRET, PR_TRUE));
     CHECK(SSL_OptionSet(model, SSL_REQUEST_CERTIFICATE, PR_FALSE));
     CHECK(SSL_OptionSet(model, SSL_REQUIRE_CERTIFICATE, SSL_REQUIRE_NEVER));
-    SSLVersionRange versions = { SSL_LIBRARY_VERSION_TLS_1_2, SSL_LIBRARY_VERSION_TLS_1_3 };
-    CHECK(SSL_VersionRangeSet(model, &versions));
     CHECK(SSL_ConfigServerCert(model, identity->certificate, identity->privateKey, NULL, 0));
 #undef CHECK
     *out = listener;
@@ -115,23 +148,7 @@ int vcb_tls_connection_create(const vcb_tls_listener *listener, int fd, vcb_tls_
     if (status != 0) return status;
     vcb_tls_connection *connection = calloc(1, sizeof *connection);
     if (connection == NULL) return SEC_ERROR_NO_MEMORY;
-    int duplicate = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (duplicate < 0) {
-        PR_SetError(errno == EMFILE || errno == ENFILE ? PR_PROC_DESC_TABLE_FULL_ERROR : PR_BAD_DESCRIPTOR_ERROR, errno);
-        free(connection);
-        return tls_error();
-    }
-    PRFileDesc *tcp = PR_ImportTCPSocket(duplicate);
-    if (tcp == NULL) {
-        status = tls_error();
-        close(duplicate);
-        free(connection);
-        return status;
-    }
-    connection->fd = SSL_ImportFD(listener->model, tcp);
-    if (connection->fd == NULL) {
-        status = tls_error();
-        PR_Close(tcp);
+    if ((status = import_socket(fd, listener->model, &connection->fd)) != 0) {
         free(connection);
         return status;
     }
@@ -277,38 +294,13 @@ int vcb_tls_client_create(int fd, const char *host, const uint8_t *pins, size_t 
             return status;
         }
     }
-    int duplicate = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (duplicate < 0) {
-        PR_SetError(errno == EMFILE || errno == ENFILE ? PR_PROC_DESC_TABLE_FULL_ERROR : PR_BAD_DESCRIPTOR_ERROR, errno);
-        status = tls_error();
-        vcb_tls_connection_free(connection);
-        return status;
-    }
-    PRFileDesc *tcp = PR_ImportTCPSocket(duplicate);
-    if (tcp == NULL) {
-        status = tls_error();
-        close(duplicate);
-        vcb_tls_connection_free(connection);
-        return status;
-    }
-    connection->fd = SSL_ImportFD(NULL, tcp);
-    if (connection->fd == NULL) {
-        status = tls_error();
-        PR_Close(tcp);
+    if ((status = import_socket(fd, NULL, &connection->fd)) != 0) {
         vcb_tls_connection_free(connection);
         return status;
     }
     PRFileDesc *ssl = connection->fd;
+    if ((status = set_common_options(ssl, PR_FALSE)) != 0) goto failed;
 #define CHECK(call) do { if ((call) != SECSuccess) { status = tls_error(); goto failed; } } while (0)
-    CHECK(SSL_OptionSet(ssl, SSL_SECURITY, PR_TRUE));
-    CHECK(SSL_OptionSet(ssl, SSL_HANDSHAKE_AS_CLIENT, PR_TRUE));
-    CHECK(SSL_OptionSet(ssl, SSL_HANDSHAKE_AS_SERVER, PR_FALSE));
-    CHECK(SSL_OptionSet(ssl, SSL_NO_CACHE, PR_TRUE));
-    CHECK(SSL_OptionSet(ssl, SSL_ENABLE_SESSION_TICKETS, PR_FALSE));
-    CHECK(SSL_OptionSet(ssl, SSL_ENABLE_RENEGOTIATION, SSL_RENEGOTIATE_NEVER));
-    CHECK(SSL_OptionSet(ssl, SSL_ENABLE_EXTENDED_MASTER_SECRET, PR_TRUE));
-    SSLVersionRange versions = { SSL_LIBRARY_VERSION_TLS_1_2, SSL_LIBRARY_VERSION_TLS_1_3 };
-    CHECK(SSL_VersionRangeSet(ssl, &versions));
     if (connection->host != NULL) CHECK(SSL_SetURL(ssl, connection->host));
     CHECK(SSL_AuthCertificateHook(ssl, authenticate_server, connection));
     CHECK(SSL_HandshakeCallback(ssl, handshake_done, connection));

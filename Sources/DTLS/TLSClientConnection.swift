@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 internal import CVCBShims
-import Transport
 
 /// The client side of one TLS connection on a connected TCP socket, through NSS: how the bridge calls a hall or an
 /// upstream MCU by SIP over TLS (`sips:`, `;transport=tls`).
@@ -40,8 +36,7 @@ public final class TLSClientConnection: @unchecked Sendable {
         }
     }
 
-    private var handle: OpaquePointer?
-    private let descriptor: Int32
+    private let stream: TLSStream
     private let host: String
 
     /// - Parameters:
@@ -61,29 +56,18 @@ public final class TLSClientConnection: @unchecked Sendable {
             }
         }
         guard status == 0, let handle else { throw TLSError(code: status == 0 ? 1 : status) }
-        self.handle = handle
-        self.descriptor = descriptor
+        stream = TLSStream(handle: handle, descriptor: descriptor)
         self.host = host
     }
-
-    deinit { close() }
 
     /// Completes the client handshake by `deadline` (monotonic nanoseconds).
     /// - Throws: ``TLSError/handshakeTimedOut``, or the NSS error that ended it (a refused certificate:
     ///   `SSL_ERROR_BAD_CERTIFICATE`, with ``refusal`` naming why).
-    public func handshake(deadline: Int64) throws(TLSError) {
-        guard let handle else { throw TLSError(code: Int32(-5999)) }
-        while true {
-            let status = vcb_tls_connection_handshake(handle)
-            if status == 0 { return }
-            guard status == VCB_TLS_WOULD_BLOCK else { throw TLSError(code: status) }
-            try waitReadable(deadline: deadline, timedOut: .handshakeTimedOut)
-        }
-    }
+    public func handshake(deadline: Int64) throws(TLSError) { try stream.handshake(deadline: deadline) }
 
     /// Why the server's certificate was refused, after a failed handshake; nil if it was not.
     public var refusal: Refusal? {
-        guard let handle else { return nil }
+        guard let handle = stream.handle else { return nil }
         var digest = [UInt8](repeating: 0, count: 32)
         let code = digest.withUnsafeMutableBufferPointer { vcb_tls_client_refusal(handle, $0.baseAddress) }
         switch code {
@@ -98,46 +82,14 @@ public final class TLSClientConnection: @unchecked Sendable {
 
     /// At most `limit` decrypted bytes, waiting for them until `deadline`; empty when the server closed.
     public func receive(atMost limit: Int, deadline: Int64) throws(TLSError) -> [UInt8] {
-        guard let handle else { return [] }
-        var buffer = [UInt8](repeating: 0, count: max(1, min(limit, 16 * 1024)))
-        while true {
-            var received = 0
-            let status = buffer.withUnsafeMutableBufferPointer {
-                vcb_tls_connection_read(handle, $0.baseAddress, $0.count, &received)
-            }
-            if status == 0 { return Array(buffer[0..<received]) }
-            guard status == VCB_TLS_WOULD_BLOCK else { throw TLSError(code: status) }
-            try waitReadable(deadline: deadline, timedOut: .readTimedOut)
-        }
+        try stream.receive(atMost: limit, deadline: deadline)
     }
 
     /// Sends all of `bytes`, waiting at most `timeoutMilliseconds` whenever the socket is full.
     public func send(_ bytes: [UInt8], timeoutMilliseconds: Int) throws(TLSError) {
-        guard let handle else { throw TLSError(code: Int32(-5999)) }
-        let status = bytes.withUnsafeBufferPointer {
-            vcb_tls_connection_write(handle, $0.baseAddress, $0.count, UInt32(clamping: max(1, timeoutMilliseconds)))
-        }
-        guard status == 0 else { throw TLSError(code: status) }
+        try stream.send(bytes, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Sends `close_notify` (if the handshake completed) and closes NSS's duplicate of the socket. Idempotent.
-    public func close() {
-        guard let handle else { return }
-        vcb_tls_connection_free(handle)
-        self.handle = nil
-    }
-
-    private func waitReadable(deadline: Int64, timedOut: TLSError) throws(TLSError) {
-        while true {
-            let left = deadline - monotonicNanoseconds()
-            guard left > 0 else { throw timedOut }
-            var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fds, 1, Int32(min(left / 1_000_000 + 1, 60_000)))
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw .socketWaitFailed
-            }
-            if ready > 0 { return }
-        }
-    }
+    public func close() { stream.close() }
 }
