@@ -101,8 +101,13 @@ public final class LoadTest {
         public var authenticationFailures = 0
         /// Packets per second received over the measured interval (after the first second).
         public var receivedPerSecond = 0.0
-        /// Each time the bridge was lost and the site joined again (native sites).
+        /// Each time the bridge was lost and the site joined again.
         public var rejoins: [Rejoin] = []
+        /// Attempts of the first join (more than 1: the bridge was not there yet), and when it succeeded (Unix ms).
+        public var firstJoinAttempts = 0
+        public var firstJoinedAtUnixMilliseconds: Int64?
+        /// Audio packets per second from the first join to the end of the run.
+        public var audioPerSecondSinceFirstJoin = 0.0
         /// Why the site stopped joining again ("ended" by the bridge, or a refusal), if it did.
         public var gaveUp: String?
     }
@@ -139,8 +144,8 @@ public final class LoadTest {
         var link: WebRTCLink?
         var offerPostedAt: Int64 = 0
         var firstAudioAt: Int64?
-        /// Native rejoins: the schedule, whether a join is with the join thread, the last audio packet's arrival,
-        /// why the site stopped rejoining.
+        /// First joins that failed and rejoins: the schedule, whether a join is with a join thread, the last audio
+        /// packet's arrival, why the site stopped rejoining.
         var backoff = RejoinBackoff()
         var joining = false
         var lastAudioAt: Int64 = 0
@@ -189,6 +194,22 @@ public final class LoadTest {
             streamSSRCs = [answer.presenterSSRC, answer.speakerSSRC]
         }
 
+        /// A SIP site's call was answered: its keys (SDES, both directions), the bridge's media address (the socket is
+        /// connected to it, so an ICMP port-unreachable fails the next send: the bridge is gone).
+        func called(_ call: SIPLoadCall, negotiation: SIPNegotiation) throws {
+            guard let media = sip else { return }
+            guard let keys = negotiation.audio.media.srtp else { throw EndpointError("\(key.site): the answer has no SRTP key") }
+            let remote = negotiation.audio.media.remote
+            let destination = try SocketAddress(ip: remote.address, port: remote.rtpPort)
+            outbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .outbound, keyingMaterial: keys.localKey.keySalt)
+            inbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .inbound, keyingMaterial: keys.remoteKey.keySalt)
+            try socket.connect(to: destination)
+            self.destination = destination
+            media.call = call
+            media.payloadType = negotiation.audio.payloadType
+            media.connected = true
+        }
+
         /// Sends what the WebRTC link has to send; takes its keys once it has them.
         func flushLink() {
             guard let link else { return }
@@ -211,6 +232,8 @@ public final class LoadTest {
 
     public func run() throws -> [SiteResult] {
         var participants: [Participant] = []
+        var random = SystemRandomNumberGenerator()
+        var joinFailures = JoinFailureLog(prefix: "loadtest")
         // Native (or WebRTC) sites first, then the SIP sites; the first talkers of each kind send tones.
         let sipSites = options.sip?.sites ?? 0
         let firstSIP = options.keys.count - sipSites
@@ -226,13 +249,31 @@ public final class LoadTest {
             if sip {
                 participant.ssrc = .random(in: 1...UInt32.max)
             } else if options.webRTC == nil {
-                try participant.joined(try JoinClient.join(key: key, bridge: options.bridge), bridge: options.bridge)
+                // The first join: one that fails (the bridge not there yet) is tried again with backoff in the loop.
+                participant.result.firstJoinAttempts = 1
+                do {
+                    try participant.joined(try JoinClient.join(key: key, bridge: options.bridge), bridge: options.bridge)
+                    participant.result.firstJoinedAtUnixMilliseconds = ReferenceEndpoint.unixMilliseconds()
+                } catch let error as EndpointError {
+                    firstJoinFailed(participant, error, failures: &joinFailures, random: &random)
+                } catch {
+                    firstJoinFailed(participant, EndpointError(JoinFailureLog.describe(error, bridge: options.bridge)),
+                                    failures: &joinFailures, random: &random)
+                }
             }
             participants.append(participant)
         }
-        if let sip = options.sip { sipCalls = placeSIPCalls(participants, options: sip) }
+        if let sip = options.sip {
+            sipCalls = placeSIPCalls(participants, options: sip, failures: &joinFailures, random: &random)
+        }
         let sipQuiet = try options.sip.map { try Self.quietFrames($0.codec) } ?? []
         let signalling = try options.webRTC.map { try WebRTCJoins(Array(participants[..<firstSIP]), options: $0) }
+        if signalling != nil { for p in participants[..<firstSIP] { p.result.firstJoinAttempts = 1 } }
+        // First joins that failed, and sites that lose the bridge, join again by themselves (checked every tick; the
+        // sessions watched every 100 ms), each kind through its own join thread.
+        let joiners = Joiners(native: options.webRTC == nil && firstSIP > 0 ? NativeRejoins(bridge: options.bridge) : nil,
+                              sip: options.sip.map { SIPJoins(bridge: $0.bridge) }, webRTC: signalling)
+        defer { joiners.stop() }
         // A muted room's frame: a low hiss, encoded once.
         let quietEncoder = try Opus.Encoder(configuration: .init(dtx: false))
         var quiet = [UInt8]()
@@ -262,10 +303,6 @@ public final class LoadTest {
         var measuredFrom: Int64 = 0
         // When every site can send (native: at once; WebRTC: once each link is connected or has failed).
         var readyAt: Int64? = signalling == nil ? start : nil
-        // Native sites join again by themselves when the bridge goes away (checked every 100 ms).
-        let rejoins = options.webRTC == nil ? NativeRejoins(bridge: options.bridge) : nil
-        defer { rejoins?.stop() }
-        var random = SystemRandomNumberGenerator()
         // When the loop last looked at the sockets: a site's silence counts only up to then (a loop behind its
         // ticks is not receiving, and must not take its own lag for the bridge's silence).
         var polledAt = start
@@ -291,7 +328,11 @@ public final class LoadTest {
                     var sent = monotonicNanoseconds()
                     withUnsafeBytes(of: &sent) { UnsafeMutableRawBufferPointer(rebasing: raw[(header + size - 8)..<(header + size)]).copyMemory(from: $0) }
                     let protected = try outbound.protectRTP(raw, length: header + size)
-                    try p.sender.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.sender.destination)
+                    do {
+                        try p.sender.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.sender.destination)
+                    } catch let error as SocketError where error == .connectionRefused {
+                        return  // the bridge is gone: its audio send finds out too, and the site rejoins
+                    }
                     video.sendTimes.append(sent)
                     video.packetsSent += 1
                     video.bytesSent += header + size
@@ -307,7 +348,15 @@ public final class LoadTest {
                 if ready > 0 {
                     for (i, fd) in fds.enumerated() where fd.revents & Int16(POLLIN) != 0 {
                         let p = participants[i]
-                        let count = try p.socket.receive(into: batch)
+                        let count: Int
+                        do {
+                            count = try p.socket.receive(into: batch)
+                        } catch {
+                            guard error == .connectionRefused else { throw error }
+                            // An ICMP port-unreachable for the bridge's media port: the bridge is gone.
+                            if p.outbound != nil { lose(p, reason: "media-refused", now: monotonicNanoseconds(), random: &random) }
+                            continue
+                        }
                         let arrival = monotonicNanoseconds()
                         for j in 0..<count {
                             let datagram = batch.datagram(j)
@@ -362,9 +411,9 @@ public final class LoadTest {
                 continue
             }
             nextTick += 20_000_000
-            if let rejoins { try followRejoins(participants, rejoins: rejoins, random: &random, now: now, polledAt: polledAt, watch: frame % 5 == 0) }
+            try followJoins(participants, joiners: joiners, fds: &fds, random: &random, failures: &joinFailures, now: now,
+                            polledAt: polledAt, watch: frame % 5 == 0)
             if let signalling {
-                for i in signalling.takeJoined() { fds[i].fd = participants[i].socket.descriptorForPolling }
                 signalling.advance(now: now)
                 if readyAt == nil, signalling.isSettled { readyAt = now }
             }
@@ -396,17 +445,22 @@ public final class LoadTest {
             for p in participants {
                 guard let outbound = p.outbound else { continue }
                 if let media = p.sip {
-                    try packet.withUnsafeMutableBytes { raw in
-                        let length = try Self.writeSIPPacket(p, media: media, frame: frame, quiet: sipQuiet, into: raw)
-                        let protected = try outbound.protectRTP(raw, length: length)
-                        try p.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.destination)
+                    do {
+                        try packet.withUnsafeMutableBytes { raw in
+                            let length = try Self.writeSIPPacket(p, media: media, frame: frame, quiet: sipQuiet, into: raw)
+                            let protected = try outbound.protectRTP(raw, length: length)
+                            try p.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.destination)
+                        }
+                    } catch let error as SocketError where error == .connectionRefused {
+                        lose(p, reason: "media-refused", now: now, random: &random)  // the bridge's media port is closed
+                        continue
                     }
                     p.sequence &+= 1
                     p.timestamp &+= media.frameTicks
                     p.result.sent += 1
                     continue
                 }
-                try packet.withUnsafeMutableBytes { raw in
+                let refused = try packet.withUnsafeMutableBytes { raw -> Bool in
                     let talking = p.encoder != nil
                     let level: UInt8 = talking ? 20 : 127
                     let header = try RTPHeader.write(into: raw, payloadType: 111, sequenceNumber: p.sequence, timestamp: p.timestamp,
@@ -423,7 +477,18 @@ public final class LoadTest {
                         length += quiet.count
                     }
                     let protected = try outbound.protectRTP(raw, length: length)
-                    try p.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.destination)
+                    do {
+                        try p.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.destination)
+                    } catch {
+                        // A WebRTC site's socket is connected to the bridge's media port: refused, it is closed.
+                        guard (error as? SocketError) == .connectionRefused && p.link != nil else { throw error }
+                        return true
+                    }
+                    return false
+                }
+                if refused {
+                    lose(p, reason: "media-refused", now: now, random: &random)
+                    continue
                 }
                 p.sequence &+= 1
                 p.timestamp &+= 960
@@ -451,10 +516,22 @@ public final class LoadTest {
             }
         }
         if options.sip != nil {
+            // Calls that failed at first but were placed later (a bridge that started after the load generator) count.
+            let connected = Set(participants.filter { $0.sip != nil && $0.result.firstJoinedAtUnixMilliseconds != nil }.map(\.key.site))
+            sipCalls.connected = connected.count
+            sipCalls.failures.removeAll { failure in connected.contains { failure.hasPrefix($0 + ":") } }
             sipCalls.hungUp = SIPLoadCall.hangUp(participants.compactMap { $0.sip?.call }, within: 5)
         }
+        let endedAt = ReferenceEndpoint.unixMilliseconds()
         for p in participants {
             p.result.receivedPerSecond = measured > 0 ? Double(p.result.received - p.receivedAtStart) / measured : 0
+            if let joinedAt = p.result.firstJoinedAtUnixMilliseconds, endedAt > joinedAt {
+                p.result.audioPerSecondSinceFirstJoin = Double(p.result.received) * 1000 / Double(endedAt - joinedAt)
+            }
+            for (n, rejoin) in p.result.rejoins.enumerated() {
+                guard let first = rejoin.firstAudioAtUnixMilliseconds, endedAt > first else { continue }
+                p.result.rejoins[n].audioPerSecond = Double(rejoin.audioReceived) * 1000 / Double(endedAt - first)
+            }
             if let joined = p.joined {
                 try? joined.connection.send(line: JoinProtocol.encode(["type": "bye"]))
                 joined.connection.close()
