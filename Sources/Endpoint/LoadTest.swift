@@ -229,6 +229,22 @@ public final class LoadTest {
     public private(set) var joins = JoinResult()
     /// Filled by ``run()`` for SIP sites.
     public private(set) var sipCalls = SIPResult()
+    /// How far the generator's own 20 ms loop fell behind (its lateness is not the bridge's).
+    public struct LoopResult: Sendable {
+        /// The latest a tick ran, milliseconds after it was due.
+        public var tickLateMaxMilliseconds = 0.0
+        /// Ticks that ran more than 40 ms late.
+        public var ticksLateOver40Milliseconds = 0
+        /// 20 ms frames not sent because the loop was more than ``LoadTest/catchUpLimit`` behind.
+        public var framesSkipped = 0
+    }
+
+    /// A loop further behind than this skips the frames it missed (their RTP time passes unsent, as when a room's
+    /// capture drops audio) instead of sending them all at once: 147 sites bursting together when the generator's
+    /// thread was starved (a storm of rejoins after a bridge restart) made the bridge's jitter buffers hold the burst as
+    /// 0.4-0.6 s of delay for tens of seconds, and the quality grades showed the generator's stall, not the bridge.
+    static let catchUpLimit: Int64 = 60_000_000
+    public private(set) var loop = LoopResult()
 
     public func run() throws -> [SiteResult] {
         var participants: [Participant] = []
@@ -409,6 +425,20 @@ public final class LoadTest {
                     }
                 }
                 continue
+            }
+            let lateness = now - nextTick
+            loop.tickLateMaxMilliseconds = max(loop.tickLateMaxMilliseconds, Double(lateness) / 1e6)
+            if lateness > 40_000_000 { loop.ticksLateOver40Milliseconds += 1 }
+            if lateness > Self.catchUpLimit {
+                // The frames missed are skipped: the RTP timestamps move on (the sequence numbers do not, as in DTX), so the
+                // bridge sees a gap in time rather than a late burst.
+                let missed = Int(lateness / 20_000_000)
+                nextTick += Int64(missed) * 20_000_000
+                frame += missed
+                loop.framesSkipped += missed
+                for p in participants {
+                    p.timestamp &+= UInt32(truncatingIfNeeded: missed) &* (p.sip?.frameTicks ?? 960)
+                }
             }
             nextTick += 20_000_000
             try followJoins(participants, joiners: joiners, fds: &fds, random: &random, failures: &joinFailures, now: now,

@@ -657,6 +657,9 @@ struct LoadTestCommand: Command {
             }
         }
         if !rejoins.isEmpty { summary["rejoins"] = rejoins }
+        summary["generator"] = ["tickLateMaxMs": loadTest.loop.tickLateMaxMilliseconds,
+                                "ticksLateOver40Ms": loadTest.loop.ticksLateOver40Milliseconds,
+                                "framesSkipped": loadTest.loop.framesSkipped] as [String: Any]
         // Each site's first join: attempts (more than 1: the bridge was not there yet), when (-1: never), audio since.
         summary["firstJoins"] = results.map { r -> [String: Any] in
             ["site": r.site, "attempts": r.firstJoinAttempts, "joinedAtUnixMs": r.firstJoinedAtUnixMilliseconds ?? -1,
