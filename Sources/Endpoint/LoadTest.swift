@@ -527,6 +527,7 @@ public final class LoadTest {
             frame += 1
         }
         let measured = measuredFrom == 0 ? 0 : Double(monotonicNanoseconds() - measuredFrom) / 1e9
+        let endedAt = ReferenceEndpoint.unixMilliseconds()  // the media's end (the BYEs below take time)
         if let signalling { joins = signalling.result() }
         if !videoSenders.isEmpty {
             let total = delays.reduce(0, +)
@@ -552,7 +553,6 @@ public final class LoadTest {
             sipCalls.failures.removeAll { failure in connected.contains { failure.hasPrefix($0 + ":") } }
             sipCalls.hungUp = SIPLoadCall.hangUp(participants.compactMap { $0.sip?.call }, within: 5)
         }
-        let endedAt = ReferenceEndpoint.unixMilliseconds()
         for p in participants {
             p.result.receivedPerSecond = measured > 0 ? Double(p.result.received - p.receivedAtStart) / measured : 0
             if let joinedAt = p.result.firstJoinedAtUnixMilliseconds, endedAt > joinedAt {
