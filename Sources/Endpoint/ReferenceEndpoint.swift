@@ -603,7 +603,11 @@ public enum JoinClient {
                                                bridgeNonce: bridgeNonce, keyingMaterialLength: profile.keyingMaterialLength)
         guard HMACSHA256.constantTimeEqual(
             bridgeProof, try JoinProtocol.proof(.bridge, keys: keys, site: key.site, siteNonce: siteNonce, bridgeNonce: bridgeNonce))
-        else { throw EndpointError("the bridge could not prove it holds this site's key: wrong bridge or wrong key file") }
+        else {
+            // Final, as the bridge's own authentication-failed: no retry makes a wrong key file or a wrong bridge right.
+            throw EndpointError("the bridge could not prove it holds this site's key: wrong bridge or wrong key file",
+                                refusal: JoinRefusal.authenticationFailed.rawValue)
+        }
         try connection.send(line: JoinProtocol.encode([
             "type": "proof",
             "proof": JoinProtocol.hex(try JoinProtocol.proof(.site, keys: keys, site: key.site, siteNonce: siteNonce, bridgeNonce: bridgeNonce)),
