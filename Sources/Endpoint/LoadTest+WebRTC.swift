@@ -80,7 +80,7 @@ extension LoadTest {
                 Thread.detachNewThread { [jobs, links, stopped] in
                     while !stopped.raised.load(ordering: .relaxed) {
                         guard let job = jobs.takeFirst() else {
-                            usleep(2000)
+                            usleep(10_000)  // no offer to post: look again 100 times a second
                             continue
                         }
                         if let previous = job.previous { try? WebRTCSignalling.leave(previous, web: options.web) }
