@@ -118,28 +118,27 @@ extension LoadTest {
         throw EndpointError("no even UDP port on \(host) after 32 tries")
     }
 
-    /// Places the SIP sites' calls one after another; a failed call is recorded and its site sends nothing.
-    func placeSIPCalls(_ participants: [Participant], options sip: SIPOptions) -> SIPResult {
+    /// Places the SIP sites' calls one after another (the first join of each); a failed call is recorded, and tried
+    /// again with backoff from the media loop (``SIPJoins``), unless the bridge refused it for good.
+    func placeSIPCalls(_ participants: [Participant], options sip: SIPOptions, failures: inout JoinFailureLog,
+                       random: inout SystemRandomNumberGenerator) -> SIPResult {
         var result = SIPResult()
         let start = monotonicNanoseconds()
         for p in participants {
             guard let media = p.sip else { continue }
             result.calls += 1
+            p.result.firstJoinAttempts = 1
             do {
                 let call = try SIPLoadCall(key: p.key, host: p.host, mediaPort: p.socket.localAddress.port, bridge: sip.bridge,
                                            codec: media.codec)
                 media.call = call
-                let negotiation = try call.call()
-                guard let keys = negotiation.audio.media.srtp else { throw EndpointError("\(p.key.site): the answer has no SRTP key") }
-                p.outbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .outbound, keyingMaterial: keys.localKey.keySalt)
-                p.inbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .inbound, keyingMaterial: keys.remoteKey.keySalt)
-                let remote = negotiation.audio.media.remote
-                p.destination = try SocketAddress(ip: remote.address, port: remote.rtpPort)
-                media.payloadType = negotiation.audio.payloadType
-                media.connected = true
+                try p.called(call, negotiation: try call.call())
+                p.result.firstJoinedAtUnixMilliseconds = ReferenceEndpoint.unixMilliseconds()
                 result.connected += 1
             } catch {
-                result.failures.append("\(p.key.site): \(error)")
+                let failure = error as? EndpointError ?? EndpointError(JoinFailureLog.describe(error, bridge: sip.bridge))
+                result.failures.append("\(p.key.site): \(failure)")
+                firstJoinFailed(p, failure, failures: &failures, random: &random)
             }
         }
         result.callsMilliseconds = Double(monotonicNanoseconds() - start) / 1e6

@@ -13,13 +13,15 @@ extension LoadTest {
     /// measurements: offer threads post the offers (as many at once as there are threads; an answer takes the bridge
     /// up to a media tick), and two link threads run each answered site's checks and DTLS handshake on the site's
     /// socket until the first authentic audio packet from the bridge; then they hand the site over (its link, keyed)
-    /// to the media loop, which keeps its consent checks.
+    /// to the media loop, which keeps its consent checks. The threads run until ``stop()``: a site that lost the
+    /// bridge, or whose join failed, is submitted again (``submit(_:)``) with a fresh offer (new ICE credentials, so a
+    /// new DTLS handshake and new SRTP keys) when its backoff says.
     final class WebRTCJoins {
         /// A site handed over, or its join's failure.
         private struct Outcome: @unchecked Sendable {  // the link moves to the media loop's thread once, under the inbox lock
             var index: Int
             var joined: (answer: WebRTCSignalling.Answer, link: WebRTCLink)?
-            var failure: String?
+            var failure: EndpointError?
             var postedAt: Int64
             var firstAudioAt: Int64?
         }
@@ -29,6 +31,8 @@ extension LoadTest {
             var key: SiteKey
             var offer: WebRTCSignalling.Offer
             var socket: UDPSocket
+            /// The site's previous session, ended (DELETE) before the new offer.
+            var previous: WebRTCSignalling.Answer?
         }
 
         /// An offer thread's result for a link thread.
@@ -42,6 +46,7 @@ extension LoadTest {
             let items = Mutex<[Element]>([])
             func append(_ item: Element) { items.withLock { $0.append(item) } }
             func takeAll() -> [Element] { items.withLock { list in defer { list.removeAll() }; return list } }
+            func takeFirst() -> Element? { items.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
         }
 
         /// How long one site's join may take from its offer to its first audio packet.
@@ -49,57 +54,72 @@ extension LoadTest {
         static let linkThreads = 2
 
         private let participants: [Participant]
+        private let certificate: DTLSCertificate
         private let inbox = Queue<Outcome>()
+        private let jobs = Queue<Job>()
+        private let links: [Queue<Answered>]
+        private final class Flag: Sendable {
+            let raised = Atomic<Bool>(false)
+        }
+        private let stopped = Flag()
         private var postTimes: [Int64] = []
-        private var pending: Int
+        private var pending = 0
         private var failures: [Int: String] = [:]
 
         init(_ participants: [Participant], options: WebRTCOptions) throws {
             self.participants = participants
             // One certificate for the generator, as a browser keeps one per profile; each offer proves it.
-            let certificate = try DTLSCertificate.selfSigned(commonName: "vcbridge-loadtest")
-            var jobs: [Job] = []
-            for (i, p) in participants.enumerated() {
-                let offer = try WebRTCSignalling.Offer(fingerprint: certificate.fingerprint, audioSSRC: .random(in: 1...UInt32.max),
-                                                       videoSSRC: .random(in: 1...UInt32.max))
-                p.offer = offer
-                p.ssrc = offer.audioSSRC
-                p.videoSSRC = offer.videoSSRC
-                jobs.append(Job(index: i, key: p.key, offer: offer, socket: p.socket))
-            }
-            pending = jobs.count
-            let links = (0..<min(Self.linkThreads, jobs.count)).map { _ in Queue<Answered>() }
+            certificate = try DTLSCertificate.selfSigned(commonName: "vcbridge-loadtest")
+            links = (0..<min(Self.linkThreads, max(1, participants.count))).map { _ in Queue<Answered>() }
             for (t, queue) in links.enumerated() {
-                let share = jobs.filter { $0.index % links.count == t }.count
-                Thread.detachNewThread { [inbox] in
-                    Self.runLinks(expecting: share, from: queue, certificate: certificate, options: options, inbox: inbox)
+                Thread.detachNewThread { [inbox, certificate, stopped] in
+                    Self.runLinks(thread: t, from: queue, certificate: certificate, options: options, inbox: inbox, stopped: stopped)
                 }
             }
-            let next = Atomic<Int>(0)
-            let all = jobs
-            for _ in 0..<max(1, min(options.offerThreads, jobs.count)) {
-                Thread.detachNewThread {
-                    while true {
-                        let i = next.add(1, ordering: .relaxed).oldValue
-                        guard i < all.count else { return }
+            for _ in 0..<max(1, min(options.offerThreads, participants.count)) {
+                Thread.detachNewThread { [jobs, links, stopped] in
+                    while !stopped.raised.load(ordering: .relaxed) {
+                        guard let job = jobs.takeFirst() else {
+                            usleep(10_000)  // no offer to post: look again 100 times a second
+                            continue
+                        }
+                        if let previous = job.previous { try? WebRTCSignalling.leave(previous, web: options.web) }
                         let postedAt = monotonicNanoseconds()
                         let answer: Result<WebRTCSignalling.Answer, EndpointError>
                         do {
-                            answer = .success(try WebRTCSignalling.join(offer: all[i].offer, key: all[i].key, web: options.web))
+                            answer = .success(try WebRTCSignalling.join(offer: job.offer, key: job.key, web: options.web))
                         } catch let error as EndpointError {
                             answer = .failure(error)
                         } catch {
-                            answer = .failure(EndpointError("\(error)"))
+                            answer = .failure(EndpointError(JoinFailureLog.describe(error, bridge: options.web)))
                         }
-                        links[i % links.count].append(Answered(job: all[i], answer: answer, postedAt: postedAt))
+                        links[job.index % links.count].append(Answered(job: job, answer: answer, postedAt: postedAt))
                     }
                 }
             }
+            for i in participants.indices { try submit(i) }
         }
 
-        /// Takes the sites handed over since the last call; returns their indices.
-        func takeJoined() -> [Int] {
+        /// Ends the threads (a join in progress is dropped).
+        func stop() { stopped.raised.store(true, ordering: .relaxed) }
+
+        /// Starts a join of site `index` with a fresh offer (its socket belongs to a link thread until the site is handed
+        /// over or its join fails: the caller stops polling it).
+        func submit(_ index: Int) throws {
+            let p = participants[index]
+            let offer = try WebRTCSignalling.Offer(fingerprint: certificate.fingerprint, audioSSRC: .random(in: 1...UInt32.max),
+                                                   videoSSRC: .random(in: 1...UInt32.max))
+            p.offer = offer
+            p.ssrc = offer.audioSSRC
+            p.videoSSRC = offer.videoSSRC
+            pending += 1
+            jobs.append(Job(index: index, key: p.key, offer: offer, socket: p.socket, previous: p.answer))
+        }
+
+        /// Takes the sites handed over since the last call (their indices), and those whose join failed (with why).
+        func take() -> (joined: [Int], failed: [(index: Int, error: EndpointError)]) {
             var joined: [Int] = []
+            var failed: [(index: Int, error: EndpointError)] = []
             for outcome in inbox.takeAll() {
                 pending -= 1
                 postTimes.append(outcome.postedAt)
@@ -109,12 +129,15 @@ extension LoadTest {
                 if let (answer, link) = outcome.joined {
                     p.signalled(answer, link: link)
                     p.flushLink()
+                    failures[outcome.index] = nil
                     joined.append(outcome.index)
                 } else {
-                    failures[outcome.index] = "\(p.key.site): \(outcome.failure ?? "failed")"
+                    let error = outcome.failure ?? EndpointError("failed")
+                    failures[outcome.index] = "\(p.key.site): \(error)"
+                    failed.append((outcome.index, error))
                 }
             }
-            return joined
+            return (joined, failed)
         }
 
         /// Runs the joined sites' consent checks.
@@ -163,28 +186,30 @@ extension LoadTest {
         }
 
         /// Runs the links of the answers that `queue` brings until each has its first audio packet, fails, or times
-        /// out, and `expecting` sites have been dealt with.
-        private static func runLinks(expecting: Int, from queue: Queue<Answered>, certificate: DTLSCertificate,
-                                     options: WebRTCOptions, inbox: Queue<Outcome>) {
+        /// out, until `stopped`.
+        private static func runLinks(thread: Int, from queue: Queue<Answered>, certificate: DTLSCertificate,
+                                     options: WebRTCOptions, inbox: Queue<Outcome>, stopped: Flag) {
             var joining: [Joining] = []
-            var remaining = expecting
             let batch = DatagramBatch(capacity: 16, slotSize: 1500)
             var buffer = [UInt8](repeating: 0, count: 1500)
             func finish(_ index: Int, postedAt: Int64, joined: (WebRTCSignalling.Answer, WebRTCLink)?, failure: String?,
                         firstAudioAt: Int64? = nil) {
-                remaining -= 1
-                inbox.append(Outcome(index: index, joined: joined, failure: failure, postedAt: postedAt, firstAudioAt: firstAudioAt))
+                inbox.append(Outcome(index: index, joined: joined, failure: failure.map { EndpointError($0) }, postedAt: postedAt,
+                                     firstAudioAt: firstAudioAt))
             }
             func send(_ j: Joining) {
                 for datagram in j.link.takeOutgoing() { try? j.job.socket.send(datagram, to: j.answer.media) }
             }
-            while remaining > 0 {
+            while !stopped.raised.load(ordering: .relaxed) {
                 for answered in queue.takeAll() {
                     switch answered.answer {
                     case .failure(let error):
-                        finish(answered.job.index, postedAt: answered.postedAt, joined: nil, failure: "\(error)")
+                        inbox.append(Outcome(index: answered.job.index, joined: nil, failure: error, postedAt: answered.postedAt))
                     case .success(let answer):
                         do {
+                            // Connected to the bridge's media address: an ICMP port-unreachable (the bridge gone) then
+                            // fails the site's next send at once (see ``LoadTest/lose``).
+                            try answered.job.socket.connect(to: answer.media)
                             let link = try WebRTCLink(offer: answered.job.offer, answer: answer, certificate: certificate,
                                                       srtpProfiles: options.srtpProfiles, now: monotonicNanoseconds())
                             let j = Joining(job: answered.job, answer: answer, link: link, postedAt: answered.postedAt)
@@ -202,7 +227,7 @@ extension LoadTest {
                 var fds = joining.map { pollfd(fd: $0.job.socket.descriptorForPolling, events: Int16(POLLIN), revents: 0) }
                 let wait = max(0, min(1_000_000, wake - now))
                 if fds.isEmpty {
-                    usleep(UInt32(wait / 1000))
+                    usleep(5000)  // nothing joining: look for answers 200 times a second
                 } else {
                     _ = try? pollReadable(&fds, nanoseconds: wait)
                 }

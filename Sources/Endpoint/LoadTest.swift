@@ -119,8 +119,13 @@ public final class LoadTest {
         public var authenticationFailures = 0
         /// Packets per second received over the measured interval (after the first second).
         public var receivedPerSecond = 0.0
-        /// Each time the bridge was lost and the site joined again (native sites).
+        /// Each time the bridge was lost and the site joined again.
         public var rejoins: [Rejoin] = []
+        /// Attempts of the first join (more than 1: the bridge was not there yet), and when it succeeded (Unix ms).
+        public var firstJoinAttempts = 0
+        public var firstJoinedAtUnixMilliseconds: Int64?
+        /// Audio packets per second from the first join to the end of the run.
+        public var audioPerSecondSinceFirstJoin = 0.0
         /// Why the site stopped joining again ("ended" by the bridge, or a refusal), if it did.
         public var gaveUp: String?
     }
@@ -161,8 +166,8 @@ public final class LoadTest {
         var link: WebRTCLink?
         var offerPostedAt: Int64 = 0
         var firstAudioAt: Int64?
-        /// Native rejoins: the schedule, whether a join is with the join thread, the last audio packet's arrival,
-        /// why the site stopped rejoining.
+        /// First joins that failed and rejoins: the schedule, whether a join is with a join thread, the last audio
+        /// packet's arrival, why the site stopped rejoining.
         var backoff = RejoinBackoff()
         var joining = false
         var lastAudioAt: Int64 = 0
@@ -211,6 +216,22 @@ public final class LoadTest {
             streamSSRCs = [answer.presenterSSRC, answer.speakerSSRC]
         }
 
+        /// A SIP site's call was answered: its keys (SDES, both directions), the bridge's media address (the socket is
+        /// connected to it, so an ICMP port-unreachable fails the next send: the bridge is gone).
+        func called(_ call: SIPLoadCall, negotiation: SIPNegotiation) throws {
+            guard let media = sip else { return }
+            guard let keys = negotiation.audio.media.srtp else { throw EndpointError("\(key.site): the answer has no SRTP key") }
+            let remote = negotiation.audio.media.remote
+            let destination = try SocketAddress(ip: remote.address, port: remote.rtpPort)
+            outbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .outbound, keyingMaterial: keys.localKey.keySalt)
+            inbound = try SRTPSession(profile: .aesCM128HMACSHA1_80, direction: .inbound, keyingMaterial: keys.remoteKey.keySalt)
+            try socket.connect(to: destination)
+            self.destination = destination
+            media.call = call
+            media.payloadType = negotiation.audio.payloadType
+            media.connected = true
+        }
+
         /// Sends what the WebRTC link has to send; takes its keys once it has them.
         func flushLink() {
             guard let link else { return }
@@ -230,9 +251,27 @@ public final class LoadTest {
     public private(set) var joins = JoinResult()
     /// Filled by ``run()`` for SIP sites.
     public private(set) var sipCalls = SIPResult()
+    /// How far the generator's own 20 ms loop fell behind (its lateness is not the bridge's).
+    public struct LoopResult: Sendable {
+        /// The latest a tick ran, milliseconds after it was due.
+        public var tickLateMaxMilliseconds = 0.0
+        /// Ticks that ran more than 40 ms late.
+        public var ticksLateOver40Milliseconds = 0
+        /// 20 ms frames not sent because the loop was more than ``LoadTest/catchUpLimit`` behind.
+        public var framesSkipped = 0
+    }
+
+    /// A loop further behind than this skips the frames it missed (their RTP time passes unsent, as when a room's
+    /// capture drops audio) instead of sending them all at once: 147 sites bursting together when the generator's
+    /// thread was starved (a storm of rejoins after a bridge restart) made the bridge's jitter buffers hold the burst as
+    /// 0.4-0.6 s of delay for tens of seconds, and the quality grades showed the generator's stall, not the bridge.
+    static let catchUpLimit: Int64 = 60_000_000
+    public private(set) var loop = LoopResult()
 
     public func run() throws -> [SiteResult] {
         var participants: [Participant] = []
+        var random = SystemRandomNumberGenerator()
+        var joinFailures = JoinFailureLog(prefix: "loadtest")
         // Native (or WebRTC) sites first, then the SIP sites; the first talkers of each kind send tones.
         let sipSites = options.sip?.sites ?? 0
         let firstSIP = options.keys.count - sipSites
@@ -248,13 +287,31 @@ public final class LoadTest {
             if sip {
                 participant.ssrc = .random(in: 1...UInt32.max)
             } else if options.webRTC == nil {
-                try participant.joined(try JoinClient.join(key: key, bridge: options.bridge), bridge: options.bridge)
+                // The first join: one that fails (the bridge not there yet) is tried again with backoff in the loop.
+                participant.result.firstJoinAttempts = 1
+                do {
+                    try participant.joined(try JoinClient.join(key: key, bridge: options.bridge), bridge: options.bridge)
+                    participant.result.firstJoinedAtUnixMilliseconds = ReferenceEndpoint.unixMilliseconds()
+                } catch let error as EndpointError {
+                    firstJoinFailed(participant, error, failures: &joinFailures, random: &random)
+                } catch {
+                    firstJoinFailed(participant, EndpointError(JoinFailureLog.describe(error, bridge: options.bridge)),
+                                    failures: &joinFailures, random: &random)
+                }
             }
             participants.append(participant)
         }
-        if let sip = options.sip { sipCalls = placeSIPCalls(participants, options: sip) }
+        if let sip = options.sip {
+            sipCalls = placeSIPCalls(participants, options: sip, failures: &joinFailures, random: &random)
+        }
         let sipQuiet = try options.sip.map { try Self.quietFrames($0.codec) } ?? []
         let signalling = try options.webRTC.map { try WebRTCJoins(Array(participants[..<firstSIP]), options: $0) }
+        if signalling != nil { for p in participants[..<firstSIP] { p.result.firstJoinAttempts = 1 } }
+        // First joins that failed, and sites that lose the bridge, join again by themselves (checked every tick; the
+        // sessions watched every 100 ms), each kind through its own join thread.
+        let joiners = Joiners(native: options.webRTC == nil && firstSIP > 0 ? NativeRejoins(bridge: options.bridge) : nil,
+                              sip: options.sip.map { SIPJoins(bridge: $0.bridge) }, webRTC: signalling)
+        defer { joiners.stop() }
         // A muted room's frame: a low hiss, encoded once.
         let quietEncoder = try Opus.Encoder(configuration: .init(dtx: false))
         var quiet = [UInt8]()
@@ -284,10 +341,6 @@ public final class LoadTest {
         var measuredFrom: Int64 = 0
         // When every site can send (native: at once; WebRTC: once each link is connected or has failed).
         var readyAt: Int64? = signalling == nil ? start : nil
-        // Native sites join again by themselves when the bridge goes away (checked every 100 ms).
-        let rejoins = options.webRTC == nil ? NativeRejoins(bridge: options.bridge) : nil
-        defer { rejoins?.stop() }
-        var random = SystemRandomNumberGenerator()
         // When the loop last looked at the sockets: a site's silence counts only up to then (a loop behind its
         // ticks is not receiving, and must not take its own lag for the bridge's silence).
         var polledAt = start
@@ -314,7 +367,11 @@ public final class LoadTest {
                     var sent = monotonicNanoseconds()
                     withUnsafeBytes(of: &sent) { UnsafeMutableRawBufferPointer(rebasing: raw[(header + size - 8)..<(header + size)]).copyMemory(from: $0) }
                     let protected = try outbound.protectRTP(raw, length: header + size)
-                    try p.sender.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.sender.destination)
+                    do {
+                        try p.sender.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.sender.destination)
+                    } catch let error as SocketError where error == .connectionRefused {
+                        return  // the bridge is gone: its audio send finds out too, and the site rejoins
+                    }
                     if options.keepVideoSendTimes { video.sendTimes.append(sent) }
                     video.packetsSent += 1
                     video.bytesSent += header + size
@@ -330,7 +387,15 @@ public final class LoadTest {
                 if ready > 0 {
                     for (i, fd) in fds.enumerated() where fd.revents & Int16(POLLIN) != 0 {
                         let p = participants[i]
-                        let count = try p.socket.receive(into: batch)
+                        let count: Int
+                        do {
+                            count = try p.socket.receive(into: batch)
+                        } catch {
+                            guard error == .connectionRefused else { throw error }
+                            // An ICMP port-unreachable for the bridge's media port: the bridge is gone.
+                            if p.outbound != nil { lose(p, reason: "media-refused", now: monotonicNanoseconds(), random: &random) }
+                            continue
+                        }
                         let arrival = monotonicNanoseconds()
                         for j in 0..<count {
                             let datagram = batch.datagram(j)
@@ -385,14 +450,28 @@ public final class LoadTest {
                 }
                 continue
             }
+            let lateness = now - nextTick
+            loop.tickLateMaxMilliseconds = max(loop.tickLateMaxMilliseconds, Double(lateness) / 1e6)
+            if lateness > 40_000_000 { loop.ticksLateOver40Milliseconds += 1 }
+            if lateness > Self.catchUpLimit {
+                // The frames missed are skipped: the RTP timestamps move on (the sequence numbers do not, as in DTX), so the
+                // bridge sees a gap in time rather than a late burst.
+                let missed = Int(lateness / 20_000_000)
+                nextTick += Int64(missed) * 20_000_000
+                frame += missed
+                loop.framesSkipped += missed
+                for p in participants {
+                    p.timestamp &+= UInt32(truncatingIfNeeded: missed) &* (p.sip?.frameTicks ?? 960)
+                }
+            }
             nextTick += 20_000_000
             if let every = options.progressEvery, let progress = options.progress, now - progressAt >= Int64(every * 1e9) {
                 progress(progressReport(participants, since: progressAt, now: now, start: start))
                 progressAt = now
             }
-            if let rejoins { try followRejoins(participants, rejoins: rejoins, random: &random, now: now, polledAt: polledAt, watch: frame % 5 == 0) }
+            try followJoins(participants, joiners: joiners, fds: &fds, random: &random, failures: &joinFailures, now: now,
+                            polledAt: polledAt, watch: frame % 5 == 0)
             if let signalling {
-                for i in signalling.takeJoined() { fds[i].fd = participants[i].socket.descriptorForPolling }
                 signalling.advance(now: now)
                 if readyAt == nil, signalling.isSettled { readyAt = now }
             }
@@ -424,17 +503,22 @@ public final class LoadTest {
             for p in participants {
                 guard let outbound = p.outbound else { continue }
                 if let media = p.sip {
-                    try packet.withUnsafeMutableBytes { raw in
-                        let length = try Self.writeSIPPacket(p, media: media, frame: frame, quiet: sipQuiet, into: raw)
-                        let protected = try outbound.protectRTP(raw, length: length)
-                        try p.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.destination)
+                    do {
+                        try packet.withUnsafeMutableBytes { raw in
+                            let length = try Self.writeSIPPacket(p, media: media, frame: frame, quiet: sipQuiet, into: raw)
+                            let protected = try outbound.protectRTP(raw, length: length)
+                            try p.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.destination)
+                        }
+                    } catch let error as SocketError where error == .connectionRefused {
+                        lose(p, reason: "media-refused", now: now, random: &random)  // the bridge's media port is closed
+                        continue
                     }
                     p.sequence &+= 1
                     p.timestamp &+= media.frameTicks
                     p.result.sent += 1
                     continue
                 }
-                try packet.withUnsafeMutableBytes { raw in
+                let refused = try packet.withUnsafeMutableBytes { raw -> Bool in
                     let talking = p.encoder != nil
                     let level: UInt8 = talking ? 20 : 127
                     let header = try RTPHeader.write(into: raw, payloadType: 111, sequenceNumber: p.sequence, timestamp: p.timestamp,
@@ -451,7 +535,18 @@ public final class LoadTest {
                         length += quiet.count
                     }
                     let protected = try outbound.protectRTP(raw, length: length)
-                    try p.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.destination)
+                    do {
+                        try p.socket.send(UnsafeRawBufferPointer(rebasing: raw[0..<protected]), to: p.destination)
+                    } catch {
+                        // A WebRTC site's socket is connected to the bridge's media port: refused, it is closed.
+                        guard (error as? SocketError) == .connectionRefused && p.link != nil else { throw error }
+                        return true
+                    }
+                    return false
+                }
+                if refused {
+                    lose(p, reason: "media-refused", now: now, random: &random)
+                    continue
                 }
                 p.sequence &+= 1
                 p.timestamp &+= 960
@@ -460,6 +555,7 @@ public final class LoadTest {
             frame += 1
         }
         let measured = measuredFrom == 0 ? 0 : Double(monotonicNanoseconds() - measuredFrom) / 1e9
+        let endedAt = ReferenceEndpoint.unixMilliseconds()  // the media's end (the BYEs below take time)
         if let signalling { joins = signalling.result() }
         if !videoSenders.isEmpty {
             let total = delays.reduce(0, +)
@@ -479,10 +575,21 @@ public final class LoadTest {
             }
         }
         if options.sip != nil {
+            // Calls that failed at first but were placed later (a bridge that started after the load generator) count.
+            let connected = Set(participants.filter { $0.sip != nil && $0.result.firstJoinedAtUnixMilliseconds != nil }.map(\.key.site))
+            sipCalls.connected = connected.count
+            sipCalls.failures.removeAll { failure in connected.contains { failure.hasPrefix($0 + ":") } }
             sipCalls.hungUp = SIPLoadCall.hangUp(participants.compactMap { $0.sip?.call }, within: 5)
         }
         for p in participants {
             p.result.receivedPerSecond = measured > 0 ? Double(p.result.received - p.receivedAtStart) / measured : 0
+            if let joinedAt = p.result.firstJoinedAtUnixMilliseconds, endedAt > joinedAt {
+                p.result.audioPerSecondSinceFirstJoin = Double(p.result.received) * 1000 / Double(endedAt - joinedAt)
+            }
+            for (n, rejoin) in p.result.rejoins.enumerated() {
+                guard let first = rejoin.firstAudioAtUnixMilliseconds, endedAt > first else { continue }
+                p.result.rejoins[n].audioPerSecond = Double(rejoin.audioReceived) * 1000 / Double(endedAt - first)
+            }
             if let joined = p.joined {
                 try? joined.connection.send(line: JoinProtocol.encode(["type": "bye"]))
                 joined.connection.close()

@@ -82,6 +82,8 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         public var heardPackets: [AudioPacketRecord] = []
         /// Each time the bridge was lost and joined again.
         public var rejoins: [Rejoin] = []
+        /// Attempts the first join took (more than 1: the bridge was not there yet when the endpoint started).
+        public var firstJoinAttempts = 1
         /// What was heard, 48 kHz mono.
         public var recording: [Int16] = []
         /// The video sent (frames in order, and counters), if any.
@@ -120,16 +122,28 @@ public final class ReferenceEndpoint: @unchecked Sendable {
         self.options = options
     }
 
-    /// Joins, runs the media until the end, leaves. Blocks. When the bridge goes away (its signalling connection
+    /// Joins, runs the media until the end, leaves. Blocks. A first join the bridge does not answer (it is not
+    /// running yet, or not listening) is tried again the same way as a rejoin, until the duration ends; each failed
+    /// attempt is told on stderr (at most a line every 5 s). When the bridge goes away (its signalling connection
     /// drops, or no audio from it for ``Options/silenceSeconds``) the endpoint joins again by itself with fresh
     /// keys, attempts spread by ``RejoinBackoff``, until the duration ends; each rejoin is in ``Report/rejoins``.
+    /// - Throws: ``EndpointError`` when the bridge refuses the site for good, or the duration ends before a first join.
     public func run() throws -> Report {
         let start = monotonicNanoseconds()
         let deadline = options.duration.map { start + Int64($0 * 1e9) }
-        var joined = try JoinClient.join(key: options.key, bridge: options.bridge)
-        var report = Report(meeting: joined.meeting, title: joined.welcome["title"] as? String ?? "", endedBy: "duration", seconds: 0)
         var backoff = RejoinBackoff()
         var random = SystemRandomNumberGenerator()
+        var failures = JoinFailureLog(prefix: "endpoint")
+        var firstAttempts = 0
+        var joined: JoinClient.Joined
+        switch try joinWithBackoff(&backoff, random: &random, deadline: deadline, attempts: &firstAttempts, failures: &failures) {
+        case .joined(let session): joined = session
+        case .gaveUp(let why, let lastError):
+            throw EndpointError("no join before the endpoint \(why == "stopped" ? "was stopped" : "ran out of time") after "
+                                + "\(firstAttempts) attempt(s): \(lastError ?? "-")")
+        }
+        var report = Report(meeting: joined.meeting, title: joined.welcome["title"] as? String ?? "", endedBy: "duration", seconds: 0)
+        report.firstJoinAttempts = firstAttempts
         while true {
             let ended = try session(joined, start: start, deadline: deadline, report: &report)
             report.endedBy = ended
@@ -137,34 +151,63 @@ public final class ReferenceEndpoint: @unchecked Sendable {
             // The bridge is gone: join again (new nonces, so new keys) until it answers or the time is up.
             var rejoin = Rejoin(lostAtUnixMilliseconds: Self.unixMilliseconds(), reason: ended)
             backoff.lost(at: monotonicNanoseconds(), using: &random)
-            var next: JoinClient.Joined? = nil
-            while next == nil {
-                while let due = backoff.nextAttemptAt, monotonicNanoseconds() < due {
-                    if stopRequested.withLock({ $0 }) { report.endedBy = "stopped"; return finish(report, start: start) }
-                    if let deadline, monotonicNanoseconds() >= deadline { report.endedBy = "duration"; return finish(report, start: start) }
-                    let wait = min(due - monotonicNanoseconds(), 20_000_000)
-                    if wait > 0 { var ts = timespec(tv_sec: 0, tv_nsec: Int(wait)); nanosleep(&ts, nil) }
-                }
-                if let deadline, monotonicNanoseconds() >= deadline { report.endedBy = "duration"; return finish(report, start: start) }
-                rejoin.attempts += 1
-                do {
-                    next = try JoinClient.join(key: options.key, bridge: options.bridge)
-                } catch let error as EndpointError where Self.isFinal(error) {
-                    report.endedBy = error.description
-                    report.rejoins.append(rejoin)
-                    return finish(report, start: start)
-                } catch {
-                    backoff.failed(at: monotonicNanoseconds(), using: &random)
-                }
+            let outcome: JoinAttempts
+            do {
+                outcome = try joinWithBackoff(&backoff, random: &random, deadline: deadline, attempts: &rejoin.attempts, failures: &failures)
+            } catch let error as EndpointError {
+                report.endedBy = error.description
+                report.rejoins.append(rejoin)
+                return finish(report, start: start)
             }
-            backoff.joined()
+            guard case .joined(let next) = outcome else {
+                if case .gaveUp(let why, _) = outcome { report.endedBy = why }
+                return finish(report, start: start)
+            }
             rejoin.rejoinedAtUnixMilliseconds = Self.unixMilliseconds()
             rejoin.recordingOffset = report.recording.count
             report.rejoins.append(rejoin)
-            joined = next!
+            joined = next
             report.meeting = joined.meeting
         }
         return finish(report, start: start)
+    }
+
+    private enum JoinAttempts {
+        case joined(JoinClient.Joined)
+        /// "stopped" or "duration", with the last attempt's error.
+        case gaveUp(String, lastError: String?)
+    }
+
+    /// Join attempts until one is welcomed: the first when `backoff` has it due (at once when nothing is scheduled),
+    /// each failure scheduling the next with full jitter and told through `failures`.
+    /// - Throws: a refusal no retry can change (``isFinal(_:)``).
+    private func joinWithBackoff(_ backoff: inout RejoinBackoff, random: inout SystemRandomNumberGenerator, deadline: Int64?,
+                                 attempts: inout Int, failures: inout JoinFailureLog) throws -> JoinAttempts {
+        var lastError: String?
+        while true {
+            while let due = backoff.nextAttemptAt, monotonicNanoseconds() < due {
+                if stopRequested.withLock({ $0 }) { return .gaveUp("stopped", lastError: lastError) }
+                if let deadline, monotonicNanoseconds() >= deadline { return .gaveUp("duration", lastError: lastError) }
+                let wait = min(due - monotonicNanoseconds(), 20_000_000)
+                if wait > 0 { var ts = timespec(tv_sec: 0, tv_nsec: Int(wait)); nanosleep(&ts, nil) }
+            }
+            if stopRequested.withLock({ $0 }) { return .gaveUp("stopped", lastError: lastError) }
+            if let deadline, monotonicNanoseconds() >= deadline { return .gaveUp("duration", lastError: lastError) }
+            attempts += 1
+            do {
+                let joined = try JoinClient.join(key: options.key, bridge: options.bridge)
+                backoff.joined()
+                return .joined(joined)
+            } catch let error as EndpointError where Self.isFinal(error) {
+                throw error
+            } catch {
+                lastError = JoinFailureLog.describe(error, bridge: options.bridge)
+                if let line = failures.failed(site: options.key.site, attempt: attempts, error: lastError!, now: monotonicNanoseconds()) {
+                    JoinFailureLog.write(line)
+                }
+                backoff.failed(at: monotonicNanoseconds(), using: &random)
+            }
+        }
     }
 
     private func finish(_ report: Report, start: Int64) -> Report {
@@ -560,7 +603,11 @@ public enum JoinClient {
                                                bridgeNonce: bridgeNonce, keyingMaterialLength: profile.keyingMaterialLength)
         guard HMACSHA256.constantTimeEqual(
             bridgeProof, try JoinProtocol.proof(.bridge, keys: keys, site: key.site, siteNonce: siteNonce, bridgeNonce: bridgeNonce))
-        else { throw EndpointError("the bridge could not prove it holds this site's key: wrong bridge or wrong key file") }
+        else {
+            // Final, as the bridge's own authentication-failed: no retry makes a wrong key file or a wrong bridge right.
+            throw EndpointError("the bridge could not prove it holds this site's key: wrong bridge or wrong key file",
+                                refusal: JoinRefusal.authenticationFailed.rawValue)
+        }
         try connection.send(line: JoinProtocol.encode([
             "type": "proof",
             "proof": JoinProtocol.hex(try JoinProtocol.proof(.site, keys: keys, site: key.site, siteNonce: siteNonce, bridgeNonce: bridgeNonce)),

@@ -38,6 +38,9 @@ final class SIPLoadCall {
         self.host = host
         self.bridge = bridge
         socket = try UDPSocket(bindTo: try SocketAddress(ip: host, port: 0))
+        // Connected to the bridge's SIP port: a bridge that is not running answers with an ICMP port-unreachable,
+        // which fails the wait for its answer at once (a retry with backoff follows) instead of after Timer B.
+        try socket.connect(to: bridge)
         let parameters = try SIPBridgeParameters(
             address: host, audioPort: mediaPort, audioKey: try SDESKey(keySalt: try SecureRandom.bytes(30)),
             videoKey: try SDESKey(keySalt: try SecureRandom.bytes(30)), sessionID: .random(in: 1...UInt64(Int64.max)))
@@ -153,6 +156,13 @@ final class SIPLoadCall {
 
     private func send(inDialog method: String, cseq number: UInt32) throws {
         try socket.send(Array(try inDialog(method, cseq: number).utf8), to: bridge)
+    }
+
+    /// Sends one BYE in the call's dialog and waits for nothing: the call is being replaced (its bridge may be gone).
+    func sendBye() {
+        guard answered != nil else { return }
+        cseq += 1
+        try? send(inDialog: "BYE", cseq: cseq)
     }
 
     /// Hangs up every call at once: a BYE each, resent from 500 ms while unanswered, its 200 waited for until

@@ -57,6 +57,22 @@ public final class UDPSocket {
         }
     }
 
+    /// Connects the socket to `address` (again, to change it): the kernel then takes datagrams from that address only,
+    /// and an ICMP port-unreachable for one sent there fails the next call on the socket with
+    /// ``SocketError/connectionRefused`` (how a peer learns at once that the process behind a port is gone).
+    public func connect(to address: SocketAddress) throws(SocketError) {
+        var storage = sockaddr_storage()
+        let length = withUnsafeMutableBytes(of: &storage) { address.write(to: $0.baseAddress!) }
+        while true {
+            let result = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, length) }
+            }
+            if result == 0 { return }
+            if errno == EINTR { continue }
+            throw SocketError("connect")
+        }
+    }
+
     /// Waits until a datagram is readable or `timeoutMilliseconds` pass (-1: forever).
     /// - Returns: whether the socket is readable.
     public func waitReadable(timeoutMilliseconds: Int32) throws(SocketError) -> Bool {

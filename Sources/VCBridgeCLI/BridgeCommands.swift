@@ -295,6 +295,7 @@ struct EndpointCommand: Command {
                 "rejoinedAtUnixMs": report.rejoins.map { $0.rejoinedAtUnixMilliseconds.map { "\($0)" } ?? "-" }.joined(separator: ","),
                 "rejoinAttempts": report.rejoins.map { "\($0.attempts)" }.joined(separator: ","),
                 "rejoinRecordingSample": report.rejoins.map { "\($0.recordingOffset)" }.joined(separator: ","),
+                "firstJoinAttempts": "\(report.firstJoinAttempts)",
             ].merging(videoJSON) { a, _ in a })
             return
         }
@@ -673,10 +674,18 @@ struct LoadTestCommand: Command {
             r.rejoins.map { j -> [String: Any] in
                 ["site": r.site, "reason": j.reason, "attempts": j.attempts, "lostAtUnixMs": j.lostAtUnixMilliseconds,
                  "rejoinedAtUnixMs": j.rejoinedAtUnixMilliseconds ?? -1, "firstAudioAtUnixMs": j.firstAudioAtUnixMilliseconds ?? -1,
-                 "audioReceived": j.audioReceived]
+                 "audioReceived": j.audioReceived, "audioPerSecond": j.audioPerSecond]
             }
         }
         if !rejoins.isEmpty { summary["rejoins"] = rejoins }
+        summary["generator"] = ["tickLateMaxMs": loadTest.loop.tickLateMaxMilliseconds,
+                                "ticksLateOver40Ms": loadTest.loop.ticksLateOver40Milliseconds,
+                                "framesSkipped": loadTest.loop.framesSkipped] as [String: Any]
+        // Each site's first join: attempts (more than 1: the bridge was not there yet), when (-1: never), audio since.
+        summary["firstJoins"] = results.map { r -> [String: Any] in
+            ["site": r.site, "attempts": r.firstJoinAttempts, "joinedAtUnixMs": r.firstJoinedAtUnixMilliseconds ?? -1,
+             "audioPerSecond": r.audioPerSecondSinceFirstJoin]
+        }
         let gaveUp = results.compactMap { r in r.gaveUp.map { "\(r.site): \($0)" } }
         if !gaveUp.isEmpty { summary["stoppedRejoining"] = gaveUp }
         let video = loadTest.video

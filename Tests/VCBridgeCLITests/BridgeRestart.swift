@@ -25,6 +25,7 @@ final class RestartedBridge: @unchecked Sendable {
         process.executableURL = VCBridgeProcess.executable
         process.arguments = ["serve", "--listen", "127.0.0.1", "--signal-port", "\(bridge.signaling.port)",
                              "--media-port", "\(bridge.media.port)", "--config", config]
+            + (bridge.sip.map { ["--sip-port", "\($0.port)"] } ?? [])
         process.environment = ProcessInfo.processInfo.environment.merging(bridge.environment) { _, new in new }
         let pipe = Pipe()
         process.standardError = pipe
