@@ -167,7 +167,7 @@ extension BridgeServer {
         let meetings = (view["meetings"] as? [[String: Any]] ?? []).map { meeting -> StatusPage.Meeting in
             let tiles = (meeting["sites"] as? [[String: Any]] ?? []).map { row -> StatusPage.Tile in
                 let id = row["site"] as? String ?? ""
-                let district = directory.site(row["district"] as? String ?? "")?.name ?? "Trung ương và tỉnh"
+                let district = directory.site(row["group"] as? String ?? "")?.name ?? "Trung ương và tỉnh"
                 return StatusPage.Tile(site: id, name: row["name"] as? String ?? id, district: district, state: row["state"] as? String ?? "",
                                        grade: row["grade"] as? String, mos: row["mos"] as? Double, cause: row["cause"] as? String,
                                        alert: alerted.contains(id))

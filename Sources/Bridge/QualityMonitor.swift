@@ -237,6 +237,7 @@ final class QualityMonitor: @unchecked Sendable {
                 for site in meeting.sites.sorted() {
                     let s = directory[site]
                     var row: [String: Any] = ["site": s.id, "name": s.name, "district": directory.district(of: s)?.id ?? "",
+                                              "group": directory.group(of: s)?.id ?? "",
                                               "level": s.level.description]
                     if let live = state.live[site], live.meeting == meeting.id {
                         row["state"] = "connected"

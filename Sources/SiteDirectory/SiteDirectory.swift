@@ -225,6 +225,12 @@ public struct SiteDirectory: Sendable {
         ancestry(of: site).first { $0.level == .district }
     }
 
+    /// The heading technicians see a site under: its district, or for a commune in a directory without districts (Phú
+    /// Thọ since 2025) its province; nil for the central and province sites themselves.
+    public func group(of site: Site) -> Site? {
+        district(of: site) ?? (site.level == .commune ? ancestry(of: site).first { $0.level == .province } : nil)
+    }
+
     /// Sites matching a query by id, code or name, with or without diacritics
     /// ("trung nhi" finds Phường Trưng Nhị). Exact id/code matches come first.
     public func search(_ query: String) -> [Site] {

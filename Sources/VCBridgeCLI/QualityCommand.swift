@@ -129,10 +129,10 @@ struct QualityCommand: Command {
         let grouped = (try arguments.value("--sort") ?? "district") == "district"
         var lastGroup: String? = nil
         for row in rows {
-            let districtID = row["district"] as? String ?? ""
-            if grouped && districtID != lastGroup {
-                lastGroup = districtID
-                let name = context.directory.site(districtID)?.name ?? "Trung ương và tỉnh"
+            let groupID = row["group"] as? String ?? ""
+            if grouped && groupID != lastGroup {
+                lastGroup = groupID
+                let name = context.directory.site(groupID)?.name ?? "Trung ương và tỉnh"
                 table.add(["── " + name])
             }
             let state = row["state"] as? String ?? "?"

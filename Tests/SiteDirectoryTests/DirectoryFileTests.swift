@@ -23,6 +23,9 @@ struct DirectoryFileTests {
         #expect(vinhYen.covers.map(\.code).contains("08713") && vinhYen.covers.contains { $0.code == "08707" && !$0.partial })
         #expect(directory.sites.reduce(0) { $0 + $1.covers.count } == 121)
         #expect(directory.ancestry(of: vinhYen).map(\.id) == ["central", "phu-tho", vinhYen.id])
+        // Technicians see a unit under its province (no district to group it by); the province itself under none.
+        #expect(directory.district(of: vinhYen) == nil && directory.group(of: vinhYen)?.id == "phu-tho")
+        #expect(directory.group(of: province) == nil && directory.group(of: directory.central) == nil)
     }
 
     @Test func theShippedDefaultIsStillThe2024VinhPhucDirectory() throws {

@@ -25,6 +25,7 @@ struct SiteDirectoryTests {
         #expect(directory.parent(of: site)?.id == "phuc-yen")
         #expect(directory.ancestry(of: site).map(\.id) == ["central", "vinh-phuc", "phuc-yen", "trung-nhi"])
         #expect(directory.district(of: site)?.name == "Thành phố Phúc Yên")
+        #expect(directory.group(of: site) == directory.district(of: site))
     }
 
     @Test func searchWithOrWithoutDiacritics() {
