@@ -1,5 +1,5 @@
 // vcbridge-bench hostile-joins --target HOST:PORT --site ID [--seconds S] [--rate N] [--sources K] [--threads T]
-//                              [--concurrency C]
+//                              [--concurrency C] [--connect-wait-ms 250] [--answer-wait-ms 6000]
 //
 // Forged joins at the bridge's join (signalling) listener at N a second for S seconds (Scripts/hostile.sh),
 // loopback only: each a TCP connection from one of K source addresses (127.0.2.1, 127.0.2.2, ...; the
@@ -10,8 +10,9 @@
 //   replay        the same hello and proof every time (as if captured and replayed), nonce included
 //   malformed     a hello of the wrong version, or a nonce of the wrong length
 //   garbage       random bytes, then a newline
-// Stops by itself: no connection is started after S seconds, none is kept past S + 6 seconds (one that is not
-// connected after 1 s had its SYNs dropped by a full listen queue: given up, counted as not accepted).
+// Stops by itself: no connection is started after S seconds, none is kept past S + 6 seconds (one not connected
+// after 250 ms had its SYN dropped by a full listen queue: given up, counted as not accepted; one unanswered
+// after 6 s is given up, counted as held open).
 // Prints one JSON object: per forgery and in all, the joins started and written (all their bytes accepted
 // by the kernel), bytes sent and received, and what the bridge answered (welcome = accepted: must be 0).
 // Rates (over the attack's S seconds): ratePerSecond of joins written (that reached the bridge),
@@ -79,6 +80,8 @@ private final class JoinAttacker: @unchecked Sendable {
     let seconds: Double
     let sources: [in_addr]
     let concurrency: Int
+    let connectWait: Int64
+    let answerWait: Int64
     private var connections: [Connection]
     private var free: [Int]
     private var fds: [pollfd]
@@ -92,7 +95,10 @@ private final class JoinAttacker: @unchecked Sendable {
     private static let replayNonce = String(repeating: "5a", count: 32)
     private static let replayProof = String(repeating: "c3", count: 32)
 
-    init(target: sockaddr_in, site: String, rate: Double, seconds: Double, sources: [in_addr], concurrency: Int, seed: UInt64) {
+    init(target: sockaddr_in, site: String, rate: Double, seconds: Double, sources: [in_addr], concurrency: Int, seed: UInt64,
+         connectWaitMilliseconds: Int, answerWaitMilliseconds: Int) {
+        connectWait = Int64(connectWaitMilliseconds) * 1_000_000
+        answerWait = Int64(answerWaitMilliseconds) * 1_000_000
         self.target = target
         self.site = Array(site.utf8)
         self.rate = rate
@@ -292,16 +298,17 @@ private final class JoinAttacker: @unchecked Sendable {
                     i -= 1
                 }
             }
-            // The bridge closes an unauthenticated connection 5 s after accept; past 6 s it is given up. One not
-            // connected after 1 s had its SYNs dropped (the listener's queue was full): given up too, so that the
-            // attempts go on at the rate asked whatever the bridge accepts. (Checked every 50 ms.)
+            // A connection unanswered after `answerWait` is given up (the bridge closes an unauthenticated one 5 s
+            // after accept: 6 s shows that). One not connected after `connectWait` had its SYN dropped (the listen
+            // queue was full; the kernel would retry after 1 s): given up too, so that the attempts go on at the
+            // rate asked whatever the bridge accepts. (Checked every 50 ms.)
             let late = monotonic()
             if late >= nextSweep {
                 nextSweep = late + 50_000_000
                 var i = fds.count - 1
                 while i >= 0 {
                     let c = connections[slotOfPoll[i]]
-                    if late - c.started > 6_000_000_000 || late >= end + 6_000_000_000 || (!c.connected && late - c.started > 1_000_000_000) {
+                    if late - c.started > answerWait || late >= end + answerWait || (!c.connected && late - c.started > connectWait) {
                         finish(i, heldOpen: true)
                     }
                     i -= 1
@@ -337,6 +344,12 @@ func runHostileJoins(_ arguments: [String]) {
     guard let concurrency = Int(option("--concurrency", in: arguments) ?? "12000"), concurrency >= 1, concurrency <= 30_000 else {
         fail("--concurrency must be 1-30000")
     }
+    guard let connectWait = Int(option("--connect-wait-ms", in: arguments) ?? "250"), connectWait >= 10, connectWait <= 10_000 else {
+        fail("--connect-wait-ms must be 10-10000")
+    }
+    guard let answerWait = Int(option("--answer-wait-ms", in: arguments) ?? "6000"), answerWait >= 10, answerWait <= 10_000 else {
+        fail("--answer-wait-ms must be 10-10000")
+    }
     var limit = rlimit()
     getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     limit.rlim_cur = limit.rlim_max
@@ -354,7 +367,8 @@ func runHostileJoins(_ arguments: [String]) {
     let attackers = (0..<threads).map { t in
         JoinAttacker(target: target, site: site, rate: rate / Double(threads), seconds: seconds,
                      sources: stride(from: t, to: sources.count, by: threads).map { sources[$0] },
-                     concurrency: max(1, concurrency / threads), seed: UInt64(getpid()) << 8 | UInt64(t + 1))
+                     concurrency: max(1, concurrency / threads), seed: UInt64(getpid()) << 8 | UInt64(t + 1),
+                     connectWaitMilliseconds: connectWait, answerWaitMilliseconds: answerWait)
     }
     let done = DispatchGroup()
     for attacker in attackers {
