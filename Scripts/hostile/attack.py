@@ -306,7 +306,7 @@ def main():
     a = p.parse_args()
     seconds = a.seconds
     out = mp.Queue()
-    joiners = 4
+    joiners = 4 if a.join_rate > 0 else 0  # (Scripts/hostile.sh passes 0: its forged joins come from vcbridge-bench hostile-joins)
     jobs = [mp.Process(target=media_flood, args=(hostport(a.media), seconds, a.media_rate, out))]
     jobs += [mp.Process(target=forged_joins, args=(hostport(a.signal), a.site, seconds, a.join_rate / joiners, 500, out))
              for _ in range(joiners)]

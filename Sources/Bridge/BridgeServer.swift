@@ -155,12 +155,15 @@ public final class BridgeServer: @unchecked Sendable {
             MediaEngine(socket: media.value, mailbox: mailbox, talkers: talkers, lostAfterSeconds: lostAfter, consentSeconds: consent, video: video,
                         timeStretch: timeStretch, handshakes: handshakes).run()
         }
-        let handshakeThread = Thread { handshakes.run(socket: media, mailbox: mailbox) }
-        handshakeThread.name = "dtls"
-        handshakeThread.start()
         mediaThread.name = "media"
         mediaThread.stackSize = 8 << 20
         mediaThread.start()
+        // Every thread started from here on (and the threads those start) inherits nice 10: inside a CPU
+        // quota for the whole process the media thread comes first (ThreadPriority). Start none before the media thread.
+        ThreadPriority.yieldToMedia()
+        let handshakeThread = Thread { handshakes.run(socket: media, mailbox: mailbox) }
+        handshakeThread.name = "dtls"
+        handshakeThread.start()
         let settings = options.settings
         let joins = JoinListener(bridge: self, listener: listener, limits: JoinListener.Limits(
             timeoutNanoseconds: Int64(settings.joinTimeoutMilliseconds) * 1_000_000, maxPending: settings.maxPendingJoins,

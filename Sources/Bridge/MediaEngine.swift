@@ -274,11 +274,10 @@ final class MediaEngine: VideoSink {
 
     /// Runs until a `.stop` command; then says goodbye (RTCP BYE) to every site.
     func run() {
-        // A media clock should not wait behind ordinary processes: ask for real-time scheduling
-        // (allowed for root or with CAP_SYS_NICE); without it the bridge still runs, at normal priority.
-        var parameters = sched_param(sched_priority: 10)
-        let realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0
-        Log.info("media-thread", ["scheduling": realtime ? "SCHED_FIFO 10" : "normal (no permission for real-time)"])
+        // A media clock should not wait behind ordinary processes, nor behind the bridge's own other threads
+        // (ThreadPriority: real-time scheduling if allowed, else a lower nice value if allowed; the other
+        // threads run at nice 10 in any case).
+        Log.info("media-thread", ["scheduling": ThreadPriority.raiseMedia()])
         var nextTick = monotonicNanoseconds() + Self.tickNanoseconds
         nextPublish = nextTick + 1_000_000_000
         while true {

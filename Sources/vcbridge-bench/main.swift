@@ -5,6 +5,7 @@
 //   vcbridge-bench codecs [--frames N] (see CodecBench.swift)
 //   vcbridge-bench mixer [--sites N] [--talkers K] [--g722 M] [--ticks T] (see MixerBench.swift)
 //   vcbridge-bench jitter-replay --sent FILE --fate FILE --out WAV [--phase MS] [--stretch] (see JitterReplay.swift)
+//   vcbridge-bench hostile-joins --target HOST:PORT --site ID [--seconds S] [--rate N] (forged joins; see HostileJoins.swift)
 //
 // Per packet: set sequence number and timestamp, SRTP protect, SRTP unprotect, parse the RTP
 // header (the bridge's receive path plus its send path), all in one preallocated buffer.
@@ -110,5 +111,6 @@ case "mouth-to-ear": runMouthToEar(Array(arguments.dropFirst()))
 case "jitter-replay": runJitterReplay(Array(arguments.dropFirst()))
 case "codecs": runCodecs(Array(arguments.dropFirst()))
 case "mixer": runMixer(Array(arguments.dropFirst()))
+case "hostile-joins": runHostileJoins(Array(arguments.dropFirst()))
 default: fail("usage: vcbridge-bench srtp|schedule-fill|schedule-load|schedule-book|opus-floor|mouth-to-ear|codecs ...")
 }

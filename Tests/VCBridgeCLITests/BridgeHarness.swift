@@ -31,9 +31,10 @@ final class RunningBridge: @unchecked Sendable {
     /// - Parameter sip: the `sip` section (JSON); with it the bridge listens for SIP on a port the kernel chooses.
     /// - Parameter bookExtra: more options for the booking of the meeting (`--cascade-up sip:...`).
     /// - Parameter cpuQuota: started inside this CPU control group (its threads share the group's quota).
+    /// - Parameter launcher: with `cpuQuota`, a command the bridge is started under (`setpriv ...`).
     init(host: String = "song-lo", sites: [String] = ["lang-cong", "tam-son"], lostAfterSeconds: Int = 10, duration: String = "1h",
          video: String? = nil, quality: String? = nil, bridgeSettings: String? = nil, descriptorLimit: Int? = nil,
-         sip: String? = nil, bookExtra: [String] = [], cpuQuota: CPUQuota? = nil) throws {
+         sip: String? = nil, bookExtra: [String] = [], cpuQuota: CPUQuota? = nil, launcher: [String] = []) throws {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vcb-bridge-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let config = dataDirectory + "/config.json"
@@ -50,8 +51,9 @@ final class RunningBridge: @unchecked Sendable {
         if let cpuQuota {
             // The shell joins the group and becomes the bridge, so every thread the bridge starts is in it.
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "echo $$ > \"$1\" && shift && exec \"$0\" \"$@\"", VCBridgeProcess.executable.path,
-                                 cpuQuota.processesFile] + serve
+            let command = launcher + [VCBridgeProcess.executable.path]
+            process.arguments = ["-c", "echo $$ > \"$1\" && shift && exec \"$0\" \"$@\"", command[0],
+                                 cpuQuota.processesFile] + command.dropFirst() + serve
         } else if let descriptorLimit {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", VCBridgeProcess.executable.path] + serve
