@@ -10,7 +10,7 @@ struct SIPLoadTests {
         let sip = try #require(bridge.sip)
         // Three sites: one native, two SIP room systems on G.722 (one of them a talker, as is the native one).
         let run = try bridge.cli(["loadtest", "--sites", "3", "--talkers", "2", "--sip-sites", "2", "--sip-talkers", "1",
-                                  "--sip-codec", "g722", "--duration", "6s", "--bridge", bridge.signaling.description,
+                                  "--sip-codec", "g722", "--duration", "10s", "--bridge", bridge.signaling.description,
                                   "--sip", sip.description, "--json"])
         #expect(run.status == 0, "\(run.stderr)\n\(bridge.logText.suffix(3000))")
         let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] ?? [:]

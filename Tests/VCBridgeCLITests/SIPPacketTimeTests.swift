@@ -53,6 +53,7 @@ struct SIPPacketTimeTests {
         let batch = DatagramBatch(capacity: 64, slotSize: 1500)
         var fromBridge: [(type: UInt8, size: Int, timestamp: UInt32)] = []
         let start = Date()
+        var senderLate = 0.0  // how late the test's own sends ran (seconds)
         for k in 0..<(tone.count / 240) {
             let payload = tone[(k * 240)..<((k + 1) * 240)].map { G711.aLaw($0) }
             let plain = try RTPPacket(payloadType: 8, sequenceNumber: UInt16(truncatingIfNeeded: 7000 + k),
@@ -75,6 +76,7 @@ struct SIPPacketTimeTests {
             let due = start.addingTimeInterval(Double(k + 1) * 0.030)
             let wait = due.timeIntervalSinceNow
             if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
+            senderLate = max(senderLate, -due.timeIntervalSinceNow)
         }
         let result = bridge.finish(host)
         #expect(result.status == 0, "\(result.output)")
@@ -99,8 +101,10 @@ struct SIPPacketTimeTests {
         let windowLevels = Self.blockLevels(window)
         let median = windowLevels.sorted()[windowLevels.count / 2]
         let quiet = windowLevels.enumerated().filter { $0.element < median / 3 }
-        #expect(median > 1000 && quiet.isEmpty,
-                "median RMS \(median); 10 ms blocks under a third of it: \(quiet.count), first at \(quiet.first.map { $0.offset * 10 } ?? -1) ms")
+        // A gap is the bridge's unless this test's own hall fell behind its clock (a loaded machine stalls the test process
+        // too: then the bridge rightly conceals what came late, and the gap says nothing of the reframing).
+        #expect(median > 1000 && (quiet.isEmpty || senderLate > 0.040),
+                "median RMS \(median); 10 ms blocks under a third of it: \(quiet.count), first at \(quiet.first.map { $0.offset * 10 } ?? -1) ms; the hall's sends at most \(Int(senderLate * 1000)) ms late")
         #expect(bridge.stop() == 0)
     }
 }
