@@ -131,10 +131,10 @@ public enum TimeFormat {
     /// Parses "08:00" or "08:00:30" into minutes after midnight and seconds.
     public static func parseClock(_ text: String) throws(TimeParseError) -> (minuteOfDay: Int, second: Int) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard (2...3).contains(parts.count), parts.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isNumber) }),
-              let h = Int(parts[0]), let m = Int(parts[1])
+        // Two ASCII digits each: `isNumber` would also take other scripts' digits and a digit carrying a combining mark.
+        guard (2...3).contains(parts.count), parts.allSatisfy({ $0.utf8.count == 2 && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
+              let h = Int(parts[0]), let m = Int(parts[1]), let s = parts.count == 3 ? Int(parts[2]) : 0
         else { throw TimeParseError("'\(text)' is not a time of day (expected HH:MM)") }
-        let s = parts.count == 3 ? Int(parts[2])! : 0
         guard h < 24, m < 60, s < 60 else { throw TimeParseError("the time \(text) does not exist") }
         return (h * 60 + m, s)
     }

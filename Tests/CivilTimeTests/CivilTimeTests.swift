@@ -83,6 +83,15 @@ struct CivilTimeTests {
         #expect(throws: TimeParseError.self) { try TimeFormat.parseDuration("1e400s") }
     }
 
+    /// Found by the `civiltime` fuzz target: seconds whose digit carries a combining mark ("3" + U+0339) passed the
+    /// digit check and trapped on the conversion.
+    @Test func aClockWithADigitThatIsNotASCIIIsRefused() {
+        for text in ["14:05:3\u{0339}0", "14:0\u{0663}", "\u{0661}\u{0664}:05"] {
+            #expect(throws: TimeParseError("'\(text)' is not a time of day (expected HH:MM)")) { try TimeFormat.parseClock(text) }
+        }
+        #expect(throws: TimeParseError.self) { try TimeFormat.parseMoment("2026-12-01 14:05:3\u{0339}0", zone: .vietnam, now: 0) }
+    }
+
     @Test func badDurations() throws {
         #expect(throws: TimeParseError.self) { try TimeFormat.parseDuration("two hours") }
         #expect(throws: TimeParseError("'w' in '2w' is not a unit (use d, h, m or s)")) { try TimeFormat.parseDuration("2w") }
