@@ -39,7 +39,7 @@ echo "soak: bridge pid $bridge on $signaling, media $media; $minutes minutes" >&
     --progress-every 60s --json > "$data/loadtest.json" 2> "$data/loadtest.err" &
 loadtest=$!
 
-"$bin" relay --listen 127.0.0.1:0 --to "$media" --seed 11 --loss 3 --delay 30 --jitter 10 --uplink-only --duration "$((seconds + 10))s" \
+"$bin" relay --listen 127.0.0.1:0 --to "$media" --seed 11 --loss 3 --delay 30 --jitter 10 --uplink-only --duration "$((seconds + 40))s" \
     > "$data/relay.out" 2> "$data/relay.err" &
 relay=$!
 for _ in $(seq 1 50); do grep -q listening "$data/relay.err" && break; sleep 0.1; done
@@ -134,18 +134,18 @@ after = [r for r in rows if r["minute"] >= warm]
 def spread(key):
     top = max(r[key] for r in after)
     return (top - base[key]) / base[key] * 100 if base[key] else 0.0
-# A table grows if any later minute holds more than 3 entries and 5 % above its size after warm-up (a site
-# coming or going moves each by one).
+# A table grows if the last minute holds more than 3 entries and 5 % above its size after warm-up (a site coming or
+# going moves each by one; a table that follows grades, such as the alert tracking, may swell for a minute and empty).
 grown = []
 for name in sorted(set().union(*(r["structures"] for r in after))):
     start = base["structures"].get(name, 0)
-    top = max(r["structures"].get(name, 0) for r in after)
-    if top > start + max(3, start * 0.05): grown.append(f"{name} {start}->{top}")
+    end = rows[-1]["structures"].get(name, 0)
+    if end > start + max(3, start * 0.05): grown.append(f"{name} {start}->{end}")
 full = rows
 checks = [
     (f"resident memory, most above minute {warm} (%)", round(spread("rssMB"), 2), "<= 5", spread("rssMB") <= 5),
     (f"open descriptors, most above minute {warm} (%)", round(spread("fds"), 2), "<= 5", spread("fds") <= 5),
-    ("tables grown past warm-up (more than 3 entries and 5 %)", ", ".join(grown) or "none", "none", not grown),
+    ("tables grown past warm-up, at the end (> 3 entries and 5 %)", ", ".join(grown) or "none", "none", not grown),
     ("slowest site, worst minute (packets/s)", min(r["audioMin"] for r in full), ">= 49.5", min(r["audioMin"] for r in full) >= 49.5),
     ("minutes with a silent site", sum(1 for r in full if r["silentSites"] != 0), "0", all(r["silentSites"] == 0 for r in full)),
     ("minutes with a receiver without video", sum(1 for r in full if r["videoMin"] <= 0), "0", all(r["videoMin"] > 0 for r in full)),
